@@ -1,0 +1,16 @@
+# betterdev_module(NAME SOURCES ... [PUBLIC deps...] [PRIVATE deps...] [TESTS test.cpp...])
+# One static library per module, named betterdev_<NAME>, with src/ as its include root.
+# Unit tests beside the code become one GoogleTest executable per module, registered with CTest.
+function(betterdev_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC;PRIVATE;TESTS;TEST_LIBS" ${ARGN})
+  set(target betterdev_${name})
+  add_library(${target} STATIC ${ARG_SOURCES})
+  target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(${target} PUBLIC ${ARG_PUBLIC} PRIVATE ${ARG_PRIVATE})
+  if(BETTERDEV_TESTS AND ARG_TESTS)
+    add_executable(${target}_test ${ARG_TESTS})
+    target_link_libraries(${target}_test PRIVATE ${target} ${ARG_TEST_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
+    add_test(NAME unit_${name} COMMAND ${target}_test)
+    set_tests_properties(unit_${name} PROPERTIES LABELS unit)
+  endif()
+endfunction()

@@ -1,0 +1,26 @@
+// Wires every HTTP endpoint to the services. The services and registry must outlive the router.
+#pragma once
+
+#include "auth/auth_service.hpp"
+#include "chat/conversations.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "http/router.hpp"
+#include "store/store.hpp"
+
+namespace betterdev::api {
+
+struct Services {
+  store::Store& store;
+  auth::AuthService& auth;
+  chat::ConversationService& conversations;
+  MetricsRegistry& metrics;
+  Logger& log;
+  const HttpConfig& http;
+};
+
+// Registers all routes, including GET /openapi.json describing all of them.
+void RegisterApi(http::Router& router, Services& services);
+
+}  // namespace betterdev::api

@@ -1,0 +1,184 @@
+#include "api/api_router.hpp"
+
+#include <map>
+
+namespace betterdev::api {
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string StatusDescription(int status) {
+  static const std::map<int, std::string> kText = {
+      {200, "OK"}, {201, "Created"}, {202, "Accepted"}, {204, "No Content"}, {400, "Bad request"},
+      {401, "Missing, invalid, expired or revoked token"}, {404, "Not found (also: another user's resource)"},
+      {409, "Conflict"}, {413, "Request body too large"}, {415, "Unsupported media type"},
+      {429, "Too many failed attempts; see Retry-After"}, {503, "A dependency is unavailable"}};
+  auto it = kText.find(status);
+  return it == kText.end() ? "Error" : it->second;
+}
+
+Json Schemas() {
+  Json ts = {{"type", "string"}, {"format", "date-time"}};
+  Json str = {{"type", "string"}};
+  Json next_cursor = {{"type", {"string", "null"}}};
+  return {
+      {"Error",
+       {{"type", "object"},
+        {"required", {"error"}},
+        {"properties",
+         {{"error",
+           {{"type", "object"},
+            {"required", {"code", "message"}},
+            {"properties", {{"code", str}, {"message", str}}}}}}}}},
+      {"Credentials",
+       {{"type", "object"},
+        {"required", {"email", "password"}},
+        {"additionalProperties", false},
+        {"properties",
+         {{"email", {{"type", "string"}, {"format", "email"}, {"maxLength", 254}}},
+          {"password", {{"type", "string"}, {"minLength", 8}, {"maxLength", 1024}}}}}}},
+      {"User",
+       {{"type", "object"},
+        {"required", {"id", "email", "created_at"}},
+        {"properties", {{"id", str}, {"email", str}, {"created_at", ts}}}}},
+      {"Token",
+       {{"type", "object"},
+        {"required", {"access_token", "token_type", "expires_in"}},
+        {"properties",
+         {{"access_token", str}, {"token_type", {{"const", "Bearer"}}}, {"expires_in", {{"type", "integer"}}}}}}},
+      {"ApiKeyCreate",
+       {{"type", "object"},
+        {"additionalProperties", false},
+        {"properties", {{"name", {{"type", "string"}, {"minLength", 1}, {"maxLength", 100}}}}}}},
+      {"ApiKey",
+       {{"type", "object"},
+        {"required", {"id", "name", "prefix", "created_at", "last_used_at"}},
+        {"properties",
+         {{"id", str}, {"name", str}, {"prefix", str}, {"created_at", ts},
+          {"last_used_at", {{"type", {"string", "null"}}, {"format", "date-time"}}}}}}},
+      {"ApiKeyCreated",
+       {{"allOf",
+         {Ref("ApiKey"),
+          {{"type", "object"},
+           {"required", {"key"}},
+           {"properties", {{"key", {{"type", "string"}, {"description", "The secret; shown only once."}}}}}}}}}},
+      {"ConversationCreate",
+       {{"type", "object"},
+        {"additionalProperties", false},
+        {"properties",
+         {{"title", {{"type", "string"}, {"maxLength", 200}}},
+          {"document_ids", {{"type", "array"}, {"items", str}, {"maxItems", 100}, {"uniqueItems", true}}}}}}},
+      {"Conversation",
+       {{"type", "object"},
+        {"required", {"id", "title", "document_ids", "created_at", "updated_at"}},
+        {"properties",
+         {{"id", str}, {"title", str}, {"document_ids", {{"type", "array"}, {"items", str}}},
+          {"created_at", ts}, {"updated_at", ts}}}}},
+      {"Message",
+       {{"type", "object"},
+        {"required", {"id", "conversation_id", "role", "content", "created_at"}},
+        {"properties",
+         {{"id", str}, {"conversation_id", str}, {"role", {{"enum", {"user", "assistant", "system"}}}},
+          {"content", str}, {"created_at", ts}}}}},
+      {"Health", {{"type", "object"}, {"properties", {{"status", str}}}}},
+      {"Readiness", {{"type", "object"}, {"properties", {{"status", str}, {"checks", {{"type", "object"}}}}}}},
+      {"NextCursor", next_cursor},
+  };
+}
+
+}  // namespace
+
+Json Ref(const std::string& schema_name) { return {{"$ref", "#/components/schemas/" + schema_name}}; }
+
+Json ListOf(const std::string& schema_name) {
+  return {{"type", "object"},
+          {"required", {"data", "next_cursor"}},
+          {"properties", {{"data", {{"type", "array"}, {"items", Ref(schema_name)}}}, {"next_cursor", Ref("NextCursor")}}}};
+}
+
+void ApiRouter::Public(http::Method m, const std::string& pattern, OperationDoc doc, http::Handler h,
+                       http::RouteOptions options) {
+  router_.Add(m, pattern, std::move(h), options);
+  ops_.push_back({m, pattern, std::move(doc), false});
+}
+
+void ApiRouter::Authed(http::Method m, const std::string& pattern, OperationDoc doc, AuthedHandler h,
+                       http::RouteOptions options) {
+  auto wrapped = [this, h = std::move(h)](http::Request& req) -> http::Response {
+    const std::string* header = req.FindHeader("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (!header || header->size() <= kBearer.size() ||
+        !http::EqualsIgnoreCase(std::string_view(*header).substr(0, kBearer.size()), kBearer))
+      return ErrorResponse(HttpError{401, "unauthorized", "missing Authorization: Bearer token"});
+    auto who = auth_.Authenticate(header->substr(kBearer.size()));
+    if (!who.ok()) return ErrorResponse(who.status(), req, log_);
+    return h(req, *who);
+  };
+  router_.Add(m, pattern, std::move(wrapped), options);
+  doc.errors.push_back(401);
+  ops_.push_back({m, pattern, std::move(doc), true});
+}
+
+Json ApiRouter::OpenApi() const {
+  Json paths = Json::object();
+  for (const Operation& op : ops_) {
+    Json o = {{"summary", op.doc.summary}, {"tags", {op.doc.tag}}};
+    o["operationId"] = Lower(http::MethodName(op.method)) + op.pattern;
+    Json params = Json::array();
+    size_t pos = 0;
+    while ((pos = op.pattern.find('{', pos)) != std::string::npos) {
+      size_t end = op.pattern.find('}', pos);
+      params.push_back({{"name", op.pattern.substr(pos + 1, end - pos - 1)},
+                        {"in", "path"},
+                        {"required", true},
+                        {"schema", {{"type", "string"}}}});
+      pos = end;
+    }
+    if (op.doc.paginated) {
+      params.push_back({{"name", "limit"}, {"in", "query"},
+                        {"schema", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000}, {"default", 50}}}});
+      params.push_back({{"name", "cursor"}, {"in", "query"}, {"schema", {{"type", "string"}}},
+                        {"description", "next_cursor from the previous page"}});
+    }
+    if (!params.empty()) o["parameters"] = params;
+    if (!op.doc.request_schema.is_null())
+      o["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", op.doc.request_schema}}}}}};
+    Json responses = Json::object();
+    Json ok = {{"description", StatusDescription(op.doc.success_status)}};
+    if (!op.doc.response_schema.is_null())
+      ok["content"] = {{op.doc.response_content_type, {{"schema", op.doc.response_schema}}}};
+    responses[std::to_string(op.doc.success_status)] = ok;
+    std::vector<int> errors = op.doc.errors;
+    if (!op.doc.request_schema.is_null()) {
+      errors.push_back(400);
+      errors.push_back(413);
+      errors.push_back(415);
+    }
+    if (op.doc.paginated) errors.push_back(400);
+    for (int e : errors)
+      responses[std::to_string(e)] = {{"description", StatusDescription(e)},
+                                      {"content", {{"application/json", {{"schema", Ref("Error")}}}}}};
+    o["responses"] = responses;
+    if (op.auth) o["security"] = {{{"bearer", Json::array()}}};
+    paths[op.pattern][Lower(http::MethodName(op.method))] = o;
+  }
+  return {{"openapi", "3.1.0"},
+          {"info",
+           {{"title", "Better Dev API"},
+            {"version", "0.1.0"},
+            {"description", "Chat with your own documents: upload, ingest, search and ask, with citations."}}},
+          {"paths", paths},
+          {"components",
+           {{"schemas", Schemas()},
+            {"securitySchemes",
+             {{"bearer",
+               {{"type", "http"},
+                {"scheme", "bearer"},
+                {"description", "An access token from POST /v1/auth/login or an API key from POST /v1/api-keys"}}}}}}}};
+}
+
+}  // namespace betterdev::api

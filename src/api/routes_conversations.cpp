@@ -1,0 +1,90 @@
+// Conversations and their messages.
+#include "api/routes.hpp"
+#include "core/time.hpp"
+
+namespace betterdev::api {
+
+Json ConversationJson(const store::Conversation& c) {
+  return {{"id", c.id},
+          {"title", c.title},
+          {"document_ids", c.document_ids},
+          {"created_at", FormatRfc3339(c.created_at)},
+          {"updated_at", FormatRfc3339(c.updated_at)}};
+}
+
+Json MessageJson(const store::Message& m) {
+  return {{"id", m.id},
+          {"conversation_id", m.conversation_id},
+          {"role", store::MessageRoleName(m.role)},
+          {"content", m.content},
+          {"created_at", FormatRfc3339(m.created_at)}};
+}
+
+void RegisterConversationRoutes(ApiRouter& r, Services& s) {
+  using http::Method;
+  http::RouteOptions json{s.http.max_json_body_bytes, false};
+
+  r.Authed(Method::kPost, "/v1/conversations",
+           {"Create a conversation", "conversations", Ref("ConversationCreate"), 201, Ref("Conversation")},
+           [&s](http::Request& req, const auth::Principal& who) {
+             API_ASSIGN(body, JsonBody::Parse(req, {"title", "document_ids"}, false));
+             API_ASSIGN(title, body.String("title", false));
+             API_ASSIGN(docs, body.StringArray("document_ids"));
+             auto c = s.conversations.Create(who.user_id, *title, docs.value_or(std::vector<std::string>{}));
+             if (!c.ok()) return ErrorResponse(c.status(), req, s.log);
+             return JsonResponse(201, ConversationJson(*c)).WithHeader("Location", "/v1/conversations/" + c->id);
+           },
+           json);
+
+  r.Authed(Method::kGet, "/v1/conversations",
+           {"List conversations, newest first", "conversations", {}, 200, ListOf("Conversation"), "application/json",
+            {}, true},
+           [&s](http::Request& req, const auth::Principal& who) {
+             API_ASSIGN(page, ParsePage(req));
+             auto list = s.conversations.List(who.user_id, page);
+             if (!list.ok()) return ErrorResponse(list.status(), req, s.log);
+             return JsonResponse(200, ListJson(*list, ConversationJson));
+           });
+
+  r.Authed(Method::kGet, "/v1/conversations/{id}",
+           {"Get a conversation", "conversations", {}, 200, Ref("Conversation"), "application/json", {404}},
+           [&s](http::Request& req, const auth::Principal& who) {
+             auto c = s.conversations.Get(who.user_id, std::string(req.PathParam("id")));
+             if (!c.ok()) return ErrorResponse(c.status(), req, s.log);
+             return JsonResponse(200, ConversationJson(*c));
+           });
+
+  r.Authed(Method::kPatch, "/v1/conversations/{id}",
+           {"Change a conversation's title or documents", "conversations", Ref("ConversationCreate"), 200,
+            Ref("Conversation"), "application/json", {404}},
+           [&s](http::Request& req, const auth::Principal& who) {
+             API_ASSIGN(body, JsonBody::Parse(req, {"title", "document_ids"}));
+             API_ASSIGN(title, body.String("title", false));
+             API_ASSIGN(docs, body.StringArray("document_ids"));
+             store::ConversationPatch patch{*title, *docs};
+             auto c = s.conversations.Update(who.user_id, std::string(req.PathParam("id")), patch);
+             if (!c.ok()) return ErrorResponse(c.status(), req, s.log);
+             return JsonResponse(200, ConversationJson(*c));
+           },
+           json);
+
+  r.Authed(Method::kDelete, "/v1/conversations/{id}",
+           {"Delete a conversation and its messages", "conversations", {}, 204, {}, "application/json", {404}},
+           [&s](http::Request& req, const auth::Principal& who) {
+             Status st = s.conversations.Delete(who.user_id, std::string(req.PathParam("id")));
+             if (!st.ok()) return ErrorResponse(st, req, s.log);
+             return http::Response::NoContent();
+           });
+
+  r.Authed(Method::kGet, "/v1/conversations/{id}/messages",
+           {"List a conversation's messages, oldest first", "conversations", {}, 200, ListOf("Message"),
+            "application/json", {404}, true},
+           [&s](http::Request& req, const auth::Principal& who) {
+             API_ASSIGN(page, ParsePage(req));
+             auto list = s.conversations.Messages(who.user_id, std::string(req.PathParam("id")), page);
+             if (!list.ok()) return ErrorResponse(list.status(), req, s.log);
+             return JsonResponse(200, ListJson(*list, MessageJson));
+           });
+}
+
+}  // namespace betterdev::api

@@ -1,0 +1,162 @@
+#include "app/cli.hpp"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <set>
+
+extern char** environ;
+
+namespace betterdev::app {
+namespace {
+
+// Registers an option with its environment variable and remembers the variable's name.
+template <typename T>
+CLI::Option* Opt(CLI::App* app, std::set<std::string>& envs, const std::string& flag, T& value,
+                 const std::string& env, const std::string& help) {
+  envs.insert(env);
+  return app->add_option(flag, value, help)->envname(env)->capture_default_str();
+}
+
+void AddDataDir(CLI::App* app, std::set<std::string>& envs, Config& c) {
+  Opt(app, envs, "--data-dir", c.data_dir, "BETTERDEV_DATA_DIR", "Directory for the database and files");
+  envs.insert("BETTERDEV_LOG_LEVEL");
+}
+
+void AddServerOptions(CLI::App* app, std::set<std::string>& envs, Config& c, std::string& cors, bool& access_log) {
+  HttpConfig& h = c.http;
+  AuthConfig& a = c.auth;
+  AddDataDir(app, envs, c);
+  Opt(app, envs, "--host", h.host, "BETTERDEV_HOST", "IP address to listen on");
+  Opt(app, envs, "--port", h.port, "BETTERDEV_PORT", "TCP port (0: any free port)")->check(CLI::Range(0, 65535));
+  Opt(app, envs, "--threads", h.threads, "BETTERDEV_THREADS", "I/O threads (0: one per core)")
+      ->check(CLI::Range(0, 256));
+  Opt(app, envs, "--blocking-threads", h.blocking_threads, "BETTERDEV_BLOCKING_THREADS",
+      "Threads for slow handlers such as password hashing")
+      ->check(CLI::Range(1, 256));
+  Opt(app, envs, "--max-json-body", h.max_json_body_bytes, "BETTERDEV_MAX_JSON_BODY",
+      "Largest JSON request body in bytes")
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 30));
+  Opt(app, envs, "--header-timeout", h.header_timeout_seconds, "BETTERDEV_HEADER_TIMEOUT",
+      "Seconds a client has to send a request header")
+      ->check(CLI::Range(1, 3600));
+  Opt(app, envs, "--idle-timeout", h.idle_timeout_seconds, "BETTERDEV_IDLE_TIMEOUT",
+      "Seconds an idle keep-alive connection stays open")
+      ->check(CLI::Range(1, 3600));
+  Opt(app, envs, "--body-timeout", h.body_timeout_seconds, "BETTERDEV_BODY_TIMEOUT",
+      "Seconds a client has to send a request body (and to read a response)")
+      ->check(CLI::Range(1, 86400));
+  Opt(app, envs, "--shutdown-timeout", h.shutdown_timeout_seconds, "BETTERDEV_SHUTDOWN_TIMEOUT",
+      "Seconds in-flight requests get to finish on SIGTERM/SIGINT")
+      ->check(CLI::Range(0, 3600));
+  Opt(app, envs, "--cors-origins", cors, "BETTERDEV_CORS_ORIGINS",
+      "Comma-separated origins allowed by CORS ('*' for any; empty: CORS off)");
+  Opt(app, envs, "--access-log", access_log, "BETTERDEV_ACCESS_LOG", "Log one JSON line per request");
+  Opt(app, envs, "--token-ttl", a.token_ttl_seconds, "BETTERDEV_TOKEN_TTL", "Access token lifetime in seconds")
+      ->check(CLI::Range(int64_t{60}, int64_t{365} * 24 * 3600));
+  Opt(app, envs, "--login-max-failures", a.login_max_failures, "BETTERDEV_LOGIN_MAX_FAILURES",
+      "Failed logins per account before lockouts start")
+      ->check(CLI::Range(1, 1000));
+  Opt(app, envs, "--login-ip-max-failures", a.login_ip_max_failures, "BETTERDEV_LOGIN_IP_MAX_FAILURES",
+      "Failed logins per client address before lockouts start")
+      ->check(CLI::Range(1, 100000));
+  Opt(app, envs, "--login-window", a.login_window_seconds, "BETTERDEV_LOGIN_WINDOW",
+      "Seconds over which failed logins are counted")
+      ->check(CLI::Range(1, 86400));
+  Opt(app, envs, "--login-lockout-base", a.login_lockout_base_seconds, "BETTERDEV_LOGIN_LOCKOUT_BASE",
+      "First lockout in seconds; doubles with each further failure")
+      ->check(CLI::Range(1, 86400));
+  Opt(app, envs, "--login-lockout-max", a.login_lockout_max_seconds, "BETTERDEV_LOGIN_LOCKOUT_MAX",
+      "Longest lockout in seconds")
+      ->check(CLI::Range(1, 7 * 86400));
+  Opt(app, envs, "--argon2-memlimit-kib", a.argon2_memlimit_kib, "BETTERDEV_ARGON2_MEMLIMIT_KIB",
+      "argon2id memory cost in KiB")
+      ->check(CLI::Range(uint64_t{8}, uint64_t{4} * 1024 * 1024));
+  Opt(app, envs, "--argon2-opslimit", a.argon2_opslimit, "BETTERDEV_ARGON2_OPSLIMIT", "argon2id passes")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100}));
+}
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    std::string item = s.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Invocation ParseCommandLine(int argc, char** argv) {
+  Invocation inv;
+  Config& c = inv.config;
+  std::set<std::string> envs;
+  std::string log_level = "info";
+  std::string cors;
+  bool access_log = true;
+
+  CLI::App app{"betterdev: chat with your own documents"};
+  app.set_version_flag("--version", "betterdev 0.1.0");
+  app.require_subcommand(1);
+  app.add_option("--log-level", log_level, "debug, info, warn or error")
+      ->envname("BETTERDEV_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+
+  CLI::App* serve = app.add_subcommand("serve", "Run the API and its workers on the embedded default (SQLite, local files)");
+  CLI::App* api = app.add_subcommand("api", "Run the API process only (scale-out: workers run separately)");
+  CLI::App* migrate = app.add_subcommand("migrate", "Apply pending database migrations and exit");
+  for (CLI::App* sub : {serve, api}) {
+    sub->fallthrough();
+    AddServerOptions(sub, envs, c, cors, access_log);
+  }
+  migrate->fallthrough();
+  AddDataDir(migrate, envs, c);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    inv.exit_code = app.exit(e);
+    inv.done = true;
+    return inv;
+  }
+
+  for (char** e = environ; *e; ++e) {
+    std::string_view kv(*e);
+    std::string name(kv.substr(0, kv.find('=')));
+    if (name.starts_with("BETTERDEV_") && !envs.count(name)) {
+      std::cerr << "error: unknown setting " << name << " in the environment (see betterdev --help)\n";
+      inv.exit_code = 2;
+      inv.done = true;
+      return inv;
+    }
+  }
+
+  ParseLogLevel(log_level, c.log_level);
+  c.http.cors_origins = SplitComma(cors);
+  c.http.access_log = access_log;
+  if (c.auth.login_lockout_base_seconds > c.auth.login_lockout_max_seconds) {
+    std::cerr << "error: --login-lockout-base (BETTERDEV_LOGIN_LOCKOUT_BASE) must not exceed --login-lockout-max\n";
+    inv.exit_code = 2;
+    inv.done = true;
+    return inv;
+  }
+  if (c.data_dir.empty()) {
+    std::cerr << "error: --data-dir (BETTERDEV_DATA_DIR) must not be empty\n";
+    inv.exit_code = 2;
+    inv.done = true;
+    return inv;
+  }
+  if (*serve) inv.command = Command::kServe;
+  else if (*api) inv.command = Command::kApi;
+  else if (*migrate) inv.command = Command::kMigrate;
+  return inv;
+}
+
+}  // namespace betterdev::app

@@ -1,0 +1,45 @@
+// Typed configuration, loaded once at start (app/cli.cpp reads flags and BETTERDEV_*
+// environment variables into these) and passed to constructors. Defaults are stated here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/log.hpp"
+
+namespace betterdev {
+
+struct HttpConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;            // 0 picks a free port (printed at start)
+  int threads = 0;                 // I/O threads; 0 = number of cores
+  int blocking_threads = 2;        // pool for slow handlers (password hashing)
+  uint64_t max_json_body_bytes = 1 << 20;
+  int header_timeout_seconds = 10; // from a request's first byte to the end of its header
+  int idle_timeout_seconds = 60;   // keep-alive connection with no request
+  int body_timeout_seconds = 60;   // to receive a request body
+  int shutdown_timeout_seconds = 10;
+  std::vector<std::string> cors_origins;  // empty: CORS off; "*": any origin
+  bool access_log = true;
+};
+
+struct AuthConfig {
+  int64_t token_ttl_seconds = 24 * 3600;
+  int login_max_failures = 5;          // per account, within login_window_seconds
+  int login_ip_max_failures = 20;      // per client address, within login_window_seconds
+  int login_window_seconds = 15 * 60;
+  int login_lockout_base_seconds = 2;  // doubles with each failure past the maximum
+  int login_lockout_max_seconds = 15 * 60;
+  uint64_t argon2_memlimit_kib = 64 * 1024;  // argon2id memory cost
+  uint64_t argon2_opslimit = 2;              // argon2id passes
+};
+
+struct Config {
+  std::string data_dir = "./data";
+  LogLevel log_level = LogLevel::kInfo;
+  HttpConfig http;
+  AuthConfig auth;
+};
+
+}  // namespace betterdev

@@ -1,0 +1,56 @@
+#include "core/log.hpp"
+
+#include <cmath>
+
+#include "core/json_text.hpp"
+#include "core/time.hpp"
+
+namespace betterdev {
+
+bool ParseLogLevel(std::string_view name, LogLevel& out) {
+  if (name == "debug") out = LogLevel::kDebug;
+  else if (name == "info") out = LogLevel::kInfo;
+  else if (name == "warn") out = LogLevel::kWarn;
+  else if (name == "error") out = LogLevel::kError;
+  else return false;
+  return true;
+}
+
+void Logger::Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
+  if (!Enabled(level)) return;
+  static constexpr std::string_view kNames[] = {"debug", "info", "warn", "error"};
+  std::string line;
+  line.reserve(256);
+  line += "{\"ts\":\"";
+  line += FormatRfc3339(SystemClock().NowMillis());
+  line += "\",\"level\":\"";
+  line += kNames[static_cast<int>(level)];
+  line += "\",\"msg\":";
+  AppendJsonString(line, msg);
+  for (const LogField& f : fields) {
+    line.push_back(',');
+    AppendJsonString(line, f.key);
+    line.push_back(':');
+    if (auto* s = std::get_if<std::string_view>(&f.value)) {
+      AppendJsonString(line, *s);
+    } else if (auto* i = std::get_if<int64_t>(&f.value)) {
+      line += std::to_string(*i);
+    } else if (auto* d = std::get_if<double>(&f.value)) {
+      if (std::isfinite(*d)) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.3f", *d);
+        line += buf;
+      } else {
+        line += "null";
+      }
+    } else {
+      line += std::get<bool>(f.value) ? "true" : "false";
+    }
+  }
+  line += "}\n";
+  std::lock_guard lock(mu_);
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fflush(out_);
+}
+
+}  // namespace betterdev

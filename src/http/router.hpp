@@ -1,0 +1,60 @@
+// Routes requests by method and path pattern ("/v1/conversations/{id}").
+//
+// Built once at start, then read concurrently without locks (Find is const).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/message.hpp"
+
+namespace betterdev::http {
+
+using Handler = std::function<Response(Request&)>;
+
+struct RouteOptions {
+  uint64_t body_limit = 1 << 20;  // bytes; a larger body gets 413
+  // Run the handler on the blocking pool instead of an I/O thread (CPU-heavy work such as
+  // password hashing), so one slow request never stalls others on the same thread.
+  bool blocking = false;
+};
+
+struct Route {
+  Method method;
+  std::string pattern;  // also the metrics/log label
+  std::vector<std::string> segments;  // "{name}" marks a parameter
+  Handler handler;
+  RouteOptions options;
+};
+
+struct RouteMatch {
+  enum class Kind { kFound, kNotFound, kMethodNotAllowed };
+  Kind kind = Kind::kNotFound;
+  const Route* route = nullptr;
+  std::vector<std::pair<std::string, std::string>> params;
+  std::vector<Method> allowed;  // for kMethodNotAllowed (and OPTIONS): methods on this path
+};
+
+class Router {
+ public:
+  // Patterns start with '/'; "{name}" segments match one non-empty segment.
+  // Throws std::invalid_argument on a duplicate (method, pattern) or a malformed pattern.
+  void Add(Method method, std::string pattern, Handler handler, RouteOptions options = {});
+
+  // HEAD is answered by GET routes. A path parameter that is not valid percent-encoding
+  // makes the path not match.
+  RouteMatch Find(Method method, std::string_view path) const;
+
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+// "GET, HEAD, POST, OPTIONS" for an Allow header.
+std::string AllowHeader(const std::vector<Method>& methods);
+
+}  // namespace betterdev::http

@@ -1,0 +1,417 @@
+#include "http/server.hpp"
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "core/random.hpp"
+
+namespace betterdev::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bh = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kHeaderLimit = 16 * 1024;
+constexpr std::string_view kExposedHeaders = "X-Request-Id, Retry-After, Location";
+constexpr std::string_view kAllowedRequestHeaders =
+    "Authorization, Content-Type, X-Request-Id, X-Filename, Idempotency-Key";
+
+bool ValidRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_' || c == '.'))
+      return false;
+  return true;
+}
+
+// State shared by a session coroutine and the shutdown logic; only touched on its strand.
+struct Connection {
+  explicit Connection(asio::any_io_executor ex) : executor(std::move(ex)) {}
+  asio::any_io_executor executor;
+  beast::tcp_stream* stream = nullptr;
+  bool busy = false;  // a request has started arriving and has not been answered yet
+};
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(const HttpConfig& config, const Router& router, MetricsRegistry& metrics, Logger& log)
+      : config_(config),
+        router_(router),
+        metrics_(metrics),
+        log_(log),
+        blocking_(static_cast<size_t>(std::max(1, config.blocking_threads))) {
+    metrics_.DeclareCounter("betterdev_http_requests_total", "HTTP requests by method, route and status.");
+    metrics_.DeclareHistogram("betterdev_http_request_duration_seconds",
+                              "HTTP request latency by method, route and status.",
+                              {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+    metrics_.DeclareGauge("betterdev_http_open_connections", "Open HTTP connections.");
+    metrics_.AddCollector([this](MetricsRegistry& r) {
+      std::lock_guard lock(conns_mu_);
+      r.Set("betterdev_http_open_connections", "", static_cast<double>(conns_.size()));
+    });
+    uint8_t r[4];
+    SecureRandomBytes(r, sizeof r);
+    id_prefix_ = HexEncode(std::string_view(reinterpret_cast<char*>(r), sizeof r));
+  }
+
+  Status Listen() {
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(config_.host, ec);
+    if (ec) return Status::InvalidArgument("host: not an IP address: " + config_.host);
+    tcp::endpoint ep(addr, config_.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return Status::Unavailable("cannot listen on " + config_.host + ":" + std::to_string(config_.port) +
+                                 ": " + ec.message());
+    port_ = acceptor_.local_endpoint().port();
+    return Status::Ok();
+  }
+
+  uint16_t port() const { return port_; }
+
+  void Run() {
+    asio::co_spawn(ioc_, Accept(), asio::detached);
+    signals_.async_wait([this](const beast::error_code& ec, int sig) {
+      if (!ec) {
+        log_.Info("signal received, shutting down", {{"signal", sig}});
+        BeginShutdown();
+      }
+    });
+    int n = config_.threads > 0 ? config_.threads : static_cast<int>(std::thread::hardware_concurrency());
+    std::vector<std::thread> threads;
+    for (int i = 1; i < std::max(1, n); ++i) threads.emplace_back([this] { ioc_.run(); });
+    ioc_.run();
+    for (auto& t : threads) t.join();
+    blocking_.join();
+  }
+
+  void Stop() {
+    asio::post(ioc_, [this] { BeginShutdown(); });
+  }
+
+ private:
+  awaitable<void> Accept() {
+    for (;;) {
+      beast::error_code ec;
+      tcp::socket socket = co_await acceptor_.async_accept(asio::make_strand(ioc_), asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (stopping_ || ec == asio::error::operation_aborted) co_return;
+        log_.Warn("accept failed", {{"error", ec.message()}});
+        asio::steady_timer t(ioc_, std::chrono::milliseconds(50));  // e.g. out of file descriptors
+        co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      auto conn = std::make_shared<Connection>(socket.get_executor());
+      uint64_t id;
+      {
+        std::lock_guard lock(conns_mu_);
+        id = next_conn_id_++;
+        conns_.emplace(id, conn);
+      }
+      asio::co_spawn(socket.get_executor(), Session(std::move(socket), conn, id), asio::detached);
+    }
+  }
+
+  std::string NewRequestId() {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "-%012llx",
+                  static_cast<unsigned long long>(request_counter_.fetch_add(1, std::memory_order_relaxed)));
+    return id_prefix_ + buf;
+  }
+
+  bool OriginAllowed(std::string_view origin) const {
+    for (const std::string& o : config_.cors_origins)
+      if (o == "*" || o == origin) return true;
+    return false;
+  }
+
+  Response CallHandler(const Route& route, Request& req) {
+    try {
+      return route.handler(req);
+    } catch (const std::exception& e) {
+      log_.Error("unhandled exception in handler",
+                 {{"request_id", req.request_id}, {"route", route.pattern}, {"error", e.what()}});
+    } catch (...) {
+      log_.Error("unhandled exception in handler", {{"request_id", req.request_id}, {"route", route.pattern}});
+    }
+    return Response::Error(500, "internal", "internal server error; see the server log for request " + req.request_id);
+  }
+
+  awaitable<Response> Invoke(const Route& route, Request& req) {
+    if (!route.options.blocking) co_return CallHandler(route, req);
+    co_return co_await asio::co_spawn(
+        blocking_, [&]() -> awaitable<Response> { co_return CallHandler(route, req); }, use_awaitable);
+  }
+
+  // Fills `req` from the parsed header; returns false when the target is not origin-form.
+  static bool ReadHeader(const bh::request<bh::string_body>& in, Request& req) {
+    req.method = ParseMethod(std::string_view(in.method_string().data(), in.method_string().size()));
+    std::string_view target(in.target().data(), in.target().size());
+    if (target.empty() || target[0] != '/') return false;
+    size_t q = target.find('?');
+    req.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+    for (const auto& f : in)
+      req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    return true;
+  }
+
+  // Decides the response for a request whose header has been read; reads the body when a
+  // route accepts it. Sets `body_pending` when the body was left unread (so the connection
+  // cannot be reused).
+  awaitable<Response> Dispatch(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                               bh::request_parser<bh::string_body>& parser, Request& req,
+                               std::string& route_label, bool& body_pending) {
+    const auto& in = parser.get();
+    if (!ReadHeader(in, req)) co_return Response::Error(400, "bad_request", "request target must be a path");
+    RouteMatch m = router_.Find(req.method, req.path);
+    const std::string* origin = req.FindHeader("Origin");
+
+    if (req.method == Method::kOptions) {
+      if (m.allowed.empty()) co_return Response::Error(404, "not_found", "no such route: " + req.path);
+      route_label = "OPTIONS";
+      Response res = Response::NoContent();
+      res.WithHeader("Allow", AllowHeader(m.allowed));
+      if (origin && OriginAllowed(*origin) && req.FindHeader("Access-Control-Request-Method")) {
+        res.WithHeader("Access-Control-Allow-Methods", AllowHeader(m.allowed));
+        res.WithHeader("Access-Control-Allow-Headers", std::string(kAllowedRequestHeaders));
+        res.WithHeader("Access-Control-Max-Age", "600");
+      }
+      co_return res;
+    }
+    if (m.kind == RouteMatch::Kind::kNotFound)
+      co_return Response::Error(404, "not_found", "no such route: " + req.path);
+    if (m.kind == RouteMatch::Kind::kMethodNotAllowed) {
+      Response res = Response::Error(405, "method_not_allowed",
+                                     std::string(MethodName(req.method)) + " is not allowed on " + req.path);
+      res.WithHeader("Allow", AllowHeader(m.allowed));
+      co_return res;
+    }
+
+    const Route& route = *m.route;
+    route_label = route.pattern;
+    if (!parser.is_done()) {
+      uint64_t limit = route.options.body_limit;
+      if (auto cl = parser.content_length(); cl && *cl > limit)
+        co_return Response::Error(413, "payload_too_large",
+                                  "request body exceeds the limit of " + std::to_string(limit) + " bytes");
+      beast::error_code ec;
+      if (auto expect = in.find(bh::field::expect);
+          expect != in.end() && EqualsIgnoreCase(std::string_view(expect->value().data(), expect->value().size()), "100-continue")) {
+        bh::response<bh::empty_body> cont{bh::status::continue_, in.version()};
+        co_await bh::async_write(stream, cont, asio::redirect_error(use_awaitable, ec));
+        if (ec) co_return Response::Error(400, "bad_request", "connection failed");
+      }
+      parser.body_limit(limit);
+      stream.expires_after(std::chrono::seconds(config_.body_timeout_seconds));
+      co_await bh::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      if (ec == bh::error::body_limit)
+        co_return Response::Error(413, "payload_too_large",
+                                  "request body exceeds the limit of " + std::to_string(limit) + " bytes");
+      if (ec == beast::error::timeout)
+        co_return Response::Error(408, "request_timeout", "request body not received in time");
+      if (ec) co_return Response::Error(400, "bad_request", "malformed request body: " + ec.message());
+    }
+    body_pending = false;
+    req.body = std::move(parser.get().body());
+    req.path_params = std::move(m.params);
+    co_return co_await Invoke(route, req);
+  }
+
+  awaitable<void> Session(tcp::socket socket, std::shared_ptr<Connection> conn, uint64_t conn_id) {
+    beast::tcp_stream stream(std::move(socket));
+    conn->stream = &stream;
+    beast::error_code ec;
+    std::string remote = stream.socket().remote_endpoint(ec).address().to_string();
+    beast::flat_buffer buffer;
+    try {
+      for (;;) {
+        conn->busy = false;
+        if (stopping_) break;
+        if (buffer.size() == 0) {
+          stream.expires_after(std::chrono::seconds(config_.idle_timeout_seconds));
+          size_t n = co_await stream.async_read_some(buffer.prepare(8192), asio::redirect_error(use_awaitable, ec));
+          if (ec) break;
+          buffer.commit(n);
+        }
+        conn->busy = true;
+        auto start = Clock::now();
+        bh::request_parser<bh::string_body> parser;
+        parser.header_limit(kHeaderLimit);
+        stream.expires_after(std::chrono::seconds(config_.header_timeout_seconds));
+        co_await bh::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+
+        Request req;
+        req.remote_address = remote;
+        Response res;
+        std::string route_label = "unmatched";
+        bool keep_alive = false;
+        bool body_pending = true;
+        unsigned version = 11;
+        if (ec == beast::error::timeout || ec == bh::error::end_of_stream || ec == asio::error::eof ||
+            ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+          break;  // slow, vanished or cancelled client: nothing to answer
+        } else if (ec == bh::error::header_limit) {
+          res = Response::Error(431, "header_too_large", "request header exceeds 16 KiB");
+        } else if (ec) {
+          res = Response::Error(400, "bad_request", "malformed HTTP request: " + ec.message());
+        } else {
+          version = parser.get().version();
+          keep_alive = parser.get().keep_alive();
+          if (auto it = parser.get().find("X-Request-Id"); it != parser.get().end())
+            if (std::string_view incoming(it->value().data(), it->value().size()); ValidRequestId(incoming))
+              req.request_id = std::string(incoming);
+          if (req.request_id.empty()) req.request_id = NewRequestId();
+          res = co_await Dispatch(stream, buffer, parser, req, route_label, body_pending);
+        }
+        if (req.request_id.empty()) req.request_id = NewRequestId();
+        if (body_pending && !parser.is_done()) keep_alive = false;
+        if (stopping_) keep_alive = false;
+
+        bool head = req.method == Method::kHead;
+        bh::response<bh::string_body> out{static_cast<bh::status>(res.status), version};
+        out.set(bh::field::server, "betterdev");
+        if (!res.content_type.empty()) out.set(bh::field::content_type, res.content_type);
+        for (const Header& h : res.headers) out.insert(h.name, h.value);
+        out.set("X-Request-Id", req.request_id);
+        if (const std::string* origin = req.FindHeader("Origin"); origin && OriginAllowed(*origin)) {
+          out.set(bh::field::access_control_allow_origin, *origin);
+          out.set(bh::field::vary, "Origin");
+          out.set(bh::field::access_control_expose_headers, beast::string_view(kExposedHeaders.data(), kExposedHeaders.size()));
+        }
+        out.keep_alive(keep_alive);
+        size_t body_bytes = res.body.size();
+        if (head) {
+          out.content_length(body_bytes);
+        } else {
+          out.body() = std::move(res.body);
+          out.prepare_payload();
+        }
+        stream.expires_after(std::chrono::seconds(config_.body_timeout_seconds));
+        co_await bh::async_write(stream, out, asio::redirect_error(use_awaitable, ec));
+
+        double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        Record(req, route_label, res.status, seconds, body_bytes);
+        if (ec || !keep_alive) break;
+      }
+    } catch (const std::exception& e) {
+      log_.Error("connection failed", {{"error", e.what()}, {"remote", remote}});
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.close();
+    conn->stream = nullptr;
+    std::lock_guard lock(conns_mu_);
+    conns_.erase(conn_id);
+  }
+
+  void Record(const Request& req, const std::string& route, int status, double seconds, size_t bytes_out) {
+    std::string method(MethodName(req.method));
+    std::string status_text = std::to_string(status);
+    std::string labels = PromLabels({{"method", method}, {"route", route}, {"status", status_text}});
+    metrics_.Add("betterdev_http_requests_total", labels);
+    metrics_.Observe("betterdev_http_request_duration_seconds", labels, seconds);
+    if (config_.access_log)
+      log_.Info("request", {{"request_id", req.request_id},
+                            {"method", method},
+                            {"path", req.path},
+                            {"route", route},
+                            {"status", status},
+                            {"duration_ms", seconds * 1000},
+                            {"bytes_in", req.body.size()},
+                            {"bytes_out", bytes_out},
+                            {"remote", req.remote_address}});
+  }
+
+  void BeginShutdown() {
+    if (stopping_.exchange(true)) return;
+    beast::error_code ec;
+    acceptor_.close(ec);
+    std::vector<std::shared_ptr<Connection>> conns;
+    {
+      std::lock_guard lock(conns_mu_);
+      for (auto& [id, c] : conns_) conns.push_back(c);
+    }
+    log_.Info("shutting down", {{"open_connections", conns.size()}});
+    for (auto& c : conns)
+      asio::post(c->executor, [c] {
+        if (!c->busy && c->stream) c->stream->cancel();  // idle: wake its read so it closes
+      });
+    asio::co_spawn(ioc_, DrainThenStop(), asio::detached);
+  }
+
+  awaitable<void> DrainThenStop() {
+    auto deadline = Clock::now() + std::chrono::seconds(config_.shutdown_timeout_seconds);
+    asio::steady_timer timer(ioc_);
+    for (;;) {
+      size_t open;
+      {
+        std::lock_guard lock(conns_mu_);
+        open = conns_.size();
+      }
+      if (open == 0) break;
+      if (Clock::now() >= deadline) {
+        log_.Warn("shutdown deadline reached; closing open connections", {{"open_connections", open}});
+        break;
+      }
+      timer.expires_after(std::chrono::milliseconds(10));
+      beast::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    beast::error_code ec;
+    signals_.cancel(ec);
+    ioc_.stop();
+  }
+
+  HttpConfig config_;
+  const Router& router_;
+  MetricsRegistry& metrics_;
+  Logger& log_;
+  asio::io_context ioc_;
+  asio::thread_pool blocking_;
+  tcp::acceptor acceptor_{ioc_};
+  asio::signal_set signals_{ioc_, SIGINT, SIGTERM};
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::string id_prefix_;
+  std::atomic<uint64_t> request_counter_{0};
+  std::mutex conns_mu_;
+  uint64_t next_conn_id_ = 0;                                          // guarded by conns_mu_
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>> conns_;  // guarded by conns_mu_
+};
+
+Server::Server(const HttpConfig& config, const Router& router, MetricsRegistry& metrics, Logger& log)
+    : impl_(std::make_unique<Impl>(config, router, metrics, log)) {}
+Server::~Server() = default;
+Status Server::Listen() { return impl_->Listen(); }
+uint16_t Server::port() const { return impl_->port(); }
+void Server::Run() { impl_->Run(); }
+void Server::Stop() { impl_->Stop(); }
+
+}  // namespace betterdev::http

@@ -1,0 +1,96 @@
+#include "store/sqlite/migrations.hpp"
+
+namespace betterdev::store::sqlite {
+
+const std::vector<Migration>& AllMigrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, "users, tokens, api keys, conversations, messages", R"sql(
+CREATE TABLE users (
+  id            TEXT PRIMARY KEY,
+  email         TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  password_hash TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+CREATE TABLE access_tokens (
+  id         TEXT PRIMARY KEY,
+  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE INDEX access_tokens_user ON access_tokens(user_id);
+CREATE INDEX access_tokens_expiry ON access_tokens(expires_at);
+CREATE TABLE api_keys (
+  id           TEXT PRIMARY KEY,
+  user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name         TEXT NOT NULL,
+  prefix       TEXT NOT NULL,
+  key_hash     TEXT NOT NULL UNIQUE,
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER
+);
+CREATE INDEX api_keys_user ON api_keys(user_id, id);
+CREATE TABLE conversations (
+  id         TEXT PRIMARY KEY,
+  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  title      TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX conversations_user ON conversations(user_id, id);
+CREATE TABLE conversation_documents (
+  conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+  document_id     TEXT NOT NULL,
+  position        INTEGER NOT NULL,
+  PRIMARY KEY (conversation_id, document_id)
+) WITHOUT ROWID;
+CREATE TABLE messages (
+  id              TEXT PRIMARY KEY,
+  conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+  role            TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'system')),
+  content         TEXT NOT NULL,
+  created_at      INTEGER NOT NULL
+);
+CREATE INDEX messages_conversation ON messages(conversation_id, id);
+)sql"},
+  };
+  return kMigrations;
+}
+
+Result<MigrationReport> ApplyMigrations(Connection& conn, int64_t now_ms) {
+  BD_RETURN_IF_ERROR(conn.Exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"));
+  MigrationReport report;
+  {
+    Statement q = conn.Prepare("SELECT coalesce(max(version), 0) FROM schema_migrations");
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    report.current_version = static_cast<int>(q.Int(0));
+  }
+  const auto& all = AllMigrations();
+  int newest = all.empty() ? 0 : all.back().version;
+  if (report.current_version > newest)
+    return Status::Internal("database schema version " + std::to_string(report.current_version) +
+                            " is newer than this binary knows (" + std::to_string(newest) +
+                            "); upgrade betterdev");
+  for (const Migration& m : all) {
+    if (m.version <= report.current_version) continue;
+    Transaction tx(conn);
+    BD_RETURN_IF_ERROR(tx.begin_status());
+    Status s = conn.Exec(m.sql);
+    if (!s.ok()) return Status::Internal("migration " + std::to_string(m.version) + " failed: " + s.message());
+    BD_RETURN_IF_ERROR(conn.Prepare("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)")
+                           .Bind(1, int64_t{m.version})
+                           .Bind(2, m.name)
+                           .Bind(3, now_ms)
+                           .Run());
+    BD_RETURN_IF_ERROR(tx.Commit());
+    report.applied.push_back(m.version);
+    report.current_version = m.version;
+  }
+  return report;
+}
+
+}  // namespace betterdev::store::sqlite

@@ -1,0 +1,70 @@
+// SQLite implementations of the repository interfaces (store/store.hpp).
+#pragma once
+
+#include "store/sqlite/db.hpp"
+#include "store/store.hpp"
+
+namespace betterdev::store::sqlite {
+
+class SqliteUsers final : public UserRepository {
+ public:
+  explicit SqliteUsers(Pool& pool) : pool_(pool) {}
+  Status Create(const User& user) override;
+  Result<User> FindByEmail(const std::string& email) override;
+  Result<User> FindById(const std::string& id) override;
+
+ private:
+  Pool& pool_;
+};
+
+class SqliteTokens final : public TokenRepository {
+ public:
+  explicit SqliteTokens(Pool& pool) : pool_(pool) {}
+  Status Create(const AccessToken& token) override;
+  Result<AccessToken> FindByHash(const std::string& token_hash) override;
+  Status Revoke(const std::string& user_id, const std::string& token_id, int64_t now) override;
+  Result<int64_t> DeleteExpired(int64_t now) override;
+
+ private:
+  Pool& pool_;
+};
+
+class SqliteApiKeys final : public ApiKeyRepository {
+ public:
+  explicit SqliteApiKeys(Pool& pool) : pool_(pool) {}
+  Status Create(const ApiKey& key) override;
+  Result<Page<ApiKey>> List(const std::string& user_id, const PageRequest& page) override;
+  Result<ApiKey> FindByHash(const std::string& key_hash) override;
+  Status Delete(const std::string& user_id, const std::string& id) override;
+  Status TouchLastUsed(const std::string& id, int64_t now) override;
+
+ private:
+  Pool& pool_;
+};
+
+class SqliteConversations final : public ConversationRepository {
+ public:
+  explicit SqliteConversations(Pool& pool) : pool_(pool) {}
+  Status Create(const Conversation& c) override;
+  Result<Conversation> Get(const std::string& user_id, const std::string& id) override;
+  Result<Page<Conversation>> List(const std::string& user_id, const PageRequest& page) override;
+  Result<Conversation> Update(const std::string& user_id, const std::string& id, const ConversationPatch& patch,
+                              int64_t now) override;
+  Status Delete(const std::string& user_id, const std::string& id) override;
+
+ private:
+  Pool& pool_;
+};
+
+class SqliteMessages final : public MessageRepository {
+ public:
+  explicit SqliteMessages(Pool& pool) : pool_(pool) {}
+  Status Append(const std::string& user_id, const Message& m) override;
+  Result<Page<Message>> List(const std::string& user_id, const std::string& conversation_id,
+                             const PageRequest& page) override;
+
+ private:
+  Pool& pool_;
+};
+
+}  // namespace betterdev::store::sqlite
