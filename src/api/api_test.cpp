@@ -1,0 +1,148 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "api/api.hpp"
+#include "api/json_io.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+#include "testutil/testutil.hpp"
+
+namespace betterdev::api {
+namespace {
+
+http::Request JsonRequest(std::string body, std::string content_type = "application/json") {
+  http::Request r;
+  r.body = std::move(body);
+  if (!content_type.empty()) r.headers.push_back({"Content-Type", content_type});
+  return r;
+}
+
+const HttpError* ErrorOf(const auto& result) { return std::get_if<HttpError>(&result); }
+
+TEST(JsonBody, AcceptsKnownFields) {
+  auto body = JsonBody::Parse(JsonRequest(R"({"email":"a@b.de","password":"x"})"), {"email", "password"});
+  ASSERT_EQ(ErrorOf(body), nullptr);
+  auto email = std::get<JsonBody>(body).String("email", true);
+  ASSERT_EQ(ErrorOf(email), nullptr);
+  EXPECT_EQ(*std::get<0>(email), "a@b.de");
+}
+
+TEST(JsonBody, RejectsBadBodiesWithClearErrors) {
+  struct Case {
+    std::string body, content_type;
+    int status;
+    std::string code, message_part;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"{", "application/json", 400, "invalid_json", "malformed JSON"},
+           {"[1]", "application/json", 400, "invalid_request", "JSON object"},
+           {R"({"email":"a","extra":1})", "application/json", 400, "invalid_request", "unknown field \"extra\""},
+           {R"({"email":"a"})", "text/plain", 415, "unsupported_media_type", "application/json"},
+           {"", "application/json", 400, "invalid_request", "JSON object"},
+       }) {
+    auto r = JsonBody::Parse(JsonRequest(c.body, c.content_type), {"email"});
+    const HttpError* e = ErrorOf(r);
+    ASSERT_NE(e, nullptr) << c.body;
+    EXPECT_EQ(e->status, c.status) << c.body;
+    EXPECT_EQ(e->code, c.code) << c.body;
+    EXPECT_NE(e->message.find(c.message_part), std::string::npos) << e->message;
+  }
+  EXPECT_EQ(ErrorOf(JsonBody::Parse(JsonRequest("", ""), {}, false)), nullptr);
+  EXPECT_EQ(ErrorOf(JsonBody::Parse(JsonRequest("{}", "application/json; charset=utf-8"), {})), nullptr);
+}
+
+TEST(JsonBody, TypeErrorsNameTheField) {
+  auto body = JsonBody::Parse(JsonRequest(R"({"email":5,"ids":["a",2],"name":"x"})"), {"email", "ids", "name"});
+  auto& b = std::get<JsonBody>(body);
+  EXPECT_EQ(ErrorOf(b.String("email", true))->message, "email must be a string");
+  EXPECT_EQ(ErrorOf(b.String("password", true))->message, "password is required");
+  EXPECT_EQ(ErrorOf(b.StringArray("ids"))->message, "ids must be an array of strings");
+  EXPECT_EQ(ErrorOf(b.StringArray("name"))->message, "name must be an array of strings");
+  EXPECT_FALSE(std::get<0>(b.StringArray("absent")).has_value());
+}
+
+TEST(Pagination, ParsesLimitAndCursor) {
+  http::Request r;
+  auto p = ParsePage(r);
+  EXPECT_EQ(std::get<0>(p).limit, 50);
+  EXPECT_FALSE(std::get<0>(p).after_id);
+  r.query = "limit=1000&cursor=" + EncodeCursor("conv_01ABC");
+  p = ParsePage(r);
+  EXPECT_EQ(std::get<0>(p).limit, 1000);
+  EXPECT_EQ(std::get<0>(p).after_id, "conv_01ABC");
+  for (std::string bad : std::vector<std::string>{"limit=0", "limit=1001", "limit=abc", "limit=5x", "cursor=%%%", "cursor=" + EncodeCursor("a b")}) {
+    r.query = bad;
+    EXPECT_NE(ErrorOf(ParsePage(r)), nullptr) << bad;
+  }
+}
+
+TEST(Errors, StatusMapsToOneHttpErrorEach) {
+  Logger log(stderr, LogLevel::kError);
+  http::Request req;
+  req.request_id = "rid-1";
+  struct Case {
+    Status s;
+    int http;
+    std::string code;
+  };
+  for (const Case& c : std::vector<Case>{{Status::InvalidArgument("x"), 400, "invalid_request"},
+                                         {Status::NotFound("x"), 404, "not_found"},
+                                         {Status::Conflict("x"), 409, "conflict"},
+                                         {Status::Unauthenticated("x"), 401, "unauthorized"},
+                                         {Status::ResourceExhausted("x", 3), 429, "rate_limited"},
+                                         {Status::Unavailable("x"), 503, "unavailable"},
+                                         {Status::Internal("secret SQL detail"), 500, "internal"}}) {
+    http::Response r = ErrorResponse(c.s, req, log);
+    EXPECT_EQ(r.status, c.http);
+    EXPECT_NE(r.body.find("\"code\":\"" + c.code + "\""), std::string::npos) << r.body;
+  }
+  http::Response internal = ErrorResponse(Status::Internal("secret SQL detail"), req, log);
+  EXPECT_EQ(internal.body.find("secret"), std::string::npos);
+  EXPECT_NE(internal.body.find("rid-1"), std::string::npos);
+  http::Response limited = ErrorResponse(Status::ResourceExhausted("x", 3), req, log);
+  ASSERT_EQ(limited.headers.size(), 1u);
+  EXPECT_EQ(limited.headers[0].name, "Retry-After");
+  EXPECT_EQ(limited.headers[0].value, "3");
+}
+
+TEST(OpenApi, DescribesEveryRouteTheRouterServes) {
+  testutil::TempDir dir;
+  auto db = store::OpenSqliteStore({dir.File("api.db")});
+  ASSERT_TRUE(db.ok());
+  SystemClock clock;
+  IdGenerator ids(clock);
+  AuthConfig ac;
+  ac.argon2_memlimit_kib = 1024;
+  ac.argon2_opslimit = 1;
+  auth::AuthService auth(**db, clock, ids, ac);
+  chat::ConversationService conversations(**db, clock, ids);
+  MetricsRegistry metrics;
+  Logger log(stderr, LogLevel::kError);
+  HttpConfig hc;
+  Services services{**db, auth, conversations, metrics, log, hc};
+  http::Router router;
+  RegisterApi(router, services);
+
+  auto m = router.Find(http::Method::kGet, "/openapi.json");
+  ASSERT_EQ(m.kind, http::RouteMatch::Kind::kFound);
+  http::Request req;
+  Json doc = Json::parse(m.route->handler(req).body);
+  EXPECT_EQ(doc["openapi"], "3.1.0");
+  std::set<std::pair<std::string, std::string>> documented, served;
+  for (auto& [path, ops] : doc["paths"].items())
+    for (auto& [method, op] : ops.items()) {
+      documented.emplace(path, method);
+      EXPECT_TRUE(op.contains("responses")) << path;
+    }
+  for (const http::Route& r : router.routes()) {
+    std::string method(http::MethodName(r.method));
+    for (char& ch : method) ch = static_cast<char>(std::tolower(ch));
+    served.emplace(r.pattern, method);
+  }
+  EXPECT_EQ(documented, served);
+  EXPECT_TRUE(served.count({"/v1/conversations/{id}", "patch"}));
+  EXPECT_EQ(doc["paths"]["/v1/me"]["get"]["security"][0].count("bearer"), 1u);
+}
+
+}  // namespace
+}  // namespace betterdev::api

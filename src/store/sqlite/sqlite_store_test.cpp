@@ -1,0 +1,213 @@
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <gtest/gtest.h>
+#include <set>
+#include <thread>
+
+#include "core/random.hpp"
+#include "core/time.hpp"
+#include "testutil/testutil.hpp"
+
+namespace betterdev::store {
+namespace {
+
+using testutil::TempDir;
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = OpenSqliteStore({dir.File("t.db")});
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store = std::move(*s);
+    alice = AddUser("alice@example.com");
+    bob = AddUser("bob@example.com");
+  }
+
+  std::string AddUser(const std::string& email) {
+    User u{ids.New("usr"), email, "hash", clock.NowMillis()};
+    EXPECT_TRUE(store->users().Create(u).ok());
+    return u.id;
+  }
+
+  Conversation AddConversation(const std::string& user, const std::string& title,
+                               std::vector<std::string> docs = {}) {
+    Conversation c{ids.New("conv"), user, title, std::move(docs), clock.NowMillis(), clock.NowMillis()};
+    EXPECT_TRUE(store->conversations().Create(c).ok());
+    return c;
+  }
+
+  TempDir dir;
+  SystemClock clock;
+  IdGenerator ids{clock};
+  std::unique_ptr<Store> store;
+  std::string alice, bob;
+};
+
+TEST_F(SqliteStoreTest, UsersAreUniqueByEmailIgnoringCase) {
+  User dup{ids.New("usr"), "ALICE@example.com", "h", 1};
+  EXPECT_EQ(store->users().Create(dup).code(), StatusCode::kConflict);
+  auto found = store->users().FindByEmail("Alice@Example.com");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->id, alice);
+  EXPECT_EQ(found->email, "alice@example.com");
+  EXPECT_EQ(store->users().FindByEmail("nobody@example.com").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->users().FindById(bob)->email, "bob@example.com");
+}
+
+TEST_F(SqliteStoreTest, TokensRevokeOnlyForTheirOwner) {
+  AccessToken t{ids.New("tok"), alice, "hash-1", 10, 1000, {}};
+  ASSERT_TRUE(store->tokens().Create(t).ok());
+  EXPECT_EQ(store->tokens().Revoke(bob, t.id, 20).code(), StatusCode::kNotFound);
+  EXPECT_FALSE(store->tokens().FindByHash("hash-1")->revoked_at.has_value());
+  ASSERT_TRUE(store->tokens().Revoke(alice, t.id, 20).ok());
+  EXPECT_EQ(store->tokens().FindByHash("hash-1")->revoked_at, 20);
+  auto removed = store->tokens().DeleteExpired(2000);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 1);
+  EXPECT_EQ(store->tokens().FindByHash("hash-1").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, ApiKeysListDeleteAndIsolation) {
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(store->api_keys()
+                    .Create({ids.New("key"), alice, "k" + std::to_string(i), "bd_sk_abc", "h" + std::to_string(i), 1, {}})
+                    .ok());
+  auto page = store->api_keys().List(alice, {2, {}});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 2u);
+  EXPECT_TRUE(page->has_more);
+  EXPECT_EQ(page->items[0].name, "k2");  // newest first
+  auto rest = store->api_keys().List(alice, {2, page->items.back().id});
+  ASSERT_EQ(rest->items.size(), 1u);
+  EXPECT_FALSE(rest->has_more);
+  EXPECT_EQ(rest->items[0].name, "k0");
+  EXPECT_TRUE(store->api_keys().List(bob, {50, {}})->items.empty());
+
+  std::string id = page->items[0].id;
+  EXPECT_EQ(store->api_keys().Delete(bob, id).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(store->api_keys().TouchLastUsed(id, 99).ok());
+  EXPECT_EQ(store->api_keys().FindByHash("h2")->last_used_at, 99);
+  EXPECT_TRUE(store->api_keys().Delete(alice, id).ok());
+  EXPECT_EQ(store->api_keys().FindByHash("h2").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, ConversationCrudKeepsDocumentOrder) {
+  Conversation c = AddConversation(alice, "first", {"doc_b", "doc_a", "doc_c"});
+  auto got = store->conversations().Get(alice, c.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->title, "first");
+  EXPECT_EQ(got->document_ids, (std::vector<std::string>{"doc_b", "doc_a", "doc_c"}));
+
+  ConversationPatch patch{"renamed", std::vector<std::string>{"doc_z"}};
+  auto updated = store->conversations().Update(alice, c.id, patch, c.updated_at + 5);
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(updated->title, "renamed");
+  EXPECT_EQ(updated->document_ids, std::vector<std::string>{"doc_z"});
+  EXPECT_EQ(updated->updated_at, c.updated_at + 5);
+  EXPECT_EQ(updated->created_at, c.created_at);
+
+  ConversationPatch title_only{"again", std::nullopt};
+  EXPECT_EQ(store->conversations().Update(alice, c.id, title_only, 1)->document_ids, std::vector<std::string>{"doc_z"});
+
+  ASSERT_TRUE(store->conversations().Delete(alice, c.id).ok());
+  EXPECT_EQ(store->conversations().Get(alice, c.id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->conversations().Delete(alice, c.id).code(), StatusCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, AnotherUsersConversationIsNotFound) {
+  Conversation c = AddConversation(alice, "private");
+  EXPECT_EQ(store->conversations().Get(bob, c.id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->conversations().Update(bob, c.id, {"x", {}}, 1).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->conversations().Delete(bob, c.id).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->messages().List(bob, c.id, {}).status().code(), StatusCode::kNotFound);
+  Message m{ids.New("msg"), c.id, MessageRole::kUser, "hi", 1};
+  EXPECT_EQ(store->messages().Append(bob, m).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store->conversations().List(bob, {})->items.empty());
+  EXPECT_EQ(store->conversations().Get(alice, c.id)->title, "private");
+}
+
+TEST_F(SqliteStoreTest, ConversationPagesAreNewestFirstWithoutGapsOrRepeats) {
+  std::vector<std::string> created;
+  for (int i = 0; i < 23; ++i) created.push_back(AddConversation(alice, "c" + std::to_string(i), {"d" + std::to_string(i)}).id);
+  AddConversation(bob, "bob's");
+  std::vector<std::string> seen;
+  PageRequest req{10, {}};
+  for (int pages = 0;; ++pages) {
+    ASSERT_LT(pages, 5);
+    auto page = store->conversations().List(alice, req);
+    ASSERT_TRUE(page.ok());
+    for (const auto& c : page->items) {
+      seen.push_back(c.id);
+      ASSERT_EQ(c.document_ids.size(), 1u);
+      EXPECT_EQ("c" + c.document_ids[0].substr(1), c.title);  // documents belong to their conversation
+    }
+    if (!page->has_more) break;
+    req.after_id = page->items.back().id;
+  }
+  std::vector<std::string> expected(created.rbegin(), created.rend());
+  EXPECT_EQ(seen, expected);
+}
+
+TEST_F(SqliteStoreTest, MessagesAreOldestFirstAndDeletedWithTheirConversation) {
+  Conversation c = AddConversation(alice, "chat");
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(store->messages()
+                    .Append(alice, {ids.New("msg"), c.id, i % 2 ? MessageRole::kAssistant : MessageRole::kUser,
+                                    "m" + std::to_string(i), i})
+                    .ok());
+  auto page = store->messages().List(alice, c.id, {3, {}});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 3u);
+  EXPECT_TRUE(page->has_more);
+  EXPECT_EQ(page->items[0].content, "m0");
+  EXPECT_EQ(page->items[1].role, MessageRole::kAssistant);
+  auto rest = store->messages().List(alice, c.id, {3, page->items.back().id});
+  ASSERT_EQ(rest->items.size(), 2u);
+  EXPECT_EQ(rest->items[1].content, "m4");
+  ASSERT_TRUE(store->conversations().Delete(alice, c.id).ok());
+  EXPECT_EQ(store->messages().List(alice, c.id, {}).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, DataSurvivesReopenAndMigrationsRunOnce) {
+  Conversation c = AddConversation(alice, "kept");
+  store.reset();
+  auto again = MigrateSqlite(dir.File("t.db"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->applied.empty());
+  EXPECT_EQ(again->current_version, sqlite::AllMigrations().back().version);
+  auto reopened = OpenSqliteStore({dir.File("t.db")});
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->conversations().Get(alice, c.id)->title, "kept");
+  EXPECT_TRUE((*reopened)->Ping().ok());
+}
+
+TEST_F(SqliteStoreTest, FreshDatabaseAppliesEveryMigration) {
+  auto report = MigrateSqlite(dir.File("fresh.db"));
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->applied.size(), sqlite::AllMigrations().size());
+}
+
+TEST_F(SqliteStoreTest, UnopenableDatabaseIsUnavailable) {
+  auto s = OpenSqliteStore({dir.File("missing-dir/x.db")});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(SqliteStoreTest, ConcurrentWritersAllSucceed) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        Conversation c{ids.New("conv"), alice, "t", {"d1", "d2"}, 1, 1};
+        if (!store->conversations().Create(c).ok()) ++failures;
+        if (!store->conversations().List(alice, {5, {}}).ok()) ++failures;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(store->conversations().List(alice, {1000, {}})->items.size(), 200u);
+}
+
+}  // namespace
+}  // namespace betterdev::store
