@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json_writer.hpp"
 #include "core/log.hpp"
 #include "core/status.hpp"
 #include "http/message.hpp"
@@ -59,14 +60,25 @@ class JsonBody {
 ApiResult<store::PageRequest> ParsePage(const http::Request& req);
 std::string EncodeCursor(const std::string& last_id);
 
-// {"data":[...], "next_cursor": "..."|null}
-template <typename T, typename ToJson>
-Json ListJson(const store::Page<T>& page, ToJson to_json) {
-  Json data = Json::array();
-  for (const T& item : page.items) data.push_back(to_json(item));
-  Json out = {{"data", std::move(data)}, {"next_cursor", nullptr}};
-  if (page.has_more && !page.items.empty()) out["next_cursor"] = EncodeCursor(page.items.back().id);
-  return out;
+// {"data":[...], "next_cursor": "..."|null}; write(JsonWriter&, const T&) renders one item.
+template <typename T, typename Write>
+http::Response ListResponse(const store::Page<T>& page, Write write) {
+  JsonWriter w;
+  w.BeginObject().Key("data").BeginArray();
+  for (const T& item : page.items) write(w, item);
+  w.EndArray().Key("next_cursor");
+  if (page.has_more && !page.items.empty()) w.String(EncodeCursor(page.items.back().id));
+  else w.Null();
+  w.EndObject();
+  return http::Response::Json(200, w.Take());
+}
+
+// One object as the whole body.
+template <typename T, typename Write>
+http::Response ObjectResponse(int status, const T& value, Write write) {
+  JsonWriter w;
+  write(w, value);
+  return http::Response::Json(status, w.Take());
 }
 
 }  // namespace betterdev::api

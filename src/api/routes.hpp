@@ -11,9 +11,10 @@ void RegisterAuthRoutes(ApiRouter& r, Services& s);
 void RegisterConversationRoutes(ApiRouter& r, Services& s);
 
 // JSON forms of domain values, shared by the route files.
-Json UserJson(const store::User& u);
-Json ApiKeyJson(const store::ApiKey& k);
-Json ConversationJson(const store::Conversation& c);
-Json MessageJson(const store::Message& m);
+void WriteUser(JsonWriter& w, const store::User& u);
+// `secret` is included only in the answer that creates the key.
+void WriteApiKey(JsonWriter& w, const store::ApiKey& k, std::string_view secret = {});
+void WriteConversation(JsonWriter& w, const store::Conversation& c);
+void WriteMessage(JsonWriter& w, const store::Message& m);
 
 }  // namespace betterdev::api

@@ -1,18 +1,20 @@
 // Accounts, sessions and API keys.
 #include "api/routes.hpp"
-#include "core/time.hpp"
 
 namespace betterdev::api {
 
-Json UserJson(const store::User& u) {
-  return {{"id", u.id}, {"email", u.email}, {"created_at", FormatRfc3339(u.created_at)}};
+void WriteUser(JsonWriter& w, const store::User& u) {
+  w.BeginObject().Key("id").String(u.id).Key("email").String(u.email).Key("created_at").Timestamp(u.created_at);
+  w.EndObject();
 }
 
-Json ApiKeyJson(const store::ApiKey& k) {
-  Json j = {{"id", k.id}, {"name", k.name}, {"prefix", k.prefix}, {"created_at", FormatRfc3339(k.created_at)},
-            {"last_used_at", nullptr}};
-  if (k.last_used_at) j["last_used_at"] = FormatRfc3339(*k.last_used_at);
-  return j;
+void WriteApiKey(JsonWriter& w, const store::ApiKey& k, std::string_view secret) {
+  w.BeginObject().Key("id").String(k.id).Key("name").String(k.name).Key("prefix").String(k.prefix);
+  w.Key("created_at").Timestamp(k.created_at).Key("last_used_at");
+  if (k.last_used_at) w.Timestamp(*k.last_used_at);
+  else w.Null();
+  if (!secret.empty()) w.Key("key").String(secret);
+  w.EndObject();
 }
 
 void RegisterAuthRoutes(ApiRouter& r, Services& s) {
@@ -29,7 +31,7 @@ void RegisterAuthRoutes(ApiRouter& r, Services& s) {
              API_ASSIGN(password, body.String("password", true));
              auto user = s.auth.Register(*email, *password);
              if (!user.ok()) return ErrorResponse(user.status(), req, s.log);
-             return JsonResponse(201, UserJson(*user));
+             return ObjectResponse(201, *user, WriteUser);
            },
            hashing);
 
@@ -59,7 +61,7 @@ void RegisterAuthRoutes(ApiRouter& r, Services& s) {
            [&s](http::Request& req, const auth::Principal& who) {
              auto user = s.auth.Me(who);
              if (!user.ok()) return ErrorResponse(user.status(), req, s.log);
-             return JsonResponse(200, UserJson(*user));
+             return ObjectResponse(200, *user, WriteUser);
            });
 
   r.Authed(Method::kPost, "/v1/api-keys",
@@ -69,9 +71,9 @@ void RegisterAuthRoutes(ApiRouter& r, Services& s) {
              API_ASSIGN(name, body.String("name", false));
              auto key = s.auth.CreateApiKey(who, name.value_or("default"));
              if (!key.ok()) return ErrorResponse(key.status(), req, s.log);
-             Json j = ApiKeyJson(key->key);
-             j["key"] = key->secret;
-             return JsonResponse(201, j);
+             return ObjectResponse(201, *key, [](JsonWriter& w, const auth::CreatedApiKey& k) {
+               WriteApiKey(w, k.key, k.secret);
+             });
            },
            json);
 
@@ -81,7 +83,7 @@ void RegisterAuthRoutes(ApiRouter& r, Services& s) {
              API_ASSIGN(page, ParsePage(req));
              auto keys = s.auth.ListApiKeys(who, page);
              if (!keys.ok()) return ErrorResponse(keys.status(), req, s.log);
-             return JsonResponse(200, ListJson(*keys, ApiKeyJson));
+             return ListResponse(*keys, [](JsonWriter& w, const store::ApiKey& k) { WriteApiKey(w, k); });
            });
 
   r.Authed(Method::kDelete, "/v1/api-keys/{id}",

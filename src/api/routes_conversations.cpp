@@ -1,23 +1,18 @@
 // Conversations and their messages.
 #include "api/routes.hpp"
-#include "core/time.hpp"
 
 namespace betterdev::api {
 
-Json ConversationJson(const store::Conversation& c) {
-  return {{"id", c.id},
-          {"title", c.title},
-          {"document_ids", c.document_ids},
-          {"created_at", FormatRfc3339(c.created_at)},
-          {"updated_at", FormatRfc3339(c.updated_at)}};
+void WriteConversation(JsonWriter& w, const store::Conversation& c) {
+  w.BeginObject().Key("id").String(c.id).Key("title").String(c.title).Key("document_ids").BeginArray();
+  for (const std::string& d : c.document_ids) w.String(d);
+  w.EndArray().Key("created_at").Timestamp(c.created_at).Key("updated_at").Timestamp(c.updated_at).EndObject();
 }
 
-Json MessageJson(const store::Message& m) {
-  return {{"id", m.id},
-          {"conversation_id", m.conversation_id},
-          {"role", store::MessageRoleName(m.role)},
-          {"content", m.content},
-          {"created_at", FormatRfc3339(m.created_at)}};
+void WriteMessage(JsonWriter& w, const store::Message& m) {
+  w.BeginObject().Key("id").String(m.id).Key("conversation_id").String(m.conversation_id);
+  w.Key("role").String(store::MessageRoleName(m.role)).Key("content").String(m.content);
+  w.Key("created_at").Timestamp(m.created_at).EndObject();
 }
 
 void RegisterConversationRoutes(ApiRouter& r, Services& s) {
@@ -32,7 +27,7 @@ void RegisterConversationRoutes(ApiRouter& r, Services& s) {
              API_ASSIGN(docs, body.StringArray("document_ids"));
              auto c = s.conversations.Create(who.user_id, *title, docs.value_or(std::vector<std::string>{}));
              if (!c.ok()) return ErrorResponse(c.status(), req, s.log);
-             return JsonResponse(201, ConversationJson(*c)).WithHeader("Location", "/v1/conversations/" + c->id);
+             return ObjectResponse(201, *c, WriteConversation).WithHeader("Location", "/v1/conversations/" + c->id);
            },
            json);
 
@@ -43,7 +38,7 @@ void RegisterConversationRoutes(ApiRouter& r, Services& s) {
              API_ASSIGN(page, ParsePage(req));
              auto list = s.conversations.List(who.user_id, page);
              if (!list.ok()) return ErrorResponse(list.status(), req, s.log);
-             return JsonResponse(200, ListJson(*list, ConversationJson));
+             return ListResponse(*list, WriteConversation);
            });
 
   r.Authed(Method::kGet, "/v1/conversations/{id}",
@@ -51,7 +46,7 @@ void RegisterConversationRoutes(ApiRouter& r, Services& s) {
            [&s](http::Request& req, const auth::Principal& who) {
              auto c = s.conversations.Get(who.user_id, std::string(req.PathParam("id")));
              if (!c.ok()) return ErrorResponse(c.status(), req, s.log);
-             return JsonResponse(200, ConversationJson(*c));
+             return ObjectResponse(200, *c, WriteConversation);
            });
 
   r.Authed(Method::kPatch, "/v1/conversations/{id}",
@@ -64,7 +59,7 @@ void RegisterConversationRoutes(ApiRouter& r, Services& s) {
              store::ConversationPatch patch{*title, *docs};
              auto c = s.conversations.Update(who.user_id, std::string(req.PathParam("id")), patch);
              if (!c.ok()) return ErrorResponse(c.status(), req, s.log);
-             return JsonResponse(200, ConversationJson(*c));
+             return ObjectResponse(200, *c, WriteConversation);
            },
            json);
 
@@ -83,7 +78,7 @@ void RegisterConversationRoutes(ApiRouter& r, Services& s) {
              API_ASSIGN(page, ParsePage(req));
              auto list = s.conversations.Messages(who.user_id, std::string(req.PathParam("id")), page);
              if (!list.ok()) return ErrorResponse(list.status(), req, s.log);
-             return JsonResponse(200, ListJson(*list, MessageJson));
+             return ListResponse(*list, WriteMessage);
            });
 }
 

@@ -43,7 +43,7 @@ int Migrate(const Config& c) {
 }
 
 int Serve(const Config& c, bool with_workers) {
-  Logger log(stdout, c.log_level);
+  Logger log(stdout, c.log_level, /*flush_interval_ms=*/20);
   if (Status s = PrepareDataDir(c.data_dir); !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
     return 2;

@@ -18,6 +18,15 @@ bool IsBlank(std::string_view s) {
   return true;
 }
 
+// Document ids are this server's opaque ids: 1–64 of [A-Za-z0-9_-].
+bool IsIdText(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
 }  // namespace
 
 Status ConversationService::ValidateTitle(const std::string& title) {
@@ -30,7 +39,7 @@ Status ConversationService::ValidateDocumentIds(const std::vector<std::string>& 
   if (ids.size() > kMaxDocuments) return Status::InvalidArgument("document_ids may hold at most 100 ids");
   std::set<std::string_view> seen;
   for (const std::string& id : ids) {
-    if (id.empty() || id.size() > 64) return Status::InvalidArgument("document_ids holds an invalid id");
+    if (!IsIdText(id)) return Status::InvalidArgument("document_ids holds an invalid id: " + id.substr(0, 64));
     if (!seen.insert(id).second) return Status::InvalidArgument("document_ids holds " + id + " twice");
   }
   return Status::Ok();

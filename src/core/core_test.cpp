@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "core/json_text.hpp"
+#include "core/json_writer.hpp"
+#include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/status.hpp"
@@ -137,6 +139,41 @@ TEST(Metrics, RendersPrometheusText) {
   EXPECT_NE(text.find("lat_seconds_count 3\n"), std::string::npos);
   EXPECT_NE(text.find("temp 21.5\n"), std::string::npos);
   EXPECT_THROW(m.Add("undeclared", ""), std::logic_error);
+}
+
+TEST(JsonWriter, WritesNestedValuesWithCommasInPlace) {
+  JsonWriter w;
+  w.BeginObject().Key("id").String("a\"b").Key("n").Int(-5).Key("ok").Bool(true).Key("none").Null();
+  w.Key("list").BeginArray().Int(1).BeginObject().EndObject().BeginArray().EndArray().String("x").EndArray();
+  w.Key("at").Timestamp(1795551241123).Key("raw").Raw("[1,2]").EndObject();
+  EXPECT_EQ(w.Take(),
+            R"({"id":"a\"b","n":-5,"ok":true,"none":null,"list":[1,{},[],"x"],"at":"2026-11-24T20:14:01.123Z","raw":[1,2]})");
+}
+
+TEST(Logger, BufferedLinesAreWrittenByFlushAndOnDestruction) {
+  char* data = nullptr;
+  size_t size = 0;
+  std::FILE* mem = open_memstream(&data, &size);
+  {
+    Logger log(mem, LogLevel::kInfo, /*flush_interval_ms=*/60000);
+    log.Info("first", {{"n", 1}, {"s", "x\"y"}});
+    log.Debug("hidden");
+    std::fflush(mem);
+    EXPECT_EQ(size, 0u);  // buffered
+    log.Flush();
+    std::fflush(mem);
+    EXPECT_NE(std::string(data, size).find(R"("msg":"first","n":1,"s":"x\"y"})"), std::string::npos);
+    log.Error("urgent");  // errors are written at once
+    std::fflush(mem);
+    EXPECT_NE(std::string(data, size).find("urgent"), std::string::npos);
+    log.Info("last");
+  }
+  std::fflush(mem);
+  std::string text(data, size);
+  EXPECT_NE(text.find("\"last\""), std::string::npos);
+  EXPECT_EQ(text.find("hidden"), std::string::npos);
+  std::fclose(mem);
+  free(data);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "core/log.hpp"
 
+#include <chrono>
 #include <cmath>
 
 #include "core/json_text.hpp"
@@ -14,6 +15,43 @@ bool ParseLogLevel(std::string_view name, LogLevel& out) {
   else if (name == "error") out = LogLevel::kError;
   else return false;
   return true;
+}
+
+Logger::Logger(std::FILE* out, LogLevel min_level, int flush_interval_ms) : out_(out), min_level_(min_level) {
+  if (flush_interval_ms <= 0) return;
+  flusher_ = std::thread([this, flush_interval_ms] {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(flush_interval_ms));
+      lock.unlock();
+      Flush();
+      lock.lock();
+    }
+  });
+}
+
+Logger::~Logger() {
+  if (flusher_.joinable()) {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    flusher_.join();
+  }
+  Flush();
+}
+
+void Logger::Flush() {
+  std::lock_guard write_lock(write_mu_);
+  std::string pending;
+  {
+    std::lock_guard lock(mu_);
+    pending.swap(buffer_);
+  }
+  if (pending.empty()) return;
+  std::fwrite(pending.data(), 1, pending.size(), out_);
+  std::fflush(out_);
 }
 
 void Logger::Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
@@ -48,9 +86,13 @@ void Logger::Log(LogLevel level, std::string_view msg, std::initializer_list<Log
     }
   }
   line += "}\n";
-  std::lock_guard lock(mu_);
-  std::fwrite(line.data(), 1, line.size(), out_);
-  std::fflush(out_);
+  bool now = !flusher_.joinable() || level >= LogLevel::kWarn;
+  {
+    std::lock_guard lock(mu_);
+    buffer_ += line;
+    now = now || buffer_.size() > (1 << 16);
+  }
+  if (now) Flush();
 }
 
 }  // namespace betterdev

@@ -1,13 +1,17 @@
 // Structured logging: one JSON object per line.
 //
-// Thread-safe. Each line is written with a single write so lines from different threads never
-// interleave. Fields are typed so the call site never formats JSON itself.
+// Thread-safe. Lines from different threads never interleave. Fields are typed so the call site
+// never formats JSON itself. With a flush interval, info/debug lines are buffered and written by
+// a background thread at that interval (one write for many lines, no lock held across I/O);
+// warnings and errors are written at once, and the buffer is flushed on destruction.
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
 #include <initializer_list>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -36,8 +40,10 @@ struct LogField {
 class Logger {
  public:
   // Does not take ownership of `out`.
-  explicit Logger(std::FILE* out = stdout, LogLevel min_level = LogLevel::kInfo)
-      : out_(out), min_level_(min_level) {}
+  explicit Logger(std::FILE* out = stdout, LogLevel min_level = LogLevel::kInfo, int flush_interval_ms = 0);
+  ~Logger();
+  Logger(const Logger&) = delete;
+  Logger& operator=(const Logger&) = delete;
 
   void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
   void Debug(std::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kDebug, m, f); }
@@ -45,11 +51,18 @@ class Logger {
   void Warn(std::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kWarn, m, f); }
   void Error(std::string_view m, std::initializer_list<LogField> f = {}) { Log(LogLevel::kError, m, f); }
   bool Enabled(LogLevel level) const { return level >= min_level_; }
+  // Writes buffered lines now.
+  void Flush();
 
  private:
   std::FILE* out_;
   LogLevel min_level_;
   std::mutex mu_;
+  std::string buffer_;          // guarded by mu_
+  std::mutex write_mu_;         // serialises writes to out_
+  std::condition_variable cv_;  // wakes the flusher early on shutdown
+  bool stopping_ = false;       // guarded by mu_
+  std::thread flusher_;
 };
 
 }  // namespace betterdev

@@ -2,7 +2,6 @@
 
 #include <charconv>
 #include <chrono>
-#include <cstdio>
 
 namespace betterdev {
 
@@ -11,7 +10,7 @@ int64_t SystemClock::NowMillis() const {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string FormatRfc3339(int64_t unix_millis) {
+void AppendRfc3339(std::string& out, int64_t unix_millis) {
   using namespace std::chrono;
   int64_t ms = unix_millis % 1000;
   int64_t secs = unix_millis / 1000;
@@ -19,15 +18,35 @@ std::string FormatRfc3339(int64_t unix_millis) {
     ms += 1000;
     secs -= 1;
   }
-  const sys_days day{days{secs >= 0 ? secs / 86400 : (secs - 86399) / 86400}};
-  int64_t sod = secs - static_cast<int64_t>(day.time_since_epoch().count()) * 86400;
-  const year_month_day ymd{day};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60),
-                static_cast<int>(ms));
-  return buf;
+  int64_t day_number = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  int64_t sod = secs - day_number * 86400;
+  const year_month_day ymd{sys_days{days{day_number}}};
+  auto put = [&out](int64_t v, int width) {
+    char buf[8];
+    for (int i = width - 1; i >= 0; --i, v /= 10) buf[i] = static_cast<char>('0' + v % 10);
+    out.append(buf, static_cast<size_t>(width));
+  };
+  put(static_cast<int>(ymd.year()), 4);
+  out.push_back('-');
+  put(static_cast<unsigned>(ymd.month()), 2);
+  out.push_back('-');
+  put(static_cast<unsigned>(ymd.day()), 2);
+  out.push_back('T');
+  put(sod / 3600, 2);
+  out.push_back(':');
+  put(sod / 60 % 60, 2);
+  out.push_back(':');
+  put(sod % 60, 2);
+  out.push_back('.');
+  put(ms, 3);
+  out.push_back('Z');
+}
+
+std::string FormatRfc3339(int64_t unix_millis) {
+  std::string out;
+  out.reserve(24);
+  AppendRfc3339(out, unix_millis);
+  return out;
 }
 
 std::optional<int64_t> ParseRfc3339(std::string_view t) {

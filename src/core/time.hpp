@@ -24,6 +24,7 @@ class SystemClock final : public Clock {
 
 // "2026-11-24T20:14:01.123Z" (always UTC, always milliseconds).
 std::string FormatRfc3339(int64_t unix_millis);
+void AppendRfc3339(std::string& out, int64_t unix_millis);
 
 // Parses what FormatRfc3339 writes (and whole seconds, and numeric offsets).
 std::optional<int64_t> ParseRfc3339(std::string_view text);

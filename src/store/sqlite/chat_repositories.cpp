@@ -1,6 +1,4 @@
 // Conversations and messages on SQLite.
-#include <unordered_map>
-
 #include "store/sqlite/repositories.hpp"
 
 namespace betterdev::store::sqlite {
@@ -10,74 +8,62 @@ namespace {
 constexpr std::string_view kAfterAll = "~";
 
 Status CheckOwned(Connection& conn, const std::string& user_id, const std::string& conversation_id) {
-  Statement q = conn.Prepare("SELECT 1 FROM conversations WHERE id = ? AND user_id = ?");
-  q.Bind(1, conversation_id).Bind(2, user_id);
+  Statement q = conn.Prepare("SELECT 1 FROM conversations WHERE user_id = ? AND id = ?");
+  q.Bind(1, user_id).Bind(2, conversation_id);
   Result<bool> row = q.Step();
   if (!row.ok()) return row.status();
   return *row ? Status::Ok() : Status::NotFound("no such conversation");
 }
 
-Status ReplaceDocuments(Connection& conn, const std::string& conversation_id, const std::vector<std::string>& ids) {
-  BD_RETURN_IF_ERROR(
-      conn.Prepare("DELETE FROM conversation_documents WHERE conversation_id = ?").Bind(1, conversation_id).Run());
-  int64_t position = 0;
-  for (const std::string& doc : ids) {
-    BD_RETURN_IF_ERROR(
-        conn.Prepare("INSERT INTO conversation_documents(conversation_id, document_id, position) VALUES (?, ?, ?)")
-            .Bind(1, conversation_id)
-            .Bind(2, doc)
-            .Bind(3, position++)
-            .Run());
+std::string JoinIds(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const std::string& id : ids) {
+    if (!out.empty()) out.push_back(',');
+    out += id;
   }
-  return Status::Ok();
+  return out;
 }
 
-Result<std::vector<std::string>> LoadDocuments(Connection& conn, const std::string& conversation_id) {
-  Statement q = conn.Prepare(
-      "SELECT document_id FROM conversation_documents WHERE conversation_id = ? ORDER BY position");
-  q.Bind(1, conversation_id);
+std::vector<std::string> SplitIds(std::string_view joined) {
   std::vector<std::string> out;
-  for (;;) {
-    Result<bool> row = q.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return out;
-    out.push_back(q.Text(0));
+  while (!joined.empty()) {
+    size_t comma = joined.find(',');
+    out.emplace_back(joined.substr(0, comma));
+    joined = comma == std::string_view::npos ? std::string_view{} : joined.substr(comma + 1);
   }
+  return out;
+}
+
+// Columns: user_id, id, title, document_ids, created_at, updated_at.
+Conversation ReadConversation(const Statement& q) {
+  return Conversation{q.Text(1), q.Text(0), q.Text(2), SplitIds(q.Text(3)), q.Int(4), q.Int(5)};
 }
 
 Result<Conversation> GetWith(Connection& conn, const std::string& user_id, const std::string& id) {
-  Conversation c;
-  {
-    Statement q = conn.Prepare(
-        "SELECT id, user_id, title, created_at, updated_at FROM conversations WHERE id = ? AND user_id = ?");
-    q.Bind(1, id).Bind(2, user_id);
-    Result<bool> row = q.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return Status::NotFound("no such conversation");
-    c = Conversation{q.Text(0), q.Text(1), q.Text(2), {}, q.Int(3), q.Int(4)};
-  }
-  auto docs = LoadDocuments(conn, id);
-  if (!docs.ok()) return docs.status();
-  c.document_ids = std::move(*docs);
-  return c;
+  Statement q = conn.Prepare(
+      "SELECT user_id, id, title, document_ids, created_at, updated_at FROM conversations "
+      "WHERE user_id = ? AND id = ?");
+  q.Bind(1, user_id).Bind(2, id);
+  Result<bool> row = q.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no such conversation");
+  return ReadConversation(q);
 }
 
 }  // namespace
 
 Status SqliteConversations::Create(const Conversation& c) {
   auto conn = pool_.Acquire();
-  Transaction tx(*conn);
-  BD_RETURN_IF_ERROR(tx.begin_status());
-  BD_RETURN_IF_ERROR(
-      conn->Prepare("INSERT INTO conversations(id, user_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
-          .Bind(1, c.id)
-          .Bind(2, c.user_id)
-          .Bind(3, c.title)
-          .Bind(4, c.created_at)
-          .Bind(5, c.updated_at)
-          .Run());
-  BD_RETURN_IF_ERROR(ReplaceDocuments(*conn, c.id, c.document_ids));
-  return tx.Commit();
+  return conn
+      ->Prepare("INSERT INTO conversations(user_id, id, title, document_ids, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)")
+      .Bind(1, c.user_id)
+      .Bind(2, c.id)
+      .Bind(3, c.title)
+      .Bind(4, JoinIds(c.document_ids))
+      .Bind(5, c.created_at)
+      .Bind(6, c.updated_at)
+      .Run();
 }
 
 Result<Conversation> SqliteConversations::Get(const std::string& user_id, const std::string& id) {
@@ -87,39 +73,20 @@ Result<Conversation> SqliteConversations::Get(const std::string& user_id, const 
 
 Result<Page<Conversation>> SqliteConversations::List(const std::string& user_id, const PageRequest& page) {
   auto conn = pool_.Acquire();
-  std::string after(page.after_id.value_or(std::string(kAfterAll)));
-  Page<Conversation> out;
-  {
-    Statement q = conn->Prepare(
-        "SELECT id, user_id, title, created_at, updated_at FROM conversations "
-        "WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3");
-    q.Bind(1, user_id).Bind(2, after).Bind(3, int64_t{page.limit} + 1);
-    for (;;) {
-      Result<bool> row = q.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      if (static_cast<int>(out.items.size()) == page.limit) {
-        out.has_more = true;
-        break;
-      }
-      out.items.push_back(Conversation{q.Text(0), q.Text(1), q.Text(2), {}, q.Int(3), q.Int(4)});
-    }
-  }
-  if (out.items.empty()) return out;
-  // One query for the page's document lists, merged by conversation id.
-  std::unordered_map<std::string, Conversation*> by_id;
-  for (Conversation& c : out.items) by_id.emplace(c.id, &c);
   Statement q = conn->Prepare(
-      "SELECT d.conversation_id, d.document_id FROM conversation_documents d "
-      "JOIN conversations c ON c.id = d.conversation_id "
-      "WHERE c.user_id = ?1 AND c.id < ?2 AND c.id >= ?3 ORDER BY d.conversation_id, d.position");
-  q.Bind(1, user_id).Bind(2, after).Bind(3, out.items.back().id);
+      "SELECT user_id, id, title, document_ids, created_at, updated_at FROM conversations "
+      "WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3");
+  q.Bind(1, user_id).Bind(2, page.after_id.value_or(std::string(kAfterAll))).Bind(3, int64_t{page.limit} + 1);
+  Page<Conversation> out;
   for (;;) {
     Result<bool> row = q.Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    auto it = by_id.find(q.Text(0));
-    if (it != by_id.end()) it->second->document_ids.push_back(q.Text(1));
+    if (static_cast<int>(out.items.size()) == page.limit) {
+      out.has_more = true;
+      break;
+    }
+    out.items.push_back(ReadConversation(q));
   }
   return out;
 }
@@ -129,13 +96,13 @@ Result<Conversation> SqliteConversations::Update(const std::string& user_id, con
   auto conn = pool_.Acquire();
   Transaction tx(*conn);
   BD_RETURN_IF_ERROR(tx.begin_status());
-  BD_RETURN_IF_ERROR(CheckOwned(*conn, user_id, id));
-  if (patch.title)
-    BD_RETURN_IF_ERROR(
-        conn->Prepare("UPDATE conversations SET title = ? WHERE id = ?").Bind(1, *patch.title).Bind(2, id).Run());
-  if (patch.document_ids) BD_RETURN_IF_ERROR(ReplaceDocuments(*conn, id, *patch.document_ids));
-  BD_RETURN_IF_ERROR(
-      conn->Prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").Bind(1, now).Bind(2, id).Run());
+  Statement u = conn->Prepare(
+      "UPDATE conversations SET title = coalesce(?1, title), document_ids = coalesce(?2, document_ids), "
+      "updated_at = ?3 WHERE user_id = ?4 AND id = ?5");
+  if (patch.title) u.Bind(1, *patch.title);
+  if (patch.document_ids) u.Bind(2, JoinIds(*patch.document_ids));
+  BD_RETURN_IF_ERROR(u.Bind(3, now).Bind(4, user_id).Bind(5, id).Run());
+  if (conn->Changes() == 0) return Status::NotFound("no such conversation");
   auto c = GetWith(*conn, user_id, id);
   if (!c.ok()) return c.status();
   BD_RETURN_IF_ERROR(tx.Commit());
@@ -145,7 +112,7 @@ Result<Conversation> SqliteConversations::Update(const std::string& user_id, con
 Status SqliteConversations::Delete(const std::string& user_id, const std::string& id) {
   auto conn = pool_.Acquire();
   BD_RETURN_IF_ERROR(
-      conn->Prepare("DELETE FROM conversations WHERE id = ? AND user_id = ?").Bind(1, id).Bind(2, user_id).Run());
+      conn->Prepare("DELETE FROM conversations WHERE user_id = ? AND id = ?").Bind(1, user_id).Bind(2, id).Run());
   return conn->Changes() == 0 ? Status::NotFound("no such conversation") : Status::Ok();
 }
 

@@ -31,19 +31,16 @@ CREATE TABLE api_keys (
   last_used_at INTEGER
 );
 CREATE INDEX api_keys_user ON api_keys(user_id, id);
+-- Clustered by owner: a user's page of conversations is one range scan. document_ids holds
+-- the conversation's document ids in order, joined by ',' (ids never contain one).
 CREATE TABLE conversations (
-  id         TEXT PRIMARY KEY,
-  user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  title      TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE INDEX conversations_user ON conversations(user_id, id);
-CREATE TABLE conversation_documents (
-  conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-  document_id     TEXT NOT NULL,
-  position        INTEGER NOT NULL,
-  PRIMARY KEY (conversation_id, document_id)
+  user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  id           TEXT NOT NULL UNIQUE,
+  title        TEXT NOT NULL,
+  document_ids TEXT NOT NULL DEFAULT '',
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL,
+  PRIMARY KEY (user_id, id)
 ) WITHOUT ROWID;
 CREATE TABLE messages (
   id              TEXT PRIMARY KEY,
