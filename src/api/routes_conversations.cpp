@@ -25,7 +25,7 @@ void RegisterConversationRoutes(ApiRouter& r, Services& s) {
              API_ASSIGN(body, JsonBody::Parse(req, {"title", "document_ids"}, false));
              API_ASSIGN(title, body.String("title", false));
              API_ASSIGN(docs, body.StringArray("document_ids"));
-             auto c = s.conversations.Create(who.user_id, *title, docs.value_or(std::vector<std::string>{}));
+             auto c = s.conversations.Create(who.user_id, std::move(title), docs.value_or(std::vector<std::string>{}));
              if (!c.ok()) return ErrorResponse(c.status(), req, s.log);
              return ObjectResponse(201, *c, WriteConversation).WithHeader("Location", "/v1/conversations/" + c->id);
            },
@@ -56,7 +56,7 @@ void RegisterConversationRoutes(ApiRouter& r, Services& s) {
              API_ASSIGN(body, JsonBody::Parse(req, {"title", "document_ids"}));
              API_ASSIGN(title, body.String("title", false));
              API_ASSIGN(docs, body.StringArray("document_ids"));
-             store::ConversationPatch patch{*title, *docs};
+             store::ConversationPatch patch{std::move(title), std::move(docs)};
              auto c = s.conversations.Update(who.user_id, std::string(req.PathParam("id")), patch);
              if (!c.ok()) return ErrorResponse(c.status(), req, s.log);
              return ObjectResponse(200, *c, WriteConversation);

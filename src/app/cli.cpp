@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <memory>
 #include <set>
 
 extern char** environ;
@@ -92,15 +93,28 @@ std::vector<std::string> SplitComma(const std::string& s) {
   return out;
 }
 
+// Settings bound to one subcommand's options. Every subcommand gets its own copy: CLI11 reads the
+// environment for subcommands that were not invoked too, and a shared variable would let that
+// environment value overwrite the invoked subcommand's flag.
+struct Bound {
+  Config config;
+  std::string cors;
+  bool access_log = true;
+};
+
+Invocation Fail(Invocation inv, const std::string& message) {
+  std::cerr << "error: " << message << "\n";
+  inv.exit_code = 2;
+  inv.done = true;
+  return inv;
+}
+
 }  // namespace
 
 Invocation ParseCommandLine(int argc, char** argv) {
   Invocation inv;
-  Config& c = inv.config;
   std::set<std::string> envs;
   std::string log_level = "info";
-  std::string cors;
-  bool access_log = true;
 
   CLI::App app{"betterdev: chat with your own documents"};
   app.set_version_flag("--version", "betterdev 0.1.0");
@@ -109,20 +123,28 @@ Invocation ParseCommandLine(int argc, char** argv) {
       ->envname("BETTERDEV_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
 
-  CLI::App* serve = app.add_subcommand("serve", "Run the API and its workers on the embedded default (SQLite, local files)");
-  CLI::App* api = app.add_subcommand("api", "Run the API process only (scale-out: workers run separately)");
-  CLI::App* migrate = app.add_subcommand("migrate", "Apply pending database migrations and exit");
-  for (CLI::App* sub : {serve, api}) {
-    sub->fallthrough();
-    AddServerOptions(sub, envs, c, cors, access_log);
-  }
-  migrate->fallthrough();
-  AddDataDir(migrate, envs, c);
+  struct Sub {
+    CLI::App* app;
+    Command command;
+    Bound bound;
+  };
+  std::vector<std::unique_ptr<Sub>> subs;
+  auto add = [&](const char* name, const char* help, Command command, bool server) {
+    auto sub = std::make_unique<Sub>(Sub{app.add_subcommand(name, help), command, {}});
+    sub->app->fallthrough();
+    if (server) AddServerOptions(sub->app, envs, sub->bound.config, sub->bound.cors, sub->bound.access_log);
+    else AddDataDir(sub->app, envs, sub->bound.config);
+    subs.push_back(std::move(sub));
+  };
+  add("serve", "Run the API and its workers on the embedded default (SQLite, local files)", Command::kServe, true);
+  add("api", "Run the API process only (scale-out: workers run separately)", Command::kApi, true);
+  add("migrate", "Apply pending database migrations and exit", Command::kMigrate, false);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    inv.exit_code = app.exit(e);
+    int code = app.exit(e);  // prints help, version or the error naming the setting
+    inv.exit_code = code == 0 ? 0 : 2;
     inv.done = true;
     return inv;
   }
@@ -130,32 +152,23 @@ Invocation ParseCommandLine(int argc, char** argv) {
   for (char** e = environ; *e; ++e) {
     std::string_view kv(*e);
     std::string name(kv.substr(0, kv.find('=')));
-    if (name.starts_with("BETTERDEV_") && !envs.count(name)) {
-      std::cerr << "error: unknown setting " << name << " in the environment (see betterdev --help)\n";
-      inv.exit_code = 2;
-      inv.done = true;
-      return inv;
-    }
+    if (name.starts_with("BETTERDEV_") && !envs.count(name))
+      return Fail(std::move(inv), "unknown setting " + name + " in the environment (see betterdev --help)");
   }
 
+  Sub* chosen = nullptr;
+  for (auto& sub : subs)
+    if (sub->app->parsed()) chosen = sub.get();
+  if (chosen == nullptr) return Fail(std::move(inv), "no command given (see betterdev --help)");
+  inv.command = chosen->command;
+  Config& c = inv.config;
+  c = std::move(chosen->bound.config);
   ParseLogLevel(log_level, c.log_level);
-  c.http.cors_origins = SplitComma(cors);
-  c.http.access_log = access_log;
-  if (c.auth.login_lockout_base_seconds > c.auth.login_lockout_max_seconds) {
-    std::cerr << "error: --login-lockout-base (BETTERDEV_LOGIN_LOCKOUT_BASE) must not exceed --login-lockout-max\n";
-    inv.exit_code = 2;
-    inv.done = true;
-    return inv;
-  }
-  if (c.data_dir.empty()) {
-    std::cerr << "error: --data-dir (BETTERDEV_DATA_DIR) must not be empty\n";
-    inv.exit_code = 2;
-    inv.done = true;
-    return inv;
-  }
-  if (*serve) inv.command = Command::kServe;
-  else if (*api) inv.command = Command::kApi;
-  else if (*migrate) inv.command = Command::kMigrate;
+  c.http.cors_origins = SplitComma(chosen->bound.cors);
+  c.http.access_log = chosen->bound.access_log;
+  if (c.auth.login_lockout_base_seconds > c.auth.login_lockout_max_seconds)
+    return Fail(std::move(inv), "--login-lockout-base (BETTERDEV_LOGIN_LOCKOUT_BASE) must not exceed --login-lockout-max");
+  if (c.data_dir.empty()) return Fail(std::move(inv), "--data-dir (BETTERDEV_DATA_DIR) must not be empty");
   return inv;
 }
 

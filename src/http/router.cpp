@@ -56,6 +56,7 @@ RouteMatch Router::Find(Method method, std::string_view path) const {
       }
     }
     if (!ok) continue;
+    if (result.pattern.empty()) result.pattern = r.pattern;
     if (std::find(result.allowed.begin(), result.allowed.end(), r.method) == result.allowed.end())
       result.allowed.push_back(r.method);
     if (r.method == want && result.kind != RouteMatch::Kind::kFound) {

@@ -36,6 +36,7 @@ struct RouteMatch {
   const Route* route = nullptr;
   std::vector<std::pair<std::string, std::string>> params;
   std::vector<Method> allowed;  // for kMethodNotAllowed (and OPTIONS): methods on this path
+  std::string_view pattern;     // the pattern that matched the path, if any (for metrics labels)
 };
 
 class Router {

@@ -32,6 +32,14 @@ using asio::use_awaitable;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kHeaderLimit = 16 * 1024;
+
+// Beast 1.74 checks header_limit per read rather than in total once the start line is parsed,
+// so the total is checked again here: request line plus "Name: value\r\n" per field.
+size_t HeaderBytes(const bh::request<bh::string_body>& req) {
+  size_t n = req.method_string().size() + req.target().size() + 12;
+  for (const auto& field : req) n += field.name_string().size() + field.value().size() + 4;
+  return n;
+}
 constexpr std::string_view kExposedHeaders = "X-Request-Id, Retry-After, Location";
 constexpr std::string_view kAllowedRequestHeaders =
     "Authorization, Content-Type, X-Request-Id, X-Filename, Idempotency-Key";
@@ -196,7 +204,7 @@ class Server::Impl {
 
     if (req.method == Method::kOptions) {
       if (m.allowed.empty()) co_return Response::Error(404, "not_found", "no such route: " + req.path);
-      route_label = "OPTIONS";
+      route_label = std::string(m.pattern);
       Response res = Response::NoContent();
       res.WithHeader("Allow", AllowHeader(m.allowed));
       if (origin && OriginAllowed(*origin) && req.FindHeader("Access-Control-Request-Method")) {
@@ -209,6 +217,7 @@ class Server::Impl {
     if (m.kind == RouteMatch::Kind::kNotFound)
       co_return Response::Error(404, "not_found", "no such route: " + req.path);
     if (m.kind == RouteMatch::Kind::kMethodNotAllowed) {
+      route_label = std::string(m.pattern);
       Response res = Response::Error(405, "method_not_allowed",
                                      std::string(MethodName(req.method)) + " is not allowed on " + req.path);
       res.WithHeader("Allow", AllowHeader(m.allowed));
@@ -278,7 +287,7 @@ class Server::Impl {
         if (ec == beast::error::timeout || ec == bh::error::end_of_stream || ec == asio::error::eof ||
             ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
           break;  // slow, vanished or cancelled client: nothing to answer
-        } else if (ec == bh::error::header_limit) {
+        } else if (ec == bh::error::header_limit || (!ec && HeaderBytes(parser.get()) > kHeaderLimit)) {
           res = Response::Error(431, "header_too_large", "request header exceeds 16 KiB");
         } else if (ec) {
           res = Response::Error(400, "bad_request", "malformed HTTP request: " + ec.message());
@@ -308,7 +317,9 @@ class Server::Impl {
         }
         out.keep_alive(keep_alive);
         size_t body_bytes = res.body.size();
-        if (head) {
+        if (res.status == 204 || res.status == 304) {
+          // RFC 9110 8.6: no Content-Length on 204; a 304 would repeat the representation's.
+        } else if (head) {
           out.content_length(body_bytes);
         } else {
           out.body() = std::move(res.body);

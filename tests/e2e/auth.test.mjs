@@ -1,6 +1,6 @@
 // Accounts, access tokens, logout, API keys and login throttling.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 
 import {
   PASSWORD,
@@ -12,6 +12,7 @@ import {
   registerAndLogin,
   sleep,
   startServer,
+  sharedServer,
 } from './helpers.mjs';
 
 const RFC3339_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -22,16 +23,12 @@ function assertUnauthorized(res) {
 }
 
 describe('accounts and tokens', () => {
+  const shared = sharedServer();
   let server;
   let url;
-  before(async () => {
-    server = await startServer();
+  beforeEach(() => {
+    server = shared.server;
     url = server.url;
-  });
-  after(async () => {
-    const exit = await server.stop();
-    server.cleanup();
-    assert.equal(exit.code, 0, server.logs());
   });
 
   test('register returns the user without secrets', async () => {
@@ -189,6 +186,26 @@ describe('accounts and tokens', () => {
 
     // The other key still works.
     assert.equal((await api(url, 'GET', '/v1/me', { token: unnamed.json.key })).status, 200);
+  });
+
+  test('API keys are paginated newest first', async () => {
+    const { token } = await registerAndLogin(url);
+    const ids = [];
+    for (let i = 0; i < 5; i++) ids.push((await api(url, 'POST', '/v1/api-keys', { token, body: { name: `k${i}` } })).json.id);
+    const seen = [];
+    let cursor = null;
+    const sizes = [];
+    for (let n = 0; n < 5; n++) {
+      const q = cursor ? `?limit=2&cursor=${encodeURIComponent(cursor)}` : '?limit=2';
+      const page = await api(url, 'GET', `/v1/api-keys${q}`, { token });
+      assert.equal(page.status, 200, page.text);
+      sizes.push(page.json.data.length);
+      seen.push(...page.json.data.map((k) => k.id));
+      cursor = page.json.next_cursor;
+      if (cursor === null) break;
+    }
+    assert.deepEqual(sizes, [2, 2, 1]);
+    assert.deepEqual(seen, [...ids].reverse());
   });
 
   test('API key names are validated', async () => {

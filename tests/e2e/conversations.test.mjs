@@ -1,8 +1,8 @@
 // Conversations: CRUD, defaults, pagination, validation and isolation between users.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 
-import { api, assertError, registerAndLogin, sleep, startServer } from './helpers.mjs';
+import { api, assertError, registerAndLogin, sharedServer, sleep } from './helpers.mjs';
 
 const RFC3339_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const CONVERSATION_KEYS = ['created_at', 'document_ids', 'id', 'title', 'updated_at'];
@@ -18,16 +18,12 @@ function assertConversation(c) {
 }
 
 describe('conversations', () => {
+  const shared = sharedServer();
   let server;
   let url;
-  before(async () => {
-    server = await startServer();
+  beforeEach(() => {
+    server = shared.server;
     url = server.url;
-  });
-  after(async () => {
-    const exit = await server.stop();
-    server.cleanup();
-    assert.equal(exit.code, 0, server.logs());
   });
 
   const create = async (token, body) => {
@@ -66,6 +62,28 @@ describe('conversations', () => {
     assert.deepEqual(got.json, c);
     const list = await api(url, 'GET', '/v1/conversations', { token });
     assert.deepEqual(list.json, { data: [c], next_cursor: null });
+  });
+
+  test('titles round-trip exactly', async () => {
+    const { token } = await registerAndLogin(url);
+    const titles = [
+      'quotes " and \\ backslashes \\" and </script>',
+      'tab\tnewline\nreturn\r',
+      'nul \u0000 inside',
+      'unicode: Grüße, 日本語, עברית',
+      '😀'.repeat(200),
+      ' leading and trailing spaces ',
+    ];
+    for (const title of titles) {
+      const c = await create(token, { title });
+      assert.equal(c.title, title);
+      const got = await api(url, 'GET', `/v1/conversations/${c.id}`, { token });
+      assert.equal(got.json.title, title);
+    }
+    const list = await api(url, 'GET', '/v1/conversations', { token });
+    assert.deepEqual(list.json.data.map((c) => c.title), [...titles].reverse());
+    // 201 code points is one too many, whatever their encoded size.
+    assertError(await api(url, 'POST', '/v1/conversations', { token, body: { title: '😀'.repeat(201) } }), 400, 'invalid_request');
   });
 
   test('ids are distinct', async () => {
@@ -142,7 +160,7 @@ describe('conversations', () => {
     assert.equal(del.text, '');
     assertError(await api(url, 'GET', `/v1/conversations/${c.id}`, { token }), 404, 'not_found');
     assertError(await api(url, 'DELETE', `/v1/conversations/${c.id}`, { token }), 404, 'not_found');
-    assertError(await api(url, 'PATCH', `/v1/conversations/${c.id}`, { token, body: { title: 'x' } }), 404, 'not_found');
+    assertError(await api(url, 'PATCH', `/v1/conversations/${c.id}`, { token, body: { title: 'x', document_ids: [] } }), 404, 'not_found');
     assertError(await api(url, 'GET', `/v1/conversations/${c.id}/messages`, { token }), 404, 'not_found');
     const list = await api(url, 'GET', '/v1/conversations', { token });
     assert.deepEqual(list.json, { data: [], next_cursor: null });
@@ -219,6 +237,7 @@ describe('conversations', () => {
     { document_ids: [1] },
     { document_ids: ['a', null] },
     { document_ids: { a: 1 } },
+    { document_ids: null },
     { document_ids: ['a', 'b', 'a'] },
     { document_ids: Array.from({ length: 101 }, (_, i) => `doc_${i}`) },
     { document_ids: [''] },
@@ -263,7 +282,7 @@ describe('conversations', () => {
 
     const probes = (id) => [
       ['GET', `/v1/conversations/${id}`, undefined],
-      ['PATCH', `/v1/conversations/${id}`, { title: 'hijacked' }],
+      ['PATCH', `/v1/conversations/${id}`, { title: 'hijacked', document_ids: ['evil'] }],
       ['GET', `/v1/conversations/${id}/messages`, undefined],
       ['DELETE', `/v1/conversations/${id}`, undefined],
     ];
@@ -296,6 +315,28 @@ describe('conversations', () => {
     });
     assert.equal(bWithACursor.status, 200, bWithACursor.text);
     for (const c of bWithACursor.json.data) assert.notEqual(c.id, mine.id);
+  });
+
+  test('concurrent requests from several users', async () => {
+    const users = await Promise.all([0, 1, 2, 3].map(() => registerAndLogin(url)));
+    const created = await Promise.all(
+      users.flatMap((u, ui) =>
+        Array.from({ length: 15 }, async (_, i) => {
+          const res = await api(url, 'POST', '/v1/conversations', { token: u.token, body: { title: `u${ui}-c${i}` } });
+          assert.equal(res.status, 201, res.text);
+          return [ui, res.json];
+        }),
+      ),
+    );
+    assert.equal(new Set(created.map(([, c]) => c.id)).size, 60, 'ids must be unique under concurrency');
+    const lists = await Promise.all(users.map((u) => api(url, 'GET', '/v1/conversations', { token: u.token })));
+    lists.forEach((list, ui) => {
+      assert.equal(list.status, 200, list.text);
+      const mine = created.filter(([owner]) => owner === ui).map(([, c]) => c.id);
+      const got = list.json.data.map((c) => c.id);
+      assert.deepEqual([...got].sort(), [...mine].sort(), `user ${ui} sees exactly their own conversations`);
+      assert.deepEqual(got, [...got].sort().reverse(), 'newest (largest id) first');
+    });
   });
 
   test('conversation routes need a token', async () => {

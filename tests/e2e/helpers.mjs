@@ -2,6 +2,7 @@
 // talk HTTP to it (fetch or raw sockets) and check the error shape.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { after, afterEach, before, beforeEach } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -15,6 +16,13 @@ export const PASSWORD = 'correct horse 1';
 const URL_LINE = /on (http:\/\/[^ ]+) /;
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Servers still running when this test process exits (e.g. after an uncaught error) are killed
+// so that no betterdev outlives the test run.
+const liveProcesses = new Set();
+process.on('exit', () => {
+  for (const p of liveProcesses) p.kill('SIGKILL');
+});
 
 // process.env without any BETTERDEV_* variable, plus `extra`.
 export function cleanEnv(extra = {}) {
@@ -61,16 +69,22 @@ export function startServer({ args = [], env = {}, dataDir } = {}) {
   });
   let output = '';
   let stdoutText = '';
+  let stderrText = '';
   let exited = null;
+  liveProcesses.add(proc);
   const exitPromise = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {
+      liveProcesses.delete(proc);
       exited = { code, signal };
       resolve(exited);
     });
   });
   proc.stdout.setEncoding('utf8');
   proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (d) => (output += d));
+  proc.stderr.on('data', (d) => {
+    output += d;
+    stderrText += d;
+  });
 
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -100,9 +114,11 @@ export function startServer({ args = [], env = {}, dataDir } = {}) {
         dataDir: data,
         exited: () => exited,
         logs: () => output,
+        stdout: () => stdoutText,
+        stderr: () => stderrText,
         // JSON log lines printed so far (non-JSON lines skipped).
         logLines: () =>
-          output
+          stdoutText
             .split('\n')
             .filter((l) => l.startsWith('{'))
             .flatMap((l) => {
@@ -158,12 +174,18 @@ export async function api(url, method, pathname, { token, body, headers = {}, ra
     if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['Content-Type'] = 'application/json';
   }
   if (token) h.Authorization = `Bearer ${token}`;
-  const res = await fetch(url + pathname, {
-    method,
-    headers: h,
-    body: payload,
-    signal: AbortSignal.timeout(15000),
-  });
+  let res;
+  try {
+    res = await fetch(url + pathname, {
+      method,
+      headers: h,
+      body: payload,
+      signal: AbortSignal.timeout(15000),
+    });
+  } catch (e) {
+    const why = e.cause?.code ?? e.cause?.message ?? e.message;
+    throw new Error(`${method} ${url}${pathname} failed: ${why} (did the server die?)`, { cause: e });
+  }
   const text = await res.text();
   let json = null;
   try {
@@ -403,4 +425,106 @@ export async function canGetHealthz(port, timeoutMs = 2000) {
   } catch {
     return false;
   }
+}
+
+// Polls `fn` (sync or async) until it returns a truthy value; returns that value.
+export async function eventually(fn, { timeoutMs = 5000, intervalMs = 25, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+// Parses Prometheus text into [{name, labels, value}].
+export function parseMetrics(text) {
+  const samples = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$/.exec(line);
+    if (!m) throw new Error(`not a Prometheus sample line: ${JSON.stringify(line)}`);
+    const labels = {};
+    if (m[2]) {
+      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g;
+      let lm;
+      let consumed = 0;
+      while ((lm = re.exec(m[2])) !== null) {
+        labels[lm[1]] = lm[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
+        consumed += lm[0].length;
+      }
+      if (consumed !== m[2].length) throw new Error(`malformed labels in ${JSON.stringify(line)}`);
+    }
+    samples.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return samples;
+}
+
+// The value of the sample with exactly these labels (undefined when absent).
+export function metricValue(samples, name, labels) {
+  const want = Object.entries(labels);
+  const s = samples.find(
+    (x) =>
+      x.name === name &&
+      Object.keys(x.labels).length === want.length &&
+      want.every(([k, v]) => x.labels[k] === v),
+  );
+  return s?.value;
+}
+
+// One server for a whole describe block: started in before(), stopped in after() (which checks
+// for a clean exit 0). If the server dies during a test, that test fails with the server's
+// output (e.g. a sanitizer report) and the server is restarted on the same data directory, so
+// one crash does not take the rest of the file down with it.
+// Returns a live view: `shared.url`, `shared.server`, `shared.port`.
+export function sharedServer(opts = {}) {
+  const shared = {
+    server: null,
+    crashes: [],
+    get url() {
+      return this.server.url;
+    },
+    get port() {
+      return this.server.port;
+    },
+  };
+  let first = null;
+  before(async () => {
+    shared.server = first = await startServer(opts);
+  });
+  beforeEach(async () => {
+    if (shared.server?.exited()) shared.server = await startServer({ ...opts, dataDir: first.dataDir });
+  });
+  afterEach(async (t) => {
+    const s = shared.server;
+    if (!s) return;
+    // Give a crashing process a moment to be reaped.
+    if (!s.exited()) await Promise.race([s.waitExit(200).catch(() => {}), sleep(30)]);
+    const exit = s.exited();
+    if (exit) {
+      shared.crashes.push(exit);
+      // The head of stderr holds the sanitizer report or error message; the tail of stdout the
+      // last requests. Shown as diagnostics even when the test already failed on its own
+      // (e.g. with "fetch failed").
+      const report = [
+        `betterdev died during this test (code ${exit.code}, signal ${exit.signal})`,
+        '--- stderr (head) ---',
+        ...s.stderr().split('\n').slice(0, 40),
+        '--- stdout (tail) ---',
+        ...s.stdout().trimEnd().split('\n').slice(-5),
+      ];
+      for (const line of report) t?.diagnostic?.(line);
+      throw new Error(report.join('\n'));
+    }
+  });
+  after(async () => {
+    const s = shared.server;
+    if (!s) return;
+    const exit = await s.stop();
+    first.cleanup();
+    assert.deepEqual(exit, { code: 0, signal: null }, `unclean exit after SIGTERM\n${s.logs().slice(-8000)}`);
+  });
+  return shared;
 }
