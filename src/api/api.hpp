@@ -7,6 +7,7 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "http/router.hpp"
+#include "ingest/ingest_service.hpp"
 #include "store/store.hpp"
 
 namespace betterdev::api {
@@ -15,9 +16,11 @@ struct Services {
   store::Store& store;
   auth::AuthService& auth;
   chat::ConversationService& conversations;
+  ingest::IngestService& ingest;
   MetricsRegistry& metrics;
   Logger& log;
   const HttpConfig& http;
+  const IngestConfig& ingest_config;
 };
 
 // Registers all routes, including GET /openapi.json describing all of them.

@@ -66,6 +66,36 @@ Json Schemas() {
           {{"type", "object"},
            {"required", {"key"}},
            {"properties", {{"key", {{"type", "string"}, {"description", "The secret; shown only once."}}}}}}}}}},
+      {"DocumentUpload",
+       {{"type", "object"},
+        {"required", {"document_id", "job_id", "status", "filename", "content_type", "size_bytes", "sha256",
+                      "deduplicated"}},
+        {"properties",
+         {{"document_id", str}, {"job_id", str}, {"status", Ref("DocumentStatus")}, {"filename", str},
+          {"content_type", str}, {"size_bytes", {{"type", "integer"}}}, {"sha256", str},
+          {"deduplicated", {{"type", "boolean"}, {"description", "true: the same bytes were uploaded before"}}}}}}},
+      {"DocumentStatus", {{"type", "string"}, {"enum", {"queued", "processing", "ready", "failed"}}}},
+      {"Document",
+       {{"type", "object"},
+        {"required", {"id", "filename", "content_type", "size_bytes", "sha256", "status", "stage", "progress", "page",
+                      "pages", "chunk_count", "text_chars", "attempts", "error", "job_id", "created_at", "updated_at",
+                      "finished_at"}},
+        {"properties",
+         {{"id", str}, {"filename", str}, {"content_type", str}, {"size_bytes", {{"type", "integer"}}},
+          {"sha256", str}, {"status", Ref("DocumentStatus")},
+          {"stage", {{"type", {"string", "null"}}, {"enum", {"extracting", "chunking", "embedding", "indexing", nullptr}}}},
+          {"progress", {{"type", "integer"}, {"minimum", 0}, {"maximum", 100}}},
+          {"page", {{"type", "integer"}}}, {"pages", {{"type", "integer"}}}, {"chunk_count", {{"type", "integer"}}},
+          {"text_chars", {{"type", "integer"}}}, {"attempts", {{"type", "integer"}}},
+          {"error", {{"type", {"string", "null"}}}}, {"job_id", str}, {"created_at", ts}, {"updated_at", ts},
+          {"finished_at", {{"type", {"string", "null"}}, {"format", "date-time"}}}}}}},
+      {"Chunk",
+       {{"type", "object"},
+        {"required", {"id", "document_id", "ordinal", "page_start", "page_end", "char_start", "char_end", "text"}},
+        {"properties",
+         {{"id", str}, {"document_id", str}, {"ordinal", {{"type", "integer"}}}, {"page_start", {{"type", "integer"}}},
+          {"page_end", {{"type", "integer"}}}, {"char_start", {{"type", "integer"}}},
+          {"char_end", {{"type", "integer"}}}, {"text", str}}}}},
       {"ConversationCreate",
        {{"type", "object"},
         {"additionalProperties", false},
@@ -106,19 +136,37 @@ void ApiRouter::Public(http::Method m, const std::string& pattern, OperationDoc 
   ops_.push_back({m, pattern, std::move(doc), false});
 }
 
+std::variant<auth::Principal, http::Response> ApiRouter::Authenticate(const http::Request& req) {
+  const std::string* header = req.FindHeader("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!header || header->size() <= kBearer.size() ||
+      !http::EqualsIgnoreCase(std::string_view(*header).substr(0, kBearer.size()), kBearer))
+    return ErrorResponse(HttpError{401, "unauthorized", "missing Authorization: Bearer token"});
+  auto who = auth_.Authenticate(header->substr(kBearer.size()));
+  if (!who.ok()) return ErrorResponse(who.status(), req, log_);
+  return *who;
+}
+
 void ApiRouter::Authed(http::Method m, const std::string& pattern, OperationDoc doc, AuthedHandler h,
                        http::RouteOptions options) {
   auto wrapped = [this, h = std::move(h)](http::Request& req) -> http::Response {
-    const std::string* header = req.FindHeader("Authorization");
-    constexpr std::string_view kBearer = "Bearer ";
-    if (!header || header->size() <= kBearer.size() ||
-        !http::EqualsIgnoreCase(std::string_view(*header).substr(0, kBearer.size()), kBearer))
-      return ErrorResponse(HttpError{401, "unauthorized", "missing Authorization: Bearer token"});
-    auto who = auth_.Authenticate(header->substr(kBearer.size()));
-    if (!who.ok()) return ErrorResponse(who.status(), req, log_);
-    return h(req, *who);
+    auto who = Authenticate(req);
+    if (auto* denied = std::get_if<http::Response>(&who)) return std::move(*denied);
+    return h(req, std::get<auth::Principal>(who));
   };
   router_.Add(m, pattern, std::move(wrapped), options);
+  doc.errors.push_back(401);
+  ops_.push_back({m, pattern, std::move(doc), true});
+}
+
+void ApiRouter::AuthedStreaming(http::Method m, const std::string& pattern, OperationDoc doc, AuthedStreamHandler h,
+                                http::RouteOptions options) {
+  auto wrapped = [this, h = std::move(h)](http::Request& req) -> http::StreamStart {
+    auto who = Authenticate(req);
+    if (auto* denied = std::get_if<http::Response>(&who)) return std::move(*denied);
+    return h(req, std::get<auth::Principal>(who));
+  };
+  router_.AddStreaming(m, pattern, std::move(wrapped), options);
   doc.errors.push_back(401);
   ops_.push_back({m, pattern, std::move(doc), true});
 }
@@ -144,8 +192,12 @@ Json ApiRouter::OpenApi() const {
       params.push_back({{"name", "cursor"}, {"in", "query"}, {"schema", {{"type", "string"}}},
                         {"description", "next_cursor from the previous page"}});
     }
+    if (op.doc.query_params.is_array())
+      for (const Json& p : op.doc.query_params) params.push_back(p);
     if (!params.empty()) o["parameters"] = params;
-    if (!op.doc.request_schema.is_null())
+    if (!op.doc.request_content.is_null())
+      o["requestBody"] = {{"required", true}, {"content", op.doc.request_content}};
+    else if (!op.doc.request_schema.is_null())
       o["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", op.doc.request_schema}}}}}};
     Json responses = Json::object();
     Json ok = {{"description", StatusDescription(op.doc.success_status)}};
@@ -153,7 +205,7 @@ Json ApiRouter::OpenApi() const {
       ok["content"] = {{op.doc.response_content_type, {{"schema", op.doc.response_schema}}}};
     responses[std::to_string(op.doc.success_status)] = ok;
     std::vector<int> errors = op.doc.errors;
-    if (!op.doc.request_schema.is_null()) {
+    if (!op.doc.request_schema.is_null() || !op.doc.request_content.is_null()) {
       errors.push_back(400);
       errors.push_back(413);
       errors.push_back(415);

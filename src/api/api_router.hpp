@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "api/json_io.hpp"
@@ -22,11 +23,14 @@ struct OperationDoc {
   std::string response_content_type = "application/json";
   std::vector<int> errors;          // other statuses this operation answers with
   bool paginated = false;           // takes ?limit= and ?cursor=
+  Json query_params;                // extra OpenAPI parameter objects (in: query)
+  Json request_content;             // OpenAPI "content" map; overrides request_schema's application/json
 };
 
 class ApiRouter {
  public:
   using AuthedHandler = std::function<http::Response(http::Request&, const auth::Principal&)>;
+  using AuthedStreamHandler = std::function<http::StreamStart(http::Request&, const auth::Principal&)>;
 
   ApiRouter(http::Router& router, auth::AuthService& auth, Logger& log) : router_(router), auth_(auth), log_(log) {}
 
@@ -36,11 +40,18 @@ class ApiRouter {
   void Authed(http::Method m, const std::string& pattern, OperationDoc doc, AuthedHandler h,
               http::RouteOptions options = {});
 
+  // An authenticated route whose body is streamed (uploads).
+  void AuthedStreaming(http::Method m, const std::string& pattern, OperationDoc doc, AuthedStreamHandler h,
+                       http::RouteOptions options);
+
   // The OpenAPI 3.1 document for every operation registered so far.
   Json OpenApi() const;
   Logger& log() { return log_; }
 
  private:
+  // The principal for `req`'s bearer credentials, or the 401 to answer.
+  std::variant<auth::Principal, http::Response> Authenticate(const http::Request& req);
+
   struct Operation {
     http::Method method;
     std::string pattern;

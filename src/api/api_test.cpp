@@ -3,6 +3,7 @@
 #include <set>
 
 #include "api/api.hpp"
+#include "queue/sqlite/sqlite_queue.hpp"
 #include "api/json_io.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "testutil/testutil.hpp"
@@ -119,7 +120,13 @@ TEST(OpenApi, DescribesEveryRouteTheRouterServes) {
   MetricsRegistry metrics;
   Logger log(stderr, LogLevel::kError);
   HttpConfig hc;
-  Services services{**db, auth, conversations, metrics, log, hc};
+  IngestConfig ic;
+  auto blobs = blob::OpenFsBlobStore(dir.File("blobs"));
+  ASSERT_TRUE(blobs.ok());
+  auto queue = queue::OpenSqliteQueue(dir.File("queue.db"), clock);
+  ASSERT_TRUE(queue.ok());
+  ingest::IngestService ingest(**db, **blobs, **queue, clock, ids, ic, log);
+  Services services{**db, auth, conversations, ingest, metrics, log, hc, ic};
   http::Router router;
   RegisterApi(router, services);
 

@@ -9,6 +9,7 @@ namespace betterdev::api {
 void RegisterSystemRoutes(ApiRouter& r, Services& s);
 void RegisterAuthRoutes(ApiRouter& r, Services& s);
 void RegisterConversationRoutes(ApiRouter& r, Services& s);
+void RegisterDocumentRoutes(ApiRouter& r, Services& s);
 
 // JSON forms of domain values, shared by the route files.
 void WriteUser(JsonWriter& w, const store::User& u);
@@ -16,5 +17,6 @@ void WriteUser(JsonWriter& w, const store::User& u);
 void WriteApiKey(JsonWriter& w, const store::ApiKey& k, std::string_view secret = {});
 void WriteConversation(JsonWriter& w, const store::Conversation& c);
 void WriteMessage(JsonWriter& w, const store::Message& m);
+void WriteDocument(JsonWriter& w, const store::Document& d);
 
 }  // namespace betterdev::api

@@ -78,6 +78,37 @@ void AddServerOptions(CLI::App* app, std::set<std::string>& envs, Config& c, std
       ->check(CLI::Range(uint64_t{1}, uint64_t{100}));
 }
 
+void AddIngestOptions(CLI::App* app, std::set<std::string>& envs, IngestConfig& g) {
+  Opt(app, envs, "--workers", g.workers, "BETTERDEV_WORKERS", "Worker processes serve starts (0: one per core)")
+      ->check(CLI::Range(0, 256));
+  Opt(app, envs, "--max-upload-bytes", g.max_upload_bytes, "BETTERDEV_MAX_UPLOAD_BYTES",
+      "Largest upload (all files of one request) in bytes")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  Opt(app, envs, "--job-attempts", g.job_attempts, "BETTERDEV_JOB_ATTEMPTS", "Tries per document before it fails")
+      ->check(CLI::Range(1, 100));
+  Opt(app, envs, "--job-backoff-ms", g.job_backoff_ms, "BETTERDEV_JOB_BACKOFF_MS",
+      "Wait before the first retry; doubles with each further retry")
+      ->check(CLI::Range(0, 3600000));
+  Opt(app, envs, "--job-timeout", g.job_timeout_seconds, "BETTERDEV_JOB_TIMEOUT",
+      "Seconds one processing attempt may take")
+      ->check(CLI::Range(1, 86400));
+  Opt(app, envs, "--job-memory-mb", g.job_memory_mb, "BETTERDEV_JOB_MEMORY_MB",
+      "Memory limit of the process that reads one file, in MB")
+      ->check(CLI::Range(uint64_t{64}, uint64_t{1} << 20));
+  Opt(app, envs, "--lease-seconds", g.lease_seconds, "BETTERDEV_LEASE_SECONDS",
+      "A job whose worker stops renewing its lease returns to the queue after this")
+      ->check(CLI::Range(3, 3600));
+  Opt(app, envs, "--max-pages", g.max_pages, "BETTERDEV_MAX_PAGES", "Longest document in pages")
+      ->check(CLI::Range(1, 1000000));
+  Opt(app, envs, "--chunk-size", g.chunk_size, "BETTERDEV_CHUNK_SIZE", "Characters per chunk")
+      ->check(CLI::Range(50, 100000));
+  Opt(app, envs, "--chunk-overlap", g.chunk_overlap, "BETTERDEV_CHUNK_OVERLAP",
+      "Characters a chunk repeats from the previous one")
+      ->check(CLI::Range(0, 99999));
+  Opt(app, envs, "--poll-ms", g.poll_ms, "BETTERDEV_POLL_MS", "How often idle workers look for jobs")
+      ->check(CLI::Range(10, 60000));
+}
+
 std::vector<std::string> SplitComma(const std::string& s) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -129,16 +160,38 @@ Invocation ParseCommandLine(int argc, char** argv) {
     Bound bound;
   };
   std::vector<std::unique_ptr<Sub>> subs;
-  auto add = [&](const char* name, const char* help, Command command, bool server) {
+  enum class Kind { kServer, kWorker, kDataOnly, kOther };
+  auto add = [&](const char* name, const char* help, Command command, Kind kind) {
     auto sub = std::make_unique<Sub>(Sub{app.add_subcommand(name, help), command, {}});
     sub->app->fallthrough();
-    if (server) AddServerOptions(sub->app, envs, sub->bound.config, sub->bound.cors, sub->bound.access_log);
-    else AddDataDir(sub->app, envs, sub->bound.config);
+    Config& c = sub->bound.config;
+    if (kind == Kind::kServer) AddServerOptions(sub->app, envs, c, sub->bound.cors, sub->bound.access_log);
+    if (kind == Kind::kWorker || kind == Kind::kDataOnly) AddDataDir(sub->app, envs, c);
+    if (kind == Kind::kServer || kind == Kind::kWorker) AddIngestOptions(sub->app, envs, c.ingest);
     subs.push_back(std::move(sub));
+    return subs.back()->app;
   };
-  add("serve", "Run the API and its workers on the embedded default (SQLite, local files)", Command::kServe, true);
-  add("api", "Run the API process only (scale-out: workers run separately)", Command::kApi, true);
-  add("migrate", "Apply pending database migrations and exit", Command::kMigrate, false);
+  add("serve", "Run the API and its workers on the embedded default (SQLite, local files)", Command::kServe,
+      Kind::kServer);
+  add("api", "Run the API process only (scale-out: workers run separately)", Command::kApi, Kind::kServer);
+  CLI::App* worker = add("worker", "Run one worker process: take jobs from the queue and process documents",
+                         Command::kWorker, Kind::kWorker);
+  worker->add_option("--events-fd", inv.events_fd, "Write progress events to this file descriptor")->group("");
+  worker->add_option("--worker-index", inv.worker_index, "This worker's slot under its supervisor")->group("");
+  add("migrate", "Apply pending database migrations and exit", Command::kMigrate, Kind::kDataOnly);
+  CLI::App* extract = add("extract", "Extract and chunk one file; print the chunks as JSON lines (what a worker stores)",
+                          Command::kExtract, Kind::kOther);
+  IngestConfig& xc = subs.back()->bound.config.ingest;
+  extract->add_option("file", inv.paths, "The file")->required()->expected(1);
+  extract->add_option("--type", inv.content_type, "MIME type (default: detected from the bytes)");
+  extract->add_option("--max-pages", xc.max_pages, "Longest document in pages")->check(CLI::Range(1, 1000000));
+  extract->add_option("--chunk-size", xc.chunk_size, "Characters per chunk")->check(CLI::Range(50, 100000));
+  extract->add_option("--chunk-overlap", xc.chunk_overlap, "Characters of overlap")->check(CLI::Range(0, 99999));
+  CLI::App* ingest = add("ingest", "Upload files and folders to a running server and wait until they are processed",
+                         Command::kIngest, Kind::kOther);
+  ingest->add_option("paths", inv.paths, "Files and folders")->required();
+  Opt(ingest, envs, "--server", inv.server_url, "BETTERDEV_SERVER", "The server's URL");
+  Opt(ingest, envs, "--token", inv.token, "BETTERDEV_TOKEN", "An access token or API key");
 
   try {
     app.parse(argc, argv);
@@ -166,6 +219,8 @@ Invocation ParseCommandLine(int argc, char** argv) {
   ParseLogLevel(log_level, c.log_level);
   c.http.cors_origins = SplitComma(chosen->bound.cors);
   c.http.access_log = chosen->bound.access_log;
+  if (c.ingest.chunk_overlap >= c.ingest.chunk_size)
+    return Fail(std::move(inv), "--chunk-overlap (BETTERDEV_CHUNK_OVERLAP) must be smaller than --chunk-size");
   if (c.auth.login_lockout_base_seconds > c.auth.login_lockout_max_seconds)
     return Fail(std::move(inv), "--login-lockout-base (BETTERDEV_LOGIN_LOCKOUT_BASE) must not exceed --login-lockout-max");
   if (c.data_dir.empty()) return Fail(std::move(inv), "--data-dir (BETTERDEV_DATA_DIR) must not be empty");

@@ -9,11 +9,17 @@
 
 namespace betterdev::app {
 
-enum class Command { kNone, kServe, kApi, kMigrate };
+enum class Command { kNone, kServe, kApi, kWorker, kMigrate, kExtract, kIngest };
 
 struct Invocation {
   Command command = Command::kNone;
   Config config;
+  std::vector<std::string> paths;  // extract: the file; ingest: files and folders
+  std::string content_type;        // extract: skip detection
+  int events_fd = -1;              // worker: where to write events (set by the supervisor)
+  int worker_index = 0;            // worker: its slot under the supervisor
+  std::string server_url = "http://127.0.0.1:8080";  // ingest
+  std::string token;                                  // ingest
   int exit_code = 0;       // set when parsing already decided the outcome (help, errors)
   bool done = false;       // true: exit with exit_code without running a command
 };

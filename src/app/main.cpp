@@ -1,17 +1,32 @@
 // betterdev: the executable only wires modules together.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "api/api.hpp"
 #include "app/cli.hpp"
+#include "app/ingest_client.hpp"
 #include "auth/auth_service.hpp"
 #include "chat/conversations.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/time.hpp"
+#include "blob/blob_store.hpp"
+#include "extract/detect.hpp"
 #include "http/server.hpp"
+#include "ingest/child_process.hpp"
+#include "ingest/ingest_service.hpp"
+#include "ingest/job_process.hpp"
+#include "ingest/metrics.hpp"
+#include "ingest/supervisor.hpp"
+#include "ingest/worker.hpp"
+#include "queue/sqlite/sqlite_queue.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace betterdev::app {
@@ -25,6 +40,101 @@ Status PrepareDataDir(const std::string& dir) {
 }
 
 std::string DatabasePath(const Config& c) { return (std::filesystem::path(c.data_dir) / "betterdev.db").string(); }
+std::string QueuePath(const Config& c) { return (std::filesystem::path(c.data_dir) / "queue.db").string(); }
+std::string BlobRoot(const Config& c) { return (std::filesystem::path(c.data_dir) / "blobs").string(); }
+
+std::string_view LevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+// What every process of one deployment opens: the database, the queue and the blob store.
+struct Backends {
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<queue::JobQueue> queue;
+  std::unique_ptr<blob::BlobStore> blobs;
+};
+
+Result<Backends> OpenBackends(const Config& c, const Clock& clock) {
+  if (Status s = PrepareDataDir(c.data_dir); !s.ok()) return s;
+  Backends b;
+  auto store = store::OpenSqliteStore({DatabasePath(c)});
+  if (!store.ok()) return store.status();
+  b.store = std::move(*store);
+  auto queue = queue::OpenSqliteQueue(QueuePath(c), clock);
+  if (!queue.ok()) return queue.status();
+  b.queue = std::move(*queue);
+  auto blobs = blob::OpenFsBlobStore(BlobRoot(c));
+  if (!blobs.ok()) return blobs.status();
+  b.blobs = std::move(*blobs);
+  return b;
+}
+
+// The command line a supervised worker runs: this executable with this process's settings.
+std::vector<std::string> WorkerArgv(const Config& c) {
+  const IngestConfig& g = c.ingest;
+  return {ingest::SelfExe(), "worker",
+          "--data-dir", c.data_dir,
+          "--log-level", std::string(LevelName(c.log_level)),
+          "--job-timeout", std::to_string(g.job_timeout_seconds),
+          "--job-memory-mb", std::to_string(g.job_memory_mb),
+          "--lease-seconds", std::to_string(g.lease_seconds),
+          "--max-pages", std::to_string(g.max_pages),
+          "--chunk-size", std::to_string(g.chunk_size),
+          "--chunk-overlap", std::to_string(g.chunk_overlap),
+          "--poll-ms", std::to_string(g.poll_ms)};
+}
+
+std::atomic<bool> g_stop{false};
+extern "C" void OnStopSignal(int) { g_stop = true; }
+
+int Worker(const Invocation& inv) {
+  const Config& c = inv.config;
+  Logger log(stdout, c.log_level, /*flush_interval_ms=*/50);
+  SystemClock clock;
+  auto backends = OpenBackends(c, clock);
+  if (!backends.ok()) {
+    std::cerr << "error: " << backends.status().message() << "\n";
+    return 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  std::unique_ptr<ingest::EventSink> events;
+  if (inv.events_fd >= 0) events = std::make_unique<ingest::FdEventSink>(inv.events_fd);
+  else events = std::make_unique<ingest::NullEventSink>();
+  std::string id = "w" + std::to_string(inv.worker_index) + "-" + std::to_string(::getpid());
+  ingest::Worker worker({*backends->store, *backends->blobs, *backends->queue, *events, clock, log}, c.ingest,
+                        ingest::SelfExe(), id);
+  log.Info("worker ready", {{"worker_id", id}});
+  worker.Run(g_stop);
+  log.Info("worker stopped", {{"worker_id", id}});
+  return 0;
+}
+
+int Extract(const Invocation& inv) {
+  ingest::ExtractJobSpec spec;
+  spec.path = inv.paths.at(0);
+  spec.content_type = inv.content_type;
+  if (spec.content_type.empty()) {
+    auto type = extract::DetectFileType(spec.path, spec.path);
+    if (!type.ok()) {
+      std::cerr << "error: " << type.status().message() << "\n";
+      return 2;
+    }
+    spec.content_type = type->mime_type;
+  }
+  spec.limits.max_pages = inv.config.ingest.max_pages;
+  spec.chunking.size = static_cast<size_t>(inv.config.ingest.chunk_size);
+  spec.chunking.overlap = static_cast<size_t>(inv.config.ingest.chunk_overlap);
+  return ingest::RunExtractJob(spec, STDOUT_FILENO);
+}
 
 int Migrate(const Config& c) {
   if (Status s = PrepareDataDir(c.data_dir); !s.ok()) {
@@ -44,31 +154,43 @@ int Migrate(const Config& c) {
 
 int Serve(const Config& c, bool with_workers) {
   Logger log(stdout, c.log_level, /*flush_interval_ms=*/20);
-  if (Status s = PrepareDataDir(c.data_dir); !s.ok()) {
-    std::cerr << "error: " << s.message() << "\n";
-    return 2;
-  }
-  auto store = store::OpenSqliteStore({DatabasePath(c)});
-  if (!store.ok()) {
-    std::cerr << "error: " << store.status().message() << "\n";
-    return 1;
-  }
   SystemClock clock;
+  auto backends = OpenBackends(c, clock);
+  if (!backends.ok()) {
+    std::cerr << "error: " << backends.status().message() << "\n";
+    return backends.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  store::Store& store = *backends->store;
+  (void)backends->blobs->RemoveStale();  // uploads cut off by a crash
   IdGenerator ids(clock);
-  if (auto removed = (*store)->tokens().DeleteExpired(clock.NowMillis()); removed.ok() && *removed > 0)
+  if (auto removed = store.tokens().DeleteExpired(clock.NowMillis()); removed.ok() && *removed > 0)
     log.Info("removed expired access tokens", {{"count", *removed}});
 
-  auth::AuthService auth(**store, clock, ids, c.auth);
-  chat::ConversationService conversations(**store, clock, ids);
+  auth::AuthService auth(store, clock, ids, c.auth);
+  chat::ConversationService conversations(store, clock, ids);
+  ingest::IngestService ingest(store, *backends->blobs, *backends->queue, clock, ids, c.ingest, log);
   MetricsRegistry metrics;
+  std::unique_ptr<ingest::Supervisor> supervisor;
+  if (with_workers) {
+    int n = c.ingest.workers > 0 ? c.ingest.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    supervisor = std::make_unique<ingest::Supervisor>(
+        WorkerArgv(c), n, [&metrics](const ingest::IngestEvent& e) { ingest::ObserveEvent(metrics, e); }, log);
+  }
+  ingest::RegisterIngestMetrics(metrics, *backends->queue, supervisor.get());
   http::Router router;
-  api::Services services{**store, auth, conversations, metrics, log, c.http};
+  api::Services services{store, auth, conversations, ingest, metrics, log, c.http, c.ingest};
   api::RegisterApi(router, services);
 
   http::Server server(c.http, router, metrics, log);
   if (Status s = server.Listen(); !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
     return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  if (supervisor) {
+    if (Status s = supervisor->Start(); !s.ok()) {
+      std::cerr << "error: cannot start workers: " << s.message() << "\n";
+      return 1;
+    }
   }
   std::string url = "http://" + (c.http.host.find(':') != std::string::npos ? "[" + c.http.host + "]" : c.http.host) +
                     ":" + std::to_string(server.port());
@@ -77,6 +199,7 @@ int Serve(const Config& c, bool with_workers) {
   std::fflush(stdout);
   log.Info("listening", {{"url", url}, {"data_dir", c.data_dir}});
   server.Run();
+  if (supervisor) supervisor->Stop(c.http.shutdown_timeout_seconds);
   log.Info("stopped");
   return 0;
 }
@@ -92,7 +215,10 @@ int main(int argc, char** argv) {
     switch (inv.command) {
       case Command::kServe: return Serve(inv.config, true);
       case Command::kApi: return Serve(inv.config, false);
+      case Command::kWorker: return Worker(inv);
       case Command::kMigrate: return Migrate(inv.config);
+      case Command::kExtract: return Extract(inv);
+      case Command::kIngest: return RunIngestClient(inv);
       case Command::kNone: break;
     }
   } catch (const std::exception& e) {

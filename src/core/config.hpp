@@ -35,11 +35,27 @@ struct AuthConfig {
   uint64_t argon2_opslimit = 2;              // argon2id passes
 };
 
+// Uploads, the job queue, worker processes and the limits each job runs under.
+struct IngestConfig {
+  int workers = 0;                          // worker processes `serve` supervises; 0 = number of cores
+  uint64_t max_upload_bytes = 100ull << 20;  // per upload request
+  int job_attempts = 3;
+  int job_backoff_ms = 2000;          // retry n waits backoff * 2^(n-1)
+  int job_timeout_seconds = 600;      // wall clock per attempt
+  uint64_t job_memory_mb = 2048;      // address space (or resident memory under sanitizers) per attempt
+  int lease_seconds = 30;             // a job whose worker stops renewing returns after this
+  int max_pages = 5000;
+  int chunk_size = 500;               // characters
+  int chunk_overlap = 100;            // characters
+  int poll_ms = 200;                  // idle workers look for jobs this often
+};
+
 struct Config {
   std::string data_dir = "./data";
   LogLevel log_level = LogLevel::kInfo;
   HttpConfig http;
   AuthConfig auth;
+  IngestConfig ingest;
 };
 
 }  // namespace betterdev

@@ -23,17 +23,25 @@ bool IsParam(std::string_view seg) { return seg.size() > 2 && seg.front() == '{'
 }  // namespace
 
 void Router::Add(Method method, std::string pattern, Handler handler, RouteOptions options) {
+  AddRoute(Route{method, std::move(pattern), {}, std::move(handler), {}, options});
+}
+
+void Router::AddStreaming(Method method, std::string pattern, StreamHandler handler, RouteOptions options) {
+  AddRoute(Route{method, std::move(pattern), {}, {}, std::move(handler), options});
+}
+
+void Router::AddRoute(Route route) {
+  const std::string& pattern = route.pattern;
   if (pattern.empty() || pattern[0] != '/') throw std::invalid_argument("route pattern must start with '/': " + pattern);
   for (const Route& r : routes_)
-    if (r.method == method && r.pattern == pattern)
-      throw std::invalid_argument("duplicate route " + std::string(MethodName(method)) + " " + pattern);
-  Route r{method, pattern, {}, std::move(handler), options};
+    if (r.method == route.method && r.pattern == pattern)
+      throw std::invalid_argument("duplicate route " + std::string(MethodName(route.method)) + " " + pattern);
   for (std::string_view seg : SplitPath(pattern)) {
     if (seg.find('{') != std::string_view::npos && !IsParam(seg))
       throw std::invalid_argument("malformed route pattern: " + pattern);
-    r.segments.emplace_back(seg);
+    route.segments.emplace_back(seg);
   }
-  routes_.push_back(std::move(r));
+  routes_.push_back(std::move(route));
 }
 
 RouteMatch Router::Find(Method method, std::string_view path) const {

@@ -5,8 +5,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "http/message.hpp"
@@ -14,6 +17,24 @@
 namespace betterdev::http {
 
 using Handler = std::function<Response(Request&)>;
+
+// Consumes a request body as it arrives (uploads), so it is never held whole in memory.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // Consecutive pieces of the body, called on an I/O thread: keep the work per call small and
+  // bounded (a file write, a hash update). A response returned here ends the request: the rest
+  // of the body is not read and the connection is closed after the response.
+  virtual std::optional<Response> Write(std::string_view piece) = 0;
+  // Called once the whole body has arrived, on the blocking pool. Not called when the body
+  // never completes (client gone, timeout, limit): the destructor must clean up then.
+  virtual Response Finish() = 0;
+};
+
+// Sees the request header (body empty) and answers at once (401, 415, ...) or returns the
+// reader for the body.
+using StreamStart = std::variant<Response, std::unique_ptr<BodyReader>>;
+using StreamHandler = std::function<StreamStart(Request&)>;
 
 struct RouteOptions {
   uint64_t body_limit = 1 << 20;  // bytes; a larger body gets 413
@@ -26,7 +47,8 @@ struct Route {
   Method method;
   std::string pattern;  // also the metrics/log label
   std::vector<std::string> segments;  // "{name}" marks a parameter
-  Handler handler;
+  Handler handler;       // set for ordinary routes
+  StreamHandler stream;  // set for streaming routes instead
   RouteOptions options;
 };
 
@@ -44,6 +66,8 @@ class Router {
   // Patterns start with '/'; "{name}" segments match one non-empty segment.
   // Throws std::invalid_argument on a duplicate (method, pattern) or a malformed pattern.
   void Add(Method method, std::string pattern, Handler handler, RouteOptions options = {});
+  // A route whose body is streamed to a BodyReader; options.body_limit bounds the whole body.
+  void AddStreaming(Method method, std::string pattern, StreamHandler handler, RouteOptions options = {});
 
   // HEAD is answered by GET routes. A path parameter that is not valid percent-encoding
   // makes the path not match.
@@ -52,6 +76,7 @@ class Router {
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
+  void AddRoute(Route route);
   std::vector<Route> routes_;
 };
 

@@ -161,8 +161,14 @@ class Server::Impl {
   }
 
   Response CallHandler(const Route& route, Request& req) {
+    return Guarded(route, req, [&] { return route.handler(req); });
+  }
+
+  // Runs `fn`; an escaped exception becomes a logged 500 in the one error shape.
+  template <typename Fn>
+  Response Guarded(const Route& route, Request& req, Fn&& fn) {
     try {
-      return route.handler(req);
+      return fn();
     } catch (const std::exception& e) {
       log_.Error("unhandled exception in handler",
                  {{"request_id", req.request_id}, {"route", route.pattern}, {"error", e.what()}});
@@ -198,6 +204,7 @@ class Server::Impl {
                                bh::request_parser<bh::string_body>& parser, Request& req,
                                std::string& route_label, bool& body_pending) {
     const auto& in = parser.get();
+    body_pending = !parser.is_done();
     if (!ReadHeader(in, req)) co_return Response::Error(400, "bad_request", "request target must be a path");
     RouteMatch m = router_.Find(req.method, req.path);
     const std::string* origin = req.FindHeader("Origin");
@@ -226,18 +233,15 @@ class Server::Impl {
 
     const Route& route = *m.route;
     route_label = route.pattern;
+    req.path_params = std::move(m.params);
+    if (route.stream) co_return co_await StreamBody(stream, buffer, parser, route, req, body_pending);
     if (!parser.is_done()) {
       uint64_t limit = route.options.body_limit;
       if (auto cl = parser.content_length(); cl && *cl > limit)
         co_return Response::Error(413, "payload_too_large",
                                   "request body exceeds the limit of " + std::to_string(limit) + " bytes");
       beast::error_code ec;
-      if (auto expect = in.find(bh::field::expect);
-          expect != in.end() && EqualsIgnoreCase(std::string_view(expect->value().data(), expect->value().size()), "100-continue")) {
-        bh::response<bh::empty_body> cont{bh::status::continue_, in.version()};
-        co_await bh::async_write(stream, cont, asio::redirect_error(use_awaitable, ec));
-        if (ec) co_return Response::Error(400, "bad_request", "connection failed");
-      }
+      if (!co_await MaybeContinue(stream, in)) co_return Response::Error(400, "bad_request", "connection failed");
       parser.body_limit(limit);
       stream.expires_after(std::chrono::seconds(config_.body_timeout_seconds));
       co_await bh::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
@@ -250,8 +254,72 @@ class Server::Impl {
     }
     body_pending = false;
     req.body = std::move(parser.get().body());
-    req.path_params = std::move(m.params);
     co_return co_await Invoke(route, req);
+  }
+
+  // Sends `100 Continue` when the client asked for it; false when the connection failed.
+  static awaitable<bool> MaybeContinue(beast::tcp_stream& stream, const bh::request<bh::string_body>& in) {
+    auto expect = in.find(bh::field::expect);
+    if (expect == in.end() ||
+        !EqualsIgnoreCase(std::string_view(expect->value().data(), expect->value().size()), "100-continue"))
+      co_return true;
+    beast::error_code ec;
+    bh::response<bh::empty_body> cont{bh::status::continue_, in.version()};
+    co_await bh::async_write(stream, cont, asio::redirect_error(use_awaitable, ec));
+    co_return !ec;
+  }
+
+  // Streams the body of a streaming route into its BodyReader piece by piece. The body
+  // timeout is an inactivity timeout here: it restarts with every piece, so a large upload on
+  // a slow but steady link is not cut off.
+  awaitable<Response> StreamBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                 bh::request_parser<bh::string_body>& header_parser, const Route& route,
+                                 Request& req, bool& body_pending) {
+    StreamStart start = CallStreamHandler(route, req);
+    if (auto* res = std::get_if<Response>(&start)) co_return std::move(*res);
+    std::unique_ptr<BodyReader> reader = std::move(std::get<std::unique_ptr<BodyReader>>(start));
+    const uint64_t limit = route.options.body_limit;
+    auto too_large = [limit] {
+      return Response::Error(413, "payload_too_large", "request body exceeds the limit of " + std::to_string(limit) + " bytes");
+    };
+    if (auto cl = header_parser.content_length(); cl && *cl > limit) co_return too_large();
+    if (!header_parser.is_done()) {
+      if (!co_await MaybeContinue(stream, header_parser.get()))
+        co_return Response::Error(400, "bad_request", "connection failed");
+      bh::request_parser<bh::buffer_body> parser{std::move(header_parser)};
+      parser.body_limit(limit);
+      std::vector<char> piece(64 * 1024);
+      while (!parser.is_done()) {
+        parser.get().body().data = piece.data();
+        parser.get().body().size = piece.size();
+        beast::error_code ec;
+        stream.expires_after(std::chrono::seconds(config_.body_timeout_seconds));
+        co_await bh::async_read_some(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+        if (ec == bh::error::need_buffer) ec = {};
+        if (ec == bh::error::body_limit) co_return too_large();
+        if (ec == beast::error::timeout) co_return Response::Error(408, "request_timeout", "request body not received in time");
+        if (ec) co_return Response::Error(400, "bad_request", "malformed request body: " + ec.message());
+        size_t n = piece.size() - parser.get().body().size;
+        if (n == 0) continue;
+        if (std::optional<Response> stop = reader->Write(std::string_view(piece.data(), n))) co_return std::move(*stop);
+      }
+    }
+    body_pending = false;
+    co_return co_await asio::co_spawn(
+        blocking_, [&]() -> awaitable<Response> { co_return Guarded(route, req, [&] { return reader->Finish(); }); },
+        use_awaitable);
+  }
+
+  StreamStart CallStreamHandler(const Route& route, Request& req) {
+    std::unique_ptr<BodyReader> reader;
+    Response res = Guarded(route, req, [&] {
+      StreamStart start = route.stream(req);
+      if (auto* r = std::get_if<Response>(&start)) return std::move(*r);
+      reader = std::move(std::get<std::unique_ptr<BodyReader>>(start));
+      return Response{};
+    });
+    if (reader) return reader;
+    return res;
   }
 
   awaitable<void> Session(tcp::socket socket, std::shared_ptr<Connection> conn, uint64_t conn_id) {
@@ -301,7 +369,7 @@ class Server::Impl {
           res = co_await Dispatch(stream, buffer, parser, req, route_label, body_pending);
         }
         if (req.request_id.empty()) req.request_id = NewRequestId();
-        if (body_pending && !parser.is_done()) keep_alive = false;
+        if (body_pending) keep_alive = false;
         if (stopping_) keep_alive = false;
 
         bool head = req.method == Method::kHead;

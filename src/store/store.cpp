@@ -18,4 +18,26 @@ std::optional<MessageRole> ParseMessageRole(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view DocumentStatusName(DocumentStatus status) {
+  switch (status) {
+    case DocumentStatus::kQueued: return "queued";
+    case DocumentStatus::kProcessing: return "processing";
+    case DocumentStatus::kReady: return "ready";
+    case DocumentStatus::kFailed: return "failed";
+  }
+  return "queued";
+}
+
+std::optional<DocumentStatus> ParseDocumentStatus(std::string_view name) {
+  if (name == "queued") return DocumentStatus::kQueued;
+  if (name == "processing") return DocumentStatus::kProcessing;
+  if (name == "ready") return DocumentStatus::kReady;
+  if (name == "failed") return DocumentStatus::kFailed;
+  return std::nullopt;
+}
+
+std::string ChunkId(const std::string& document_id, int ordinal) {
+  return document_id + "_" + std::to_string(ordinal);
+}
+
 }  // namespace betterdev::store

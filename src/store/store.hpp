@@ -61,6 +61,50 @@ struct Message {
   int64_t created_at = 0;
 };
 
+enum class DocumentStatus { kQueued, kProcessing, kReady, kFailed };
+
+struct Document {
+  std::string id;
+  std::string user_id;
+  std::string filename;      // as the client named it; display only, never a path
+  std::string content_type;  // detected from the bytes
+  uint64_t size_bytes = 0;
+  std::string sha256;  // hex; also the blob key
+  DocumentStatus status = DocumentStatus::kQueued;
+  std::string stage;  // while processing: "extracting", "chunking", "embedding", "indexing"
+  int progress = 0;   // 0-100 over the whole processing
+  int page = 0;       // page being read, and pages in all (0 when unknown)
+  int pages = 0;
+  int64_t chunk_count = 0;
+  int64_t text_chars = 0;  // characters of extracted text
+  int attempts = 0;        // processing attempts started
+  std::string error;       // why it failed (or why the last attempt failed, while retrying)
+  std::string job_id;      // the job that processes it now; results of any other job are discarded
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  std::optional<int64_t> finished_at;  // when it became ready or failed
+};
+
+struct DocumentProgress {
+  std::string stage;
+  int progress = 0;
+  int page = 0;
+  int pages = 0;
+};
+
+struct StoredChunk {
+  std::string document_id;
+  int ordinal = 0;
+  int page_start = 0;
+  int page_end = 0;
+  int64_t char_start = 0;
+  int64_t char_end = 0;
+  std::string text;
+};
+
+// A chunk's public id: "<document id>_<ordinal>".
+std::string ChunkId(const std::string& document_id, int ordinal);
+
 // Keyset pagination: items strictly after `after_id` in the list's order.
 struct PageRequest {
   int limit = 50;
@@ -133,6 +177,43 @@ class MessageRepository {
                                      const PageRequest& page) = 0;
 };
 
+class DocumentRepository {
+ public:
+  virtual ~DocumentRepository() = default;
+  // Conflict when the user already has a document with the same sha256.
+  virtual Status Create(const Document& d) = 0;
+  virtual Result<Document> Get(const std::string& user_id, const std::string& id) = 0;
+  // For workers, which act for whichever user owns the job's document.
+  virtual Result<Document> GetById(const std::string& id) = 0;
+  virtual Result<Document> FindBySha(const std::string& user_id, const std::string& sha256) = 0;
+  // Newest first; only documents in `status` when given.
+  virtual Result<Page<Document>> List(const std::string& user_id, const PageRequest& page,
+                                      std::optional<DocumentStatus> status) = 0;
+  // Starts over with a new job: queued, progress and error cleared, chunks kept until replaced.
+  virtual Status Requeue(const std::string& user_id, const std::string& id, const std::string& job_id,
+                         int64_t now) = 0;
+
+  // Worker-side changes. Each answers NotFound when the document is gone or now belongs to
+  // another job, so a stale worker's results are discarded.
+  virtual Status MarkProcessing(const std::string& id, const std::string& job_id, int attempt, int64_t now) = 0;
+  virtual Status UpdateProgress(const std::string& id, const std::string& job_id, const DocumentProgress& p,
+                                int64_t now) = 0;
+  // A failed attempt: `final` ends it failed; otherwise it is queued again with `reason` kept.
+  virtual Status MarkAttemptFailed(const std::string& id, const std::string& job_id, const std::string& reason,
+                                   bool final, int64_t now) = 0;
+  // Replaces the document's chunks and marks it ready, in one transaction.
+  virtual Status CompleteWithChunks(const std::string& id, const std::string& job_id, int pages,
+                                    int64_t text_chars, const std::vector<StoredChunk>& chunks, int64_t now) = 0;
+
+  // Removes the document and its chunks; returns the removed row (its blob and job to clean up).
+  virtual Result<Document> Delete(const std::string& user_id, const std::string& id) = 0;
+  // How many documents (of any user) keep the blob `sha256` alive.
+  virtual Result<int64_t> CountBySha(const std::string& sha256) = 0;
+  // In ordinal order. NotFound when the document is not the user's.
+  virtual Result<Page<StoredChunk>> ListChunks(const std::string& user_id, const std::string& document_id,
+                                               const PageRequest& page) = 0;
+};
+
 // One store = one database. Implementations own their connections.
 class Store {
  public:
@@ -142,11 +223,14 @@ class Store {
   virtual ApiKeyRepository& api_keys() = 0;
   virtual ConversationRepository& conversations() = 0;
   virtual MessageRepository& messages() = 0;
+  virtual DocumentRepository& documents() = 0;
   // Unavailable when the database cannot answer a trivial query.
   virtual Status Ping() = 0;
 };
 
 std::string_view MessageRoleName(MessageRole role);
+std::string_view DocumentStatusName(DocumentStatus status);  // "queued", "processing", "ready", "failed"
+std::optional<DocumentStatus> ParseDocumentStatus(std::string_view name);
 std::optional<MessageRole> ParseMessageRole(std::string_view name);
 
 }  // namespace betterdev::store

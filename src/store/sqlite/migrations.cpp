@@ -51,6 +51,46 @@ CREATE TABLE messages (
 );
 CREATE INDEX messages_conversation ON messages(conversation_id, id);
 )sql"},
+      {2, "documents and chunks", R"sql(
+-- Clustered by owner like conversations. One document per (user, content): uploading the same
+-- bytes again finds the existing row.
+CREATE TABLE documents (
+  user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  id           TEXT NOT NULL UNIQUE,
+  filename     TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  size_bytes   INTEGER NOT NULL,
+  sha256       TEXT NOT NULL,
+  status       TEXT NOT NULL CHECK (status IN ('queued', 'processing', 'ready', 'failed')),
+  stage        TEXT NOT NULL DEFAULT '',
+  progress     INTEGER NOT NULL DEFAULT 0,
+  page         INTEGER NOT NULL DEFAULT 0,
+  pages        INTEGER NOT NULL DEFAULT 0,
+  chunk_count  INTEGER NOT NULL DEFAULT 0,
+  text_chars   INTEGER NOT NULL DEFAULT 0,
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  error        TEXT NOT NULL DEFAULT '',
+  job_id       TEXT NOT NULL DEFAULT '',
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL,
+  finished_at  INTEGER,
+  PRIMARY KEY (user_id, id),
+  UNIQUE (user_id, sha256)
+) WITHOUT ROWID;
+CREATE INDEX documents_sha ON documents(sha256);
+-- The integer key is for the keyword index (FTS5 content rowid) that comes with search.
+CREATE TABLE chunks (
+  id          INTEGER PRIMARY KEY,
+  document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  ordinal     INTEGER NOT NULL,
+  page_start  INTEGER NOT NULL,
+  page_end    INTEGER NOT NULL,
+  char_start  INTEGER NOT NULL,
+  char_end    INTEGER NOT NULL,
+  text        TEXT NOT NULL,
+  UNIQUE (document_id, ordinal)
+);
+)sql"},
   };
   return kMigrations;
 }

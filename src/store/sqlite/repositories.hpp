@@ -67,4 +67,30 @@ class SqliteMessages final : public MessageRepository {
   Pool& pool_;
 };
 
+class SqliteDocuments final : public DocumentRepository {
+ public:
+  explicit SqliteDocuments(Pool& pool) : pool_(pool) {}
+  Status Create(const Document& d) override;
+  Result<Document> Get(const std::string& user_id, const std::string& id) override;
+  Result<Document> GetById(const std::string& id) override;
+  Result<Document> FindBySha(const std::string& user_id, const std::string& sha256) override;
+  Result<Page<Document>> List(const std::string& user_id, const PageRequest& page,
+                              std::optional<DocumentStatus> status) override;
+  Status Requeue(const std::string& user_id, const std::string& id, const std::string& job_id, int64_t now) override;
+  Status MarkProcessing(const std::string& id, const std::string& job_id, int attempt, int64_t now) override;
+  Status UpdateProgress(const std::string& id, const std::string& job_id, const DocumentProgress& p,
+                        int64_t now) override;
+  Status MarkAttemptFailed(const std::string& id, const std::string& job_id, const std::string& reason, bool final,
+                           int64_t now) override;
+  Status CompleteWithChunks(const std::string& id, const std::string& job_id, int pages, int64_t text_chars,
+                            const std::vector<StoredChunk>& chunks, int64_t now) override;
+  Result<Document> Delete(const std::string& user_id, const std::string& id) override;
+  Result<int64_t> CountBySha(const std::string& sha256) override;
+  Result<Page<StoredChunk>> ListChunks(const std::string& user_id, const std::string& document_id,
+                                       const PageRequest& page) override;
+
+ private:
+  Pool& pool_;
+};
+
 }  // namespace betterdev::store::sqlite

@@ -15,13 +15,15 @@ class SqliteStore final : public Store {
         tokens_(*pool_),
         api_keys_(*pool_),
         conversations_(*pool_),
-        messages_(*pool_) {}
+        messages_(*pool_),
+        documents_(*pool_) {}
 
   UserRepository& users() override { return users_; }
   TokenRepository& tokens() override { return tokens_; }
   ApiKeyRepository& api_keys() override { return api_keys_; }
   ConversationRepository& conversations() override { return conversations_; }
   MessageRepository& messages() override { return messages_; }
+  DocumentRepository& documents() override { return documents_; }
 
   Status Ping() override {
     auto conn = pool_->Acquire();
@@ -38,6 +40,7 @@ class SqliteStore final : public Store {
   sqlite::SqliteApiKeys api_keys_;
   sqlite::SqliteConversations conversations_;
   sqlite::SqliteMessages messages_;
+  sqlite::SqliteDocuments documents_;
 };
 
 }  // namespace

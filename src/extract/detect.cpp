@@ -1,0 +1,119 @@
+#include "extract/detect.hpp"
+
+#include <magic.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <type_traits>
+
+#include "extract/text_decode.hpp"
+
+namespace betterdev::extract {
+namespace {
+
+struct MagicCloser {
+  void operator()(magic_t m) const { magic_close(m); }
+};
+using MagicHandle = std::unique_ptr<std::remove_pointer_t<magic_t>, MagicCloser>;
+
+// A libmagic handle is not thread-safe and loading its database costs milliseconds, so each
+// thread opens one on first use and keeps it until the thread ends. A failed load is not
+// cached: the next call tries again.
+Result<magic_t> ThreadMagic() {
+  thread_local MagicHandle handle;
+  if (!handle) {
+    MagicHandle m(magic_open(MAGIC_MIME_TYPE | MAGIC_MIME_ENCODING | MAGIC_ERROR));
+    if (!m) return Status::Internal("libmagic: cannot open a handle");
+    if (magic_load(m.get(), nullptr) != 0) {
+      const char* why = magic_error(m.get());
+      return Status::Internal(std::string("libmagic: cannot load its database: ") + (why ? why : "?"));
+    }
+    handle = std::move(m);
+  }
+  return handle.get();
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// "text/plain; charset=us-ascii" -> {"text/plain", "us-ascii"}.
+DetectedType ParseMagic(std::string_view magic) {
+  DetectedType t;
+  const size_t semi = magic.find(';');
+  t.mime_type = Lower(Trim(magic.substr(0, semi)));
+  if (semi != std::string_view::npos) {
+    std::string_view rest = magic.substr(semi + 1);
+    const size_t eq = rest.find("charset=");
+    if (eq != std::string_view::npos) t.encoding = Lower(Trim(rest.substr(eq + 8)));
+  }
+  return t;
+}
+
+std::string ReadHead(const std::string& path, size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(max_bytes, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(max_bytes));
+  head.resize(static_cast<size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+  return head;
+}
+
+bool HasMarkdownName(std::string_view filename_hint) {
+  const std::string ext = Lower(std::filesystem::path(filename_hint).extension().string());
+  return ext == ".md" || ext == ".markdown";
+}
+
+}  // namespace
+
+Result<DetectedType> DetectFileType(const std::string& path, std::string_view filename_hint) {
+  std::error_code ec;
+  const auto kind = std::filesystem::status(path, ec).type();
+  if (kind == std::filesystem::file_type::not_found) return Status::NotFound("no such file: " + path);
+  // libmagic would block reading a FIFO and describe a directory: only files are documents.
+  if (kind != std::filesystem::file_type::regular)
+    return Status::InvalidArgument("not a regular file: " + path);
+
+  Result<magic_t> magic = ThreadMagic();
+  if (!magic.ok()) return magic.status();
+  const char* described = magic_file(*magic, path.c_str());
+  if (described == nullptr) {
+    const char* why = magic_error(*magic);
+    return Status::Internal(std::string("libmagic: ") + (why ? why : "cannot read the file"));
+  }
+  DetectedType t = ParseMagic(described);
+
+  // libmagic 5.44 says "inode/x-empty", older versions "application/x-empty": callers get one.
+  if (t.mime_type == "inode/x-empty") t.mime_type = std::string(kEmptyFileMimeType);
+
+  // libmagic does not recognise UTF-16/32 without a byte order mark (it says
+  // application/octet-stream); the NUL pattern of such text is unmistakable.
+  if (t.mime_type == "application/octet-stream") {
+    const SniffedEncoding sniffed = SniffEncoding(ReadHead(path, kEncodingSniffBytes));
+    if (sniffed.encoding != TextEncoding::kUtf8) {
+      t.mime_type = "text/plain";
+      t.encoding = std::string(EncodingName(sniffed.encoding));
+    }
+  }
+
+  // Markdown is text; libmagic calls it text/plain, or text/html / text/x-* when it holds
+  // HTML or code blocks. The name decides between kinds of text, never more.
+  if (HasMarkdownName(filename_hint) &&
+      (t.mime_type == "text/plain" || t.mime_type == "text/html" || t.mime_type.starts_with("text/x-"))) {
+    t.mime_type = "text/markdown";
+  }
+  return t;
+}
+
+}  // namespace betterdev::extract

@@ -1,0 +1,29 @@
+// File type detection from the bytes (libmagic), never from the name.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/status.hpp"
+
+namespace betterdev::extract {
+
+// What DetectFileType says for a file of zero bytes, whatever the libmagic version.
+inline constexpr std::string_view kEmptyFileMimeType = "application/x-empty";
+
+struct DetectedType {
+  std::string mime_type;  // "application/pdf", "text/plain", ... (lower case, no parameters)
+  std::string encoding;   // libmagic's charset guess: "utf-8", "utf-16le", "us-ascii", "binary", ...
+};
+
+// Thread-safe (each call uses its own libmagic handle from a per-thread cache).
+// `filename_hint` only refines text types (".md"/".markdown" text, which libmagic may call
+// text/plain, text/html or text/x-*, becomes "text/markdown"); it never turns one kind of
+// bytes into another. Beyond libmagic: UTF-16/32 text without a byte order mark (libmagic:
+// application/octet-stream) is text/plain with encoding "utf-16le" etc.; an empty file is
+// kEmptyFileMimeType.
+// Errors: NotFound when `path` does not exist, InvalidArgument when it is not a regular file,
+// Internal when libmagic fails (database missing, file unreadable).
+Result<DetectedType> DetectFileType(const std::string& path, std::string_view filename_hint);
+
+}  // namespace betterdev::extract

@@ -1,0 +1,46 @@
+#include "extract/extractor.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "extract/formats.hpp"
+
+namespace betterdev::extract {
+namespace {
+
+enum class Format { kNone, kPdf, kText };
+
+Format FormatOf(std::string_view mime_type) {
+  // "Text/Plain; charset=utf-8" -> "text/plain": MIME types are case-insensitive.
+  mime_type = mime_type.substr(0, mime_type.find(';'));
+  while (!mime_type.empty() && std::isspace(static_cast<unsigned char>(mime_type.back()))) {
+    mime_type.remove_suffix(1);
+  }
+  std::string type(mime_type);
+  std::transform(type.begin(), type.end(), type.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (type == "application/pdf") return Format::kPdf;
+  // text/x-* is libmagic's guess at source code and scripts (text/x-c, text/x-shellscript,
+  // text/x-tex, ...). It is text to read either way, and libmagic also hands these types to
+  // ordinary prose that has a few code-like lines, which must not be rejected.
+  if (type == "text/plain" || type == "text/markdown" || type.starts_with("text/x-")) {
+    return Format::kText;
+  }
+  return Format::kNone;
+}
+
+}  // namespace
+
+std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type) {
+  switch (FormatOf(mime_type)) {
+    case Format::kPdf: return NewPdfExtractor();
+    case Format::kText: return NewTextExtractor();
+    case Format::kNone: break;
+  }
+  return nullptr;
+}
+
+bool IsSupportedType(std::string_view mime_type) { return FormatOf(mime_type) != Format::kNone; }
+
+}  // namespace betterdev::extract

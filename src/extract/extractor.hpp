@@ -1,0 +1,52 @@
+// Text extraction: one extractor per format behind one interface, page by page.
+//
+// Extractors run inside the sandboxed job process (see ingest/), never in the API. They stream
+// pages to a sink so memory stays bounded however long the document is.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/status.hpp"
+
+namespace betterdev::extract {
+
+struct ExtractLimits {
+  int max_pages = 5000;  // more pages: InvalidArgument "document has N pages; the limit is M"
+  // A text file is one page and is held in memory whole (about 2-4x its size while decoding),
+  // so its size is capped. Larger: InvalidArgument "the text file has N bytes; the limit is M".
+  int64_t max_text_bytes = int64_t{64} << 20;
+};
+
+// Receives pages in order. `page_number` starts at 1 (slides, sheets: their numbers);
+// `page_count` is the total when known, else 0. Returning an error stops the extraction and
+// the extractor returns that error.
+class PageSink {
+ public:
+  virtual ~PageSink() = default;
+  virtual Status OnPage(int page_number, int page_count, std::string_view utf8_text) = 0;
+};
+
+class Extractor {
+ public:
+  virtual ~Extractor() = default;
+  // Reads the file at `path` and sends its text, valid UTF-8 with "\n" line ends and "\n\n"
+  // between paragraphs, to `sink`. Every page is sent, also one without text (a scan: "" so the
+  // caller can tell a document that needs OCR). Expected failures are InvalidArgument with a
+  // reason a person understands ("the PDF is encrypted and needs a password", "not a readable
+  // PDF file: ..."); NotFound when `path` does not exist.
+  virtual Status Extract(const std::string& path, const ExtractLimits& limits, PageSink& sink) = 0;
+};
+
+// The extractor for a detected MIME type, or nullptr when the type is not supported.
+// Supported: application/pdf; text/plain, text/markdown and text/x-* (libmagic's guesses for
+// source code, scripts, TeX, diffs, ... which are plain text to read; it also gives them to
+// prose that merely looks like code). Not yet: text/html, text/xml, text/rtf (markup, needs
+// its own extractor), office formats, images. MIME parameters (";charset=...") and case are
+// ignored. Extractors hold no state between calls but are not meant to be shared by threads.
+std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type);
+bool IsSupportedType(std::string_view mime_type);
+
+}  // namespace betterdev::extract

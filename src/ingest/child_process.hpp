@@ -1,0 +1,39 @@
+// Starting and watching one child process with a pipe from its stdout. Linux only.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.hpp"
+
+namespace betterdev::ingest {
+
+struct ChildOptions {
+  uint64_t address_space_limit_bytes = 0;  // RLIMIT_AS; 0 = none (always none under AddressSanitizer)
+  std::vector<std::string> extra_env;      // "NAME=value", added to this process's environment
+  bool pipe_stdout = true;                 // false: the child shares this process's stdout
+  std::vector<int> keep_fds;               // descriptors the child inherits at the same number
+};
+
+struct Child {
+  pid_t pid = -1;
+  int stdout_read = -1;  // set when a pipe was made (close it when done)
+};
+
+// Starts `argv[0]` with `argv`. The child is killed when the calling thread's process dies
+// (PR_SET_PDEATHSIG), so a killed worker leaves no orphaned job process behind.
+Result<Child> SpawnChild(const std::vector<std::string>& argv, const ChildOptions& options);
+
+// Resident memory of a process in bytes, 0 when unknown.
+uint64_t ResidentBytes(pid_t pid);
+
+// "exited with code 3", "crashed (signal 11, Segmentation fault)".
+std::string DescribeWaitStatus(int status);
+
+// The path of the running executable.
+std::string SelfExe();
+
+}  // namespace betterdev::ingest

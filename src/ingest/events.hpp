@@ -1,0 +1,65 @@
+// What workers tell the rest of the system while they process documents.
+//
+// Progress is also persisted in the document row (that is what GET /v1/documents/{id} reads);
+// events are for what watches live: metrics now, pushed client notifications (ready_to_chat)
+// with the real-time module. In the embedded default a worker writes events as JSON lines to
+// a pipe its supervisor reads; scale-out will carry them over Redis.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace betterdev::ingest {
+
+struct IngestEvent {
+  enum class Type { kProgress, kReady, kRetrying, kFailed };
+  Type type = Type::kProgress;
+  std::string user_id;
+  std::string document_id;
+  std::string job_id;
+  int attempt = 0;
+  // kProgress
+  std::string stage;
+  int progress = 0;
+  int page = 0;
+  int pages = 0;
+  // kReady
+  int64_t chunks = 0;
+  int64_t bytes = 0;
+  double extract_seconds = 0;  // extracting + chunking, in the job process
+  double index_seconds = 0;    // storing the chunks
+  // kRetrying, kFailed
+  std::string error;
+};
+
+std::string_view EventTypeName(IngestEvent::Type type);  // "progress", "ready", "retrying", "failed"
+
+// One line of JSON, no newline.
+std::string EncodeEvent(const IngestEvent& e);
+std::optional<IngestEvent> DecodeEvent(std::string_view line);
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // Must not block for long and must never fail the caller: events are best effort.
+  virtual void Publish(const IngestEvent& e) = 0;
+};
+
+class NullEventSink final : public EventSink {
+ public:
+  void Publish(const IngestEvent&) override {}
+};
+
+// Writes each event as a line to a file descriptor (a pipe to the supervisor).
+class FdEventSink final : public EventSink {
+ public:
+  explicit FdEventSink(int fd) : fd_(fd) {}
+  void Publish(const IngestEvent& e) override;
+
+ private:
+  int fd_;
+};
+
+}  // namespace betterdev::ingest

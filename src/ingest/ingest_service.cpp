@@ -1,0 +1,112 @@
+#include "ingest/ingest_service.hpp"
+
+#include "ingest/worker.hpp"
+
+namespace betterdev::ingest {
+
+IngestService::IngestService(store::Store& store, blob::BlobStore& blobs, queue::JobQueue& queue, const Clock& clock,
+                             IdGenerator& ids, const IngestConfig& config, Logger& log)
+    : store_(store), blobs_(blobs), queue_(queue), clock_(clock), ids_(ids), config_(config), log_(log) {}
+
+Result<std::string> IngestService::Enqueue(const std::string& document_id, const std::string& user_id) {
+  queue::JobOptions options;
+  options.attempts = config_.job_attempts;
+  options.backoff_ms = config_.job_backoff_ms;
+  return queue_.Enqueue(kFileProcessJob, FileJobPayload(document_id, user_id), options);
+}
+
+Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::BlobWriter& staged,
+                                             const std::string& filename, const std::string& content_type,
+                                             bool reprocess) {
+  store::DocumentRepository& docs = store_.documents();
+  const std::string& sha = staged.sha256_hex();
+  std::lock_guard lock(blob_mu_);
+  auto existing = docs.FindBySha(user_id, sha);
+  if (existing.ok()) {
+    if (!reprocess) return AcceptedUpload{*existing, false};
+    auto job = Enqueue(existing->id, user_id);
+    if (!job.ok()) return job.status();
+    if (existing->job_id != *job) (void)queue_.Cancel(existing->job_id);
+    BD_RETURN_IF_ERROR(docs.Requeue(user_id, existing->id, *job, clock_.NowMillis()));
+    return AcceptedUpload{*docs.Get(user_id, existing->id), false};
+  }
+  if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+
+  BD_RETURN_IF_ERROR(staged.Commit());
+  store::Document d;
+  d.id = ids_.New("doc");
+  d.user_id = user_id;
+  d.filename = filename;
+  d.content_type = content_type;
+  d.size_bytes = staged.size();
+  d.sha256 = sha;
+  d.status = store::DocumentStatus::kQueued;
+  d.created_at = d.updated_at = clock_.NowMillis();
+  // The job is enqueued first so the document never exists without one; a job whose document
+  // is missing is simply completed by the worker.
+  auto job = Enqueue(d.id, user_id);
+  if (!job.ok()) return job.status();
+  d.job_id = *job;
+  if (Status s = docs.Create(d); !s.ok()) {
+    (void)queue_.Cancel(d.job_id);
+    return s;
+  }
+  return AcceptedUpload{std::move(d), true};
+}
+
+Result<store::Document> IngestService::Get(const std::string& user_id, const std::string& id) {
+  return store_.documents().Get(user_id, id);
+}
+
+Result<store::Page<store::Document>> IngestService::List(const std::string& user_id, const store::PageRequest& page,
+                                                         std::optional<store::DocumentStatus> status) {
+  return store_.documents().List(user_id, page, status);
+}
+
+Result<store::Page<store::StoredChunk>> IngestService::Chunks(const std::string& user_id, const std::string& id,
+                                                              const store::PageRequest& page) {
+  return store_.documents().ListChunks(user_id, id, page);
+}
+
+Status IngestService::Delete(const std::string& user_id, const std::string& id) {
+  std::lock_guard lock(blob_mu_);
+  auto doc = store_.documents().Delete(user_id, id);
+  if (!doc.ok()) return doc.status();
+  if (Status s = queue_.Cancel(doc->job_id); !s.ok())
+    log_.Warn("cannot cancel the job of a deleted document", {{"job_id", doc->job_id}, {"error", s.message()}});
+  auto users = store_.documents().CountBySha(doc->sha256);
+  if (users.ok() && *users == 0) {
+    if (Status s = blobs_.Delete(doc->sha256); !s.ok())
+      log_.Warn("cannot delete a blob", {{"sha256", doc->sha256}, {"error", s.message()}});
+  }
+  return Status::Ok();
+}
+
+std::string CleanFilename(std::string_view name) {
+  size_t slash = name.find_last_of("/\\");
+  if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  std::string out;
+  size_t i = 0;
+  while (i < name.size()) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool valid = len > 0 && i + len <= name.size();
+    for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(name[i + k]) & 0xC0) == 0x80;
+    if (!valid) {
+      ++i;
+      continue;
+    }
+    if (len == 1 && (c < 0x20 || c == 0x7F)) {
+      ++i;
+      continue;
+    }
+    if (out.size() + len > 255) break;
+    out.append(name.substr(i, len));
+    i += len;
+  }
+  while (!out.empty() && (out.front() == ' ' || out.front() == '.')) out.erase(out.begin());
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out.empty() ? "upload" : out;
+}
+
+}  // namespace betterdev::ingest

@@ -1,0 +1,64 @@
+// The API side of ingestion: accept an uploaded file, create its document and job, answer
+// questions about documents, delete them. Never parses a file (workers do).
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "blob/blob_store.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "core/random.hpp"
+#include "core/time.hpp"
+#include "queue/queue.hpp"
+#include "store/store.hpp"
+
+namespace betterdev::ingest {
+
+struct AcceptedUpload {
+  store::Document document;
+  bool created = false;  // false: the user already had these bytes (deduplicated)
+};
+
+class IngestService {
+ public:
+  IngestService(store::Store& store, blob::BlobStore& blobs, queue::JobQueue& queue, const Clock& clock,
+                IdGenerator& ids, const IngestConfig& config, Logger& log);
+
+  blob::BlobStore& blobs() { return blobs_; }
+
+  // `staged` is finished (bytes on stable storage) and `content_type` was detected from the
+  // bytes and is supported. Same bytes as one of the user's documents: that document, unless
+  // `reprocess`, which queues it again. `filename` is display-only.
+  Result<AcceptedUpload> Accept(const std::string& user_id, blob::BlobWriter& staged, const std::string& filename,
+                                const std::string& content_type, bool reprocess);
+
+  Result<store::Document> Get(const std::string& user_id, const std::string& id);
+  Result<store::Page<store::Document>> List(const std::string& user_id, const store::PageRequest& page,
+                                            std::optional<store::DocumentStatus> status);
+  Result<store::Page<store::StoredChunk>> Chunks(const std::string& user_id, const std::string& id,
+                                                 const store::PageRequest& page);
+  // Removes the document, its chunks, its job (a worker holding it stops at its next lease
+  // renewal and its results are discarded) and the blob when no other document uses it.
+  Status Delete(const std::string& user_id, const std::string& id);
+
+ private:
+  Result<std::string> Enqueue(const std::string& document_id, const std::string& user_id);
+
+  store::Store& store_;
+  blob::BlobStore& blobs_;
+  queue::JobQueue& queue_;
+  const Clock& clock_;
+  IdGenerator& ids_;
+  IngestConfig config_;
+  Logger& log_;
+  // Orders "commit a blob + insert its document" against "delete a document + drop its blob if
+  // unused", so a concurrent upload of the same bytes never loses its blob.
+  std::mutex blob_mu_;
+};
+
+// Display name from a client-supplied file name: the last path component, control characters
+// removed, at most 255 bytes of valid UTF-8; "upload" when nothing is left.
+std::string CleanFilename(std::string_view name);
+
+}  // namespace betterdev::ingest

@@ -1,0 +1,157 @@
+#include "ingest/job_process.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <new>
+#include <nlohmann/json.hpp>
+
+#include "core/json_text.hpp"
+
+namespace betterdev::ingest {
+namespace {
+
+// Buffered writer to the worker's pipe. Pages and stages are flushed at once (they are
+// progress); chunks are written in large blocks.
+class Out {
+ public:
+  explicit Out(int fd) : fd_(fd) {}
+  ~Out() { Flush(); }
+  void Line(std::string_view line, bool flush) {
+    buf_.append(line);
+    buf_.push_back('\n');
+    if (flush || buf_.size() >= 64 * 1024) Flush();
+  }
+  void Flush() {
+    std::string_view rest(buf_);
+    while (!rest.empty()) {
+      ssize_t n = ::write(fd_, rest.data(), rest.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) _exit(1);  // the worker is gone: nobody wants the result
+      rest.remove_prefix(static_cast<size_t>(n));
+    }
+    buf_.clear();
+  }
+
+ private:
+  int fd_;
+  std::string buf_;
+};
+
+class Collect final : public extract::PageSink {
+ public:
+  Collect(chunk::DocumentText& doc, Out& out) : doc_(doc), out_(out) {}
+  Status OnPage(int page_number, int page_count, std::string_view text) override {
+    doc_.AddPage(page_number, text);
+    page_count_ = std::max(page_count_, std::max(page_count, page_number));
+    out_.Line("{\"t\":\"page\",\"page\":" + std::to_string(page_number) + ",\"pages\":" + std::to_string(page_count) + "}",
+              true);
+    return Status::Ok();
+  }
+  int page_count() const { return page_count_; }
+
+ private:
+  chunk::DocumentText& doc_;
+  Out& out_;
+  int page_count_ = 0;
+};
+
+int64_t CountCodePoints(std::string_view s) {
+  int64_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+int Run(const ExtractJobSpec& spec, Out& out) {
+  auto error = [&](std::string_view reason) {
+    std::string line = "{\"t\":\"error\",\"reason\":";
+    AppendJsonString(line, reason);
+    line.push_back('}');
+    out.Line(line, true);
+  };
+  std::unique_ptr<extract::Extractor> extractor = extract::ExtractorFor(spec.content_type);
+  if (!extractor) {
+    error("files of type " + spec.content_type + " are not supported");
+    return kJobExitRejected;
+  }
+  chunk::DocumentText doc;
+  Collect pages(doc, out);
+  Status s = extractor->Extract(spec.path, spec.limits, pages);
+  if (!s.ok()) {
+    error(s.message());
+    return s.code() == StatusCode::kInvalidArgument ? kJobExitRejected : 1;
+  }
+  out.Line("{\"t\":\"stage\",\"stage\":\"chunking\"}", true);
+  std::vector<chunk::Chunk> chunks = chunk::ChunkText(doc, spec.chunking);
+  if (chunks.empty()) {
+    error("no text found in the file");
+    return kJobExitRejected;
+  }
+  std::string line;
+  for (const chunk::Chunk& c : chunks) {
+    line = "{\"t\":\"chunk\",\"ordinal\":" + std::to_string(c.ordinal) + ",\"page_start\":" + std::to_string(c.page_start) +
+           ",\"page_end\":" + std::to_string(c.page_end) + ",\"char_start\":" + std::to_string(c.char_start) +
+           ",\"char_end\":" + std::to_string(c.char_end) + ",\"text\":";
+    AppendJsonString(line, c.text);
+    line.push_back('}');
+    out.Line(line, false);
+  }
+  out.Line("{\"t\":\"done\",\"pages\":" + std::to_string(pages.page_count()) +
+               ",\"chars\":" + std::to_string(CountCodePoints(doc.text())) + ",\"chunks\":" + std::to_string(chunks.size()) +
+               "}",
+           true);
+  return kJobExitOk;
+}
+
+}  // namespace
+
+int RunExtractJob(const ExtractJobSpec& spec, int out_fd) {
+  Out out(out_fd);
+  try {
+    return Run(spec, out);
+  } catch (const std::bad_alloc&) {
+    out.Line("{\"t\":\"error\",\"reason\":\"out of memory\"}", true);
+    return kJobExitOutOfMemory;
+  }
+}
+
+std::optional<JobMessage> DecodeJobMessage(std::string_view line) {
+  using Json = nlohmann::json;
+  Json j = Json::parse(line, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  JobMessage m;
+  try {
+    std::string t = j.at("t").get<std::string>();
+    if (t == "page") {
+      m.type = JobMessage::Type::kPage;
+      m.page = j.at("page").get<int>();
+      m.pages = j.at("pages").get<int>();
+    } else if (t == "stage") {
+      m.type = JobMessage::Type::kStage;
+      m.stage = j.at("stage").get<std::string>();
+    } else if (t == "chunk") {
+      m.type = JobMessage::Type::kChunk;
+      m.chunk.ordinal = j.at("ordinal").get<int>();
+      m.chunk.page_start = j.at("page_start").get<int>();
+      m.chunk.page_end = j.at("page_end").get<int>();
+      m.chunk.char_start = j.at("char_start").get<int64_t>();
+      m.chunk.char_end = j.at("char_end").get<int64_t>();
+      m.chunk.text = j.at("text").get<std::string>();
+    } else if (t == "done") {
+      m.type = JobMessage::Type::kDone;
+      m.pages = j.at("pages").get<int>();
+      m.chars = j.at("chars").get<int64_t>();
+      m.chunks = j.at("chunks").get<int64_t>();
+    } else if (t == "error") {
+      m.type = JobMessage::Type::kError;
+      m.reason = j.at("reason").get<std::string>();
+    } else {
+      return std::nullopt;
+    }
+  } catch (const Json::exception&) {
+    return std::nullopt;
+  }
+  return m;
+}
+
+}  // namespace betterdev::ingest

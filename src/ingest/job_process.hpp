@@ -1,0 +1,54 @@
+// The job process: the only place a user's file is parsed.
+//
+// A worker runs every extraction in a fresh child process (`betterdev extract`), under a memory
+// limit and a wall-clock timeout, so a parser that crashes, hangs or eats memory costs one
+// attempt of one job and nothing else. The child writes one JSON object per line on stdout:
+//   {"t":"page","page":7,"pages":120}        a page was read (progress)
+//   {"t":"stage","stage":"chunking"}
+//   {"t":"chunk","ordinal":0,"page_start":1,"page_end":1,"char_start":0,"char_end":498,"text":"..."}
+//   {"t":"done","pages":120,"chars":250000,"chunks":640}
+//   {"t":"error","reason":"the PDF is encrypted and needs a password"}
+// and exits with one of the codes below.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "chunk/chunker.hpp"
+#include "extract/extractor.hpp"
+
+namespace betterdev::ingest {
+
+inline constexpr int kJobExitOk = 0;
+inline constexpr int kJobExitRejected = 3;     // the file cannot be read; retrying will not help
+inline constexpr int kJobExitOutOfMemory = 4;  // allocation failed under the memory limit
+
+struct ExtractJobSpec {
+  std::string path;
+  std::string content_type;
+  extract::ExtractLimits limits;
+  chunk::ChunkOptions chunking;
+};
+
+// Runs in the job process: extracts, chunks, and writes the protocol to `out_fd`. Returns the
+// exit code.
+int RunExtractJob(const ExtractJobSpec& spec, int out_fd);
+
+struct JobMessage {
+  enum class Type { kPage, kStage, kChunk, kDone, kError };
+  Type type = Type::kPage;
+  int page = 0;
+  int pages = 0;
+  std::string stage;
+  chunk::Chunk chunk;
+  int64_t chars = 0;
+  int64_t chunks = 0;
+  std::string reason;
+};
+
+// nullopt for a line that is not a valid message (the worker treats that as a broken job process).
+std::optional<JobMessage> DecodeJobMessage(std::string_view line);
+
+}  // namespace betterdev::ingest

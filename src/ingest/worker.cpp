@@ -1,0 +1,324 @@
+#include "ingest/worker.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "ingest/child_process.hpp"
+#include "ingest/job_process.hpp"
+
+namespace betterdev::ingest {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using Json = nlohmann::json;
+
+double SecondsSince(SteadyClock::time_point t) {
+  return std::chrono::duration<double>(SteadyClock::now() - t).count();
+}
+
+// Progress over the whole processing: reading pages is most of the work.
+int ExtractProgress(int page, int pages) {
+  if (pages <= 0) return 5;
+  return 5 + 65 * std::min(page, pages) / pages;
+}
+constexpr int kChunkingProgress = 75;
+constexpr int kIndexingProgress = 90;
+
+}  // namespace
+
+std::string FileJobPayload(const std::string& document_id, const std::string& user_id) {
+  return Json{{"document_id", document_id}, {"user_id", user_id}}.dump();
+}
+
+struct Worker::Outcome {
+  enum class Kind { kDone, kRejected, kFailed, kLeaseLost, kStopped };
+  Kind kind = Kind::kFailed;
+  std::string reason;
+  std::vector<store::StoredChunk> chunks;
+  int pages = 0;
+  int last_page = 0;  // last page fully read
+  int64_t chars = 0;
+  std::string stage = "extracting";
+  double extract_seconds = 0;
+};
+
+Worker::Worker(WorkerDeps deps, const IngestConfig& config, std::string exe, std::string worker_id)
+    : d_(deps), config_(config), exe_(std::move(exe)), worker_id_(std::move(worker_id)) {}
+
+void Worker::Run(const std::atomic<bool>& stop) {
+  while (!stop) {
+    if (RunOnce(stop)) continue;
+    for (int waited = 0; waited < config_.poll_ms && !stop; waited += 20)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+bool Worker::RunOnce(const std::atomic<bool>& stop) {
+  int64_t now = d_.clock.NowMillis();
+  if (now - last_reclaim_ >= config_.lease_seconds * 1000 / 2) {
+    last_reclaim_ = now;
+    Reclaim();
+  }
+  auto job = d_.queue.Lease(worker_id_, int64_t{config_.lease_seconds} * 1000);
+  if (!job.ok()) {
+    d_.log.Warn("cannot lease a job", {{"error", job.status().message()}});
+    return false;
+  }
+  if (!job->has_value()) return false;
+  Process(**job, stop);
+  return true;
+}
+
+void Worker::Reclaim() {
+  auto expired = d_.queue.ReclaimExpired();
+  if (!expired.ok()) {
+    d_.log.Warn("cannot reclaim expired jobs", {{"error", expired.status().message()}});
+    return;
+  }
+  for (const queue::JobInfo& info : *expired) {
+    Json payload = Json::parse(info.payload, nullptr, false);
+    if (!payload.is_object()) continue;
+    std::string doc_id = payload.value("document_id", "");
+    std::string reason = "the worker processing this file stopped responding (killed or stalled) on each of " +
+                         std::to_string(info.attempts_made) + " attempts";
+    if (d_.store.documents().MarkAttemptFailed(doc_id, info.id, reason, true, d_.clock.NowMillis()).ok()) {
+      IngestEvent e{IngestEvent::Type::kFailed, payload.value("user_id", ""), doc_id, info.id, info.attempts_made};
+      e.error = reason;
+      d_.events.Publish(e);
+    }
+    d_.log.Warn("job failed: lease expired", {{"job_id", info.id}, {"document_id", doc_id}});
+  }
+}
+
+void Worker::Progress(const queue::Job& job, const store::Document& doc, const std::string& stage, int progress,
+                      int page, int pages, bool force) {
+  int64_t now = d_.clock.NowMillis();
+  if (!force && now - last_progress_ < 250) return;
+  last_progress_ = now;
+  (void)d_.store.documents().UpdateProgress(doc.id, job.id, {stage, progress, page, pages}, now);
+  (void)d_.queue.Progress(job, progress);
+  IngestEvent e{IngestEvent::Type::kProgress, doc.user_id, doc.id, job.id, job.attempts_made};
+  e.stage = stage;
+  e.progress = progress;
+  e.page = page;
+  e.pages = pages;
+  d_.events.Publish(e);
+}
+
+void Worker::Process(const queue::Job& job, const std::atomic<bool>& stop) {
+  Json payload = Json::parse(job.payload, nullptr, false);
+  if (job.name != kFileProcessJob || !payload.is_object() || !payload.contains("document_id")) {
+    (void)d_.queue.Fail(job, "not a job this worker understands", false);
+    return;
+  }
+  std::string doc_id = payload.value("document_id", "");
+  auto doc = d_.store.documents().GetById(doc_id);
+  if (!doc.ok() && doc.status().code() != StatusCode::kNotFound) {
+    (void)d_.queue.Fail(job, "database unavailable: " + doc.status().message(), true);
+    return;
+  }
+  // Deleted, or superseded by a newer job (reprocess): nothing to do.
+  if (!doc.ok() || doc->job_id != job.id ||
+      !d_.store.documents().MarkProcessing(doc_id, job.id, job.attempts_made, d_.clock.NowMillis()).ok()) {
+    (void)d_.queue.Complete(job);
+    return;
+  }
+  d_.log.Info("job started", {{"job_id", job.id}, {"document_id", doc_id}, {"attempt", job.attempts_made}});
+  Outcome outcome;
+  auto path = d_.blobs.LocalPath(doc->sha256);
+  if (!path.ok()) {
+    outcome.kind = Outcome::Kind::kRejected;
+    outcome.reason = "the uploaded file is missing from storage";
+  } else {
+    outcome = RunJobProcess(job, *doc, *path, stop);
+  }
+  Finish(job, *doc, outcome);
+}
+
+Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Document& doc, const std::string& path,
+                                      const std::atomic<bool>& stop) {
+  Outcome out;
+  auto start = SteadyClock::now();
+  Progress(job, doc, "extracting", ExtractProgress(0, 0), 0, 0, true);
+  std::vector<std::string> argv = {exe_,
+                                   "extract",
+                                   "--type",
+                                   doc.content_type,
+                                   "--max-pages",
+                                   std::to_string(config_.max_pages),
+                                   "--chunk-size",
+                                   std::to_string(config_.chunk_size),
+                                   "--chunk-overlap",
+                                   std::to_string(config_.chunk_overlap),
+                                   path};
+  ChildOptions options;
+  options.address_space_limit_bytes = config_.job_memory_mb << 20;
+  options.extra_env = {"OMP_THREAD_LIMIT=1"};
+  auto child = SpawnChild(argv, options);
+  if (!child.ok()) {
+    out.reason = "could not start the extractor: " + child.status().message();
+    return out;
+  }
+  const uint64_t memory_limit = config_.job_memory_mb << 20;
+  const auto deadline = start + std::chrono::seconds(config_.job_timeout_seconds);
+  auto next_extend = start + std::chrono::milliseconds(config_.lease_seconds * 1000 / 3);
+  std::string buf;
+  std::vector<char> block(64 * 1024);
+  bool done = false;
+  bool killed = false;
+  auto kill_child = [&](Outcome::Kind kind, std::string reason) {
+    ::kill(child->pid, SIGKILL);
+    killed = true;
+    out.kind = kind;
+    out.reason = std::move(reason);
+  };
+  auto where = [&] {
+    if (out.stage == "chunking") return std::string("while chunking");
+    if (out.pages > 0 && out.last_page >= out.pages) return std::string("after the last page");
+    return "on page " + std::to_string(out.last_page + 1);
+  };
+  for (;;) {
+    pollfd pfd{child->stdout_read, POLLIN, 0};
+    int ready = ::poll(&pfd, 1, 250);
+    bool eof = false;
+    if (ready > 0) {
+      ssize_t n = ::read(child->stdout_read, block.data(), block.size());
+      if (n < 0 && errno != EINTR && errno != EAGAIN) eof = true;
+      if (n == 0) eof = true;
+      if (n > 0) buf.append(block.data(), static_cast<size_t>(n));
+    }
+    size_t line_start = 0;
+    for (size_t nl; !killed && (nl = buf.find('\n', line_start)) != std::string::npos; line_start = nl + 1) {
+      auto m = DecodeJobMessage(std::string_view(buf).substr(line_start, nl - line_start));
+      if (!m) {
+        kill_child(Outcome::Kind::kFailed, "the extractor sent something unreadable " + where());
+        break;
+      }
+      switch (m->type) {
+        case JobMessage::Type::kPage:
+          out.last_page = m->page;
+          out.pages = std::max(out.pages, m->pages);
+          Progress(job, doc, "extracting", ExtractProgress(m->page, out.pages), m->page, out.pages, false);
+          break;
+        case JobMessage::Type::kStage:
+          out.stage = m->stage;
+          Progress(job, doc, m->stage, kChunkingProgress, out.last_page, out.pages, true);
+          break;
+        case JobMessage::Type::kChunk:
+          out.chunks.push_back({doc.id, m->chunk.ordinal, m->chunk.page_start, m->chunk.page_end, m->chunk.char_start,
+                                m->chunk.char_end, std::move(m->chunk.text)});
+          break;
+        case JobMessage::Type::kDone:
+          done = true;
+          out.pages = m->pages;
+          out.chars = m->chars;
+          break;
+        case JobMessage::Type::kError:
+          out.reason = m->reason;
+          break;
+      }
+    }
+    buf.erase(0, line_start);
+    if (eof || killed) break;
+    auto now = SteadyClock::now();
+    if (stop) {
+      kill_child(Outcome::Kind::kStopped, "the worker is shutting down");
+      break;
+    }
+    if (now >= next_extend) {
+      next_extend = now + std::chrono::milliseconds(config_.lease_seconds * 1000 / 3);
+      Status s = d_.queue.Extend(job, int64_t{config_.lease_seconds} * 1000);
+      if (s.code() == StatusCode::kNotFound) {
+        kill_child(Outcome::Kind::kLeaseLost, "the job was cancelled or taken over");
+        break;
+      }
+      if (!s.ok()) d_.log.Warn("cannot extend the job lease", {{"job_id", job.id}, {"error", s.message()}});
+    }
+    if (now >= deadline) {
+      kill_child(Outcome::Kind::kFailed, "extraction timed out after " + std::to_string(config_.job_timeout_seconds) +
+                                             " s " + where());
+      break;
+    }
+    if (uint64_t rss = ResidentBytes(child->pid); rss > memory_limit) {
+      kill_child(Outcome::Kind::kFailed, "the extractor ran out of memory (limit " +
+                                             std::to_string(config_.job_memory_mb) + " MB) " + where());
+      break;
+    }
+  }
+  ::close(child->stdout_read);
+  int status = 0;
+  while (::waitpid(child->pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  out.extract_seconds = SecondsSince(start);
+  if (killed) return out;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kJobExitOk && done) {
+    out.kind = Outcome::Kind::kDone;
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == kJobExitRejected) {
+    out.kind = Outcome::Kind::kRejected;
+    if (out.reason.empty()) out.reason = "the file could not be read";
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == kJobExitOutOfMemory) {
+    out.reason = "the extractor ran out of memory (limit " + std::to_string(config_.job_memory_mb) + " MB) " + where();
+  } else {
+    out.reason = "extractor " + DescribeWaitStatus(status) + " " + where() + (out.reason.empty() ? "" : ": " + out.reason);
+  }
+  return out;
+}
+
+void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& out) {
+  store::DocumentRepository& docs = d_.store.documents();
+  int64_t now = d_.clock.NowMillis();
+  IngestEvent e{IngestEvent::Type::kFailed, doc.user_id, doc.id, job.id, job.attempts_made};
+  switch (out.kind) {
+    case Outcome::Kind::kDone: {
+      Progress(job, doc, "indexing", kIndexingProgress, out.pages, out.pages, true);
+      auto start = SteadyClock::now();
+      Status s = docs.CompleteWithChunks(doc.id, job.id, out.pages, out.chars, out.chunks, d_.clock.NowMillis());
+      if (!s.ok() && s.code() != StatusCode::kNotFound) {
+        auto r = d_.queue.Fail(job, "could not store the chunks: " + s.message(), true);
+        (void)docs.MarkAttemptFailed(doc.id, job.id, "could not store the chunks: " + s.message(),
+                                     !r.ok() || !r->retried, now);
+        return;
+      }
+      (void)d_.queue.Complete(job);
+      if (s.ok()) {
+        e.type = IngestEvent::Type::kReady;
+        e.pages = out.pages;
+        e.chunks = static_cast<int64_t>(out.chunks.size());
+        e.bytes = static_cast<int64_t>(doc.size_bytes);
+        e.extract_seconds = out.extract_seconds;
+        e.index_seconds = SecondsSince(start);
+        d_.events.Publish(e);
+        d_.log.Info("document ready", {{"document_id", doc.id}, {"pages", out.pages}, {"chunks", e.chunks}});
+      }
+      return;
+    }
+    case Outcome::Kind::kStopped:
+      (void)d_.queue.Release(job);
+      (void)docs.MarkAttemptFailed(doc.id, job.id, "", false, now);
+      return;
+    case Outcome::Kind::kLeaseLost:
+      d_.log.Info("job abandoned", {{"job_id", job.id}, {"document_id", doc.id}, {"reason", out.reason}});
+      return;
+    case Outcome::Kind::kRejected:
+    case Outcome::Kind::kFailed: {
+      bool retryable = out.kind == Outcome::Kind::kFailed;
+      auto r = d_.queue.Fail(job, out.reason, retryable);
+      bool final = !r.ok() || !r->retried;
+      (void)docs.MarkAttemptFailed(doc.id, job.id, out.reason, final, now);
+      e.type = final ? IngestEvent::Type::kFailed : IngestEvent::Type::kRetrying;
+      e.error = out.reason;
+      d_.events.Publish(e);
+      d_.log.Warn(final ? "document failed" : "attempt failed; will retry",
+                  {{"document_id", doc.id}, {"job_id", job.id}, {"attempt", job.attempts_made}, {"reason", out.reason}});
+      return;
+    }
+  }
+}
+
+}  // namespace betterdev::ingest

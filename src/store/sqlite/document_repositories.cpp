@@ -1,0 +1,261 @@
+// Documents and their chunks on SQLite.
+#include <charconv>
+
+#include "store/sqlite/repositories.hpp"
+
+namespace betterdev::store::sqlite {
+namespace {
+
+constexpr std::string_view kAfterAll = "~";  // sorts after every id (see chat_repositories.cpp)
+
+#define DOCUMENT_COLUMNS                                                                                     \
+  "user_id, id, filename, content_type, size_bytes, sha256, status, stage, progress, page, pages, chunk_count, " \
+  "text_chars, attempts, error, job_id, created_at, updated_at, finished_at"
+
+Document ReadDocument(const Statement& q) {
+  Document d;
+  d.user_id = q.Text(0);
+  d.id = q.Text(1);
+  d.filename = q.Text(2);
+  d.content_type = q.Text(3);
+  d.size_bytes = static_cast<uint64_t>(q.Int(4));
+  d.sha256 = q.Text(5);
+  d.status = ParseDocumentStatus(q.Text(6)).value_or(DocumentStatus::kFailed);
+  d.stage = q.Text(7);
+  d.progress = static_cast<int>(q.Int(8));
+  d.page = static_cast<int>(q.Int(9));
+  d.pages = static_cast<int>(q.Int(10));
+  d.chunk_count = q.Int(11);
+  d.text_chars = q.Int(12);
+  d.attempts = static_cast<int>(q.Int(13));
+  d.error = q.Text(14);
+  d.job_id = q.Text(15);
+  d.created_at = q.Int(16);
+  d.updated_at = q.Int(17);
+  d.finished_at = q.OptionalInt(18);
+  return d;
+}
+
+Result<Document> One(Statement& q) {
+  Result<bool> row = q.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no such document");
+  return ReadDocument(q);
+}
+
+Status Changed(Connection& conn) {
+  return conn.Changes() == 0 ? Status::NotFound("the document is gone or belongs to another job") : Status::Ok();
+}
+
+// The ordinal after which a chunk page starts: from a chunk id "<document id>_<ordinal>".
+int64_t OrdinalAfter(const std::optional<std::string>& after_id) {
+  if (!after_id) return -1;
+  size_t us = after_id->rfind('_');
+  int64_t v = -1;
+  if (us == std::string::npos) return v;
+  std::from_chars(after_id->data() + us + 1, after_id->data() + after_id->size(), v);
+  return v;
+}
+
+}  // namespace
+
+Status SqliteDocuments::Create(const Document& d) {
+  auto conn = pool_.Acquire();
+  return conn
+      ->Prepare("INSERT INTO documents(user_id, id, filename, content_type, size_bytes, sha256, status, job_id, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .Bind(1, d.user_id)
+      .Bind(2, d.id)
+      .Bind(3, d.filename)
+      .Bind(4, d.content_type)
+      .Bind(5, static_cast<int64_t>(d.size_bytes))
+      .Bind(6, d.sha256)
+      .Bind(7, DocumentStatusName(d.status))
+      .Bind(8, d.job_id)
+      .Bind(9, d.created_at)
+      .Bind(10, d.updated_at)
+      .Run();
+}
+
+Result<Document> SqliteDocuments::Get(const std::string& user_id, const std::string& id) {
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare("SELECT " DOCUMENT_COLUMNS " FROM documents WHERE user_id = ? AND id = ?");
+  q.Bind(1, user_id).Bind(2, id);
+  return One(q);
+}
+
+Result<Document> SqliteDocuments::GetById(const std::string& id) {
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare("SELECT " DOCUMENT_COLUMNS " FROM documents WHERE id = ?");
+  q.Bind(1, id);
+  return One(q);
+}
+
+Result<Document> SqliteDocuments::FindBySha(const std::string& user_id, const std::string& sha256) {
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare("SELECT " DOCUMENT_COLUMNS " FROM documents WHERE user_id = ? AND sha256 = ?");
+  q.Bind(1, user_id).Bind(2, sha256);
+  return One(q);
+}
+
+Result<Page<Document>> SqliteDocuments::List(const std::string& user_id, const PageRequest& page,
+                                             std::optional<DocumentStatus> status) {
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare("SELECT " DOCUMENT_COLUMNS
+                              " FROM documents WHERE user_id = ?1 AND id < ?2 AND (?3 IS NULL OR status = ?3) "
+                              "ORDER BY id DESC LIMIT ?4");
+  q.Bind(1, user_id).Bind(2, page.after_id.value_or(std::string(kAfterAll)));
+  if (status) q.Bind(3, DocumentStatusName(*status));
+  q.Bind(4, int64_t{page.limit} + 1);
+  Page<Document> out;
+  for (;;) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (static_cast<int>(out.items.size()) == page.limit) {
+      out.has_more = true;
+      break;
+    }
+    out.items.push_back(ReadDocument(q));
+  }
+  return out;
+}
+
+Status SqliteDocuments::Requeue(const std::string& user_id, const std::string& id, const std::string& job_id,
+                                int64_t now) {
+  auto conn = pool_.Acquire();
+  BD_RETURN_IF_ERROR(conn->Prepare("UPDATE documents SET status = 'queued', stage = '', progress = 0, page = 0, "
+                                   "attempts = 0, error = '', job_id = ?1, updated_at = ?2, finished_at = NULL "
+                                   "WHERE user_id = ?3 AND id = ?4")
+                         .Bind(1, job_id)
+                         .Bind(2, now)
+                         .Bind(3, user_id)
+                         .Bind(4, id)
+                         .Run());
+  return conn->Changes() == 0 ? Status::NotFound("no such document") : Status::Ok();
+}
+
+Status SqliteDocuments::MarkProcessing(const std::string& id, const std::string& job_id, int attempt, int64_t now) {
+  auto conn = pool_.Acquire();
+  BD_RETURN_IF_ERROR(conn->Prepare("UPDATE documents SET status = 'processing', stage = 'extracting', progress = 0, "
+                                   "page = 0, attempts = ?1, updated_at = ?2 WHERE id = ?3 AND job_id = ?4")
+                         .Bind(1, int64_t{attempt})
+                         .Bind(2, now)
+                         .Bind(3, id)
+                         .Bind(4, job_id)
+                         .Run());
+  return Changed(*conn);
+}
+
+Status SqliteDocuments::UpdateProgress(const std::string& id, const std::string& job_id, const DocumentProgress& p,
+                                       int64_t now) {
+  auto conn = pool_.Acquire();
+  BD_RETURN_IF_ERROR(conn->Prepare("UPDATE documents SET stage = ?1, progress = ?2, page = ?3, pages = ?4, "
+                                   "updated_at = ?5 WHERE id = ?6 AND job_id = ?7 AND status = 'processing'")
+                         .Bind(1, p.stage)
+                         .Bind(2, int64_t{p.progress})
+                         .Bind(3, int64_t{p.page})
+                         .Bind(4, int64_t{p.pages})
+                         .Bind(5, now)
+                         .Bind(6, id)
+                         .Bind(7, job_id)
+                         .Run());
+  return Changed(*conn);
+}
+
+Status SqliteDocuments::MarkAttemptFailed(const std::string& id, const std::string& job_id, const std::string& reason,
+                                          bool final, int64_t now) {
+  auto conn = pool_.Acquire();
+  Statement u = conn->Prepare(
+      "UPDATE documents SET status = ?1, stage = '', error = ?2, updated_at = ?3, "
+      "finished_at = CASE WHEN ?1 = 'failed' THEN ?3 ELSE NULL END WHERE id = ?4 AND job_id = ?5");
+  BD_RETURN_IF_ERROR(u.Bind(1, final ? "failed" : "queued").Bind(2, reason).Bind(3, now).Bind(4, id).Bind(5, job_id).Run());
+  return Changed(*conn);
+}
+
+Status SqliteDocuments::CompleteWithChunks(const std::string& id, const std::string& job_id, int pages,
+                                           int64_t text_chars, const std::vector<StoredChunk>& chunks, int64_t now) {
+  auto conn = pool_.Acquire();
+  Transaction tx(*conn);
+  BD_RETURN_IF_ERROR(tx.begin_status());
+  BD_RETURN_IF_ERROR(conn->Prepare("UPDATE documents SET status = 'ready', stage = '', progress = 100, page = ?1, "
+                                   "pages = ?1, chunk_count = ?2, text_chars = ?3, error = '', updated_at = ?4, "
+                                   "finished_at = ?4 WHERE id = ?5 AND job_id = ?6")
+                         .Bind(1, int64_t{pages})
+                         .Bind(2, static_cast<int64_t>(chunks.size()))
+                         .Bind(3, text_chars)
+                         .Bind(4, now)
+                         .Bind(5, id)
+                         .Bind(6, job_id)
+                         .Run());
+  BD_RETURN_IF_ERROR(Changed(*conn));
+  // Replacing, not appending, makes a job that runs twice leave exactly one set of chunks.
+  BD_RETURN_IF_ERROR(conn->Prepare("DELETE FROM chunks WHERE document_id = ?").Bind(1, id).Run());
+  for (const StoredChunk& c : chunks) {
+    BD_RETURN_IF_ERROR(conn->Prepare("INSERT INTO chunks(document_id, ordinal, page_start, page_end, char_start, "
+                                     "char_end, text) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                           .Bind(1, id)
+                           .Bind(2, int64_t{c.ordinal})
+                           .Bind(3, int64_t{c.page_start})
+                           .Bind(4, int64_t{c.page_end})
+                           .Bind(5, c.char_start)
+                           .Bind(6, c.char_end)
+                           .Bind(7, c.text)
+                           .Run());
+  }
+  return tx.Commit();
+}
+
+Result<Document> SqliteDocuments::Delete(const std::string& user_id, const std::string& id) {
+  auto conn = pool_.Acquire();
+  Transaction tx(*conn);
+  BD_RETURN_IF_ERROR(tx.begin_status());
+  Statement q = conn->Prepare("SELECT " DOCUMENT_COLUMNS " FROM documents WHERE user_id = ? AND id = ?");
+  q.Bind(1, user_id).Bind(2, id);
+  Result<Document> doc = One(q);
+  if (!doc.ok()) return doc.status();
+  BD_RETURN_IF_ERROR(conn->Prepare("DELETE FROM chunks WHERE document_id = ?").Bind(1, id).Run());
+  BD_RETURN_IF_ERROR(conn->Prepare("DELETE FROM documents WHERE user_id = ? AND id = ?").Bind(1, user_id).Bind(2, id).Run());
+  BD_RETURN_IF_ERROR(tx.Commit());
+  return doc;
+}
+
+Result<int64_t> SqliteDocuments::CountBySha(const std::string& sha256) {
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare("SELECT count(*) FROM documents WHERE sha256 = ?");
+  q.Bind(1, sha256);
+  Result<bool> row = q.Step();
+  if (!row.ok()) return row.status();
+  return q.Int(0);
+}
+
+Result<Page<StoredChunk>> SqliteDocuments::ListChunks(const std::string& user_id, const std::string& document_id,
+                                                      const PageRequest& page) {
+  auto conn = pool_.Acquire();
+  {
+    Statement owned = conn->Prepare("SELECT 1 FROM documents WHERE user_id = ? AND id = ?");
+    owned.Bind(1, user_id).Bind(2, document_id);
+    Result<bool> row = owned.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::NotFound("no such document");
+  }
+  Statement q = conn->Prepare(
+      "SELECT ordinal, page_start, page_end, char_start, char_end, text FROM chunks "
+      "WHERE document_id = ?1 AND ordinal > ?2 ORDER BY ordinal LIMIT ?3");
+  q.Bind(1, document_id).Bind(2, OrdinalAfter(page.after_id)).Bind(3, int64_t{page.limit} + 1);
+  Page<StoredChunk> out;
+  for (;;) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (static_cast<int>(out.items.size()) == page.limit) {
+      out.has_more = true;
+      break;
+    }
+    out.items.push_back({document_id, static_cast<int>(q.Int(0)), static_cast<int>(q.Int(1)),
+                         static_cast<int>(q.Int(2)), q.Int(3), q.Int(4), q.Text(5)});
+  }
+  return out;
+}
+
+}  // namespace betterdev::store::sqlite
