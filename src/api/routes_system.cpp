@@ -16,7 +16,12 @@ void RegisterSystemRoutes(ApiRouter& r, Services& s) {
                s.log.Warn("readiness check failed", {{"request_id", req.request_id}, {"error", store.message()}});
                return ErrorResponse(HttpError{503, "unavailable", "store: " + store.message()});
              }
-             return JsonResponse(200, {{"status", "ready"}, {"checks", {{"store", "ok"}}}});
+             Status queue = s.ingest.PingQueue();
+             if (!queue.ok()) {
+               s.log.Warn("readiness check failed", {{"request_id", req.request_id}, {"error", queue.message()}});
+               return ErrorResponse(HttpError{503, "unavailable", "queue: " + queue.message()});
+             }
+             return JsonResponse(200, {{"status", "ready"}, {"checks", {{"store", "ok"}, {"queue", "ok"}}}});
            });
 
   RegisterProcessMetrics(s.metrics);

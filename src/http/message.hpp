@@ -2,6 +2,7 @@
 // Boost.Beast stays inside server.cpp.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,7 @@ struct Request {
   std::string query;  // raw, without '?'
   std::vector<Header> headers;
   std::string body;
+  uint64_t streamed_bytes = 0;  // body bytes a streaming route consumed (body itself stays empty)
   std::vector<std::pair<std::string, std::string>> path_params;  // filled by the router, decoded
   std::string request_id;
   std::string remote_address;

@@ -301,6 +301,7 @@ class Server::Impl {
         if (ec) co_return Response::Error(400, "bad_request", "malformed request body: " + ec.message());
         size_t n = piece.size() - parser.get().body().size;
         if (n == 0) continue;
+        req.streamed_bytes += n;
         if (std::optional<Response> stop = reader->Write(std::string_view(piece.data(), n))) co_return std::move(*stop);
       }
     }
@@ -423,7 +424,7 @@ class Server::Impl {
                             {"route", route},
                             {"status", status},
                             {"duration_ms", seconds * 1000},
-                            {"bytes_in", req.body.size()},
+                            {"bytes_in", req.body.size() + req.streamed_bytes},
                             {"bytes_out", bytes_out},
                             {"remote", req.remote_address}});
   }

@@ -54,6 +54,11 @@ Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::B
   return AcceptedUpload{std::move(d), true};
 }
 
+Status IngestService::PingQueue() {
+  auto counts = queue_.Counts();
+  return counts.ok() ? Status::Ok() : Status::Unavailable(counts.status().message());
+}
+
 Result<store::Document> IngestService::Get(const std::string& user_id, const std::string& id) {
   return store_.documents().Get(user_id, id);
 }

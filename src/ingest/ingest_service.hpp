@@ -26,6 +26,8 @@ class IngestService {
                 IdGenerator& ids, const IngestConfig& config, Logger& log);
 
   blob::BlobStore& blobs() { return blobs_; }
+  // Unavailable when the job queue cannot answer.
+  Status PingQueue();
 
   // `staged` is finished (bytes on stable storage) and `content_type` was detected from the
   // bytes and is supported. Same bytes as one of the user's documents: that document, unless

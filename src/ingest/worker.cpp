@@ -76,6 +76,9 @@ bool Worker::RunOnce(const std::atomic<bool>& stop) {
 }
 
 void Worker::Reclaim() {
+  // Completed jobs are history only: keep the newest and a week's worth.
+  if (auto pruned = d_.queue.PruneCompleted({int64_t{10000}, int64_t{7} * 24 * 3600 * 1000}); !pruned.ok())
+    d_.log.Warn("cannot prune completed jobs", {{"error", pruned.status().message()}});
   auto expired = d_.queue.ReclaimExpired();
   if (!expired.ok()) {
     d_.log.Warn("cannot reclaim expired jobs", {{"error", expired.status().message()}});

@@ -116,6 +116,17 @@ Result<MigrationReport> ApplyMigrations(Connection& conn, int64_t now_ms) {
     if (m.version <= report.current_version) continue;
     Transaction tx(conn);
     BD_RETURN_IF_ERROR(tx.begin_status());
+    {
+      // Another process may have applied it since we looked (several workers start at once).
+      Statement q = conn.Prepare("SELECT count(*) FROM schema_migrations WHERE version = ?");
+      q.Bind(1, int64_t{m.version});
+      Result<bool> row = q.Step();
+      if (!row.ok()) return row.status();
+      if (q.Int(0) > 0) {
+        report.current_version = m.version;
+        continue;
+      }
+    }
     Status s = conn.Exec(m.sql);
     if (!s.ok()) return Status::Internal("migration " + std::to_string(m.version) + " failed: " + s.message());
     BD_RETURN_IF_ERROR(conn.Prepare("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)")

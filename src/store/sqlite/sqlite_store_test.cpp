@@ -211,3 +211,124 @@ TEST_F(SqliteStoreTest, ConcurrentWritersAllSucceed) {
 
 }  // namespace
 }  // namespace betterdev::store
+
+namespace betterdev::store {
+namespace {
+
+class DocumentStoreTest : public SqliteStoreTest {
+ protected:
+  Document AddDocument(const std::string& user, const std::string& sha, const std::string& job) {
+    Document d;
+    d.id = ids.New("doc");
+    d.user_id = user;
+    d.filename = "f.pdf";
+    d.content_type = "application/pdf";
+    d.size_bytes = 10;
+    d.sha256 = sha;
+    d.job_id = job;
+    d.created_at = d.updated_at = clock.NowMillis();
+    EXPECT_TRUE(store->documents().Create(d).ok());
+    return d;
+  }
+  static std::vector<StoredChunk> Chunks(const std::string& doc, int n) {
+    std::vector<StoredChunk> out;
+    for (int i = 0; i < n; ++i) out.push_back({doc, i, 1, 1, i * 10, i * 10 + 10, "chunk " + std::to_string(i)});
+    return out;
+  }
+  DocumentRepository& docs() { return store->documents(); }
+};
+
+TEST_F(DocumentStoreTest, SameBytesTwiceForOneUserIsAConflictButNotAcrossUsers) {
+  AddDocument(alice, "aa", "job_1");
+  Document again = AddDocument(bob, "aa", "job_2");
+  Document d;
+  d.id = ids.New("doc");
+  d.user_id = alice;
+  d.sha256 = "aa";
+  EXPECT_EQ(docs().Create(d).code(), StatusCode::kConflict);
+  EXPECT_EQ(docs().FindBySha(bob, "aa")->id, again.id);
+  EXPECT_EQ(*docs().CountBySha("aa"), 2);
+}
+
+TEST_F(DocumentStoreTest, RunningAJobTwiceLeavesExactlyOneSetOfChunks) {
+  Document d = AddDocument(alice, "bb", "job_1");
+  ASSERT_TRUE(docs().MarkProcessing(d.id, "job_1", 1, 1).ok());
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 3, 100, Chunks(d.id, 5), 2).ok());
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 3, 100, Chunks(d.id, 4), 3).ok());
+  auto page = docs().ListChunks(alice, d.id, {100, std::nullopt});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(page->items[static_cast<size_t>(i)].ordinal, i);
+  Document got = *docs().Get(alice, d.id);
+  EXPECT_EQ(got.status, DocumentStatus::kReady);
+  EXPECT_EQ(got.chunk_count, 4);
+  EXPECT_EQ(got.pages, 3);
+  EXPECT_EQ(got.finished_at, 3);
+}
+
+TEST_F(DocumentStoreTest, AStaleJobCannotTouchTheDocument) {
+  Document d = AddDocument(alice, "cc", "job_old");
+  ASSERT_TRUE(docs().Requeue(alice, d.id, "job_new", 5).ok());
+  EXPECT_EQ(docs().MarkProcessing(d.id, "job_old", 1, 6).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().UpdateProgress(d.id, "job_old", {"extracting", 10, 1, 2}, 6).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_old", 1, 1, Chunks(d.id, 2), 6).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().MarkAttemptFailed(d.id, "job_old", "x", true, 6).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().ListChunks(alice, d.id, {10, std::nullopt})->items.size(), 0u);
+  EXPECT_EQ(docs().Get(alice, d.id)->status, DocumentStatus::kQueued);
+}
+
+TEST_F(DocumentStoreTest, FailedAttemptsRequeueUntilTheFinalOne) {
+  Document d = AddDocument(alice, "dd", "job_1");
+  ASSERT_TRUE(docs().MarkProcessing(d.id, "job_1", 1, 1).ok());
+  ASSERT_TRUE(docs().MarkAttemptFailed(d.id, "job_1", "crashed", false, 2).ok());
+  Document got = *docs().Get(alice, d.id);
+  EXPECT_EQ(got.status, DocumentStatus::kQueued);
+  EXPECT_EQ(got.error, "crashed");
+  EXPECT_FALSE(got.finished_at.has_value());
+  ASSERT_TRUE(docs().MarkProcessing(d.id, "job_1", 2, 3).ok());
+  ASSERT_TRUE(docs().MarkAttemptFailed(d.id, "job_1", "crashed again", true, 4).ok());
+  got = *docs().Get(alice, d.id);
+  EXPECT_EQ(got.status, DocumentStatus::kFailed);
+  EXPECT_EQ(got.attempts, 2);
+  EXPECT_EQ(got.finished_at, 4);
+}
+
+TEST_F(DocumentStoreTest, DeleteRemovesChunksAndIsPerUser) {
+  Document d = AddDocument(alice, "ee", "job_1");
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 1, 10, Chunks(d.id, 3), 2).ok());
+  EXPECT_EQ(docs().Delete(bob, d.id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().ListChunks(bob, d.id, {10, std::nullopt}).status().code(), StatusCode::kNotFound);
+  auto removed = docs().Delete(alice, d.id);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(removed->sha256, "ee");
+  EXPECT_EQ(*docs().CountBySha("ee"), 0);
+  EXPECT_EQ(docs().Get(alice, d.id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_1", 1, 10, Chunks(d.id, 3), 3).code(), StatusCode::kNotFound);
+}
+
+TEST_F(DocumentStoreTest, ListsNewestFirstWithStatusFilterAndChunkPages) {
+  std::vector<Document> all;
+  for (int i = 0; i < 5; ++i) all.push_back(AddDocument(alice, "s" + std::to_string(i), "job_" + std::to_string(i)));
+  ASSERT_TRUE(docs().CompleteWithChunks(all[1].id, "job_1", 1, 10, Chunks(all[1].id, 7), 2).ok());
+  auto ready = docs().List(alice, {10, std::nullopt}, DocumentStatus::kReady);
+  ASSERT_EQ(ready->items.size(), 1u);
+  EXPECT_EQ(ready->items[0].id, all[1].id);
+  auto first = docs().List(alice, {3, std::nullopt}, std::nullopt);
+  ASSERT_EQ(first->items.size(), 3u);
+  EXPECT_TRUE(first->has_more);
+  EXPECT_EQ(first->items[0].id, all[4].id);
+  auto rest = docs().List(alice, {3, first->items.back().id}, std::nullopt);
+  ASSERT_EQ(rest->items.size(), 2u);
+  EXPECT_FALSE(rest->has_more);
+  EXPECT_EQ(rest->items[1].id, all[0].id);
+  auto c1 = docs().ListChunks(alice, all[1].id, {4, std::nullopt});
+  ASSERT_EQ(c1->items.size(), 4u);
+  EXPECT_TRUE(c1->has_more);
+  auto c2 = docs().ListChunks(alice, all[1].id, {4, ChunkId(all[1].id, c1->items.back().ordinal)});
+  ASSERT_EQ(c2->items.size(), 3u);
+  EXPECT_EQ(c2->items[0].ordinal, 4);
+  EXPECT_FALSE(c2->has_more);
+}
+
+}  // namespace
+}  // namespace betterdev::store

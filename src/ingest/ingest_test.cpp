@@ -1,0 +1,91 @@
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ingest/child_process.hpp"
+#include "ingest/events.hpp"
+#include "ingest/ingest_service.hpp"
+#include "ingest/job_process.hpp"
+
+namespace betterdev::ingest {
+namespace {
+
+TEST(CleanFilename, KeepsOnlyADisplayName) {
+  EXPECT_EQ(CleanFilename("report.pdf"), "report.pdf");
+  EXPECT_EQ(CleanFilename("../../etc/passwd"), "passwd");
+  EXPECT_EQ(CleanFilename("C:\\Users\\me\\Q1 report.pdf"), "Q1 report.pdf");
+  EXPECT_EQ(CleanFilename("a\nb\x01" "c.txt"), "abc.txt");
+  EXPECT_EQ(CleanFilename("\xC3\xA9t\xC3\xA9.md"), "\xC3\xA9t\xC3\xA9.md");
+  EXPECT_EQ(CleanFilename("bad\xFF\xFEutf8.txt"), "badutf8.txt");
+  EXPECT_EQ(CleanFilename(""), "upload");
+  EXPECT_EQ(CleanFilename("dir/"), "upload");
+  EXPECT_EQ(CleanFilename(".."), "upload");
+  EXPECT_EQ(CleanFilename(std::string(300, 'x')).size(), 255u);
+  // A multi-byte character is never cut in half at the length limit.
+  std::string long_name(254, 'x');
+  long_name += "\xC3\xA9";
+  EXPECT_EQ(CleanFilename(long_name), std::string(254, 'x'));
+}
+
+TEST(Events, RoundTripEveryType) {
+  IngestEvent e{IngestEvent::Type::kReady, "usr_1", "doc_1", "job_1", 2};
+  e.pages = 12;
+  e.chunks = 30;
+  e.bytes = 4096;
+  e.extract_seconds = 1.5;
+  auto back = DecodeEvent(EncodeEvent(e));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->type, IngestEvent::Type::kReady);
+  EXPECT_EQ(back->document_id, "doc_1");
+  EXPECT_EQ(back->attempt, 2);
+  EXPECT_EQ(back->chunks, 30);
+  EXPECT_DOUBLE_EQ(back->extract_seconds, 1.5);
+  e.type = IngestEvent::Type::kFailed;
+  e.error = "extractor crashed (signal 11, Segmentation fault) on page 7";
+  EXPECT_EQ(DecodeEvent(EncodeEvent(e))->error, e.error);
+  EXPECT_FALSE(DecodeEvent("not json").has_value());
+  EXPECT_FALSE(DecodeEvent(R"({"type":"bogus"})").has_value());
+  EXPECT_FALSE(DecodeEvent(R"({"type":"ready","pages":"many"})").has_value());
+}
+
+TEST(JobProtocol, DecodesEachMessageAndRejectsGarbage) {
+  auto chunk = DecodeJobMessage(
+      R"({"t":"chunk","ordinal":3,"page_start":2,"page_end":3,"char_start":10,"char_end":20,"text":"h\u00e9"})");
+  ASSERT_TRUE(chunk.has_value());
+  EXPECT_EQ(chunk->type, JobMessage::Type::kChunk);
+  EXPECT_EQ(chunk->chunk.ordinal, 3);
+  EXPECT_EQ(chunk->chunk.page_end, 3);
+  EXPECT_EQ(chunk->chunk.text, "h\xC3\xA9");
+  EXPECT_EQ(DecodeJobMessage(R"({"t":"page","page":7,"pages":9})")->page, 7);
+  EXPECT_EQ(DecodeJobMessage(R"({"t":"error","reason":"encrypted"})")->reason, "encrypted");
+  EXPECT_EQ(DecodeJobMessage(R"({"t":"done","pages":2,"chars":5,"chunks":1})")->chunks, 1);
+  EXPECT_FALSE(DecodeJobMessage(R"({"t":"chunk","ordinal":"x"})").has_value());
+  EXPECT_FALSE(DecodeJobMessage(R"({"t":"nope"})").has_value());
+  EXPECT_FALSE(DecodeJobMessage("{").has_value());
+}
+
+TEST(ChildProcess, PipesStdoutAndReportsHowItEnded) {
+  auto child = SpawnChild({"/bin/sh", "-c", "echo hello; exit 3"}, {});
+  ASSERT_TRUE(child.ok());
+  char buf[64];
+  ssize_t n = ::read(child->stdout_read, buf, sizeof buf);
+  ::close(child->stdout_read);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(std::max<ssize_t>(n, 0))), "hello\n");
+  int status = 0;
+  ASSERT_EQ(::waitpid(child->pid, &status, 0), child->pid);
+  EXPECT_EQ(DescribeWaitStatus(status), "exited with code 3");
+
+  // Signalled only once it runs its own program (before exec it still has this process's handlers).
+  auto sleeper = SpawnChild({"/bin/sh", "-c", "echo ready; exec sleep 30"}, {});
+  ASSERT_TRUE(sleeper.ok());
+  ASSERT_GT(::read(sleeper->stdout_read, buf, sizeof buf), 0);
+  ::kill(sleeper->pid, SIGSEGV);
+  ASSERT_EQ(::waitpid(sleeper->pid, &status, 0), sleeper->pid);
+  ::close(sleeper->stdout_read);
+  EXPECT_EQ(DescribeWaitStatus(status), "crashed (signal 11, Segmentation fault)");
+  EXPECT_GT(ResidentBytes(::getpid()), 0u);
+}
+
+}  // namespace
+}  // namespace betterdev::ingest
