@@ -216,6 +216,13 @@ Result<Document> SqliteDocuments::Delete(const std::string& user_id, const std::
   if (!doc.ok()) return doc.status();
   BD_RETURN_IF_ERROR(conn->Prepare("DELETE FROM chunks WHERE document_id = ?").Bind(1, id).Run());
   BD_RETURN_IF_ERROR(conn->Prepare("DELETE FROM documents WHERE user_id = ? AND id = ?").Bind(1, user_id).Bind(2, id).Run());
+  // The user's conversations stop naming it: one range scan over their clustered rows.
+  BD_RETURN_IF_ERROR(conn->Prepare("UPDATE conversations SET document_ids = trim(replace(',' || document_ids || ',', "
+                                   "',' || ?2 || ',', ','), ',') WHERE user_id = ?1 AND "
+                                   "instr(',' || document_ids || ',', ',' || ?2 || ',') > 0")
+                         .Bind(1, user_id)
+                         .Bind(2, id)
+                         .Run());
   BD_RETURN_IF_ERROR(tx.Commit());
   return doc;
 }

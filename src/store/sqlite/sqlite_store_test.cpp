@@ -293,6 +293,19 @@ TEST_F(DocumentStoreTest, FailedAttemptsRequeueUntilTheFinalOne) {
   EXPECT_EQ(got.finished_at, 4);
 }
 
+TEST_F(DocumentStoreTest, DeleteRemovesTheDocumentFromConversations) {
+  Document d = AddDocument(alice, "ff", "job_1");
+  Conversation c1 = AddConversation(alice, "one", {"doc_a", d.id, "doc_b"});
+  Conversation c2 = AddConversation(alice, "two", {d.id});
+  Conversation c3 = AddConversation(alice, "three", {d.id + "x", "doc_c"});
+  Conversation other = AddConversation(bob, "bob's", {d.id});
+  ASSERT_TRUE(docs().Delete(alice, d.id).ok());
+  EXPECT_EQ(store->conversations().Get(alice, c1.id)->document_ids, (std::vector<std::string>{"doc_a", "doc_b"}));
+  EXPECT_TRUE(store->conversations().Get(alice, c2.id)->document_ids.empty());
+  EXPECT_EQ(store->conversations().Get(alice, c3.id)->document_ids, (std::vector<std::string>{d.id + "x", "doc_c"}));
+  EXPECT_EQ(store->conversations().Get(bob, other.id)->document_ids, (std::vector<std::string>{d.id}));
+}
+
 TEST_F(DocumentStoreTest, DeleteRemovesChunksAndIsPerUser) {
   Document d = AddDocument(alice, "ee", "job_1");
   ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 1, 10, Chunks(d.id, 3), 2).ok());
