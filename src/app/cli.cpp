@@ -81,6 +81,9 @@ void AddServerOptions(CLI::App* app, std::set<std::string>& envs, Config& c, std
 void AddIngestOptions(CLI::App* app, std::set<std::string>& envs, IngestConfig& g) {
   Opt(app, envs, "--workers", g.workers, "BETTERDEV_WORKERS", "Worker processes serve starts (0: one per core)")
       ->check(CLI::Range(0, 256));
+  Opt(app, envs, "--worker-nice", g.worker_nice, "BETTERDEV_WORKER_NICE",
+      "How much lower the workers' CPU priority is than the API's (0-19)")
+      ->check(CLI::Range(0, 19));
   Opt(app, envs, "--max-upload-bytes", g.max_upload_bytes, "BETTERDEV_MAX_UPLOAD_BYTES",
       "Largest upload (all files of one request) in bytes")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));

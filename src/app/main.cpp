@@ -109,7 +109,9 @@ int Worker(const Invocation& inv) {
   std::unique_ptr<ingest::EventSink> events;
   if (inv.events_fd >= 0) events = std::make_unique<ingest::FdEventSink>(inv.events_fd);
   else events = std::make_unique<ingest::NullEventSink>();
-  std::string id = "w" + std::to_string(inv.worker_index) + "-" + std::to_string(::getpid());
+  char id_buf[48];
+  std::snprintf(id_buf, sizeof id_buf, "w%d-%d", inv.worker_index, static_cast<int>(::getpid()));
+  const std::string id = id_buf;  // (string concatenation here trips GCC 12's -Wrestrict false positive)
   ingest::Worker worker({*backends->store, *backends->blobs, *backends->queue, *events, clock, log}, c.ingest,
                         ingest::SelfExe(), id);
   log.Info("worker ready", {{"worker_id", id}});
@@ -174,7 +176,7 @@ int Serve(const Config& c, bool with_workers) {
   if (with_workers) {
     int n = c.ingest.workers > 0 ? c.ingest.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     supervisor = std::make_unique<ingest::Supervisor>(
-        WorkerArgv(c), n, [&metrics](const ingest::IngestEvent& e) { ingest::ObserveEvent(metrics, e); }, log);
+        WorkerArgv(c), n, c.ingest.worker_nice, [&metrics](const ingest::IngestEvent& e) { ingest::ObserveEvent(metrics, e); }, log);
   }
   ingest::RegisterIngestMetrics(metrics, *backends->queue, supervisor.get());
   http::Router router;

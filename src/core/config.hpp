@@ -38,6 +38,7 @@ struct AuthConfig {
 // Uploads, the job queue, worker processes and the limits each job runs under.
 struct IngestConfig {
   int workers = 0;                          // worker processes `serve` supervises; 0 = number of cores
+  int worker_nice = 10;                     // workers run this much below the API's CPU priority
   uint64_t max_upload_bytes = 100ull << 20;  // per upload request
   int job_attempts = 3;
   int job_backoff_ms = 2000;          // retry n waits backoff * 2^(n-1)

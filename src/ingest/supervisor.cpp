@@ -25,8 +25,8 @@ constexpr int64_t kStableMs = 10000;  // a worker that ran this long restarts wi
 
 }  // namespace
 
-Supervisor::Supervisor(std::vector<std::string> argv, int count, EventHandler on_event, Logger& log)
-    : argv_(std::move(argv)), on_event_(std::move(on_event)), log_(log), slots_(static_cast<size_t>(count)) {}
+Supervisor::Supervisor(std::vector<std::string> argv, int count, int nice, EventHandler on_event, Logger& log)
+    : argv_(std::move(argv)), nice_(nice), on_event_(std::move(on_event)), log_(log), slots_(static_cast<size_t>(count)) {}
 
 Supervisor::~Supervisor() {
   Stop(0);
@@ -53,6 +53,7 @@ Status Supervisor::Spawn(Slot& slot, int index) {
   argv.push_back(std::to_string(index));
   ChildOptions options;
   options.pipe_stdout = false;
+  options.nice = nice_;
   options.keep_fds = {events_write_};
   auto child = SpawnChild(argv, options);
   if (!child.ok()) return child.status();

@@ -21,8 +21,9 @@ class Supervisor {
  public:
   using EventHandler = std::function<void(const IngestEvent&)>;
 
-  // Each worker runs `argv` plus "--events-fd N" (the pipe's write end).
-  Supervisor(std::vector<std::string> argv, int count, EventHandler on_event, Logger& log);
+  // Each worker runs `argv` plus "--events-fd N" (the pipe's write end), `nice` steps below
+  // this process's CPU priority (so request latency wins over document throughput).
+  Supervisor(std::vector<std::string> argv, int count, int nice, EventHandler on_event, Logger& log);
   ~Supervisor();
 
   Status Start();
@@ -46,6 +47,7 @@ class Supervisor {
   void TerminateAll();
 
   std::vector<std::string> argv_;
+  int nice_;
   EventHandler on_event_;
   Logger& log_;
   std::vector<Slot> slots_;  // guarded by mu_

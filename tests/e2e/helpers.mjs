@@ -59,11 +59,12 @@ export function runBinary(args, { env = {}, timeoutMs = 15000 } = {}) {
 }
 
 // Starts `betterdev serve --port 0 --data-dir <dir> ...args` and waits for its URL line.
-// `dataDir` reuses an existing data directory (e.g. to test a restart).
-export function startServer({ args = [], env = {}, dataDir } = {}) {
+// `dataDir` reuses an existing data directory (e.g. to test a restart); `command` runs another
+// server command (`api`: the API without workers).
+export function startServer({ args = [], env = {}, dataDir, command = 'serve' } = {}) {
   const dir = dataDir ? null : tempDir();
   const data = dataDir ?? path.join(dir, 'data');
-  const proc = spawn(BIN, ['serve', '--port', '0', '--data-dir', data, ...args], {
+  const proc = spawn(BIN, [command, '--port', '0', '--data-dir', data, ...args], {
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
