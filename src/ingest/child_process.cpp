@@ -56,6 +56,7 @@ Result<Child> SpawnChild(const std::vector<std::string>& argv, const ChildOption
       int flags = ::fcntl(fd, F_GETFD);
       if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
     }
+    if (options.own_process_group) ::setpgid(0, 0);
     if (options.nice > 0) ::setpriority(PRIO_PROCESS, 0, ::getpriority(PRIO_PROCESS, 0) + options.nice);
     if (as_limit > 0) {
       struct rlimit rl {as_limit, as_limit};

@@ -15,6 +15,7 @@ struct ChildOptions {
   uint64_t address_space_limit_bytes = 0;  // RLIMIT_AS; 0 = none (always none under AddressSanitizer)
   std::vector<std::string> extra_env;      // "NAME=value", added to this process's environment
   int nice = 0;                            // added to the child's niceness (lower CPU priority)
+  bool own_process_group = false;          // true: terminal signals (Ctrl-C) do not reach it
   bool pipe_stdout = true;                 // false: the child shares this process's stdout
   std::vector<int> keep_fds;               // descriptors the child inherits at the same number
 };

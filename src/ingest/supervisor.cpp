@@ -54,6 +54,7 @@ Status Supervisor::Spawn(Slot& slot, int index) {
   ChildOptions options;
   options.pipe_stdout = false;
   options.nice = nice_;
+  options.own_process_group = true;  // the supervisor alone decides when workers stop
   options.keep_fds = {events_write_};
   auto child = SpawnChild(argv, options);
   if (!child.ok()) return child.status();

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Ingestion benchmarks, side by side in one run, all on loopback (not a test):
+#   1. text-PDF pages/s of the full path (upload -> ready) with 1 and 2 workers vs pdftotext
+#      on the same files;
+#   2. POST /v1/documents and GET /v1/conversations p99 while every worker is busy vs idle;
+#   3. peak resident memory of a worker and of its job process on a 1,000-page PDF;
+#   4. SQLite queue throughput with no-op jobs (build/release/bench/queue_bench).
+#   bash bench/ingest_bench.sh [seconds per latency run = 10]
+# Needs the release build (cmake --preset release && cmake --build --preset release), wrk,
+# pdftotext/pdfinfo (poppler-utils) and node (for the generated PDF). Prints Markdown.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-10}"
+BIN=$PWD/build/release/betterdev
+DATA=$PWD/../shared/data
+[ -x "$BIN" ] || { echo "build the release binary first" >&2; exit 1; }
+for t in wrk pdftotext pdfinfo node curl; do command -v $t >/dev/null || { echo "$t is missing: bash scripts/setup.sh" >&2; exit 1; }; done
+
+WORK=$(mktemp -d)
+PID=""
+cleanup() { [ -n "$PID" ] && { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# The corpus: 20 NTSB reports, a 117-page LaTeX book, and a generated 1,000-page text PDF.
+mkdir -p "$WORK/corpus"
+cp "$DATA"/pdf/ntsb-reports/data/*/*.pdf "$WORK/corpus/" 2>/dev/null || find "$DATA/pdf/ntsb-reports" -name '*.pdf' -exec cp {} "$WORK/corpus/" \;
+cp "$DATA"/pdf/py-pdf-sample-files/009-pdflatex-geotopo/*.pdf "$WORK/corpus/"
+node --input-type=module -e "
+  import { markerPdf } from '$PWD/tests/e2e/pdfgen.mjs';
+  import fs from 'node:fs';
+  fs.writeFileSync('$WORK/big.pdf', markerPdf(1000, 40));"
+cp "$WORK/big.pdf" "$WORK/corpus/big-1000.pdf"
+FILES=("$WORK"/corpus/*.pdf)
+PAGES=0
+for f in "${FILES[@]}"; do PAGES=$((PAGES + $(pdfinfo "$f" | awk '/^Pages:/ {print $2}'))); done
+BYTES=$(cat "${FILES[@]}" | wc -c)
+
+now_ms() { date +%s%3N; }
+start_server() {  # args...
+  rm -rf "$WORK/data"
+  "$BIN" serve --port 0 --data-dir "$WORK/data" --access-log false "$@" >"$WORK/out.log" 2>&1 &
+  PID=$!
+  URL=""
+  for _ in $(seq 1 1000); do
+    URL=$(grep -oE 'on http://[^ ]+' "$WORK/out.log" | head -1 | cut -c4- || true)
+    [ -n "$URL" ] && curl -fs "$URL/healthz" >/dev/null 2>&1 && break
+    sleep 0.01
+  done
+  J='Content-Type: application/json'
+  curl -fs -XPOST "$URL/v1/auth/register" -H "$J" -d '{"email":"bench@example.com","password":"benchmark-password"}' >/dev/null
+  TOKEN=$(curl -fs -XPOST "$URL/v1/auth/login" -H "$J" -d '{"email":"bench@example.com","password":"benchmark-password"}' |
+    sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+}
+stop_server() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
+upload() {  # file [name] -> document id
+  curl -fs -XPOST "$URL/v1/documents" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/octet-stream' \
+    -H "X-Filename: ${2:-$(basename "$1")}" --data-binary @"$1" | sed -E 's/.*"document_id":"([^"]+)".*/\1/'
+}
+wait_ready() {  # until no document is queued or processing
+  while curl -fs "$URL/v1/documents?limit=1000" -H "Authorization: Bearer $TOKEN" | grep -qE '"status":"(queued|processing)"'; do
+    sleep 0.05
+  done
+}
+
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "Date: $(date -u +%Y-%m-%dT%H:%MZ); corpus: ${#FILES[@]} PDFs, $PAGES pages, $((BYTES / 1024)) KiB (20 NTSB reports, 009-pdflatex-geotopo, a generated 1,000-page text PDF)"
+echo
+
+# 1. Throughput: pdftotext (one process per file, sequential) vs the full path.
+T0=$(now_ms)
+for f in "${FILES[@]}"; do pdftotext "$f" /dev/null; done
+T1=$(now_ms)
+PDFTOTEXT_PPS=$(awk -v p=$PAGES -v ms=$((T1 - T0)) 'BEGIN {printf "%.0f", p * 1000 / ms}')
+echo "| path | workers | seconds | pages/s | per worker vs pdftotext |"
+echo "|---|---|---|---|---|"
+echo "| pdftotext (sequential, one process per file) | 1 | $(awk -v ms=$((T1 - T0)) 'BEGIN {printf "%.2f", ms / 1000}') | $PDFTOTEXT_PPS | 1.00× |"
+for W in 1 2; do
+  start_server --workers "$W"
+  T0=$(now_ms)
+  for f in "${FILES[@]}"; do upload "$f" >/dev/null; done
+  wait_ready
+  T1=$(now_ms)
+  FAILED=$(curl -fs "$URL/v1/documents?status=failed" -H "Authorization: Bearer $TOKEN" | grep -o '"id"' | wc -l)
+  PPS=$(awk -v p=$PAGES -v ms=$((T1 - T0)) 'BEGIN {printf "%.0f", p * 1000 / ms}')
+  RATIO=$(awk -v a=$PPS -v b=$PDFTOTEXT_PPS -v w=$W 'BEGIN {printf "%.2f", a / w / b}')
+  echo "| upload → ready (betterdev serve) | $W | $(awk -v ms=$((T1 - T0)) 'BEGIN {printf "%.2f", ms / 1000}') | $PPS | ${RATIO}× ($FAILED failed) |"
+  stop_server
+done
+echo
+
+# 2. Latency while every worker is busy vs idle. Busy = a backlog of unique 1,000-page PDFs.
+cat >"$WORK/upload.lua" <<'LUA'
+local counter = 0
+request = function()
+  counter = counter + 1
+  local body = "benchmark upload " .. counter .. " " .. os.time() .. " " .. math.random() .. "\n"
+  return wrk.format("POST", "/v1/documents", {["Authorization"] = "Bearer " .. TOKEN,
+    ["Content-Type"] = "application/octet-stream", ["X-Filename"] = "note-" .. counter .. ".txt"}, body)
+end
+LUA
+latency() {  # name, wrk args... -> "| name | rps | p50 | p99 |"
+  local name=$1; shift
+  local out
+  out=$(wrk -t1 -c8 -d"${DURATION}s" --latency "$@")
+  echo "| $name | $(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") |"
+}
+start_server --workers 2
+for i in $(seq 1 100); do
+  curl -fs -XPOST "$URL/v1/conversations" -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
+    -d "{\"title\":\"Conversation $i\"}" >/dev/null
+done
+sed -i "1i TOKEN = \"$TOKEN\"" "$WORK/upload.lua"
+echo "| request (wrk -t1 -c8, ${DURATION} s) | requests/s | p50 | p99 |"
+echo "|---|---|---|---|"
+latency "GET /v1/conversations, workers idle" -H "Authorization: Bearer $TOKEN" "$URL/v1/conversations"
+latency "POST /v1/documents (small text), workers idle" -s "$WORK/upload.lua" "$URL"
+for i in $(seq 1 8); do
+  cp "$WORK/big.pdf" "$WORK/big-$i.pdf"
+  printf '%% unique %s\n' "$i" >>"$WORK/big-$i.pdf"
+  upload "$WORK/big-$i.pdf" >/dev/null
+done
+sleep 1
+BUSY_BEFORE=$(curl -fs "$URL/metrics" | awk '/^betterdev_queue_jobs\{state="active"\}/ {print $2}')
+latency "GET /v1/conversations, 2 workers busy" -H "Authorization: Bearer $TOKEN" "$URL/v1/conversations"
+latency "POST /v1/documents (small text), 2 workers busy" -s "$WORK/upload.lua" "$URL"
+BUSY_AFTER=$(curl -fs "$URL/metrics" | awk '/^betterdev_queue_jobs\{state="active"\}/ {print $2}')
+echo
+echo "Active jobs at the start and end of the busy runs: $BUSY_BEFORE and $BUSY_AFTER."
+stop_server
+echo
+
+# 3. Peak resident memory on the 1,000-page PDF: the job process, and the worker around it.
+start_server --workers 1
+WPID=$(grep -oE '"msg":"worker started"[^}]*"pid":[0-9]+' "$WORK/out.log" | grep -oE '[0-9]+$' | head -1)
+upload "$WORK/big.pdf" >/dev/null
+CHILD_HWM=0
+while curl -fs "$URL/v1/documents" -H "Authorization: Bearer $TOKEN" | grep -qE '"status":"(queued|processing)"'; do
+  for c in $(pgrep -P "$WPID" || true); do
+    h=$(awk '/VmHWM/ {print $2}' "/proc/$c/status" 2>/dev/null || echo 0)
+    [ "${h:-0}" -gt "$CHILD_HWM" ] && CHILD_HWM=$h
+  done
+  sleep 0.02
+done
+WORKER_HWM=$(awk '/VmHWM/ {print $2}' "/proc/$WPID/status")
+API_HWM=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+echo "| process (1,000-page PDF, $(($(wc -c <"$WORK/big.pdf") / 1024)) KiB) | peak RSS |"
+echo "|---|---|"
+echo "| job process (betterdev extract) | $((CHILD_HWM / 1024)) MB (sampled every 20 ms) |"
+echo "| worker | $((WORKER_HWM / 1024)) MB |"
+echo "| API (serve) | $((API_HWM / 1024)) MB |"
+stop_server
+echo
+
+# 4. Queue throughput.
+if [ -x build/release/bench/queue_bench ]; then
+  echo '```'
+  build/release/bench/queue_bench --benchmark_min_time=2 2>/dev/null | grep -E '^(BM_|Benchmark)' || true
+  echo '```'
+fi
