@@ -255,8 +255,13 @@ Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Docume
     }
   }
   ::close(child->stdout_read);
+  // A child that closed its output but keeps running gets a few seconds to exit, then is killed.
   int status = 0;
-  while (::waitpid(child->pid, &status, 0) < 0 && errno == EINTR) {
+  for (int waited_ms = 0;; waited_ms += 2) {
+    pid_t r = ::waitpid(child->pid, &status, WNOHANG);
+    if (r == child->pid || (r < 0 && errno != EINTR)) break;
+    if (waited_ms == 5000 && !killed) kill_child(Outcome::Kind::kFailed, "the extractor stopped answering " + where());
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   out.extract_seconds = SecondsSince(start);
   if (killed) return out;
