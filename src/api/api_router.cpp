@@ -204,6 +204,9 @@ Json ApiRouter::OpenApi() const {
     if (!op.doc.response_schema.is_null())
       ok["content"] = {{op.doc.response_content_type, {{"schema", op.doc.response_schema}}}};
     responses[std::to_string(op.doc.success_status)] = ok;
+    for (const auto& [status, schema] : op.doc.other_successes)
+      responses[std::to_string(status)] = {{"description", StatusDescription(status)},
+                                           {"content", {{"application/json", {{"schema", schema}}}}}};
     std::vector<int> errors = op.doc.errors;
     if (!op.doc.request_schema.is_null() || !op.doc.request_content.is_null()) {
       errors.push_back(400);

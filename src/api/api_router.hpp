@@ -25,6 +25,7 @@ struct OperationDoc {
   bool paginated = false;           // takes ?limit= and ?cursor=
   Json query_params;                // extra OpenAPI parameter objects (in: query)
   Json request_content;             // OpenAPI "content" map; overrides request_schema's application/json
+  std::vector<std::pair<int, Json>> other_successes;  // further non-error statuses and their JSON schemas
 };
 
 class ApiRouter {

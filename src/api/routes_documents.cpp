@@ -50,8 +50,15 @@ void RegisterDocumentRoutes(ApiRouter& r, Services& s) {
   // The whole request: the files plus multipart framing.
   http::RouteOptions upload{s.ingest_config.max_upload_bytes + (1 << 20), false};
 
-  OperationDoc up{"Upload files for ingestion (answers before any parsing)", "documents", {}, 202, Ref("DocumentUpload")};
-  up.errors = {200, 413, 415};
+  // One file: the object; several: {"data": [...]}. 202 when a job was queued, 200 when every
+  // file was already uploaded (deduplicated).
+  Json several = {{"type", "object"},
+                 {"required", {"data"}},
+                 {"properties", {{"data", {{"type", "array"}, {"items", Ref("DocumentUpload")}}}}}};
+  Json upload_answer = {{"oneOf", Json::array({Ref("DocumentUpload"), several})}};
+  OperationDoc up{"Upload files for ingestion (answers before any parsing)", "documents", {}, 202, upload_answer};
+  up.errors = {413, 415};
+  up.other_successes = {{200, upload_answer}};
   up.request_content = UploadContent();
   up.query_params = Json::array({{{"name", "reprocess"}, {"in", "query"}, {"schema", {{"type", "boolean"}}},
                                   {"description", "process again even when the same bytes were uploaded before"}}});

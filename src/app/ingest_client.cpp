@@ -187,7 +187,16 @@ int RunIngestClient(const Invocation& inv) {
       }
       req.set(bh::field::content_type, "application/octet-stream");
       req.set("X-Filename", PercentEncode(it.name));
-      auto res = client.Send(req);
+      bh::response<bh::string_body> res;
+      try {
+        res = client.Send(req);
+      } catch (const std::exception& e) {
+        it.status = "failed";
+        it.detail = std::string("upload failed: ") + e.what();
+        it.done = true;
+        note(it);
+        continue;
+      }
       if (res.result_int() != 200 && res.result_int() != 202) {
         it.status = "failed";
         it.detail = "upload rejected (" + std::to_string(res.result_int()) + "): " + ErrorMessage(res.body());

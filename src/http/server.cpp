@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -323,6 +324,23 @@ class Server::Impl {
     return res;
   }
 
+  // After answering a request whose body was left unread (401, 413, 415 ...), reads and drops
+  // what the client is still sending for a while before closing. Closing a socket with unread
+  // data makes the kernel send a reset, and the client, still writing, would lose the answer.
+  awaitable<void> Linger(beast::tcp_stream& stream, const std::shared_ptr<Connection>& conn) {
+    constexpr uint64_t kMaxBytes = 64ull << 20;
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    conn->busy = false;  // shutdown may cut it short
+    stream.expires_after(std::chrono::seconds(3));
+    std::vector<char> sink(64 * 1024);
+    for (uint64_t dropped = 0; dropped < kMaxBytes && !stopping_;) {
+      size_t n = co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(use_awaitable, ec));
+      if (ec) break;
+      dropped += n;
+    }
+  }
+
   awaitable<void> Session(tcp::socket socket, std::shared_ptr<Connection> conn, uint64_t conn_id) {
     beast::tcp_stream stream(std::move(socket));
     conn->stream = &stream;
@@ -343,6 +361,9 @@ class Server::Impl {
         auto start = Clock::now();
         bh::request_parser<bh::string_body> parser;
         parser.header_limit(kHeaderLimit);
+        // Each route sets its own limit before reading the body. (Not boost::none: Beast 1.74
+        // compares a Content-Length against an empty optional as "greater".)
+        parser.body_limit(std::numeric_limits<std::uint64_t>::max());
         stream.expires_after(std::chrono::seconds(config_.header_timeout_seconds));
         co_await bh::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
 
@@ -399,6 +420,7 @@ class Server::Impl {
 
         double seconds = std::chrono::duration<double>(Clock::now() - start).count();
         Record(req, route_label, res.status, seconds, body_bytes);
+        if (!ec && body_pending) co_await Linger(stream, conn);
         if (ec || !keep_alive) break;
       }
     } catch (const std::exception& e) {

@@ -5,10 +5,13 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +20,16 @@
 extern char** environ;
 
 namespace betterdev::ingest {
+namespace {
+
+// Closes descriptors lo..hi in the child (async-signal-safe).
+void CloseRange(int lo, int hi) {
+  if (lo > hi) return;
+  if (::syscall(SYS_close_range, static_cast<unsigned>(lo), static_cast<unsigned>(hi), 0u) == 0) return;
+  for (int fd = lo; fd <= std::min(hi, 65535); ++fd) ::close(fd);
+}
+
+}  // namespace
 
 Result<Child> SpawnChild(const std::vector<std::string>& argv, const ChildOptions& options) {
   // Everything the child needs is prepared before fork: between fork and exec only
@@ -35,6 +48,8 @@ Result<Child> SpawnChild(const std::vector<std::string>& argv, const ChildOption
   int pipe_fds[2] = {-1, -1};
   if (options.pipe_stdout && ::pipe2(pipe_fds, O_CLOEXEC) != 0)
     return Status::Internal(std::string("pipe: ") + std::strerror(errno));
+  std::vector<int> keep = options.keep_fds;
+  std::sort(keep.begin(), keep.end());
   uint64_t as_limit = options.address_space_limit_bytes;
 #if defined(__SANITIZE_ADDRESS__)
   as_limit = 0;  // ASan reserves terabytes of address space for its shadow memory
@@ -52,10 +67,16 @@ Result<Child> SpawnChild(const std::vector<std::string>& argv, const ChildOption
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) _exit(127);  // the parent died before prctl took effect
     if (pipe_fds[1] >= 0 && ::dup2(pipe_fds[1], STDOUT_FILENO) < 0) _exit(127);
-    for (int fd : options.keep_fds) {
+    // Nothing else of the parent's leaks into the child: not the listening socket (a worker
+    // holding it would keep accepting for a server that is shutting down), not its databases.
+    int next = STDERR_FILENO + 1;
+    for (int fd : keep) {
+      CloseRange(next, fd - 1);
+      next = std::max(next, fd + 1);
       int flags = ::fcntl(fd, F_GETFD);
       if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
     }
+    CloseRange(next, INT_MAX);
     if (options.own_process_group) ::setpgid(0, 0);
     if (options.nice > 0) ::setpriority(PRIO_PROCESS, 0, ::getpriority(PRIO_PROCESS, 0) + options.nice);
     if (as_limit > 0) {
