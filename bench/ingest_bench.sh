@@ -80,7 +80,7 @@ for W in 1 2; do
   for f in "${FILES[@]}"; do upload "$f" >/dev/null; done
   wait_ready
   T1=$(now_ms)
-  FAILED=$(curl -fs "$URL/v1/documents?status=failed" -H "Authorization: Bearer $TOKEN" | grep -o '"id"' | wc -l)
+  FAILED=$(curl -fs "$URL/v1/documents?status=failed" -H "Authorization: Bearer $TOKEN" | { grep -o '"id"' || true; } | wc -l)
   PPS=$(awk -v p=$PAGES -v ms=$((T1 - T0)) 'BEGIN {printf "%.0f", p * 1000 / ms}')
   RATIO=$(awk -v a=$PPS -v b=$PDFTOTEXT_PPS -v w=$W 'BEGIN {printf "%.2f", a / w / b}')
   echo "| upload → ready (betterdev serve) | $W | $(awk -v ms=$((T1 - T0)) 'BEGIN {printf "%.2f", ms / 1000}') | $PPS | ${RATIO}× ($FAILED failed) |"

@@ -180,6 +180,7 @@ Invocation ParseCommandLine(int argc, char** argv) {
   CLI::App* worker = add("worker", "Run one worker process: take jobs from the queue and process documents",
                          Command::kWorker, Kind::kWorker);
   worker->add_option("--events-fd", inv.events_fd, "Write progress events to this file descriptor")->group("");
+  worker->add_option("--wake-fd", inv.wake_fd, "Wait on this file descriptor for new jobs")->group("");
   worker->add_option("--worker-index", inv.worker_index, "This worker's slot under its supervisor")->group("");
   add("migrate", "Apply pending database migrations and exit", Command::kMigrate, Kind::kDataOnly);
   CLI::App* extract = add("extract", "Extract and chunk one file; print the chunks as JSON lines (what a worker stores)",

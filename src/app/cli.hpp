@@ -17,6 +17,7 @@ struct Invocation {
   std::vector<std::string> paths;  // extract: the file; ingest: files and folders
   std::string content_type;        // extract: skip detection
   int events_fd = -1;              // worker: where to write events (set by the supervisor)
+  int wake_fd = -1;                // worker: a byte arrives here when a job is enqueued
   int worker_index = 0;            // worker: its slot under the supervisor
   std::string server_url = "http://127.0.0.1:8080";  // ingest
   std::string token;                                  // ingest

@@ -87,7 +87,8 @@ std::vector<std::string> WorkerArgv(const Config& c) {
           "--max-pages", std::to_string(g.max_pages),
           "--chunk-size", std::to_string(g.chunk_size),
           "--chunk-overlap", std::to_string(g.chunk_overlap),
-          "--poll-ms", std::to_string(g.poll_ms)};
+          "--poll-ms", std::to_string(g.poll_ms),
+          "--worker-nice", std::to_string(g.worker_nice)};
 }
 
 std::atomic<bool> g_stop{false};
@@ -95,7 +96,9 @@ extern "C" void OnStopSignal(int) { g_stop = true; }
 
 int Worker(const Invocation& inv) {
   const Config& c = inv.config;
-  Logger log(stdout, c.log_level, /*flush_interval_ms=*/50);
+  // Synchronous logging: the worker stays single-threaded, so forking a job process from it is safe.
+  Logger log(stdout, c.log_level, /*flush_interval_ms=*/0);
+  ::setenv("OMP_THREAD_LIMIT", "1", 1);  // OCR libraries in job processes: parallelism comes from workers
   SystemClock clock;
   auto backends = OpenBackends(c, clock);
   if (!backends.ok()) {
@@ -112,10 +115,9 @@ int Worker(const Invocation& inv) {
   char id_buf[48];
   std::snprintf(id_buf, sizeof id_buf, "w%d-%d", inv.worker_index, static_cast<int>(::getpid()));
   const std::string id = id_buf;  // (string concatenation here trips GCC 12's -Wrestrict false positive)
-  ingest::Worker worker({*backends->store, *backends->blobs, *backends->queue, *events, clock, log}, c.ingest,
-                        ingest::SelfExe(), id);
+  ingest::Worker worker({*backends->store, *backends->blobs, *backends->queue, *events, clock, log}, c.ingest, id);
   log.Info("worker ready", {{"worker_id", id}});
-  worker.Run(g_stop);
+  worker.Run(g_stop, inv.wake_fd);
   log.Info("worker stopped", {{"worker_id", id}});
   return 0;
 }
@@ -179,6 +181,7 @@ int Serve(const Config& c, bool with_workers) {
         WorkerArgv(c), n, c.ingest.worker_nice, [&metrics](const ingest::IngestEvent& e) { ingest::ObserveEvent(metrics, e); }, log);
   }
   ingest::RegisterIngestMetrics(metrics, *backends->queue, supervisor.get());
+  if (supervisor) ingest.OnEnqueued([s = supervisor.get()] { s->Wake(); });
   http::Router router;
   api::Services services{store, auth, conversations, ingest, metrics, log, c.http, c.ingest};
   api::RegisterApi(router, services);

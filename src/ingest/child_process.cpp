@@ -1,6 +1,7 @@
 #include "ingest/child_process.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -29,22 +30,10 @@ void CloseRange(int lo, int hi) {
   for (int fd = lo; fd <= std::min(hi, 65535); ++fd) ::close(fd);
 }
 
-}  // namespace
-
-Result<Child> SpawnChild(const std::vector<std::string>& argv, const ChildOptions& options) {
-  // Everything the child needs is prepared before fork: between fork and exec only
-  // async-signal-safe calls are allowed (the parent has other threads).
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-  for (const std::string& e : options.extra_env) env_strings.push_back(e);
-  std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> argp;
-  for (std::string& a : args) argp.push_back(a.data());
-  argp.push_back(nullptr);
-
+// Forks; the child sets itself up from `options` and runs `body`, which must not return
+// (it execs or _exits).
+template <typename Body>
+Result<Child> Fork(const ChildOptions& options, Body&& body) {
   int pipe_fds[2] = {-1, -1};
   if (options.pipe_stdout && ::pipe2(pipe_fds, O_CLOEXEC) != 0)
     return Status::Internal(std::string("pipe: ") + std::strerror(errno));
@@ -78,12 +67,16 @@ Result<Child> SpawnChild(const std::vector<std::string>& argv, const ChildOption
     }
     CloseRange(next, INT_MAX);
     if (options.own_process_group) ::setpgid(0, 0);
+    if (options.idle_scheduling) {
+      sched_param param{};
+      ::sched_setscheduler(0, SCHED_IDLE, &param);
+    }
     if (options.nice > 0) ::setpriority(PRIO_PROCESS, 0, ::getpriority(PRIO_PROCESS, 0) + options.nice);
     if (as_limit > 0) {
       struct rlimit rl {as_limit, as_limit};
       ::setrlimit(RLIMIT_AS, &rl);
     }
-    ::execve(argp[0], argp.data(), envp.data());
+    body();
     _exit(127);
   }
   Child child;
@@ -93,6 +86,35 @@ Result<Child> SpawnChild(const std::vector<std::string>& argv, const ChildOption
     child.stdout_read = pipe_fds[0];
   }
   return child;
+}
+
+}  // namespace
+
+Result<Child> SpawnChild(const std::vector<std::string>& argv, const ChildOptions& options) {
+  // Everything the child needs is prepared before fork: between fork and exec only
+  // async-signal-safe calls are allowed (the parent may have other threads).
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  for (const std::string& e : options.extra_env) env_strings.push_back(e);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> argp;
+  for (std::string& a : args) argp.push_back(a.data());
+  argp.push_back(nullptr);
+  return Fork(options, [&] { ::execve(argp[0], argp.data(), envp.data()); });
+}
+
+Result<Child> ForkChild(const std::function<int()>& body, const ChildOptions& options) {
+  return Fork(options, [&] {
+    int code = 127;
+    try {
+      code = body();
+    } catch (...) {
+    }
+    _exit(code);
+  });
 }
 
 uint64_t ResidentBytes(pid_t pid) {

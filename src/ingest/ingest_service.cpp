@@ -8,11 +8,17 @@ IngestService::IngestService(store::Store& store, blob::BlobStore& blobs, queue:
                              IdGenerator& ids, const IngestConfig& config, Logger& log)
     : store_(store), blobs_(blobs), queue_(queue), clock_(clock), ids_(ids), config_(config), log_(log) {}
 
-Result<std::string> IngestService::Enqueue(const std::string& document_id, const std::string& user_id) {
+// The document row always names its job before the job exists: a worker that leases the job
+// then finds the document, and a missing document can only mean a deleted one.
+Status IngestService::Enqueue(const std::string& job_id, const std::string& document_id, const std::string& user_id) {
   queue::JobOptions options;
   options.attempts = config_.job_attempts;
   options.backoff_ms = config_.job_backoff_ms;
-  return queue_.Enqueue(kFileProcessJob, FileJobPayload(document_id, user_id), options);
+  options.id = job_id;
+  auto job = queue_.Enqueue(kFileProcessJob, FileJobPayload(document_id, user_id), options);
+  if (!job.ok()) return job.status();
+  if (on_enqueued_) on_enqueued_();
+  return Status::Ok();
 }
 
 Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::BlobWriter& staged,
@@ -24,10 +30,10 @@ Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::B
   auto existing = docs.FindBySha(user_id, sha);
   if (existing.ok()) {
     if (!reprocess) return AcceptedUpload{*existing, false};
-    auto job = Enqueue(existing->id, user_id);
-    if (!job.ok()) return job.status();
-    if (existing->job_id != *job) (void)queue_.Cancel(existing->job_id);
-    BD_RETURN_IF_ERROR(docs.Requeue(user_id, existing->id, *job, clock_.NowMillis()));
+    std::string job_id = ids_.New("job");
+    BD_RETURN_IF_ERROR(docs.Requeue(user_id, existing->id, job_id, clock_.NowMillis()));
+    (void)queue_.Cancel(existing->job_id);  // a worker holding it stops at its next renewal
+    BD_RETURN_IF_ERROR(Enqueue(job_id, existing->id, user_id));
     return AcceptedUpload{*docs.Get(user_id, existing->id), false};
   }
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
@@ -42,13 +48,10 @@ Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::B
   d.sha256 = sha;
   d.status = store::DocumentStatus::kQueued;
   d.created_at = d.updated_at = clock_.NowMillis();
-  // The job is enqueued first so the document never exists without one; a job whose document
-  // is missing is simply completed by the worker.
-  auto job = Enqueue(d.id, user_id);
-  if (!job.ok()) return job.status();
-  d.job_id = *job;
-  if (Status s = docs.Create(d); !s.ok()) {
-    (void)queue_.Cancel(d.job_id);
+  d.job_id = ids_.New("job");
+  BD_RETURN_IF_ERROR(docs.Create(d));
+  if (Status s = Enqueue(d.job_id, d.id, user_id); !s.ok()) {
+    (void)docs.Delete(user_id, d.id);  // no document without its job
     return s;
   }
   return AcceptedUpload{std::move(d), true};

@@ -2,6 +2,7 @@
 // questions about documents, delete them. Never parses a file (workers do).
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -26,6 +27,8 @@ class IngestService {
                 IdGenerator& ids, const IngestConfig& config, Logger& log);
 
   blob::BlobStore& blobs() { return blobs_; }
+  // Called after every enqueue (serve wakes an idle worker with it). Set before serving.
+  void OnEnqueued(std::function<void()> f) { on_enqueued_ = std::move(f); }
   // Unavailable when the job queue cannot answer.
   Status PingQueue();
 
@@ -45,7 +48,7 @@ class IngestService {
   Status Delete(const std::string& user_id, const std::string& id);
 
  private:
-  Result<std::string> Enqueue(const std::string& document_id, const std::string& user_id);
+  Status Enqueue(const std::string& job_id, const std::string& document_id, const std::string& user_id);
 
   store::Store& store_;
   blob::BlobStore& blobs_;
@@ -54,6 +57,7 @@ class IngestService {
   IdGenerator& ids_;
   IngestConfig config_;
   Logger& log_;
+  std::function<void()> on_enqueued_;
   // Orders "commit a blob + insert its document" against "delete a document + drop its blob if
   // unused", so a concurrent upload of the same bytes never loses its blob.
   std::mutex blob_mu_;

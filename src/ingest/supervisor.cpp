@@ -32,6 +32,14 @@ Supervisor::~Supervisor() {
   Stop(0);
   if (events_read_ >= 0) ::close(events_read_);
   if (events_write_ >= 0) ::close(events_write_);
+  if (wake_read_ >= 0) ::close(wake_read_);
+  if (wake_write_ >= 0) ::close(wake_write_);
+}
+
+void Supervisor::Wake() {
+  if (wake_write_ < 0) return;
+  char byte = 1;
+  (void)!::write(wake_write_, &byte, 1);  // non-blocking: a full pipe already wakes everyone
 }
 
 Status Supervisor::Start() {
@@ -39,6 +47,11 @@ Status Supervisor::Start() {
   if (::pipe2(fds, O_CLOEXEC) != 0) return Status::Internal(std::string("pipe: ") + std::strerror(errno));
   events_read_ = fds[0];
   events_write_ = fds[1];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::Internal(std::string("pipe: ") + std::strerror(errno));
+  wake_read_ = fds[0];
+  wake_write_ = fds[1];
+  ::fcntl(wake_write_, F_SETFL, O_NONBLOCK);
+  ::fcntl(wake_read_, F_SETFL, O_NONBLOCK);  // two workers may race for one byte
   // The watcher thread starts every worker and stops them too: PR_SET_PDEATHSIG fires when
   // the thread that forked a child ends, so that thread must outlive its children.
   watcher_ = std::thread([this] { Watch(); });
@@ -49,13 +62,15 @@ Status Supervisor::Spawn(Slot& slot, int index) {
   std::vector<std::string> argv = argv_;
   argv.push_back("--events-fd");
   argv.push_back(std::to_string(events_write_));
+  argv.push_back("--wake-fd");
+  argv.push_back(std::to_string(wake_read_));
   argv.push_back("--worker-index");
   argv.push_back(std::to_string(index));
   ChildOptions options;
   options.pipe_stdout = false;
   options.nice = nice_;
   options.own_process_group = true;  // the supervisor alone decides when workers stop
-  options.keep_fds = {events_write_};
+  options.keep_fds = {events_write_, wake_read_};
   auto child = SpawnChild(argv, options);
   if (!child.ok()) return child.status();
   slot.pid = child->pid;

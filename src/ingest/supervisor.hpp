@@ -30,6 +30,9 @@ class Supervisor {
   // SIGTERM to every worker, SIGKILL to those still running after `grace_seconds`.
   void Stop(int grace_seconds);
 
+  // Wakes one idle worker (a job was enqueued). Never blocks; thread-safe.
+  void Wake();
+
   int running() const { return running_.load(); }
   int64_t restarts() const { return restarts_.load(); }
 
@@ -54,6 +57,8 @@ class Supervisor {
   std::mutex mu_;
   int events_read_ = -1;
   int events_write_ = -1;
+  int wake_read_ = -1;   // shared by the workers: one byte wakes one of them
+  int wake_write_ = -1;
   std::string partial_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> grace_seconds_{0};

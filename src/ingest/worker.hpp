@@ -31,12 +31,14 @@ struct WorkerDeps {
 
 class Worker {
  public:
-  // `exe` is the betterdev executable that runs job processes (`exe extract ...`).
-  Worker(WorkerDeps deps, const IngestConfig& config, std::string exe, std::string worker_id);
+  // The worker process must be single-threaded (no background logger thread): each job runs in
+  // a child forked from it without exec.
+  Worker(WorkerDeps deps, const IngestConfig& config, std::string worker_id);
 
   // Runs until `stop` becomes true; a job in progress is then abandoned and given back to the
-  // queue without counting the attempt.
-  void Run(const std::atomic<bool>& stop);
+  // queue without counting the attempt. When idle it waits up to poll_ms for a byte on
+  // `wake_fd` (written when a job is enqueued; -1: just wait).
+  void Run(const std::atomic<bool>& stop, int wake_fd = -1);
   // Leases and processes at most one job; false when none was due.
   bool RunOnce(const std::atomic<bool>& stop);
 
@@ -52,7 +54,6 @@ class Worker {
 
   WorkerDeps d_;
   IngestConfig config_;
-  std::string exe_;
   std::string worker_id_;
   int64_t last_reclaim_ = 0;
   int64_t last_progress_ = 0;

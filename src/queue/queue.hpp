@@ -26,6 +26,9 @@ struct JobOptions {
   int64_t backoff_ms = 1000;  // retry n (n >= 1) waits backoff_ms * 2^(n-1)
   int priority = 0;           // smaller runs first (BullMQ's convention); ties: oldest first
   int64_t delay_ms = 0;       // not leased before now + delay_ms
+  // The job's id when the caller needs it before the job exists (BullMQ's jobId), e.g. to
+  // record it next to the job's subject first; empty: the queue makes one. Conflict if taken.
+  std::string id;
 };
 
 enum class JobState { kWaiting, kDelayed, kActive, kCompleted, kFailed };

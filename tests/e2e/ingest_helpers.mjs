@@ -251,10 +251,11 @@ export function workerPids(server) {
   return bySlot;
 }
 
-// The extractor child running under one of the server's workers: {worker, child}, or null.
+// The job process running under one of the server's workers: {worker, child}, or null. A
+// worker's only children are its job processes (forked from it, so they share its command line).
 export function findExtractor(server) {
   for (const pid of workerPids(server).values()) {
-    for (const child of childrenOf(pid)) if (cmdline(child).includes('extract')) return { worker: pid, child };
+    for (const child of childrenOf(pid)) return { worker: pid, child };
   }
   return null;
 }

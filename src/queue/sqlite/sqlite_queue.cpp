@@ -49,7 +49,7 @@ class SqliteQueue final : public JobQueue {
     if (name.empty()) return Status::InvalidArgument("job name is empty");
     if (o.attempts < 1) return Status::InvalidArgument("attempts must be at least 1");
     if (o.backoff_ms < 0 || o.delay_ms < 0) return Status::InvalidArgument("backoff and delay must not be negative");
-    std::string id = ids_.New("job");
+    std::string id = o.id.empty() ? ids_.New("job") : o.id;
     int64_t now = clock_.NowMillis();
     std::lock_guard lock(mu_);
     BD_RETURN_IF_ERROR(writer_
