@@ -28,7 +28,8 @@ struct IngestEvent {
   // kReady
   int64_t chunks = 0;
   int64_t bytes = 0;
-  double extract_seconds = 0;  // extracting + chunking, in the job process
+  double extract_seconds = 0;  // reading the file, in the job process
+  double chunk_seconds = 0;    // chunking, in the job process
   double index_seconds = 0;    // storing the chunks
   // kRetrying, kFailed
   std::string error;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -46,6 +47,7 @@ struct Worker::Outcome {
   int64_t chars = 0;
   std::string stage = "extracting";
   double extract_seconds = 0;
+  double chunk_seconds = 0;
 };
 
 Worker::Worker(WorkerDeps deps, const IngestConfig& config, std::string worker_id)
@@ -183,6 +185,7 @@ Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Docume
   std::vector<char> block(64 * 1024);
   bool done = false;
   bool killed = false;
+  std::optional<SteadyClock::time_point> chunk_start;
   auto kill_child = [&](Outcome::Kind kind, std::string reason) {
     ::kill(child->pid, SIGKILL);
     killed = true;
@@ -219,6 +222,7 @@ Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Docume
           break;
         case JobMessage::Type::kStage:
           out.stage = m->stage;
+          if (m->stage == "chunking") chunk_start = SteadyClock::now();
           Progress(job, doc, m->stage, kChunkingProgress, out.last_page, out.pages, true);
           break;
         case JobMessage::Type::kChunk:
@@ -271,7 +275,12 @@ Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Docume
     if (waited_ms == 5000 && !killed) kill_child(Outcome::Kind::kFailed, "the extractor stopped answering " + where());
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  out.extract_seconds = SecondsSince(start);
+  if (chunk_start) {
+    out.extract_seconds = std::chrono::duration<double>(*chunk_start - start).count();
+    out.chunk_seconds = SecondsSince(*chunk_start);
+  } else {
+    out.extract_seconds = SecondsSince(start);
+  }
   if (killed) return out;
   if (WIFEXITED(status) && WEXITSTATUS(status) == kJobExitOk && done) {
     out.kind = Outcome::Kind::kDone;
@@ -308,6 +317,7 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
         e.chunks = static_cast<int64_t>(out.chunks.size());
         e.bytes = static_cast<int64_t>(doc.size_bytes);
         e.extract_seconds = out.extract_seconds;
+        e.chunk_seconds = out.chunk_seconds;
         e.index_seconds = SecondsSince(start);
         d_.events.Publish(e);
         d_.log.Info("document ready", {{"document_id", doc.id}, {"pages", out.pages}, {"chunks", e.chunks}});
