@@ -61,6 +61,19 @@ TEST_F(QueueTest, EnqueuedJobCarriesItsFields) {
   EXPECT_EQ(q->Get("job_missing").status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(QueueTest, ACallerChosenIdIsKeptAndMustBeUnique) {
+  JobOptions o;
+  o.id = "job_chosen_by_caller";
+  auto id = q->Enqueue("FILE_PROCESS", "{}", o);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(*id, "job_chosen_by_caller");
+  EXPECT_EQ(Info(*id).state, JobState::kWaiting);
+  EXPECT_EQ(q->Enqueue("FILE_PROCESS", "{}", o).status().code(), StatusCode::kConflict);
+  auto job = Next(5000);
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->id, "job_chosen_by_caller");
+}
+
 TEST_F(QueueTest, LeasesBySmallestPriorityThenEnqueueOrder) {
   // All in the same millisecond: only the enqueue order can break ties.
   std::string a = Add("a", {.priority = 5}), b = Add("b"), c = Add("c", {.priority = 5}),
