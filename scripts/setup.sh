@@ -7,7 +7,7 @@ DEB_PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config git
   # libraries
-  libboost1.74-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev libcli11-dev libssl-dev libpoppler-cpp-dev poppler-utils libmagic-dev
+  libboost1.74-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev libcli11-dev libssl-dev libpoppler-cpp-dev poppler-utils libmagic-dev libzip-dev libpugixml-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev wrk curl nodejs npm
 )

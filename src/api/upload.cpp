@@ -56,7 +56,7 @@ class UploadReader final : public http::BodyReader, public http::PartHandler {
       if (!extract::IsSupportedType(type->mime_type))
         return ErrorResponse(HttpError{415, "unsupported_media_type",
                                        "\"" + f.filename + "\" is " + type->mime_type +
-                                           "; supported are PDF, plain text and Markdown"});
+                                           "; supported are " + std::string(extract::SupportedTypesDescription())});
       types.push_back(type->mime_type);
     }
     std::vector<ingest::AcceptedUpload> accepted;

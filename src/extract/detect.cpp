@@ -8,7 +8,9 @@
 #include <fstream>
 #include <memory>
 #include <type_traits>
+#include <utility>
 
+#include "extract/office_zip.hpp"
 #include "extract/text_decode.hpp"
 
 namespace betterdev::extract {
@@ -96,6 +98,18 @@ Result<DetectedType> DetectFileType(const std::string& path, std::string_view fi
 
   // libmagic 5.44 says "inode/x-empty", older versions "application/x-empty": callers get one.
   if (t.mime_type == "inode/x-empty") t.mime_type = std::string(kEmptyFileMimeType);
+
+  // Office files are zip archives; libmagic names them from the first entries and says
+  // application/zip (or octet-stream) when their writer ordered the entries differently.
+  // The archive's directory names them for sure.
+  if (t.mime_type == "application/zip" ||
+      (t.mime_type == "application/octet-stream" && ReadHead(path, 4) == std::string_view("PK\x03\x04", 4))) {
+    if (std::string office = OfficeTypeOfZip(path); !office.empty()) {
+      t.mime_type = std::move(office);
+      t.encoding = "binary";
+      return t;
+    }
+  }
 
   // libmagic does not recognise UTF-16/32 without a byte order mark (it says
   // application/octet-stream); the NUL pattern of such text is unmistakable.

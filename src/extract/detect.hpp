@@ -21,7 +21,9 @@ struct DetectedType {
 // text/plain, text/html or text/x-*, becomes "text/markdown"); it never turns one kind of
 // bytes into another. Beyond libmagic: UTF-16/32 text without a byte order mark (libmagic:
 // application/octet-stream) is text/plain with encoding "utf-16le" etc.; an empty file is
-// kEmptyFileMimeType.
+// kEmptyFileMimeType; a zip archive that libmagic calls application/zip (or octet-stream)
+// but whose entries make it a DOCX, PPTX, XLSX or ODT gets that type (encoding "binary").
+// For that it reads the zip directory with libzip (see OfficeTypeOfZip in office_zip.hpp).
 // Errors: NotFound when `path` does not exist, InvalidArgument when it is not a regular file,
 // Internal when libmagic fails (database missing, file unreadable).
 Result<DetectedType> DetectFileType(const std::string& path, std::string_view filename_hint);

@@ -9,7 +9,7 @@
 namespace betterdev::extract {
 namespace {
 
-enum class Format { kNone, kPdf, kText };
+enum class Format { kNone, kPdf, kText, kDocx, kPptx, kXlsx, kOdt };
 
 Format FormatOf(std::string_view mime_type) {
   // "Text/Plain; charset=utf-8" -> "text/plain": MIME types are case-insensitive.
@@ -21,6 +21,10 @@ Format FormatOf(std::string_view mime_type) {
   std::transform(type.begin(), type.end(), type.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (type == "application/pdf") return Format::kPdf;
+  if (type == kDocxMimeType) return Format::kDocx;
+  if (type == kPptxMimeType) return Format::kPptx;
+  if (type == kXlsxMimeType) return Format::kXlsx;
+  if (type == kOdtMimeType) return Format::kOdt;
   // text/x-* is libmagic's guess at source code and scripts (text/x-c, text/x-shellscript,
   // text/x-tex, ...). It is text to read either way, and libmagic also hands these types to
   // ordinary prose that has a few code-like lines, which must not be rejected.
@@ -36,11 +40,19 @@ std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type) {
   switch (FormatOf(mime_type)) {
     case Format::kPdf: return NewPdfExtractor();
     case Format::kText: return NewTextExtractor();
+    case Format::kDocx: return NewOfficeExtractor(OfficeFormat::kDocx);
+    case Format::kPptx: return NewOfficeExtractor(OfficeFormat::kPptx);
+    case Format::kXlsx: return NewOfficeExtractor(OfficeFormat::kXlsx);
+    case Format::kOdt: return NewOfficeExtractor(OfficeFormat::kOdt);
     case Format::kNone: break;
   }
   return nullptr;
 }
 
 bool IsSupportedType(std::string_view mime_type) { return FormatOf(mime_type) != Format::kNone; }
+
+std::string_view SupportedTypesDescription() {
+  return "PDF, Word (DOCX), PowerPoint (PPTX), Excel (XLSX), OpenDocument text (ODT), plain text and Markdown";
+}
 
 }  // namespace betterdev::extract

@@ -18,6 +18,14 @@ struct ExtractLimits {
   // A text file is one page and is held in memory whole (about 2-4x its size while decoding),
   // so its size is capped. Larger: InvalidArgument "the text file has N bytes; the limit is M".
   int64_t max_text_bytes = int64_t{64} << 20;
+  // Office files (DOCX, PPTX, XLSX, ODT) are zip archives of XML parts; these caps keep a zip
+  // bomb from exhausting memory or time. Sizes are counted while inflating, not taken from the
+  // archive's (forgeable) directory. Over a cap: InvalidArgument naming the cap.
+  // pugixml's tree of a part costs up to ~16x its size for pathological XML (measured: 64 MB of
+  // "<a/>" took 1.1 GB), about 8x for real markup; hence 32 MB per part (a sheet of ~300k rows).
+  int max_zip_entries = 10000;
+  int64_t max_office_part_bytes = int64_t{32} << 20;    // one XML part, inflated
+  int64_t max_office_total_bytes = int64_t{200} << 20;  // all parts read from one file, inflated
 };
 
 // Receives pages in order. `page_number` starts at 1 (slides, sheets: their numbers);
@@ -43,10 +51,17 @@ class Extractor {
 // The extractor for a detected MIME type, or nullptr when the type is not supported.
 // Supported: application/pdf; text/plain, text/markdown and text/x-* (libmagic's guesses for
 // source code, scripts, TeX, diffs, ... which are plain text to read; it also gives them to
-// prose that merely looks like code). Not yet: text/html, text/xml, text/rtf (markup, needs
-// its own extractor), office formats, images. MIME parameters (";charset=...") and case are
-// ignored. Extractors hold no state between calls but are not meant to be shared by threads.
+// prose that merely looks like code); DOCX, PPTX, XLSX (the OOXML types) and ODT
+// (application/vnd.oasis.opendocument.text). A bare application/zip is not supported:
+// DetectFileType already names office files that libmagic only calls zip. Not yet: text/html,
+// text/xml, text/rtf (markup, needs its own extractor), .doc/.ppt/.xls, ODS/ODP, images.
+// MIME parameters (";charset=...") and case are ignored. Extractors hold no state between calls
+// but are not meant to be shared by threads.
 std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type);
 bool IsSupportedType(std::string_view mime_type);
+
+// The supported types for people, e.g. for an "unsupported file type" message:
+// "PDF, Word (DOCX), PowerPoint (PPTX), Excel (XLSX), OpenDocument text (ODT), plain text and Markdown".
+std::string_view SupportedTypesDescription();
 
 }  // namespace betterdev::extract

@@ -241,12 +241,36 @@ describe('ingestion', () => {
     });
   });
 
+  describe('office files', () => {
+    test('DOCX, PPTX (slides as pages), XLSX and ODT become ready with their text', async () => {
+      const { token } = await registerAndLogin(url);
+      const cases = [
+        ['fake.docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', 'Lorem ipsum dolor sit amet.'],
+        ['fake-power-point.pptx', 'application/vnd.openxmlformats-officedocument.presentationml.presentation', 'Adding a Bullet Slide'],
+        ['fake.odt', 'application/vnd.oasis.opendocument.text', null],
+        ['emoji.xlsx', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', null],
+      ];
+      for (const [name, type, phrase] of cases) {
+        const up = await uploadOk(url, token, fs.readFileSync(path.join(OFFICE, name)), name);
+        assert.equal(up.content_type, type, name);
+        const doc = await waitReady(url, token, up.document_id, { server });
+        assert.ok(doc.chunk_count >= 1, `${name}: ${JSON.stringify(doc)}`);
+        const chunks = await allChunks(url, token, up.document_id);
+        assert.ok(chunks.every((c) => c.page_start >= 1 && c.page_end <= doc.pages), name);
+        if (phrase) assert.ok(chunks.some((c) => c.text.includes(phrase)), `${name} lacks "${phrase}"`);
+      }
+      const many = await uploadOk(url, token, fs.readFileSync(path.join(OFFICE, 'fake-power-point-many-pages.pptx')), 'many.pptx');
+      const deck = await waitReady(url, token, many.document_id, { server });
+      assert.ok(deck.pages > 1, `slides are pages: ${JSON.stringify(deck)}`);
+    });
+  });
+
   describe('bad files', () => {
-    test('415 names the detected type: random bytes named .pdf, a Word file, an image', async () => {
+    test('415 names the detected type: random bytes named .pdf, an RTF file, an image', async () => {
       const { token } = await registerAndLogin(url);
       const cases = [
         [randomBytes(4096), 'report.pdf', 'application/octet-stream'],
-        [fs.readFileSync(path.join(OFFICE, 'fake.docx')), 'fake.docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document'],
+        [fs.readFileSync(path.join(OFFICE, 'fake-doc.rtf')), 'fake-doc.rtf', 'text/rtf'],
         [fs.readFileSync(path.join(DATA, 'ocr/images/example.jpg')), 'picture.txt', 'image/jpeg'],
       ];
       for (const [bytes, name, type] of cases) {
