@@ -112,18 +112,7 @@ Result<Page<ApiKey>> SqliteApiKeys::List(const std::string& user_id, const PageR
       "WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3");
   // Ids are ASCII, so "~" sorts after every id: no cursor means "from the newest".
   q.Bind(1, user_id).Bind(2, page.after_id.value_or("~")).Bind(3, int64_t{page.limit} + 1);
-  Page<ApiKey> out;
-  for (;;) {
-    Result<bool> row = q.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    if (static_cast<int>(out.items.size()) == page.limit) {
-      out.has_more = true;
-      break;
-    }
-    out.items.push_back(ReadApiKey(q));
-  }
-  return out;
+  return ReadPage<ApiKey>(q, page.limit, ReadApiKey);
 }
 
 Result<ApiKey> SqliteApiKeys::FindByHash(const std::string& key_hash) {

@@ -4,8 +4,6 @@
 namespace betterdev::store::sqlite {
 namespace {
 
-// Ids are ASCII: "~" sorts after every id and "" before, so a missing cursor means "from the start".
-constexpr std::string_view kAfterAll = "~";
 
 Status CheckOwned(Connection& conn, const std::string& user_id, const std::string& conversation_id) {
   Statement q = conn.Prepare("SELECT 1 FROM conversations WHERE user_id = ? AND id = ?");
@@ -77,18 +75,7 @@ Result<Page<Conversation>> SqliteConversations::List(const std::string& user_id,
       "SELECT user_id, id, title, document_ids, created_at, updated_at FROM conversations "
       "WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3");
   q.Bind(1, user_id).Bind(2, page.after_id.value_or(std::string(kAfterAll))).Bind(3, int64_t{page.limit} + 1);
-  Page<Conversation> out;
-  for (;;) {
-    Result<bool> row = q.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    if (static_cast<int>(out.items.size()) == page.limit) {
-      out.has_more = true;
-      break;
-    }
-    out.items.push_back(ReadConversation(q));
-  }
-  return out;
+  return ReadPage<Conversation>(q, page.limit, ReadConversation);
 }
 
 Result<Conversation> SqliteConversations::Update(const std::string& user_id, const std::string& id,
@@ -140,19 +127,9 @@ Result<Page<Message>> SqliteMessages::List(const std::string& user_id, const std
       "SELECT id, conversation_id, role, content, created_at FROM messages "
       "WHERE conversation_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
   q.Bind(1, conversation_id).Bind(2, page.after_id.value_or("")).Bind(3, int64_t{page.limit} + 1);
-  Page<Message> out;
-  for (;;) {
-    Result<bool> row = q.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    if (static_cast<int>(out.items.size()) == page.limit) {
-      out.has_more = true;
-      break;
-    }
-    out.items.push_back(
-        Message{q.Text(0), q.Text(1), ParseMessageRole(q.Text(2)).value_or(MessageRole::kUser), q.Text(3), q.Int(4)});
-  }
-  return out;
+  return ReadPage<Message>(q, page.limit, [](const Statement& r) {
+    return Message{r.Text(0), r.Text(1), ParseMessageRole(r.Text(2)).value_or(MessageRole::kUser), r.Text(3), r.Int(4)};
+  });
 }
 
 }  // namespace betterdev::store::sqlite

@@ -6,7 +6,6 @@
 namespace betterdev::store::sqlite {
 namespace {
 
-constexpr std::string_view kAfterAll = "~";  // sorts after every id (see chat_repositories.cpp)
 
 #define DOCUMENT_COLUMNS                                                                                     \
   "user_id, id, filename, content_type, size_bytes, sha256, status, stage, progress, page, pages, chunk_count, " \
@@ -107,18 +106,7 @@ Result<Page<Document>> SqliteDocuments::List(const std::string& user_id, const P
   q.Bind(1, user_id).Bind(2, page.after_id.value_or(std::string(kAfterAll)));
   if (status) q.Bind(3, DocumentStatusName(*status));
   q.Bind(4, int64_t{page.limit} + 1);
-  Page<Document> out;
-  for (;;) {
-    Result<bool> row = q.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    if (static_cast<int>(out.items.size()) == page.limit) {
-      out.has_more = true;
-      break;
-    }
-    out.items.push_back(ReadDocument(q));
-  }
-  return out;
+  return ReadPage<Document>(q, page.limit, ReadDocument);
 }
 
 Status SqliteDocuments::Requeue(const std::string& user_id, const std::string& id, const std::string& job_id,
@@ -250,19 +238,10 @@ Result<Page<StoredChunk>> SqliteDocuments::ListChunks(const std::string& user_id
       "SELECT ordinal, page_start, page_end, char_start, char_end, text FROM chunks "
       "WHERE document_id = ?1 AND ordinal > ?2 ORDER BY ordinal LIMIT ?3");
   q.Bind(1, document_id).Bind(2, OrdinalAfter(page.after_id)).Bind(3, int64_t{page.limit} + 1);
-  Page<StoredChunk> out;
-  for (;;) {
-    Result<bool> row = q.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    if (static_cast<int>(out.items.size()) == page.limit) {
-      out.has_more = true;
-      break;
-    }
-    out.items.push_back({document_id, static_cast<int>(q.Int(0)), static_cast<int>(q.Int(1)),
-                         static_cast<int>(q.Int(2)), q.Int(3), q.Int(4), q.Text(5)});
-  }
-  return out;
+  return ReadPage<StoredChunk>(q, page.limit, [&document_id](const Statement& r) {
+    return StoredChunk{document_id, static_cast<int>(r.Int(0)), static_cast<int>(r.Int(1)),
+                       static_cast<int>(r.Int(2)), r.Int(3), r.Int(4), r.Text(5)};
+  });
 }
 
 }  // namespace betterdev::store::sqlite

@@ -6,6 +6,28 @@
 
 namespace betterdev::store::sqlite {
 
+// Ids are ASCII: "~" sorts after every id and "" before, so a missing cursor on a newest-first
+// list means "from the start".
+inline constexpr std::string_view kAfterAll = "~";
+
+// Steps `q`, which selects at most limit + 1 rows, into a page of at most `limit` items read by
+// `read(q)`; the extra row only tells that more follow.
+template <typename T, typename Read>
+Result<Page<T>> ReadPage(Statement& q, int limit, Read read) {
+  Page<T> out;
+  for (;;) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (static_cast<int>(out.items.size()) == limit) {
+      out.has_more = true;
+      break;
+    }
+    out.items.push_back(read(q));
+  }
+  return out;
+}
+
 class SqliteUsers final : public UserRepository {
  public:
   explicit SqliteUsers(Pool& pool) : pool_(pool) {}
