@@ -103,6 +103,16 @@ void AddIngestOptions(CLI::App* app, std::set<std::string>& envs, IngestConfig& 
       ->check(CLI::Range(3, 3600));
   Opt(app, envs, "--max-pages", g.max_pages, "BETTERDEV_MAX_PAGES", "Longest document in pages")
       ->check(CLI::Range(1, 1000000));
+  Opt(app, envs, "--max-image-megapixels", g.max_image_megapixels, "BETTERDEV_MAX_IMAGE_MEGAPIXELS",
+      "Largest image in megapixels (decompression bombs fail before decoding)")
+      ->check(CLI::Range(1, 10000));
+  Opt(app, envs, "--ocr-languages", g.ocr_languages, "BETTERDEV_OCR_LANGUAGES",
+      "Tesseract languages for OCR, joined by '+' (each needs tesseract-ocr-<lang> installed)");
+  Opt(app, envs, "--ocr-dpi", g.ocr_dpi, "BETTERDEV_OCR_DPI", "Resolution PDF pages are rendered at for OCR")
+      ->check(CLI::Range(72, 1200));
+  Opt(app, envs, "--ocr-page-timeout", g.ocr_page_timeout_seconds, "BETTERDEV_OCR_PAGE_TIMEOUT",
+      "Seconds OCR of one page may take")
+      ->check(CLI::Range(1, 86400));
   Opt(app, envs, "--chunk-size", g.chunk_size, "BETTERDEV_CHUNK_SIZE", "Characters per chunk")
       ->check(CLI::Range(50, 100000));
   Opt(app, envs, "--chunk-overlap", g.chunk_overlap, "BETTERDEV_CHUNK_OVERLAP",
@@ -189,6 +199,8 @@ Invocation ParseCommandLine(int argc, char** argv) {
   extract->add_option("file", inv.paths, "The file")->required()->expected(1);
   extract->add_option("--type", inv.content_type, "MIME type (default: detected from the bytes)");
   extract->add_option("--max-pages", xc.max_pages, "Longest document in pages")->check(CLI::Range(1, 1000000));
+  extract->add_option("--ocr-languages", xc.ocr_languages, "Tesseract languages for OCR, joined by '+'");
+  extract->add_option("--ocr-dpi", xc.ocr_dpi, "Resolution PDF pages are rendered at for OCR")->check(CLI::Range(72, 1200));
   extract->add_option("--chunk-size", xc.chunk_size, "Characters per chunk")->check(CLI::Range(50, 100000));
   extract->add_option("--chunk-overlap", xc.chunk_overlap, "Characters of overlap")->check(CLI::Range(0, 99999));
   CLI::App* ingest = add("ingest", "Upload files and folders to a running server and wait until they are processed",

@@ -85,6 +85,10 @@ std::vector<std::string> WorkerArgv(const Config& c) {
           "--job-memory-mb", std::to_string(g.job_memory_mb),
           "--lease-seconds", std::to_string(g.lease_seconds),
           "--max-pages", std::to_string(g.max_pages),
+          "--max-image-megapixels", std::to_string(g.max_image_megapixels),
+          "--ocr-languages", g.ocr_languages,
+          "--ocr-dpi", std::to_string(g.ocr_dpi),
+          "--ocr-page-timeout", std::to_string(g.ocr_page_timeout_seconds),
           "--chunk-size", std::to_string(g.chunk_size),
           "--chunk-overlap", std::to_string(g.chunk_overlap),
           "--poll-ms", std::to_string(g.poll_ms),
@@ -123,20 +127,17 @@ int Worker(const Invocation& inv) {
 }
 
 int Extract(const Invocation& inv) {
-  ingest::ExtractJobSpec spec;
-  spec.path = inv.paths.at(0);
-  spec.content_type = inv.content_type;
-  if (spec.content_type.empty()) {
-    auto type = extract::DetectFileType(spec.path, spec.path);
+  std::string content_type = inv.content_type;
+  if (content_type.empty()) {
+    auto type = extract::DetectFileType(inv.paths.at(0), inv.paths.at(0));
     if (!type.ok()) {
       std::cerr << "error: " << type.status().message() << "\n";
       return 2;
     }
-    spec.content_type = type->mime_type;
+    content_type = type->mime_type;
   }
-  spec.limits.max_pages = inv.config.ingest.max_pages;
-  spec.chunking.size = static_cast<size_t>(inv.config.ingest.chunk_size);
-  spec.chunking.overlap = static_cast<size_t>(inv.config.ingest.chunk_overlap);
+  ::setenv("OMP_THREAD_LIMIT", "1", 0);  // as in a worker, unless the caller says otherwise
+  const ingest::ExtractJobSpec spec = ingest::MakeExtractJobSpec(inv.config.ingest, inv.paths.at(0), content_type);
   return ingest::RunExtractJob(spec, STDOUT_FILENO);
 }
 

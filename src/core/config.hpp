@@ -46,6 +46,10 @@ struct IngestConfig {
   uint64_t job_memory_mb = 2048;      // address space (or resident memory under sanitizers) per attempt
   int lease_seconds = 30;             // a job whose worker stops renewing returns after this
   int max_pages = 5000;
+  int max_image_megapixels = 100;     // larger images (by their header) fail; PDF pages render smaller
+  std::string ocr_languages = "eng";  // Tesseract languages, "+"-joined ("eng+deu")
+  int ocr_dpi = 300;                  // PDF pages without text are rendered at this resolution for OCR
+  int ocr_page_timeout_seconds = 180;  // OCR of one page
   int chunk_size = 500;               // characters
   int chunk_overlap = 100;            // characters
   int poll_ms = 200;                  // idle workers look for jobs this often

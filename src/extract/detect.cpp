@@ -77,6 +77,17 @@ bool HasMarkdownName(std::string_view filename_hint) {
   return ext == ".md" || ext == ".markdown";
 }
 
+bool HasHtmlName(std::string_view filename_hint) {
+  const std::string ext = Lower(std::filesystem::path(filename_hint).extension().string());
+  return ext == ".html" || ext == ".htm" || ext == ".xhtml";
+}
+
+// XHTML (and HTML that starts with an XML declaration), which libmagic calls text/xml.
+bool LooksLikeHtml(const std::string& path) {
+  const std::string head = Lower(ReadHead(path, 4096));
+  return head.find("<html") != std::string::npos || head.find("<!doctype html") != std::string::npos;
+}
+
 }  // namespace
 
 Result<DetectedType> DetectFileType(const std::string& path, std::string_view filename_hint) {
@@ -120,6 +131,13 @@ Result<DetectedType> DetectFileType(const std::string& path, std::string_view fi
       t.encoding = std::string(EncodingName(sniffed.encoding));
     }
   }
+
+  if (t.mime_type == "text/xml" && LooksLikeHtml(path)) t.mime_type = "text/html";
+  // A fragment of HTML without <html> (libmagic: text/plain) named .html is read as HTML,
+  // which for plain text changes nothing but whitespace.
+  if (t.mime_type == "text/plain" && HasHtmlName(filename_hint)) t.mime_type = "text/html";
+  // libmagic's older name for BMP.
+  if (t.mime_type == "image/x-ms-bmp") t.mime_type = "image/bmp";
 
   // Markdown is text; libmagic calls it text/plain, or text/html / text/x-* when it holds
   // HTML or code blocks. The name decides between kinds of text, never more.

@@ -19,7 +19,9 @@ struct DetectedType {
 // Thread-safe (each call uses its own libmagic handle from a per-thread cache).
 // `filename_hint` only refines text types (".md"/".markdown" text, which libmagic may call
 // text/plain, text/html or text/x-*, becomes "text/markdown"); it never turns one kind of
-// bytes into another. Beyond libmagic: UTF-16/32 text without a byte order mark (libmagic:
+// bytes into another (".html"/".htm" text/plain becomes text/html). Beyond libmagic: XHTML
+// (libmagic: text/xml, when the first 4 KiB hold <html or <!doctype html) is text/html;
+// image/x-ms-bmp is image/bmp; UTF-16/32 text without a byte order mark (libmagic:
 // application/octet-stream) is text/plain with encoding "utf-16le" etc.; an empty file is
 // kEmptyFileMimeType; a zip archive that libmagic calls application/zip (or octet-stream)
 // but whose entries make it a DOCX, PPTX, XLSX or ODT gets that type (encoding "binary").

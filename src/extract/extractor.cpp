@@ -9,7 +9,7 @@
 namespace betterdev::extract {
 namespace {
 
-enum class Format { kNone, kPdf, kText, kDocx, kPptx, kXlsx, kOdt };
+enum class Format { kNone, kPdf, kText, kDocx, kPptx, kXlsx, kOdt, kHtml, kRtf, kImage };
 
 Format FormatOf(std::string_view mime_type) {
   // "Text/Plain; charset=utf-8" -> "text/plain": MIME types are case-insensitive.
@@ -25,6 +25,12 @@ Format FormatOf(std::string_view mime_type) {
   if (type == kPptxMimeType) return Format::kPptx;
   if (type == kXlsxMimeType) return Format::kXlsx;
   if (type == kOdtMimeType) return Format::kOdt;
+  if (type == "text/html" || type == "application/xhtml+xml") return Format::kHtml;
+  if (type == "text/rtf" || type == "application/rtf") return Format::kRtf;
+  if (type == "image/png" || type == "image/jpeg" || type == "image/tiff" || type == "image/bmp" ||
+      type == "image/x-ms-bmp" || type == "image/gif" || type == "image/webp") {
+    return Format::kImage;
+  }
   // text/x-* is libmagic's guess at source code and scripts (text/x-c, text/x-shellscript,
   // text/x-tex, ...). It is text to read either way, and libmagic also hands these types to
   // ordinary prose that has a few code-like lines, which must not be rejected.
@@ -36,14 +42,17 @@ Format FormatOf(std::string_view mime_type) {
 
 }  // namespace
 
-std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type) {
+std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type, const OcrOptions& ocr) {
   switch (FormatOf(mime_type)) {
-    case Format::kPdf: return NewPdfExtractor();
+    case Format::kPdf: return NewPdfExtractor(ocr);
     case Format::kText: return NewTextExtractor();
     case Format::kDocx: return NewOfficeExtractor(OfficeFormat::kDocx);
     case Format::kPptx: return NewOfficeExtractor(OfficeFormat::kPptx);
     case Format::kXlsx: return NewOfficeExtractor(OfficeFormat::kXlsx);
     case Format::kOdt: return NewOfficeExtractor(OfficeFormat::kOdt);
+    case Format::kHtml: return NewHtmlExtractor();
+    case Format::kRtf: return NewRtfExtractor();
+    case Format::kImage: return NewImageExtractor(ocr);
     case Format::kNone: break;
   }
   return nullptr;
@@ -52,7 +61,8 @@ std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type) {
 bool IsSupportedType(std::string_view mime_type) { return FormatOf(mime_type) != Format::kNone; }
 
 std::string_view SupportedTypesDescription() {
-  return "PDF, Word (DOCX), PowerPoint (PPTX), Excel (XLSX), OpenDocument text (ODT), plain text and Markdown";
+  return "PDF (scanned pages too), Word (DOCX), PowerPoint (PPTX), Excel (XLSX), OpenDocument text (ODT), HTML, "
+         "RTF, plain text, Markdown and images (PNG, JPEG, TIFF, BMP, GIF, WebP)";
 }
 
 }  // namespace betterdev::extract

@@ -26,6 +26,27 @@ struct ExtractLimits {
   int max_zip_entries = 10000;
   int64_t max_office_part_bytes = int64_t{32} << 20;    // one XML part, inflated
   int64_t max_office_total_bytes = int64_t{200} << 20;  // all parts read from one file, inflated
+  // An image (or a PDF page rendered for OCR) is decoded to about 1-4 bytes per pixel and
+  // OCR keeps a few copies, so the pixel count is capped. The size is read from the file's
+  // header before anything is decoded (a 50,000 x 50,000 PNG of a few bytes is a
+  // decompression bomb). A PDF page is rendered at a lower resolution instead of failing.
+  int64_t max_image_pixels = 100'000'000;
+  // OCR of one page or image that takes longer fails the document, naming the page.
+  int ocr_page_timeout_seconds = 180;
+};
+
+// How pages without usable text and images are read (Tesseract). Configuration, not limits:
+// given when an extractor is made.
+struct OcrOptions {
+  // Tesseract language codes joined by '+' ("eng", "eng+deu"): each needs its traineddata
+  // installed (Debian: tesseract-ocr-<code>). An unknown language fails the job with a
+  // message naming it.
+  std::string languages = "eng";
+  std::string data_dir;  // tessdata folder; empty: Tesseract's own default (TESSDATA_PREFIX)
+  int dpi = 300;         // resolution PDF pages are rendered at for OCR
+  // Turned pages (90/180/270 degrees) are detected (Tesseract's orientation detection, osd)
+  // when the upright reading looks poor, and read the right way up.
+  bool detect_rotation = true;
 };
 
 // Receives pages in order. `page_number` starts at 1 (slides, sheets: their numbers);
@@ -52,16 +73,17 @@ class Extractor {
 // Supported: application/pdf; text/plain, text/markdown and text/x-* (libmagic's guesses for
 // source code, scripts, TeX, diffs, ... which are plain text to read; it also gives them to
 // prose that merely looks like code); DOCX, PPTX, XLSX (the OOXML types) and ODT
-// (application/vnd.oasis.opendocument.text). A bare application/zip is not supported:
-// DetectFileType already names office files that libmagic only calls zip. Not yet: text/html,
-// text/xml, text/rtf (markup, needs its own extractor), .doc/.ppt/.xls, ODS/ODP, images.
-// MIME parameters (";charset=...") and case are ignored. Extractors hold no state between calls
-// but are not meant to be shared by threads.
-std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type);
+// (application/vnd.oasis.opendocument.text); text/html and application/xhtml+xml; text/rtf
+// (and application/rtf); images (image/png, jpeg, tiff, bmp, x-ms-bmp, gif, webp), read by OCR.
+// PDF pages without usable text are read by OCR too. A bare application/zip is not supported:
+// DetectFileType already names office files that libmagic only calls zip. Not supported:
+// .doc/.ppt/.xls, ODS/ODP, text/xml that is not HTML. MIME parameters (";charset=...") and case
+// are ignored. Extractors hold no state between calls but are not meant to be shared by threads.
+std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type, const OcrOptions& ocr = {});
 bool IsSupportedType(std::string_view mime_type);
 
 // The supported types for people, e.g. for an "unsupported file type" message:
-// "PDF, Word (DOCX), PowerPoint (PPTX), Excel (XLSX), OpenDocument text (ODT), plain text and Markdown".
+// "PDF, Word (DOCX), ..., images (PNG, JPEG, TIFF, BMP, GIF, WebP)".
 std::string_view SupportedTypesDescription();
 
 }  // namespace betterdev::extract

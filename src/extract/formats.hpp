@@ -17,8 +17,15 @@ inline constexpr std::string_view kOdtMimeType = "application/vnd.oasis.opendocu
 
 enum class OfficeFormat { kDocx, kPptx, kXlsx, kOdt };
 
-std::unique_ptr<Extractor> NewPdfExtractor();   // pdf.cpp (poppler)
-std::unique_ptr<Extractor> NewTextExtractor();  // text.cpp
+std::unique_ptr<Extractor> NewPdfExtractor(const OcrOptions& ocr);    // pdf.cpp (poppler; ocr.cpp for scans)
+std::unique_ptr<Extractor> NewImageExtractor(const OcrOptions& ocr);  // image.cpp (leptonica, ocr.cpp)
+std::unique_ptr<Extractor> NewTextExtractor();                        // text.cpp
+std::unique_ptr<Extractor> NewHtmlExtractor();                        // html.cpp (gumbo)
+std::unique_ptr<Extractor> NewRtfExtractor();                         // rtf.cpp
+
+// The whole file for the text-like formats (text, HTML, RTF), which are held in memory whole:
+// InvalidArgument "the text file has N bytes; the limit is M" past `limit`. text.cpp.
+Result<std::string> ReadTextFile(const std::string& path, int64_t limit);
 std::unique_ptr<Extractor> NewOfficeExtractor(OfficeFormat format);  // office.cpp (pugixml, office_zip.cpp)
 
 }  // namespace betterdev::extract

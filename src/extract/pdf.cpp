@@ -6,19 +6,30 @@
 // paragraphs with blank lines, which the chunker cuts at. Its cost: form-like pages (label,
 // value) come out as separate short paragraphs rather than one line per row.
 //
+// Scans: a page whose text layer is not usable (UsableText: empty, a few stray characters, or
+// mostly undecodable glyphs) is rendered to grayscale at OcrOptions::dpi (lower when the page
+// is so large that the image would pass ExtractLimits::max_image_pixels) and read by OCR. The
+// decision is per page, so a PDF mixing typed and scanned pages reads both; the OCR engine is
+// loaded on the first page that needs it, so text PDFs never pay for it.
+//
 // Memory: each page is created, its text taken and the page destroyed before the next, so
-// only one page's text is alive; poppler keeps the cross-reference table and small per-page
-// objects, not content.
+// only one page's text (or one rendered page, ~9 MB at 300 dpi for A4) is alive; poppler
+// keeps the cross-reference table and small per-page objects, not content.
 #include <poppler/cpp/poppler-document.h>
 #include <poppler/cpp/poppler-global.h>
+#include <poppler/cpp/poppler-page-renderer.h>
 #include <poppler/cpp/poppler-page.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <cctype>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "extract/formats.hpp"
+#include "extract/ocr.hpp"
 #include "extract/text_decode.hpp"
 
 namespace betterdev::extract {
@@ -66,8 +77,35 @@ std::string PageText(const poppler::page& page) {
   return NormalizeExtractedText(std::string_view(utf8.data(), utf8.size()));
 }
 
+// A text layer worth keeping: at least kMinUsableCharacters letters or digits, and few
+// characters that say the glyphs could not be decoded (U+FFFD, private-use code points that
+// fonts without a Unicode map produce). Otherwise the page is read by OCR.
+constexpr int kMinUsableCharacters = 16;
+
+bool UsableText(std::string_view utf8) {
+  int good = 0;
+  int bad = 0;
+  for (size_t i = 0; i < utf8.size();) {
+    const unsigned char c = static_cast<unsigned char>(utf8[i]);
+    if (c < 0x80) {
+      good += std::isalnum(c) != 0 ? 1 : 0;
+      ++i;
+      continue;
+    }
+    const size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    char32_t cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+    for (size_t k = 1; k < len && i + k < utf8.size(); ++k) cp = (cp << 6) | (utf8[i + k] & 0x3F);
+    const bool undecodable = cp == 0xFFFD || (cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000;
+    (undecodable ? bad : good) += 1;
+    i += len;
+  }
+  return good >= kMinUsableCharacters && bad * 10 <= good;
+}
+
 class PdfExtractor final : public Extractor {
  public:
+  explicit PdfExtractor(OcrOptions ocr) : ocr_(std::move(ocr)) {}
+
   Status Extract(const std::string& path, const ExtractLimits& limits, PageSink& sink) override {
     std::error_code ec;
     const auto kind = std::filesystem::status(path, ec).type();
@@ -93,15 +131,57 @@ class PdfExtractor final : public Extractor {
     for (int i = 0; i < count; ++i) {
       // A page poppler cannot build (broken page tree) is sent empty so numbering holds.
       std::unique_ptr<poppler::page> page(doc->create_page(i));
-      const std::string text = page ? PageText(*page) : std::string();
+      std::string text = page ? PageText(*page) : std::string();
+      if (page && !UsableText(text)) {
+        Result<std::string> read = ReadByOcr(*page, limits);
+        if (!read.ok()) {
+          return Status(read.status().code(), "page " + std::to_string(i + 1) + ": " + read.status().message());
+        }
+        // Keep the text layer when OCR finds less (a page with a few typed words and no scan).
+        if (read->size() > text.size()) text = std::move(*read);
+      }
       BD_RETURN_IF_ERROR(sink.OnPage(i + 1, count, text));
     }
     return Status::Ok();
   }
+
+ private:
+  Result<std::string> ReadByOcr(const poppler::page& page, const ExtractLimits& limits) {
+    if (!engine_) {
+      Result<std::unique_ptr<OcrEngine>> engine = OcrEngine::Open(ocr_);
+      if (!engine.ok()) return engine.status();
+      engine_ = std::move(*engine);
+    }
+    // The page's size in points (1/72 inch), turned as it is shown.
+    const poppler::rectf box = page.page_rect(poppler::media_box);
+    const double width_in = std::max(box.width(), 1.0) / 72.0;
+    const double height_in = std::max(box.height(), 1.0) / 72.0;
+    double dpi = ocr_.dpi > 0 ? ocr_.dpi : 300;
+    const double pixels = width_in * height_in * dpi * dpi;
+    if (pixels > static_cast<double>(limits.max_image_pixels)) {
+      dpi *= std::sqrt(static_cast<double>(limits.max_image_pixels) / pixels);
+    }
+    if (dpi < 20) return Status::InvalidArgument("the page is too large to read by OCR");
+    poppler::page_renderer renderer;
+    renderer.set_render_hints(poppler::page_renderer::antialiasing | poppler::page_renderer::text_antialiasing);
+    renderer.set_image_format(poppler::image::format_gray8);
+    const poppler::image image = renderer.render_page(&page, dpi, dpi);
+    if (!image.is_valid() || image.width() <= 0 || image.height() <= 0) {
+      return Status::InvalidArgument("the page could not be rendered for OCR");
+    }
+    Result<OcrPage> read = engine_->ReadGray(reinterpret_cast<const uint8_t*>(image.const_data()), image.width(),
+                                             image.height(), image.bytes_per_row(), static_cast<int>(dpi),
+                                             limits.ocr_page_timeout_seconds);
+    if (!read.ok()) return read.status();
+    return std::move(read->text);
+  }
+
+  OcrOptions ocr_;
+  std::unique_ptr<OcrEngine> engine_;  // loaded on the first page that needs OCR
 };
 
 }  // namespace
 
-std::unique_ptr<Extractor> NewPdfExtractor() { return std::make_unique<PdfExtractor>(); }
+std::unique_ptr<Extractor> NewPdfExtractor(const OcrOptions& ocr) { return std::make_unique<PdfExtractor>(ocr); }
 
 }  // namespace betterdev::extract

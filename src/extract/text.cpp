@@ -1,4 +1,4 @@
-// text/plain, text/markdown and text/x-*: the whole file is page 1.
+// text/plain, text/markdown and text/x-*: the whole file is page 1, in any encoding (charset.hpp).
 //
 // Memory: the file is read whole (in 1 MiB blocks into one buffer) because the sink takes a
 // page as one string; the raw bytes are freed before the sink runs. Peak is the file plus its
@@ -13,7 +13,7 @@
 #include <string>
 
 #include "extract/formats.hpp"
-#include "extract/text_decode.hpp"
+#include "extract/charset.hpp"
 
 namespace betterdev::extract {
 namespace {
@@ -29,7 +29,9 @@ Status TooLarge(int64_t size, int64_t limit) {
                                  std::to_string(limit));
 }
 
-Result<std::string> ReadFile(const std::string& path, int64_t limit) {
+}  // namespace
+
+Result<std::string> ReadTextFile(const std::string& path, int64_t limit) {
   std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
   if (!f) {
     const int err = errno;
@@ -58,14 +60,16 @@ Result<std::string> ReadFile(const std::string& path, int64_t limit) {
   return bytes;
 }
 
+namespace {
+
 class TextExtractor final : public Extractor {
  public:
   Status Extract(const std::string& path, const ExtractLimits& limits, PageSink& sink) override {
     std::string text;
     {
-      Result<std::string> bytes = ReadFile(path, limits.max_text_bytes);
+      Result<std::string> bytes = ReadTextFile(path, limits.max_text_bytes);
       if (!bytes.ok()) return bytes.status();
-      text = DecodeToUtf8(*bytes);
+      text = DecodeText(*bytes);
     }
     return sink.OnPage(1, 1, text);
   }

@@ -25,6 +25,9 @@ struct SniffedEncoding {
 // no control characters); everything else is UTF-8 (also plain ASCII and garbage).
 SniffedEncoding SniffEncoding(std::string_view bytes);
 
+// Appends `cp` (a Unicode scalar value below U+110000) to `out` as UTF-8.
+void AppendUtf8(std::string& out, char32_t cp);
+
 // "utf-8", "utf-16le", "utf-16be", "utf-32le", "utf-32be" (libmagic's spelling).
 std::string_view EncodingName(TextEncoding encoding);
 

@@ -69,7 +69,7 @@ int Run(const ExtractJobSpec& spec, Out& out) {
     line.push_back('}');
     out.Line(line, true);
   };
-  std::unique_ptr<extract::Extractor> extractor = extract::ExtractorFor(spec.content_type);
+  std::unique_ptr<extract::Extractor> extractor = extract::ExtractorFor(spec.content_type, spec.ocr);
   if (!extractor) {
     error("files of type " + spec.content_type + " are not supported");
     return kJobExitRejected;
@@ -104,6 +104,20 @@ int Run(const ExtractJobSpec& spec, Out& out) {
 }
 
 }  // namespace
+
+ExtractJobSpec MakeExtractJobSpec(const IngestConfig& config, std::string path, std::string content_type) {
+  ExtractJobSpec spec;
+  spec.path = std::move(path);
+  spec.content_type = std::move(content_type);
+  spec.limits.max_pages = config.max_pages;
+  spec.limits.max_image_pixels = int64_t{config.max_image_megapixels} * 1'000'000;
+  spec.limits.ocr_page_timeout_seconds = config.ocr_page_timeout_seconds;
+  spec.ocr.languages = config.ocr_languages;
+  spec.ocr.dpi = config.ocr_dpi;
+  spec.chunking.size = static_cast<size_t>(config.chunk_size);
+  spec.chunking.overlap = static_cast<size_t>(config.chunk_overlap);
+  return spec;
+}
 
 int RunExtractJob(const ExtractJobSpec& spec, int out_fd) {
   Out out(out_fd);

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "chunk/chunker.hpp"
+#include "core/config.hpp"
 #include "extract/extractor.hpp"
 
 namespace betterdev::ingest {
@@ -29,8 +30,12 @@ struct ExtractJobSpec {
   std::string path;
   std::string content_type;
   extract::ExtractLimits limits;
+  extract::OcrOptions ocr;
   chunk::ChunkOptions chunking;
 };
+
+// The spec for one file under a deployment's settings (limits, OCR, chunking).
+ExtractJobSpec MakeExtractJobSpec(const IngestConfig& config, std::string path, std::string content_type);
 
 // Runs in the job process: extracts, chunks, and writes the protocol to `out_fd`. Returns the
 // exit code.

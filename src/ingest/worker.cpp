@@ -160,12 +160,7 @@ Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Docume
   Outcome out;
   auto start = SteadyClock::now();
   Progress(job, doc, "extracting", ExtractProgress(0, 0), 0, 0, true);
-  ExtractJobSpec spec;
-  spec.path = path;
-  spec.content_type = doc.content_type;
-  spec.limits.max_pages = config_.max_pages;
-  spec.chunking.size = static_cast<size_t>(config_.chunk_size);
-  spec.chunking.overlap = static_cast<size_t>(config_.chunk_overlap);
+  const ExtractJobSpec spec = MakeExtractJobSpec(config_, path, doc.content_type);
   ChildOptions options;
   options.address_space_limit_bytes = config_.job_memory_mb << 20;
   // Reading files is throughput work: with workers below the API's priority, it also gives way

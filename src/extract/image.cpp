@@ -1,0 +1,109 @@
+// Images (PNG, JPEG, TIFF with all its pages, BMP, GIF, WebP) through leptonica and OCR.
+//
+// Hostile input: the size in the file's header is checked against
+// ExtractLimits::max_image_pixels before a pixel is decoded, so a tiny file that claims
+// 50,000 x 50,000 pixels fails at once instead of allocating gigabytes. leptonica's decoders
+// (libpng, libjpeg, libtiff, giflib, libwebp) reject damaged data with an error, which becomes
+// "not a readable image". A multi-page TIFF is read one page at a time.
+#include <allheaders.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "extract/formats.hpp"
+#include "extract/ocr.hpp"
+
+namespace betterdev::extract {
+namespace {
+
+struct PixDeleter {
+  void operator()(Pix* p) const {
+    Pix* q = p;
+    pixDestroy(&q);
+  }
+};
+using PixPtr = std::unique_ptr<Pix, PixDeleter>;
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+Status Unreadable(std::string_view why = {}) {
+  return Status::InvalidArgument("not a readable image: it is damaged, cut short or in a format that is not supported" +
+                                 (why.empty() ? std::string() : " (" + std::string(why) + ")"));
+}
+
+Status CheckPixels(int64_t width, int64_t height, int64_t limit) {
+  if (width <= 0 || height <= 0) return Unreadable("no size in its header");
+  if (width * height <= limit) return Status::Ok();
+  auto megapixels = [](int64_t n) { return std::to_string((n + 500'000) / 1'000'000); };
+  return Status::InvalidArgument("the image is " + std::to_string(width) + " x " + std::to_string(height) +
+                                 " pixels (" + megapixels(width * height) + " megapixels); the limit is " +
+                                 megapixels(limit) + " megapixels");
+}
+
+// A resolution from the file's header, when it is a plausible scan or photo resolution.
+int PlausibleDpi(const Pix* pix) {
+  const int dpi = pixGetXRes(const_cast<Pix*>(pix));
+  return dpi >= 70 && dpi <= 2400 ? dpi : 0;
+}
+
+class ImageExtractor final : public Extractor {
+ public:
+  explicit ImageExtractor(OcrOptions ocr) : ocr_(std::move(ocr)) {}
+
+  Status Extract(const std::string& path, const ExtractLimits& limits, PageSink& sink) override {
+    std::error_code ec;
+    const auto kind = std::filesystem::status(path, ec).type();
+    if (kind == std::filesystem::file_type::not_found) return Status::NotFound("no such file: " + path);
+    if (kind != std::filesystem::file_type::regular) return Status::InvalidArgument("not a regular file: " + path);
+    QuietLeptonica();
+
+    l_int32 format = IFF_UNKNOWN;
+    if (findFileFormat(path.c_str(), &format) != 0 || format == IFF_UNKNOWN) return Unreadable();
+    int pages = 1;
+    if (L_FORMAT_IS_TIFF(format)) {
+      std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+      l_int32 n = 0;
+      if (!f || tiffGetCount(f.get(), &n) != 0 || n <= 0) return Unreadable("no pages in the TIFF file");
+      pages = n;
+    }
+    if (pages > limits.max_pages) {
+      return Status::InvalidArgument("document has " + std::to_string(pages) + " pages; the limit is " +
+                                     std::to_string(limits.max_pages));
+    }
+    Result<std::unique_ptr<OcrEngine>> engine = OcrEngine::Open(ocr_);
+    if (!engine.ok()) return engine.status();
+    for (int i = 0; i < pages; ++i) {
+      l_int32 w = 0, h = 0, bps = 0, spp = 0, cmap = 0, res = 0, fmt = 0;
+      const l_int32 rc = L_FORMAT_IS_TIFF(format)
+                             ? readHeaderTiff(path.c_str(), i, &w, &h, &bps, &spp, &res, &cmap, &fmt)
+                             : pixReadHeader(path.c_str(), &fmt, &w, &h, &bps, &spp, &cmap);
+      if (rc != 0) return Unreadable(pages > 1 ? "page " + std::to_string(i + 1) : std::string());
+      BD_RETURN_IF_ERROR(CheckPixels(w, h, limits.max_image_pixels));
+      PixPtr pix(L_FORMAT_IS_TIFF(format) ? pixReadTiff(path.c_str(), i) : pixRead(path.c_str()));
+      if (!pix) return Unreadable(pages > 1 ? "page " + std::to_string(i + 1) : std::string());
+      // A decoder may report a different size than the header did: check what was decoded.
+      BD_RETURN_IF_ERROR(CheckPixels(pixGetWidth(pix.get()), pixGetHeight(pix.get()), limits.max_image_pixels));
+      Result<OcrPage> page = (*engine)->Read(pix.get(), PlausibleDpi(pix.get()), limits.ocr_page_timeout_seconds);
+      if (!page.ok()) {
+        return pages > 1 ? Status(page.status().code(), "page " + std::to_string(i + 1) + ": " + page.status().message())
+                         : page.status();
+      }
+      pix.reset();
+      BD_RETURN_IF_ERROR(sink.OnPage(i + 1, pages, page->text));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  OcrOptions ocr_;
+};
+
+}  // namespace
+
+std::unique_ptr<Extractor> NewImageExtractor(const OcrOptions& ocr) { return std::make_unique<ImageExtractor>(ocr); }
+
+}  // namespace betterdev::extract
