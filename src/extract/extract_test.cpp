@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "extract/detect.hpp"
+#include "extract/extract_testutil.hpp"
 #include "extract/extractor.hpp"
 #include "extract/text_decode.hpp"
 #include "testutil/testutil.hpp"
@@ -20,23 +21,11 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::string_literals;
 
-const std::string kData = BETTERDEV_SHARED_DATA;
+using namespace testing;  // NOLINT: the module's test helpers
 const std::string kPdfSamples = kData + "/pdf/py-pdf-sample-files/";
 const std::string kNtsb = kData + "/pdf/ntsb-reports/data/v1/docs/";
-const std::string kOffice = kData + "/office/unstructured-example-docs/";
 const std::string kTrivialPdf = kPdfSamples + "001-trivial/minimal-document.pdf";
 const std::string kFourPagesPdf = kPdfSamples + "004-pdflatex-4-pages/pdflatex-4-pages.pdf";
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteBytes(const std::string& path, std::string_view bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 // Independent of the code under test: a strict UTF-8 check.
 bool IsValidUtf8(std::string_view s) {
@@ -50,45 +39,6 @@ bool IsValidUtf8(std::string_view s) {
     i += len;
   }
   return true;
-}
-
-// Lower-case ASCII words: enough to compare a PDF's text with its LaTeX source.
-std::vector<std::string> Words(std::string_view s) {
-  std::vector<std::string> words;
-  std::string w;
-  for (char c : std::string(s) + " ") {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
-      w.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    } else if (!w.empty()) {
-      words.push_back(std::move(w));
-      w.clear();
-    }
-  }
-  return words;
-}
-
-struct Page {
-  int number;
-  int count;
-  std::string text;
-};
-
-class CollectingSink : public PageSink {
- public:
-  Status OnPage(int page_number, int page_count, std::string_view utf8_text) override {
-    pages.push_back({page_number, page_count, std::string(utf8_text)});
-    if (fail_at_page == page_number) return Status::Internal("sink is full");
-    return Status::Ok();
-  }
-  std::vector<Page> pages;
-  int fail_at_page = 0;
-};
-
-Status ExtractFile(const std::string& mime, const std::string& path, CollectingSink& sink,
-                   const ExtractLimits& limits = {}) {
-  std::unique_ptr<Extractor> extractor = ExtractorFor(mime);
-  if (!extractor) return Status::Internal("no extractor for " + mime);
-  return extractor->Extract(path, limits, sink);
 }
 
 // ---- DecodeToUtf8 ----------------------------------------------------------------------------

@@ -14,53 +14,21 @@
 #include <vector>
 
 #include "extract/detect.hpp"
+#include "extract/extract_testutil.hpp"
 #include "extract/extractor.hpp"
 #include "testutil/testutil.hpp"
 
 namespace betterdev::extract {
 namespace {
 
-const std::string kOffice = std::string(BETTERDEV_SHARED_DATA) + "/office/unstructured-example-docs/";
+using namespace testing;  // NOLINT: the module's test helpers
 constexpr const char* kDocx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 constexpr const char* kPptx = "application/vnd.openxmlformats-officedocument.presentationml.presentation";
 constexpr const char* kXlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 constexpr const char* kOdt = "application/vnd.oasis.opendocument.text";
 
-struct Page {
-  int number;
-  int count;
-  std::string text;
-};
-
-class CollectingSink : public PageSink {
- public:
-  Status OnPage(int page_number, int page_count, std::string_view utf8_text) override {
-    pages.push_back({page_number, page_count, std::string(utf8_text)});
-    return Status::Ok();
-  }
-  std::vector<Page> pages;
-};
-
-Status Extract(const std::string& mime, const std::string& path, CollectingSink& sink,
-               const ExtractLimits& limits = {}) {
-  std::unique_ptr<Extractor> extractor = ExtractorFor(mime);
-  if (!extractor) return Status::Internal("no extractor for " + mime);
-  return extractor->Extract(path, limits, sink);
-}
-
 // The one page of a DOCX/ODT sample.
-std::string OnlyPage(const std::string& mime, const std::string& file) {
-  CollectingSink sink;
-  const Status st = Extract(mime, kOffice + file, sink);
-  EXPECT_TRUE(st.ok()) << file << ": " << st.message();
-  if (sink.pages.size() != 1) {
-    ADD_FAILURE() << file << ": " << sink.pages.size() << " pages";
-    return "";
-  }
-  EXPECT_EQ(sink.pages[0].number, 1);
-  EXPECT_EQ(sink.pages[0].count, 1);
-  return sink.pages[0].text;
-}
+std::string OnlyPage(const std::string& mime, const std::string& file) { return testing::OnlyPage(mime, kOffice + file); }
 
 size_t Count(std::string_view haystack, std::string_view needle) {
   size_t n = 0;
@@ -121,7 +89,7 @@ TEST(OfficeDetect, ZipThatLibmagicCannotNameIsRefinedFromItsEntries) {
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->mime_type, kDocx);
   CollectingSink sink;
-  ASSERT_TRUE(Extract(t->mime_type, dir.File("x.bin"), sink).ok());
+  ASSERT_TRUE(ExtractFile(t->mime_type, dir.File("x.bin"), sink).ok());
   ASSERT_EQ(sink.pages.size(), 1u);
   EXPECT_EQ(sink.pages[0].text, "hidden office file");
 
@@ -183,7 +151,7 @@ TEST(DocxExtractor, HeadersAndFootersOnceAfterTheBody) {
 
 TEST(PptxExtractor, EachSlideIsAPageWithItsNumber) {
   CollectingSink sink;
-  ASSERT_TRUE(Extract(kPptx, kOffice + "fake-power-point-many-pages.pptx", sink).ok());
+  ASSERT_TRUE(ExtractFile(kPptx, kOffice + "fake-power-point-many-pages.pptx", sink).ok());
   ASSERT_EQ(sink.pages.size(), 2u);
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(sink.pages[static_cast<size_t>(i)].number, i + 1);
@@ -192,7 +160,7 @@ TEST(PptxExtractor, EachSlideIsAPageWithItsNumber) {
   }
 
   CollectingSink one;
-  ASSERT_TRUE(Extract(kPptx, kOffice + "fake-power-point.pptx", one).ok());
+  ASSERT_TRUE(ExtractFile(kPptx, kOffice + "fake-power-point.pptx", one).ok());
   ASSERT_EQ(one.pages.size(), 1u);
   EXPECT_EQ(one.pages[0].text,
             "Adding a Bullet Slide\n\nFind the bullet slide layout\n\nUse _TextFrame.text for first bullet\n\n"
@@ -202,7 +170,7 @@ TEST(PptxExtractor, EachSlideIsAPageWithItsNumber) {
 
 TEST(PptxExtractor, TableRowByRow) {
   CollectingSink sink;
-  ASSERT_TRUE(Extract(kPptx, kOffice + "fake-power-point-table.pptx", sink).ok());
+  ASSERT_TRUE(ExtractFile(kPptx, kOffice + "fake-power-point-table.pptx", sink).ok());
   ASSERT_EQ(sink.pages.size(), 1u);
   EXPECT_EQ(sink.pages[0].text,
             "A Slide with a Table\n\nColumn 1 | Column 2 | Column 3\nRed | Green | Blue\nPurple | Orange | Yellow\n"
@@ -211,7 +179,7 @@ TEST(PptxExtractor, TableRowByRow) {
 
 TEST(PptxExtractor, MalformedSampleGivesItsTextOrAClearError) {
   CollectingSink sink;
-  const Status st = Extract(kPptx, kOffice + "fake-power-point-malformed.pptx", sink);
+  const Status st = ExtractFile(kPptx, kOffice + "fake-power-point-malformed.pptx", sink);
   if (st.ok()) {
     ASSERT_EQ(sink.pages.size(), 1u);
     EXPECT_NE(sink.pages[0].text.find("Test Slide"), std::string::npos) << sink.pages[0].text;
@@ -224,7 +192,7 @@ TEST(PptxExtractor, SlideCountIsCheckedAgainstThePageLimit) {
   CollectingSink sink;
   ExtractLimits limits;
   limits.max_pages = 1;
-  const Status st = Extract(kPptx, kOffice + "fake-power-point-many-pages.pptx", sink, limits);
+  const Status st = ExtractFile(kPptx, kOffice + "fake-power-point-many-pages.pptx", sink, limits);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message(), "document has 2 pages; the limit is 1");
   EXPECT_TRUE(sink.pages.empty());
@@ -234,7 +202,7 @@ TEST(PptxExtractor, SlideCountIsCheckedAgainstThePageLimit) {
 
 TEST(XlsxExtractor, SheetsArePagesWithCellsRowByRow) {
   CollectingSink sink;
-  ASSERT_TRUE(Extract(kXlsx, kOffice + "2023-half-year-analyses-by-segment.xlsx", sink).ok());
+  ASSERT_TRUE(ExtractFile(kXlsx, kOffice + "2023-half-year-analyses-by-segment.xlsx", sink).ok());
   ASSERT_EQ(sink.pages.size(), 5u);
   for (size_t i = 0; i < 5; ++i) {
     EXPECT_EQ(sink.pages[i].number, static_cast<int>(i) + 1);
@@ -251,11 +219,11 @@ TEST(XlsxExtractor, SheetsArePagesWithCellsRowByRow) {
 
 TEST(XlsxExtractor, EmptyAndEmojiWorkbooks) {
   CollectingSink empty;
-  ASSERT_TRUE(Extract(kXlsx, kOffice + "empty.xlsx", empty).ok());
+  ASSERT_TRUE(ExtractFile(kXlsx, kOffice + "empty.xlsx", empty).ok());
   ASSERT_EQ(empty.pages.size(), 1u);
   EXPECT_EQ(empty.pages[0].text, "");
   CollectingSink emoji;
-  ASSERT_TRUE(Extract(kXlsx, kOffice + "emoji.xlsx", emoji).ok());
+  ASSERT_TRUE(ExtractFile(kXlsx, kOffice + "emoji.xlsx", emoji).ok());
   ASSERT_EQ(emoji.pages.size(), 1u);
   EXPECT_EQ(emoji.pages[0].text, "\xF0\x9F\xA4\xA0\xF0\x9F\x98\x85");  // cowboy, grinning with sweat
 }
@@ -273,7 +241,7 @@ TEST(XlsxExtractor, InlineStringsBooleansAndGaps) {
                                {"xl/sharedStrings.xml", "<sst><si><r><t>val</t></r><r><t>ue</t></r></si></sst>"},
                                {"xl/worksheets/sheet1.xml", sheet}});
   CollectingSink sink;
-  const Status st = Extract(kXlsx, dir.File("x.xlsx"), sink);
+  const Status st = ExtractFile(kXlsx, dir.File("x.xlsx"), sink);
   ASSERT_TRUE(st.ok()) << st.message();
   ASSERT_EQ(sink.pages.size(), 1u);
   EXPECT_EQ(sink.pages[0].text, "name | value\nTRUE | | | 2.50");
@@ -299,7 +267,7 @@ TEST(OfficeLimits, ZipBombStopsAtThePartLimit) {
   ExtractLimits limits;
   limits.max_office_part_bytes = int64_t{1} << 20;
   CollectingSink sink;
-  const Status st = Extract(kDocx, dir.File("bomb.docx"), sink, limits);
+  const Status st = ExtractFile(kDocx, dir.File("bomb.docx"), sink, limits);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("word/document.xml inflates to more than"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("the limit per part is 1048576"), std::string::npos) << st.message();
@@ -330,7 +298,7 @@ TEST(OfficeLimits, ForgedSmallSizeInTheDirectoryDoesNotGetPastTheLimit) {
   ExtractLimits limits;
   limits.max_office_part_bytes = int64_t{1} << 20;
   CollectingSink sink;
-  const Status st = Extract(kDocx, dir.File("forged.docx"), sink, limits);
+  const Status st = ExtractFile(kDocx, dir.File("forged.docx"), sink, limits);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   // libzip inflates past the declared size; the count while inflating stops it.
   EXPECT_NE(st.message().find("word/document.xml inflates to more than"), std::string::npos) << st.message();
@@ -348,7 +316,7 @@ TEST(OfficeLimits, TotalInflatedBytesAndEntryCount) {
   limits.max_office_part_bytes = int64_t{1} << 20;
   limits.max_office_total_bytes = int64_t{1} << 20;
   CollectingSink sink;
-  Status st = Extract(kDocx, dir.File("parts.docx"), sink, limits);
+  Status st = ExtractFile(kDocx, dir.File("parts.docx"), sink, limits);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("that is the limit for all its parts together"), std::string::npos) << st.message();
 
@@ -358,7 +326,7 @@ TEST(OfficeLimits, TotalInflatedBytesAndEntryCount) {
   MakeZip(dir.File("many.docx"), many);
   limits = {};
   limits.max_zip_entries = 10;
-  st = Extract(kDocx, dir.File("many.docx"), sink, limits);
+  st = ExtractFile(kDocx, dir.File("many.docx"), sink, limits);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message(), "the DOCX file has 21 zip entries; the limit is 10");
 }
@@ -371,7 +339,7 @@ TEST(OfficeDamaged, RandomTruncatedMissingAndBadXml) {
   std::ofstream(dir.File("random.docx"), std::ios::binary)
       .write(random.data(), static_cast<std::streamsize>(random.size()));
   CollectingSink sink;
-  Status st = Extract(kDocx, dir.File("random.docx"), sink);
+  Status st = ExtractFile(kDocx, dir.File("random.docx"), sink);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(st.message().starts_with("not a readable DOCX file: ")) << st.message();
 
@@ -382,20 +350,20 @@ TEST(OfficeDamaged, RandomTruncatedMissingAndBadXml) {
                                std::filesystem::copy_options::overwrite_existing);
     std::filesystem::resize_file(dir.File("cut.docx"), keep);
     for (const char* mime : {kDocx, kPptx, kXlsx, kOdt}) {
-      st = Extract(mime, dir.File("cut.docx"), sink);
+      st = ExtractFile(mime, dir.File("cut.docx"), sink);
       EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << keep << " " << mime;
       EXPECT_TRUE(st.message().starts_with("not a readable ")) << st.message();
     }
   }
 
   // A DOCX read as a PPTX, an archive without its main part, XML cut short, XML too deep.
-  st = Extract(kPptx, kOffice + "fake.docx", sink);
+  st = ExtractFile(kPptx, kOffice + "fake.docx", sink);
   EXPECT_EQ(st.message(), "not a readable PPTX file: it has no slides");
   MakeZip(dir.File("nodoc.docx"), {{"word/styles.xml", "<x/>"}});
-  st = Extract(kDocx, dir.File("nodoc.docx"), sink);
+  st = ExtractFile(kDocx, dir.File("nodoc.docx"), sink);
   EXPECT_EQ(st.message(), "not a readable DOCX file: it has no word/document.xml");
   MakeZip(dir.File("badxml.docx"), {{"word/document.xml", kDocStart + "<w:p><w:r><w:t>cut"}});
-  st = Extract(kDocx, dir.File("badxml.docx"), sink);
+  st = ExtractFile(kDocx, dir.File("badxml.docx"), sink);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(st.message().starts_with("not a readable DOCX file: word/document.xml is not well-formed XML"))
       << st.message();
@@ -403,11 +371,11 @@ TEST(OfficeDamaged, RandomTruncatedMissingAndBadXml) {
   for (int i = 0; i < 100000; ++i) deep += "<w:sdt>";
   for (int i = 0; i < 100000; ++i) deep += "</w:sdt>";
   MakeZip(dir.File("deep.docx"), {{"word/document.xml", kDocStart + deep + kDocEnd}});
-  st = Extract(kDocx, dir.File("deep.docx"), sink);
+  st = ExtractFile(kDocx, dir.File("deep.docx"), sink);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("nested more than"), std::string::npos) << st.message();
 
-  EXPECT_EQ(Extract(kDocx, dir.File("missing.docx"), sink).code(), StatusCode::kNotFound);
+  EXPECT_EQ(ExtractFile(kDocx, dir.File("missing.docx"), sink).code(), StatusCode::kNotFound);
   EXPECT_TRUE(sink.pages.empty());
 }
 
