@@ -1,0 +1,130 @@
+// Extraction breadth through the whole pipeline (upload -> worker -> job process -> chunks):
+// scanned PDFs read by OCR, images, HTML, RTF, legacy encodings, and the hostile set, uploaded
+// by one user while another user's document goes through untouched.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeEach, describe, test } from 'node:test';
+
+import { api, assertError, registerAndLogin, sharedServer, tempDir } from './helpers.mjs';
+import { docxBomb, pngBomb, scannedPdf } from './filegen.mjs';
+import { allChunks, DATA, OFFICE, PDF_004, uploadOk, uploadRaw, waitForDocument, waitReady } from './ingest_helpers.mjs';
+import { makePdf } from './pdfgen.mjs';
+
+const SCANS = path.join(DATA, 'ocr/tesseract-test');
+const IMAGES = path.join(DATA, 'ocr/images');
+
+const words = (s) => s.toLowerCase().match(/[a-z0-9]+/g) ?? [];
+const textOf = (chunks) => chunks.map((c) => c.text).join('\n');
+
+// Lines of at most `width` characters from prose.
+function wrap(text, width = 70) {
+  const lines = [];
+  let line = '';
+  for (const w of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + w.length > width) {
+      lines.push(line);
+      line = w;
+    } else {
+      line = line ? `${line} ${w}` : w;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+describe('extraction', () => {
+  const shared = sharedServer({ args: ['--workers', '2', '--poll-ms', '50', '--job-backoff-ms', '100'] });
+  let server;
+  let url;
+  beforeEach(() => {
+    server = shared.server;
+    url = server.url;
+  });
+
+  test('a scanned PDF (text pages rendered to image-only pages) comes back with >= 95% of its words', async () => {
+    const { token } = await registerAndLogin(url);
+    const prose = fs.readFileSync(path.join(OFFICE, 'book-war-and-peace-1p.txt'), 'latin1');
+    const lines = wrap(prose);
+    const pages = [lines.slice(0, 40), lines.slice(40, 80)];
+    const typed = makePdf(pages, { fontSize: 12, leading: 16 });
+    const scan = scannedPdf(typed, tempDir());
+    const up = await uploadOk(url, token, scan, 'scan.pdf');
+    assert.equal(up.content_type, 'application/pdf');
+    const doc = await waitReady(url, token, up.document_id, { server, timeoutMs: 120000 });
+    assert.equal(doc.pages, 2);
+    const chunks = await allChunks(url, token, doc.id);
+    for (let p = 1; p <= 2; p++) {
+      const expected = words(pages[p - 1].join(' '));
+      const found = new Set(words(textOf(chunks.filter((c) => c.page_start <= p && c.page_end >= p))));
+      const hits = expected.filter((w) => found.has(w)).length;
+      assert.ok(hits / expected.length >= 0.95, `page ${p}: ${hits} of ${expected.length} words`);
+    }
+  });
+
+  test('images, HTML, RTF and legacy-encoded text become ready with their text', async () => {
+    const { token } = await registerAndLogin(url);
+    const cp1252 = Buffer.from('Le caf\xe9 co\xfbtait 3,50 \x80 et l\'\xe9t\xe9 fut long. Die sch\xf6ne Frau a\xdf Kuchen.\n', 'latin1');
+    const cases = [
+      [fs.readFileSync(path.join(SCANS, 'phototest.tif')), 'phototest.tif', 'image/tiff', 'The quick brown dog jumped over the'],
+      [fs.readFileSync(path.join(SCANS, 'phototest-rotated-R.png')), 'turned.png', 'image/png', 'The quick brown dog jumped over the'],
+      [fs.readFileSync(path.join(IMAGES, 'double-column-A.jpg')), 'columns.jpg', 'image/jpeg', 'CIVIL SERVICE RULES'],
+      [fs.readFileSync(path.join(OFFICE, 'fake-html-cp1252.html')), 'page.html', 'text/html', 'Der Preis betrug 15,50 \u20ac.'],
+      [fs.readFileSync(path.join(OFFICE, 'example-steelJIS-datasheet-utf-16.html')), 'steel.html', 'text/html', 'SNB22-3'],
+      [fs.readFileSync(path.join(OFFICE, 'fake-doc.rtf')), 'doc.rtf', 'text/rtf', 'Row 1, Cell 1 | Row 1, Cell 2'],
+      [cp1252, 'ansi.txt', 'text/plain', 'Le caf\u00e9 co\u00fbtait 3,50 \u20ac'],
+    ];
+    const uploads = [];
+    for (const [bytes, name, type] of cases) {
+      const up = await uploadOk(url, token, bytes, name);
+      assert.equal(up.content_type, type, name);
+      uploads.push(up);
+    }
+    for (let i = 0; i < cases.length; i++) {
+      const [, name, , phrase] = cases[i];
+      const doc = await waitReady(url, token, uploads[i].document_id, { server, timeoutMs: 120000 });
+      assert.equal(doc.pages, 1, name);
+      const text = textOf(await allChunks(url, token, doc.id));
+      assert.ok(text.includes(phrase), `${name} lacks "${phrase}": ${text.slice(0, 300)}`);
+    }
+  });
+
+  test('the hostile set ends failed with reasons, attempts 1, while another user\'s document becomes ready', async () => {
+    const attacker = await registerAndLogin(url);
+    const victim = await registerAndLogin(url);
+    const pdf = fs.readFileSync(PDF_004);
+    const png = fs.readFileSync(path.join(SCANS, 'phototest-rotated-180.png'));
+    const deepHtml = Buffer.from('<div>'.repeat(100000) + 'x');
+    const victimUpload = uploadOk(url, victim.token, pdf, 'mine.pdf');
+    const hostile = [
+      [pngBomb(50000, 50000), 'bomb.png', /50000 x 50000 pixels .* the limit is 100 megapixels/],
+      [docxBomb(40), 'bomb.docx', /inflates to more than \d+ bytes; the limit per part is/],
+      [deepHtml, 'deep.html', /nests elements about 100000 deep/],
+      [pdf.subarray(0, pdf.length >> 1), 'half.pdf', /damaged|cut short|not a readable PDF/],
+      [png.subarray(0, png.length >> 1), 'half.png', /^not a readable image/],
+      [fs.readFileSync(path.join(OFFICE, 'fake-text-all-whitespace.txt')), 'blank.txt', /no text/],
+      [fs.readFileSync(path.join(IMAGES, 'example.jpg')), 'flower.jpg', /no text/],
+    ];
+    const ids = [];
+    for (const [bytes, name] of hostile) ids.push((await uploadOk(url, attacker.token, bytes, name)).document_id);
+    // Refused at the door: random bytes named .pdf, an empty file.
+    assertError(await uploadRaw(url, attacker.token, randomBytes(8192), 'random.pdf'), 415, 'unsupported_media_type');
+    assertError(await uploadRaw(url, attacker.token, Buffer.alloc(0), 'empty.pdf'), 400, 'invalid_request');
+
+    for (let i = 0; i < hostile.length; i++) {
+      const [, name, reason] = hostile[i];
+      const doc = await waitForDocument(url, attacker.token, ids[i], { server, timeoutMs: 120000 });
+      assert.equal(doc.status, 'failed', `${name}: ${JSON.stringify(doc)}`);
+      assert.match(doc.error, reason, name);
+      assert.equal(doc.attempts, 1, `${name} is bad input, not retried`);
+      assert.equal(doc.chunk_count, 0, name);
+    }
+    const mine = await waitReady(url, victim.token, (await victimUpload).document_id, { server });
+    assert.equal(mine.pages, 4);
+    assert.ok(mine.chunk_count > 10);
+    assert.equal((await api(url, 'GET', '/healthz')).status, 200);
+    const list = await api(url, 'GET', '/v1/documents', { token: victim.token });
+    assert.deepEqual(list.json.data.map((d) => d.filename), ['mine.pdf']);
+  });
+});
