@@ -129,9 +129,61 @@ bool EndsSentence(const std::vector<char32_t>& cp, size_t i) {
   return i >= 2 && IsCloser(cp[i - 1]) && IsSentenceEnd(cp[i - 2]);
 }
 
+// A run of at least two consecutive lines holding " | " (how extractors write table rows);
+// byte offsets into the document text.
+struct Table {
+  size_t start = 0;       // first row
+  size_t header_end = 0;  // end of the first row (its "\n" not included)
+  size_t end = 0;         // end of the last row
+};
+
+std::vector<Table> FindTables(std::string_view text) {
+  std::vector<Table> tables;
+  Table current;
+  int rows = 0;
+  auto close = [&] {
+    if (rows >= 2) tables.push_back(current);
+    rows = 0;
+  };
+  for (size_t line = 0; line < text.size();) {
+    size_t eol = text.find('\n', line);
+    if (eol == std::string_view::npos) eol = text.size();
+    if (text.substr(line, eol - line).find(" | ") != std::string_view::npos) {
+      if (rows == 0) current = {line, eol, eol};
+      current.end = eol;
+      ++rows;
+    } else {
+      close();
+    }
+    line = eol + 1;
+  }
+  close();
+  return tables;
+}
+
+// The table whose rows after the header hold the byte at `offset`, or nullptr.
+const Table* TableAfterHeader(const std::vector<Table>& tables, size_t offset) {
+  auto after = std::upper_bound(tables.begin(), tables.end(), offset,
+                                [](size_t o, const Table& t) { return o < t.start; });
+  if (after == tables.begin()) return nullptr;
+  const Table& t = *std::prev(after);
+  return offset > t.header_end && offset < t.end ? &t : nullptr;
+}
+
+// The last row end (a "\n" after a non-space, inside `t`) in [lo, w.count], or 0.
+size_t LastRowEnd(const Window& w, const Table& t, size_t lo) {
+  for (size_t i = w.count; i >= std::max<size_t>(lo, 1); --i) {
+    if (i < w.cp.size() && w.cp[i] == '\n' && !IsSpace(w.cp[i - 1]) && w.byte[i] > t.start && w.byte[i] <= t.end) {
+      return i;
+    }
+  }
+  return 0;
+}
+
 // The best cut in [lo, w.count], by the preference the header states. Every candidate follows
-// a non-space, so the chunk needs no trimming; only the hard cut may.
-size_t ChooseCut(const Window& w, size_t lo) {
+// a non-space, so the chunk needs no trimming; only the hard cut may. `row_end` (0: none) is
+// a table row end preferred over sentences and spaces.
+size_t ChooseCut(const Window& w, size_t lo, size_t row_end) {
   size_t paragraph = 0, sentence = 0, space = 0;
   size_t run_start = 0, newlines = 0;  // the current whitespace run
   for (size_t i = 1; i < w.cp.size(); ++i) {
@@ -151,13 +203,14 @@ size_t ChooseCut(const Window& w, size_t lo) {
     }
   }
   if (paragraph != 0) return paragraph;
+  if (row_end != 0) return row_end;
   if (sentence != 0) return sentence;
   if (space != 0) return space;
   return w.count;
 }
 
-Chunk MakeChunk(const DocumentText& doc, const Window& w, size_t start_cp, size_t end,
-                int ordinal) {
+Chunk MakeChunk(const DocumentText& doc, const std::vector<Table>& tables, const Window& w, size_t start_cp,
+                size_t end, int ordinal) {
   const size_t first = w.byte[0], last = w.byte[end];
   Chunk chunk;
   chunk.ordinal = ordinal;
@@ -166,6 +219,7 @@ Chunk MakeChunk(const DocumentText& doc, const Window& w, size_t start_cp, size_
   chunk.char_start = static_cast<int64_t>(start_cp);
   chunk.char_end = static_cast<int64_t>(start_cp + end);
   chunk.text = doc.text().substr(first, last - first);
+  if (const Table* t = TableAfterHeader(tables, first)) chunk.context = doc.text().substr(t->start, t->header_end - t->start);
   return chunk;
 }
 
@@ -188,21 +242,36 @@ std::vector<Chunk> ChunkText(const DocumentText& doc, const ChunkOptions& option
   const size_t overlap = std::min(options.overlap, size - 1);
   const size_t min_cut = size - size / 3;
 
+  const std::vector<Table> tables = FindTables(text);
   std::vector<Chunk> chunks;
   Window w;
   Position start = SkipSpaces(text, {});
   size_t must_pass = 0;  // window index of the first character the previous chunk did not hold
   while (start.byte < text.size()) {
     Fill(text, start.byte, size, w);
-    size_t end = w.at_end ? w.count : ChooseCut(w, std::max(min_cut, must_pass + 1));
+    size_t end = w.count;
+    if (!w.at_end) {
+      // Inside a table, the chunk ends at a row end even well before the window's last third.
+      const Table* table = TableAfterHeader(tables, w.byte[w.count]);
+      if (table == nullptr && !tables.empty()) {  // the window may end inside the header row
+        auto after = std::upper_bound(tables.begin(), tables.end(), w.byte[w.count],
+                                      [](size_t o, const Table& t) { return o < t.start; });
+        if (after != tables.begin() && w.byte[w.count] < std::prev(after)->end) table = &*std::prev(after);
+      }
+      const size_t row_end = table ? LastRowEnd(w, *table, must_pass + 1) : 0;
+      end = ChooseCut(w, std::max(min_cut, must_pass + 1), row_end);
+    }
     while (IsSpace(w.cp[end - 1])) --end;  // stops: every window starts with a non-space
-    chunks.push_back(MakeChunk(doc, w, start.cp, end, static_cast<int>(chunks.size())));
+    chunks.push_back(MakeChunk(doc, tables, w, start.cp, end, static_cast<int>(chunks.size())));
 
     const Position unseen = SkipSpaces(text, {w.byte[end], start.cp + end});
     if (unseen.byte == text.size()) break;
     // The overlap counts from the unseen text, so the window always reaches it (overlap < size)
     // and every chunk both starts and ends later than the one before.
-    const size_t next = NextStart(w, end, unseen.cp - start.cp, overlap);
+    // Between table rows there is no overlap: the next chunk starts at the next row, and the
+    // header row travels with it as its context.
+    const bool between_rows = TableAfterHeader(tables, unseen.byte) != nullptr && text[unseen.byte - 1] == '\n';
+    const size_t next = between_rows ? 0 : NextStart(w, end, unseen.cp - start.cp, overlap);
     if (next == 0) {
       start = unseen;
       must_pass = 0;

@@ -50,6 +50,10 @@ struct Chunk {
   int64_t char_start = 0;  // code point offsets into DocumentText::text(), end exclusive
   int64_t char_end = 0;
   std::string text;  // exactly the code points [char_start, char_end) of DocumentText::text()
+  // The header row of the table the chunk starts in, when it starts after that row (a table
+  // split across chunks); "" otherwise. Not part of `text` or the offsets: retrieval shows and
+  // embeds it with the chunk so the cells keep their column names.
+  std::string context;
 };
 
 // Each chunk's window is the `size` characters from its start. The chunk ends at the last
@@ -65,6 +69,12 @@ struct Chunk {
 //   a.char_start < b.char_start,  a.char_end < b.char_end,  a.char_end - b.char_start <= overlap,
 // and every non-whitespace character lies in at least one chunk. Empty or whitespace-only text
 // gives no chunks. Time is linear in the text length for a fixed size.
+//
+// Tables: extractors write a table as lines of cells joined by " | "; two or more such lines in
+// a row are a table, its first line the header. A window that ends inside a table is cut at a
+// row end (after a paragraph end in the last third, before sentence and space ends, and
+// anywhere past the previous chunk, so rows are kept whole); the next chunk then starts at the
+// next row without overlap and carries the header row as its `context`.
 //
 // Options should have passed ValidateOptions; invalid ones are clamped (size 0 acts as 1,
 // overlap as at most size - 1) rather than looping or crashing.

@@ -389,6 +389,58 @@ TEST(ChunkText, PageRangesFollowPageStarts) {
   for (const Chunk& c : chunks) EXPECT_NE(c.page_end, 4);
 }
 
+// A table as extractors write it: rows of cells joined by " | ", the first row the header.
+std::string TableRows(int rows) {
+  std::string t = "Item | Quantity | Remarks";
+  for (int r = 1; r <= rows; ++r) {
+    t += "\nitem " + std::to_string(r) + " | " + std::to_string(r * 7) + " | remark on row " + std::to_string(r) +
+         " of the table.";
+  }
+  return t;
+}
+
+TEST(ChunkText, TablesAreCutAtRowEndsAndCarryTheirHeader) {
+  const ChunkOptions o{200, 50};
+  const TestDoc t = OnePage("Intro paragraph before the table.\n\n" + TableRows(40) + "\n\nClosing words after the table.");
+  const std::vector<Chunk> chunks = ChunkText(t.doc, o);
+  CheckInvariants(t, chunks, o);
+  ASSERT_GT(chunks.size(), 5u);
+  int with_context = 0;
+  for (const Chunk& c : chunks) {
+    // Every chunk holds whole rows: it ends at a row end, the paragraph's end or the text's end.
+    const size_t after = t.doc.text().find(c.text) + c.text.size();
+    EXPECT_TRUE(after == t.doc.text().size() || t.doc.text()[after] == '\n') << c.text;
+    if (!c.context.empty()) {
+      ++with_context;
+      EXPECT_EQ(c.context, "Item | Quantity | Remarks");
+      EXPECT_TRUE(c.text.starts_with("item ")) << "a continuation starts at a row: " << c.text;
+    }
+  }
+  EXPECT_EQ(chunks.front().context, "");
+  EXPECT_GE(with_context, 4);
+  // A table that fits one chunk carries no context; neither does prose with a stray " | ".
+  EXPECT_EQ(ChunkText(OnePage("a | b\nc | d").doc, o).at(0).context, "");
+  EXPECT_EQ(ChunkText(OnePage(std::string(300, 'x') + " | y").doc, o).back().context, "");
+}
+
+TEST(ChunkText, RandomTablesKeepEveryInvariant) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 50; ++round) {
+    std::string text;
+    for (int block = 0; block < 6; ++block) {
+      if (rng() % 2) {
+        text += TableRows(static_cast<int>(rng() % 30) + 1);
+      } else {
+        text += RandomText(rng, Script::kLatin, rng() % 80 + 1);
+      }
+      text += rng() % 3 ? "\n\n" : "\n";
+    }
+    const ChunkOptions o{static_cast<size_t>(rng() % 400) + 40, static_cast<size_t>(rng() % 30)};
+    const TestDoc t = OnePage(text);
+    CheckInvariants(t, ChunkText(t.doc, o), o);
+  }
+}
+
 TEST(DocumentText, JoinsPagesAndFindsThePageOfAByte) {
   DocumentText doc;
   EXPECT_EQ(doc.PageAt(0), 0);

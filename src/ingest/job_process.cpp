@@ -93,6 +93,10 @@ int Run(const ExtractJobSpec& spec, Out& out) {
            ",\"page_end\":" + std::to_string(c.page_end) + ",\"char_start\":" + std::to_string(c.char_start) +
            ",\"char_end\":" + std::to_string(c.char_end) + ",\"text\":";
     AppendJsonString(line, c.text);
+    if (!c.context.empty()) {
+      line += ",\"context\":";
+      AppendJsonString(line, c.context);
+    }
     line.push_back('}');
     out.Line(line, false);
   }
@@ -151,6 +155,7 @@ std::optional<JobMessage> DecodeJobMessage(std::string_view line) {
       m.chunk.char_start = j.at("char_start").get<int64_t>();
       m.chunk.char_end = j.at("char_end").get<int64_t>();
       m.chunk.text = j.at("text").get<std::string>();
+      if (j.contains("context")) m.chunk.context = j.at("context").get<std::string>();
     } else if (t == "done") {
       m.type = JobMessage::Type::kDone;
       m.pages = j.at("pages").get<int>();

@@ -222,7 +222,7 @@ Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Docume
           break;
         case JobMessage::Type::kChunk:
           out.chunks.push_back({doc.id, m->chunk.ordinal, m->chunk.page_start, m->chunk.page_end, m->chunk.char_start,
-                                m->chunk.char_end, std::move(m->chunk.text)});
+                                m->chunk.char_end, std::move(m->chunk.text), std::move(m->chunk.context)});
           break;
         case JobMessage::Type::kDone:
           done = true;

@@ -100,6 +100,7 @@ struct StoredChunk {
   int64_t char_start = 0;
   int64_t char_end = 0;
   std::string text;
+  std::string context;  // the table header row a split table's chunk carries (chunk::Chunk::context)
 };
 
 // A chunk's public id: "<document id>_<ordinal>".

@@ -90,6 +90,22 @@ describe('extraction', () => {
     }
   });
 
+  test('a sheet split across chunks: rows stay whole and later chunks carry the header row as context', async () => {
+    const { token } = await registerAndLogin(url);
+    const up = await uploadOk(url, token, fs.readFileSync(path.join(OFFICE, '2023-half-year-analyses-by-segment.xlsx')), 'segments.xlsx');
+    const doc = await waitReady(url, token, up.document_id, { server });
+    const chunks = await allChunks(url, token, doc.id);
+    const continued = chunks.filter((c) => c.context !== '');
+    assert.ok(continued.length >= 2, `${continued.length} chunks with context`);
+    for (const c of continued) {
+      assert.ok(c.context.startsWith('In millions of CHF |'), c.context);
+      assert.ok(!c.text.includes(c.context), 'the context is not repeated inside the text');
+    }
+    // Whole rows: every row of a table chunk has the table's cell count (or is the last, cut text).
+    const row = chunks.flatMap((c) => c.text.split('\n')).find((l) => l.startsWith('Zone LATAM | 6082'));
+    assert.equal(row, 'Zone LATAM | 6082 | 1202 | 1101 | | -101 | -4 | -21 | | -192');
+  });
+
   test('the hostile set ends failed with reasons, attempts 1, while another user\'s document becomes ready', async () => {
     const attacker = await registerAndLogin(url);
     const victim = await registerAndLogin(url);

@@ -26,6 +26,7 @@ import {
   tempDir,
 } from './helpers.mjs';
 import {
+  CHUNK_KEYS,
   DATA,
   DOCUMENT_KEYS,
   NTSB,
@@ -974,7 +975,7 @@ describe('ingestion', () => {
       const schemas = doc.components.schemas;
       assert.deepEqual([...schemas.Document.required].sort(), DOCUMENT_KEYS);
       assert.deepEqual([...schemas.DocumentUpload.required].sort(), UPLOAD_KEYS);
-      assert.deepEqual([...schemas.Chunk.required].sort(), ['char_end', 'char_start', 'document_id', 'id', 'ordinal', 'page_end', 'page_start', 'text']);
+      assert.deepEqual([...schemas.Chunk.required].sort(), CHUNK_KEYS);
       assert.deepEqual(schemas.DocumentStatus.enum, ['queued', 'processing', 'ready', 'failed']);
     });
   });

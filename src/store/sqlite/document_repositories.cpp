@@ -181,7 +181,7 @@ Status SqliteDocuments::CompleteWithChunks(const std::string& id, const std::str
   BD_RETURN_IF_ERROR(conn->Prepare("DELETE FROM chunks WHERE document_id = ?").Bind(1, id).Run());
   for (const StoredChunk& c : chunks) {
     BD_RETURN_IF_ERROR(conn->Prepare("INSERT INTO chunks(document_id, ordinal, page_start, page_end, char_start, "
-                                     "char_end, text) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                                     "char_end, text, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
                            .Bind(1, id)
                            .Bind(2, int64_t{c.ordinal})
                            .Bind(3, int64_t{c.page_start})
@@ -189,6 +189,7 @@ Status SqliteDocuments::CompleteWithChunks(const std::string& id, const std::str
                            .Bind(5, c.char_start)
                            .Bind(6, c.char_end)
                            .Bind(7, c.text)
+                           .Bind(8, c.context)
                            .Run());
   }
   return tx.Commit();
@@ -235,12 +236,12 @@ Result<Page<StoredChunk>> SqliteDocuments::ListChunks(const std::string& user_id
     if (!*row) return Status::NotFound("no such document");
   }
   Statement q = conn->Prepare(
-      "SELECT ordinal, page_start, page_end, char_start, char_end, text FROM chunks "
+      "SELECT ordinal, page_start, page_end, char_start, char_end, text, context FROM chunks "
       "WHERE document_id = ?1 AND ordinal > ?2 ORDER BY ordinal LIMIT ?3");
   q.Bind(1, document_id).Bind(2, OrdinalAfter(page.after_id)).Bind(3, int64_t{page.limit} + 1);
   return ReadPage<StoredChunk>(q, page.limit, [&document_id](const Statement& r) {
     return StoredChunk{document_id, static_cast<int>(r.Int(0)), static_cast<int>(r.Int(1)),
-                       static_cast<int>(r.Int(2)), r.Int(3), r.Int(4), r.Text(5)};
+                       static_cast<int>(r.Int(2)), r.Int(3), r.Int(4), r.Text(5), r.Text(6)};
   });
 }
 

@@ -91,6 +91,10 @@ CREATE TABLE chunks (
   UNIQUE (document_id, ordinal)
 );
 )sql"},
+      {3, "chunk context", R"sql(
+-- The header row of a table split across chunks, kept beside the chunk's own text.
+ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }

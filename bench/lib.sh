@@ -1,0 +1,34 @@
+# Shared by the benchmark scripts (sourced, not run): a server on loopback in $WORK, uploads,
+# waiting for the queue to drain. Needs BIN and WORK set; sets PID, URL and TOKEN.
+
+machine_line() {
+  echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+}
+
+now_ms() { date +%s%3N; }
+start_server() {  # args...
+  rm -rf "$WORK/data"
+  "$BIN" serve --port 0 --data-dir "$WORK/data" --access-log false "$@" >"$WORK/out.log" 2>&1 &
+  PID=$!
+  URL=""
+  for _ in $(seq 1 1000); do
+    URL=$(grep -oE 'on http://[^ ]+' "$WORK/out.log" | head -1 | cut -c4- || true)
+    [ -n "$URL" ] && curl -fs "$URL/healthz" >/dev/null 2>&1 && break
+    sleep 0.01
+  done
+  J='Content-Type: application/json'
+  curl -fs -XPOST "$URL/v1/auth/register" -H "$J" -d '{"email":"bench@example.com","password":"benchmark-password"}' >/dev/null
+  TOKEN=$(curl -fs -XPOST "$URL/v1/auth/login" -H "$J" -d '{"email":"bench@example.com","password":"benchmark-password"}' |
+    sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+}
+stop_server() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
+upload() {  # file [name] -> document id
+  curl -fs -XPOST "$URL/v1/documents" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/octet-stream' \
+    -H "X-Filename: ${2:-$(basename "$1")}" --data-binary @"$1" | sed -E 's/.*"document_id":"([^"]+)".*/\1/'
+}
+wait_ready() {  # until no document is queued or processing
+  while curl -fs "$URL/v1/documents?limit=1000" -H "Authorization: Bearer $TOKEN" | grep -qE '"status":"(queued|processing)"'; do
+    sleep 0.05
+  done
+}
+
