@@ -10,7 +10,7 @@ DEB_PACKAGES=(
   libboost1.74-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev libcli11-dev libssl-dev libpoppler-cpp-dev poppler-utils libmagic-dev libzip-dev libpugixml-dev
   libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-osd libgumbo-dev libuchardet-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev wrk curl nodejs npm
+  libgtest-dev libgmock-dev libbenchmark-dev wrk curl time nodejs npm
   # the tesseract command-line tool: the OCR benchmark's reference
   tesseract-ocr
 )

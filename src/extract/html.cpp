@@ -85,6 +85,20 @@ bool CountsForDepth(std::string_view name) {
   return true;
 }
 
+// Where "</name" (any case) starts at or after `from`, or html.size().
+size_t FindEndTag(std::string_view html, size_t from, std::string_view name) {
+  for (size_t at = html.find("</", from); at != std::string_view::npos; at = html.find("</", at + 2)) {
+    const std::string_view candidate = html.substr(at + 2, name.size());
+    if (candidate.size() == name.size() &&
+        std::equal(candidate.begin(), candidate.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
+      return at;
+    }
+  }
+  return html.size();
+}
+
 // An estimate of how deep the document nests: +1 per start tag of an element that must be
 // closed, -1 per end tag; comments and script/style contents are skipped. It errs high only
 // for markup that leaves such elements open, which the parser nests just as deep.
@@ -117,8 +131,7 @@ int EstimateDepth(std::string_view html) {
     }
     if (self_closing) continue;
     if (name == "script" || name == "style") {  // raw text up to the end tag
-      const size_t end = LowerAscii(html.substr(i, std::min<size_t>(html.size() - i, 1 << 20))).find("</" + name);
-      i = end == std::string::npos ? html.size() : i + end;
+      i = FindEndTag(html, i, name);
       continue;
     }
     max_depth = std::max(max_depth, ++depth);

@@ -2,7 +2,8 @@
 // pages without usable text. Tesseract's and leptonica's headers stay inside ocr.cpp and
 // image.cpp; callers see a forward-declared leptonica Pix at most.
 //
-// Threads: Tesseract runs single-threaded when OMP_THREAD_LIMIT=1 (workers set it), so that
+// Threads: Tesseract runs single-threaded when OMP_THREAD_LIMIT=1 (`betterdev worker` and
+// `betterdev extract` make sure of it at start, see app/main.cpp), so that
 // parallelism comes from worker processes. An OcrEngine is not to be shared by threads.
 #pragma once
 

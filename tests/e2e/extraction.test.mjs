@@ -43,6 +43,19 @@ describe('extraction', () => {
     url = server.url;
   });
 
+  test('workers run with OMP_THREAD_LIMIT=1 (OCR single-threaded) though the server was started without it', async () => {
+    assert.equal(process.env.OMP_THREAD_LIMIT, undefined, 'the test environment must not set it');
+    const pid = server.proc.pid;
+    const children = fs
+      .readdirSync(`/proc/${pid}/task`)
+      .flatMap((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
+    assert.equal(children.length, 2, 'two workers');
+    for (const child of children) {
+      const env = fs.readFileSync(`/proc/${child}/environ`, 'latin1').split('\0');
+      assert.ok(env.includes('OMP_THREAD_LIMIT=1'), `worker ${child}: ${env.filter((e) => e.startsWith('OMP')).join(', ') || 'no OMP_ variable'}`);
+    }
+  });
+
   test('a scanned PDF (text pages rendered to image-only pages) comes back with >= 95% of its words', async () => {
     const { token } = await registerAndLogin(url);
     const prose = fs.readFileSync(path.join(OFFICE, 'book-war-and-peace-1p.txt'), 'latin1');
