@@ -32,9 +32,13 @@ Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::B
     if (!reprocess) return AcceptedUpload{*existing, false};
     std::string job_id = ids_.New("job");
     BD_RETURN_IF_ERROR(docs.Requeue(user_id, existing->id, job_id, clock_.NowMillis()));
+    // The answer shows the document as queued: read before the job exists, since a woken
+    // worker may take it at once.
+    Result<store::Document> requeued = docs.Get(user_id, existing->id);
+    if (!requeued.ok()) return requeued.status();
     (void)queue_.Cancel(existing->job_id);  // a worker holding it stops at its next renewal
     BD_RETURN_IF_ERROR(Enqueue(job_id, existing->id, user_id));
-    return AcceptedUpload{*docs.Get(user_id, existing->id), false};
+    return AcceptedUpload{std::move(*requeued), false};
   }
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
 

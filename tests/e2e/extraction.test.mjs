@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, test } from 'node:test';
 
-import { api, assertError, registerAndLogin, sharedServer, tempDir } from './helpers.mjs';
+import { api, assertError, eventually, registerAndLogin, sharedServer, tempDir } from './helpers.mjs';
 import { docxBomb, pngBomb, scannedPdf } from './filegen.mjs';
 import { allChunks, DATA, OFFICE, PDF_004, uploadOk, uploadRaw, waitForDocument, waitReady } from './ingest_helpers.mjs';
 import { makePdf } from './pdfgen.mjs';
@@ -46,14 +46,27 @@ describe('extraction', () => {
   test('workers run with OMP_THREAD_LIMIT=1 (OCR single-threaded) though the server was started without it', async () => {
     assert.equal(process.env.OMP_THREAD_LIMIT, undefined, 'the test environment must not set it');
     const pid = server.proc.pid;
-    const children = fs
-      .readdirSync(`/proc/${pid}/task`)
-      .flatMap((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
-    assert.equal(children.length, 2, 'two workers');
-    for (const child of children) {
-      const env = fs.readFileSync(`/proc/${child}/environ`, 'latin1').split('\0');
-      assert.ok(env.includes('OMP_THREAD_LIMIT=1'), `worker ${child}: ${env.filter((e) => e.startsWith('OMP')).join(', ') || 'no OMP_ variable'}`);
-    }
+    const workers = () =>
+      fs.readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+        try {
+          return fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+        } catch {
+          return []; // the thread ended meanwhile
+        }
+      });
+    // A worker starts without the variable (as a standalone `betterdev worker` would) and restarts
+    // itself with it, keeping its pid.
+    const limited = (child) => {
+      try {
+        return fs.readFileSync(`/proc/${child}/environ`, 'latin1').split('\0').includes('OMP_THREAD_LIMIT=1');
+      } catch {
+        return false;
+      }
+    };
+    await eventually(() => workers().length === 2 && workers().every(limited), {
+      timeoutMs: 10000,
+      what: 'two workers running with OMP_THREAD_LIMIT=1',
+    });
   });
 
   test('a scanned PDF (text pages rendered to image-only pages) comes back with >= 95% of its words', async () => {
@@ -87,6 +100,9 @@ describe('extraction', () => {
       [fs.readFileSync(path.join(OFFICE, 'example-steelJIS-datasheet-utf-16.html')), 'steel.html', 'text/html', 'SNB22-3'],
       [fs.readFileSync(path.join(OFFICE, 'fake-doc.rtf')), 'doc.rtf', 'text/rtf', 'Row 1, Cell 1 | Row 1, Cell 2'],
       [cp1252, 'ansi.txt', 'text/plain', 'Le caf\u00e9 co\u00fbtait 3,50 \u20ac'],
+      // Damaged on purpose (a slide part with broken references): what can be read is read.
+      [fs.readFileSync(path.join(OFFICE, 'fake-power-point-malformed.pptx')), 'malformed.pptx',
+        'application/vnd.openxmlformats-officedocument.presentationml.presentation', 'Test Slide'],
     ];
     const uploads = [];
     for (const [bytes, name, type] of cases) {
@@ -97,7 +113,7 @@ describe('extraction', () => {
     for (let i = 0; i < cases.length; i++) {
       const [, name, , phrase] = cases[i];
       const doc = await waitReady(url, token, uploads[i].document_id, { server, timeoutMs: 120000 });
-      assert.equal(doc.pages, 1, name);
+      assert.ok(doc.pages >= 1, name);
       const text = textOf(await allChunks(url, token, doc.id));
       assert.ok(text.includes(phrase), `${name} lacks "${phrase}": ${text.slice(0, 300)}`);
     }
