@@ -203,6 +203,17 @@ Invocation ParseCommandLine(int argc, char** argv) {
   extract->add_option("--ocr-dpi", xc.ocr_dpi, "Resolution PDF pages are rendered at for OCR")->check(CLI::Range(72, 1200));
   extract->add_option("--chunk-size", xc.chunk_size, "Characters per chunk")->check(CLI::Range(50, 100000));
   extract->add_option("--chunk-overlap", xc.chunk_overlap, "Characters of overlap")->check(CLI::Range(0, 99999));
+  CLI::App* eval = add("eval", "Measure retrieval quality (nDCG@10, recall@100) on a BEIR dataset; prints Markdown",
+                       Command::kEval, Kind::kOther);
+  IngestConfig& ec = subs.back()->bound.config.ingest;
+  eval->add_option("--beir", inv.eval.beir_dir, "Folder with corpus.jsonl, queries.jsonl, qrels/")->required();
+  eval->add_option("--split", inv.eval.split, "Which qrels file: test, dev, train");
+  eval->add_option("--dimension", inv.eval.dimension, "Local embedder dimension")->check(CLI::Range(8, 8192));
+  eval->add_option("--keyword-weight", inv.eval.keyword_weight, "Hybrid: weight of the keyword leg");
+  eval->add_option("--vector-weight", inv.eval.vector_weight, "Hybrid: weight of the vector leg");
+  eval->add_option("--rrf-k", inv.eval.rrf_k, "Hybrid: reciprocal rank fusion constant");
+  eval->add_option("--chunk-size", ec.chunk_size, "Characters per chunk")->check(CLI::Range(50, 100000));
+  eval->add_option("--chunk-overlap", ec.chunk_overlap, "Characters of overlap")->check(CLI::Range(0, 99999));
   CLI::App* ingest = add("ingest", "Upload files and folders to a running server and wait until they are processed",
                          Command::kIngest, Kind::kOther);
   ingest->add_option("paths", inv.paths, "Files and folders")->required();

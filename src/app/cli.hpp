@@ -5,11 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "app/eval.hpp"
 #include "core/config.hpp"
 
 namespace betterdev::app {
 
-enum class Command { kNone, kServe, kApi, kWorker, kMigrate, kExtract, kIngest };
+enum class Command { kNone, kServe, kApi, kWorker, kMigrate, kExtract, kIngest, kEval };
 
 struct Invocation {
   Command command = Command::kNone;
@@ -21,6 +22,7 @@ struct Invocation {
   int worker_index = 0;            // worker: its slot under the supervisor
   std::string server_url = "http://127.0.0.1:8080";  // ingest
   std::string token;                                  // ingest
+  EvalOptions eval;                                   // eval
   int exit_code = 0;       // set when parsing already decided the outcome (help, errors)
   bool done = false;       // true: exit with exit_code without running a command
 };

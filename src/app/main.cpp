@@ -233,6 +233,7 @@ int main(int argc, char** argv) {
       case Command::kMigrate: return Migrate(inv.config);
       case Command::kExtract: return Extract(inv);
       case Command::kIngest: return RunIngestClient(inv);
+      case Command::kEval: return RunEval(inv.eval, inv.config);
       case Command::kNone: break;
     }
   } catch (const std::exception& e) {

@@ -101,6 +101,7 @@ struct StoredChunk {
   int64_t char_end = 0;
   std::string text;
   std::string context;  // the table header row a split table's chunk carries (chunk::Chunk::context)
+  int64_t key = 0;      // the store's integer key (set when read; ignored when written)
 };
 
 // A chunk's public id: "<document id>_<ordinal>".
@@ -215,6 +216,29 @@ class DocumentRepository {
                                                const PageRequest& page) = 0;
 };
 
+// A chunk found by a search: its integer key (stable while the chunk exists), its document and
+// a score where higher is better (for keyword search: BM25, as a positive number).
+struct ChunkHit {
+  int64_t chunk_key = 0;
+  std::string document_id;
+  double score = 0;
+};
+
+// Search over chunks. Every query is scoped to one user's ready documents and optionally to
+// some of their ids; a deleted document is never returned.
+class SearchRepository {
+ public:
+  virtual ~SearchRepository() = default;
+  // Keyword search (BM25 over chunk text and context, Porter-stemmed, diacritics folded): the
+  // best `k` chunks holding any of the query's words, best first. Words are taken from
+  // `query` as runs of letters and digits; operators and quotes in it have no effect. A query
+  // without words finds nothing.
+  virtual Result<std::vector<ChunkHit>> KeywordSearch(const std::string& user_id, std::string_view query,
+                                                      const std::vector<std::string>& document_ids, int k) = 0;
+  // The chunks with these keys (missing ones left out), for showing hits.
+  virtual Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) = 0;
+};
+
 // One store = one database. Implementations own their connections.
 class Store {
  public:
@@ -225,6 +249,7 @@ class Store {
   virtual ConversationRepository& conversations() = 0;
   virtual MessageRepository& messages() = 0;
   virtual DocumentRepository& documents() = 0;
+  virtual SearchRepository& search() = 0;
   // Unavailable when the database cannot answer a trivial query.
   virtual Status Ping() = 0;
 };

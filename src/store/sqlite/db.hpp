@@ -44,6 +44,7 @@ class Statement {
 
   std::string Text(int column) const;
   int64_t Int(int column) const;
+  double Double(int column) const;
   bool IsNull(int column) const;
   std::optional<int64_t> OptionalInt(int column) const;
 

@@ -236,12 +236,12 @@ Result<Page<StoredChunk>> SqliteDocuments::ListChunks(const std::string& user_id
     if (!*row) return Status::NotFound("no such document");
   }
   Statement q = conn->Prepare(
-      "SELECT ordinal, page_start, page_end, char_start, char_end, text, context FROM chunks "
+      "SELECT ordinal, page_start, page_end, char_start, char_end, text, context, id FROM chunks "
       "WHERE document_id = ?1 AND ordinal > ?2 ORDER BY ordinal LIMIT ?3");
   q.Bind(1, document_id).Bind(2, OrdinalAfter(page.after_id)).Bind(3, int64_t{page.limit} + 1);
   return ReadPage<StoredChunk>(q, page.limit, [&document_id](const Statement& r) {
     return StoredChunk{document_id, static_cast<int>(r.Int(0)), static_cast<int>(r.Int(1)),
-                       static_cast<int>(r.Int(2)), r.Int(3), r.Int(4), r.Text(5), r.Text(6)};
+                       static_cast<int>(r.Int(2)), r.Int(3), r.Int(4), r.Text(5), r.Text(6), r.Int(7)};
   });
 }
 

@@ -95,6 +95,18 @@ CREATE TABLE chunks (
 -- The header row of a table split across chunks, kept beside the chunk's own text.
 ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT '';
 )sql"},
+      {4, "keyword index", R"sql(
+-- BM25 keyword search over chunks: an external-content FTS5 index kept in step by triggers.
+CREATE VIRTUAL TABLE chunks_fts USING fts5(text, context, content='chunks', content_rowid='id',
+                                           tokenize='porter unicode61 remove_diacritics 2');
+CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+  INSERT INTO chunks_fts(rowid, text, context) VALUES (new.id, new.text, new.context);
+END;
+CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+  INSERT INTO chunks_fts(chunks_fts, rowid, text, context) VALUES ('delete', old.id, old.text, old.context);
+END;
+INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
+)sql"},
   };
   return kMigrations;
 }

@@ -115,4 +115,15 @@ class SqliteDocuments final : public DocumentRepository {
   Pool& pool_;
 };
 
+class SqliteSearch final : public SearchRepository {
+ public:
+  explicit SqliteSearch(Pool& pool) : pool_(pool) {}
+  Result<std::vector<ChunkHit>> KeywordSearch(const std::string& user_id, std::string_view query,
+                                              const std::vector<std::string>& document_ids, int k) override;
+  Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) override;
+
+ private:
+  Pool& pool_;
+};
+
 }  // namespace betterdev::store::sqlite

@@ -16,7 +16,8 @@ class SqliteStore final : public Store {
         api_keys_(*pool_),
         conversations_(*pool_),
         messages_(*pool_),
-        documents_(*pool_) {}
+        documents_(*pool_),
+        search_(*pool_) {}
 
   UserRepository& users() override { return users_; }
   TokenRepository& tokens() override { return tokens_; }
@@ -24,6 +25,7 @@ class SqliteStore final : public Store {
   ConversationRepository& conversations() override { return conversations_; }
   MessageRepository& messages() override { return messages_; }
   DocumentRepository& documents() override { return documents_; }
+  SearchRepository& search() override { return search_; }
 
   Status Ping() override {
     auto conn = pool_->Acquire();
@@ -41,6 +43,7 @@ class SqliteStore final : public Store {
   sqlite::SqliteConversations conversations_;
   sqlite::SqliteMessages messages_;
   sqlite::SqliteDocuments documents_;
+  sqlite::SqliteSearch search_;
 };
 
 }  // namespace

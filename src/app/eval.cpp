@@ -1,0 +1,269 @@
+// `betterdev eval --beir DIR`: retrieval quality on a BEIR dataset through the product's own
+// chunking, embedding and indexing code (a benchmark command, not a test).
+//
+// The corpus goes into a throw-away SQLite store (one document per corpus entry: its title as
+// the first paragraph, then its text; chunked with the configured size/overlap); every chunk
+// is embedded with the local embedder into an exact vector index. Each query of the split runs
+// in three modes (keyword: FTS5 BM25; vector; hybrid: weighted reciprocal rank fusion of the
+// two), a document scoring as its best chunk. Printed: nDCG@10 (linear gains, as BEIR's
+// pytrec_eval) and recall@100 per mode, with timings.
+#include "app/eval.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include "chunk/chunker.hpp"
+#include "embed/embedder.hpp"
+#include "index/fusion.hpp"
+#include "index/vector_index.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+namespace betterdev::app {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using Qrels = std::map<std::string, std::map<std::string, int>>;  // query -> document -> relevance
+
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+Result<Qrels> ReadQrels(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read " + path.string());
+  Qrels qrels;
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string query, doc;
+    int rel = 0;
+    if (fields >> query >> doc >> rel) qrels[query][doc] = rel;
+  }
+  return qrels;
+}
+
+// Ranks documents by their best chunk; at most `k` documents.
+std::vector<std::string> DocumentsOf(const std::vector<index::Ranked>& chunks,
+                                     const std::unordered_map<int64_t, std::string>& doc_of_chunk, size_t k) {
+  std::vector<std::string> docs;
+  std::set<std::string> seen;
+  for (const index::Ranked& c : chunks) {
+    auto it = doc_of_chunk.find(c.key);
+    if (it == doc_of_chunk.end() || !seen.insert(it->second).second) continue;
+    docs.push_back(it->second);
+    if (docs.size() == k) break;
+  }
+  return docs;
+}
+
+double NdcgAt10(const std::vector<std::string>& ranked, const std::map<std::string, int>& relevant) {
+  double dcg = 0;
+  for (size_t i = 0; i < std::min<size_t>(10, ranked.size()); ++i) {
+    auto it = relevant.find(ranked[i]);
+    if (it != relevant.end() && it->second > 0) dcg += it->second / std::log2(static_cast<double>(i) + 2);
+  }
+  std::vector<int> gains;
+  for (const auto& [doc, rel] : relevant) {
+    if (rel > 0) gains.push_back(rel);
+  }
+  std::sort(gains.rbegin(), gains.rend());
+  double ideal = 0;
+  for (size_t i = 0; i < std::min<size_t>(10, gains.size()); ++i) ideal += gains[i] / std::log2(static_cast<double>(i) + 2);
+  return ideal > 0 ? dcg / ideal : 0;
+}
+
+double RecallAt100(const std::vector<std::string>& ranked, const std::map<std::string, int>& relevant) {
+  int total = 0, found = 0;
+  std::set<std::string> top(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(std::min<size_t>(100, ranked.size())));
+  for (const auto& [doc, rel] : relevant) {
+    if (rel <= 0) continue;
+    ++total;
+    found += top.count(doc) != 0 ? 1 : 0;
+  }
+  return total > 0 ? static_cast<double>(found) / total : 0;
+}
+
+struct Corpus {
+  std::unordered_map<int64_t, std::string> doc_of_chunk;  // chunk key -> corpus id
+  size_t documents = 0;
+  size_t chunks = 0;
+  double bytes = 0;
+};
+
+Status Ingest(const fs::path& corpus_path, const chunk::ChunkOptions& chunking, store::Store& store,
+              const std::string& user_id, embed::Embedder& embedder, index::VectorIndex& vectors, Corpus& corpus,
+              double& embed_seconds) {
+  std::ifstream in(corpus_path);
+  if (!in) return Status::NotFound("cannot read " + corpus_path.string());
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object()) return Status::InvalidArgument("not a JSON line in corpus.jsonl: " + line.substr(0, 80));
+    const std::string id = j.value("_id", "");
+    const std::string title = j.value("title", "");
+    std::string text = j.value("text", "");
+    if (!title.empty()) text = title + "\n\n" + text;
+    chunk::DocumentText doc_text;
+    doc_text.AddPage(1, text);
+    std::vector<chunk::Chunk> chunks = chunk::ChunkText(doc_text, chunking);
+    if (chunks.empty()) continue;
+    store::Document d;
+    d.id = "doc_" + std::to_string(corpus.documents);
+    d.user_id = user_id;
+    d.filename = id;
+    d.content_type = "text/plain";
+    d.sha256 = std::to_string(corpus.documents);
+    d.status = store::DocumentStatus::kQueued;
+    d.job_id = "job_" + std::to_string(corpus.documents);
+    BD_RETURN_IF_ERROR(store.documents().Create(d));
+    std::vector<store::StoredChunk> stored;
+    std::vector<std::string> texts;
+    for (chunk::Chunk& c : chunks) {
+      texts.push_back(c.context.empty() ? c.text : c.context + "\n" + c.text);
+      stored.push_back({d.id, c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, std::move(c.text),
+                        std::move(c.context), 0});
+    }
+    BD_RETURN_IF_ERROR(store.documents().CompleteWithChunks(d.id, d.job_id, 1, static_cast<int64_t>(text.size()),
+                                                            stored, 0));
+    Result<store::Page<store::StoredChunk>> keyed = store.documents().ListChunks(user_id, d.id, {1000, std::nullopt});
+    if (!keyed.ok()) return keyed.status();
+    const auto t0 = Clock::now();
+    Result<embed::Embeddings> e = embedder.Embed(texts);
+    if (!e.ok()) return e.status();
+    embed_seconds += Seconds(t0);
+    for (size_t i = 0; i < keyed->items.size(); ++i) {
+      BD_RETURN_IF_ERROR(vectors.Add(keyed->items[i].key, e->Row(i)));
+      corpus.doc_of_chunk[keyed->items[i].key] = id;
+    }
+    corpus.documents++;
+    corpus.chunks += chunks.size();
+    corpus.bytes += static_cast<double>(text.size());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunEval(const EvalOptions& options, const Config& config) {
+  const fs::path dir = options.beir_dir;
+  Result<Qrels> qrels = ReadQrels(dir / "qrels" / (options.split + ".tsv"));
+  if (!qrels.ok()) {
+    std::cerr << "error: " << qrels.status().message() << "\n";
+    return 2;
+  }
+  char tmpl[] = "/tmp/betterdev-eval-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) {
+    std::cerr << "error: cannot make a temporary directory\n";
+    return 1;
+  }
+  const fs::path work = tmpl;
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{work};
+
+  auto store = store::OpenSqliteStore({(work / "eval.db").string()});
+  if (!store.ok()) {
+    std::cerr << "error: " << store.status().message() << "\n";
+    return 1;
+  }
+  const std::string user_id = "eval-user";
+  if (Status s = (*store)->users().Create({user_id, "eval@example.com", "-", 0}); !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return 1;
+  }
+  std::unique_ptr<embed::Embedder> embedder = embed::NewLocalEmbedder(options.dimension);
+  std::unique_ptr<index::VectorIndex> vectors = index::NewExactIndex(options.dimension);
+  chunk::ChunkOptions chunking{static_cast<size_t>(config.ingest.chunk_size),
+                               static_cast<size_t>(config.ingest.chunk_overlap)};
+  Corpus corpus;
+  double embed_seconds = 0;
+  const auto t_ingest = Clock::now();
+  if (Status s = Ingest(dir / "corpus.jsonl", chunking, **store, user_id, *embedder, *vectors, corpus, embed_seconds);
+      !s.ok()) {
+    std::cerr << "error: " << s.message() << "\n";
+    return 1;
+  }
+  const double ingest_seconds = Seconds(t_ingest);
+
+  // The queries that have judgements in this split.
+  std::ifstream qin(dir / "queries.jsonl");
+  std::vector<std::pair<std::string, std::string>> queries;
+  std::string line;
+  while (std::getline(qin, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object()) continue;
+    const std::string id = j.value("_id", "");
+    if (qrels->count(id) != 0) queries.emplace_back(id, j.value("text", ""));
+  }
+  if (queries.empty()) {
+    std::cerr << "error: no query of queries.jsonl has judgements in qrels/" << options.split << ".tsv\n";
+    return 2;
+  }
+
+  struct Mode {
+    const char* name;
+    double ndcg = 0, recall = 0, seconds = 0;
+  };
+  Mode modes[] = {{"keyword (BM25, FTS5)"}, {"vector (local embedder, exact)"}, {"hybrid (RRF)"}};
+  constexpr int kDepth = 1000;  // chunks taken from each leg
+  for (const auto& [qid, text] : queries) {
+    const std::map<std::string, int>& relevant = qrels->at(qid);
+    auto t0 = Clock::now();
+    std::vector<index::Ranked> keyword;
+    Result<std::vector<store::ChunkHit>> hits = (*store)->search().KeywordSearch(user_id, text, {}, kDepth);
+    if (!hits.ok()) {
+      std::cerr << "error: " << hits.status().message() << "\n";
+      return 1;
+    }
+    for (const store::ChunkHit& h : *hits) keyword.push_back({h.chunk_key, h.score});
+    const double keyword_seconds = Seconds(t0);
+    modes[0].seconds += keyword_seconds;
+    t0 = Clock::now();
+    std::vector<std::string> one{text};
+    Result<embed::Embeddings> q = embedder->Embed(one);
+    const std::vector<index::Ranked> vector = vectors->Search(q->Row(0), kDepth);
+    const double vector_seconds = Seconds(t0);
+    modes[1].seconds += vector_seconds;
+    t0 = Clock::now();
+    const std::vector<index::Ranked> hybrid =
+        index::ReciprocalRankFusion({keyword, vector}, {options.keyword_weight, options.vector_weight}, options.rrf_k);
+    modes[2].seconds += keyword_seconds + vector_seconds + Seconds(t0);
+    const std::vector<index::Ranked>* lists[] = {&keyword, &vector, &hybrid};
+    for (int m = 0; m < 3; ++m) {
+      const std::vector<std::string> docs = DocumentsOf(*lists[m], corpus.doc_of_chunk, 100);
+      modes[m].ndcg += NdcgAt10(docs, relevant);
+      modes[m].recall += RecallAt100(docs, relevant);
+    }
+  }
+  const double n = static_cast<double>(queries.size());
+  std::printf("BEIR %s, split %s: %zu documents -> %zu chunks (%zu/%zu characters), %zu queries\n",
+              dir.filename().string().c_str(), options.split.c_str(), corpus.documents, corpus.chunks,
+              chunking.size, chunking.overlap, queries.size());
+  std::printf("ingest (chunk + store + keyword index + embed): %.1f s; local embedder: %.1f MB/s\n\n", ingest_seconds,
+              corpus.bytes / 1e6 / std::max(embed_seconds, 1e-9));
+  std::printf("| mode | nDCG@10 | recall@100 | ms/query |\n|---|---|---|---|\n");
+  for (const Mode& m : modes) {
+    std::printf("| %s | %.4f | %.4f | %.2f |\n", m.name, m.ndcg / n, m.recall / n, m.seconds * 1000 / n);
+  }
+  std::printf("\nhybrid: keyword weight %.2f, vector weight %.2f, k %.0f; vectors: %s, %d dimensions\n",
+              options.keyword_weight, options.vector_weight, options.rrf_k, embedder->model().id.c_str(),
+              options.dimension);
+  return 0;
+}
+
+}  // namespace betterdev::app

@@ -1,0 +1,20 @@
+// Combining ranked lists (keyword and vector legs of hybrid search).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace betterdev::index {
+
+struct Ranked {
+  int64_t key = 0;
+  double score = 0;  // higher is better
+};
+
+// Weighted reciprocal rank fusion: score(key) = sum over lists of weight / (k + rank), rank
+// starting at 1; keys missing from a list get nothing from it. Best first; ties keep the order
+// of first appearance. `lists` and `weights` have the same length.
+std::vector<Ranked> ReciprocalRankFusion(const std::vector<std::vector<Ranked>>& lists,
+                                         const std::vector<double>& weights, double k = 60.0);
+
+}  // namespace betterdev::index

@@ -1,0 +1,74 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "index/fusion.hpp"
+#include "index/vector_index.hpp"
+
+namespace betterdev::index {
+namespace {
+
+std::vector<float> Unit(std::vector<float> v) {
+  float n = 0;
+  for (float x : v) n += x * x;
+  for (float& x : v) x /= std::sqrt(n);
+  return v;
+}
+
+TEST(Fusion, ReciprocalRankFusionAddsWeightedReciprocalRanks) {
+  const std::vector<Ranked> keyword = {{1, 9}, {2, 8}, {3, 7}};
+  const std::vector<Ranked> vector = {{3, 0.9}, {4, 0.8}, {1, 0.7}};
+  const auto fused = ReciprocalRankFusion({keyword, vector}, {1.0, 1.0}, 60);
+  ASSERT_EQ(fused.size(), 4u);
+  // 1: 1/61 + 1/63; 3: 1/63 + 1/61 (tie, 1 seen first); 2: 1/62; 4: 1/62.
+  EXPECT_EQ(fused[0].key, 1);
+  EXPECT_EQ(fused[1].key, 3);
+  EXPECT_DOUBLE_EQ(fused[0].score, 1.0 / 61 + 1.0 / 63);
+  EXPECT_EQ(fused[2].key, 2);
+  EXPECT_EQ(fused[3].key, 4);
+  const auto keyword_heavy = ReciprocalRankFusion({keyword, vector}, {3.0, 1.0}, 60);
+  EXPECT_EQ(keyword_heavy[1].key, 2);  // 3/62 beats 3/63 + 1/61
+}
+
+TEST(ExactIndex, FindsNearestAddsReplacesRemovesAndFilters) {
+  auto idx = NewExactIndex(3);
+  ASSERT_TRUE(idx->Add(10, Unit({1, 0, 0})).ok());
+  ASSERT_TRUE(idx->Add(20, Unit({0, 1, 0})).ok());
+  ASSERT_TRUE(idx->Add(30, Unit({1, 1, 0})).ok());
+  EXPECT_EQ(idx->Add(40, std::vector<float>{1, 0}).code(), StatusCode::kInvalidArgument);
+  auto hits = idx->Search(Unit({1, 0.1F, 0}), 2);
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].key, 10);
+  EXPECT_EQ(hits[1].key, 30);
+  idx->Remove(10);
+  EXPECT_EQ(idx->size(), 2u);
+  EXPECT_EQ(idx->Search(Unit({1, 0.1F, 0}), 1).at(0).key, 30);
+  ASSERT_TRUE(idx->Add(20, Unit({1, 0, 0})).ok());  // replace
+  EXPECT_EQ(idx->Search(Unit({1, 0, 0}), 1).at(0).key, 20);
+  EXPECT_EQ(idx->Search(Unit({1, 0, 0}), 5, [](int64_t key) { return key == 30; }).size(), 1u);
+}
+
+TEST(ExactIndex, AgreesWithBruteForceOnRandomVectors) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> g;
+  auto idx = NewExactIndex(16);
+  std::vector<std::vector<float>> all;
+  for (int i = 0; i < 500; ++i) {
+    std::vector<float> v(16);
+    for (float& x : v) x = g(rng);
+    all.push_back(Unit(v));
+    ASSERT_TRUE(idx->Add(i, all.back()).ok());
+  }
+  for (int i = 0; i < 500; i += 7) idx->Remove(i);
+  const std::vector<float>& q = all[3];
+  auto hits = idx->Search(q, 10);
+  ASSERT_EQ(hits.size(), 10u);
+  EXPECT_EQ(hits[0].key, 3);
+  for (size_t i = 1; i < hits.size(); ++i) EXPECT_GE(hits[i - 1].score, hits[i].score);
+  for (const Ranked& h : hits) EXPECT_NE(h.key % 7, 0);
+}
+
+}  // namespace
+}  // namespace betterdev::index

@@ -1,0 +1,35 @@
+// Nearest-neighbour search over chunk vectors (cosine: vectors are L2-normalised, the score is
+// their dot product).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/status.hpp"
+#include "index/fusion.hpp"
+
+namespace betterdev::index {
+
+class VectorIndex {
+ public:
+  virtual ~VectorIndex() = default;
+  virtual int dimension() const = 0;
+  virtual size_t size() const = 0;
+  // Adds or replaces the vector of `key`. InvalidArgument when its length is not dimension().
+  virtual Status Add(int64_t key, std::span<const float> vector) = 0;
+  // Forgets `key` at once: it is never returned again. No-op for an unknown key.
+  virtual void Remove(int64_t key) = 0;
+  // The `k` keys most similar to `query`, best first, among those `allow` accepts (all when
+  // empty).
+  virtual std::vector<Ranked> Search(std::span<const float> query, int k,
+                                     const std::function<bool(int64_t)>& allow = {}) const = 0;
+};
+
+// Exact search: a scan of every vector. Right for small scopes (one conversation's documents)
+// and as the reference the approximate index is measured against.
+std::unique_ptr<VectorIndex> NewExactIndex(int dimension);
+
+}  // namespace betterdev::index

@@ -1,0 +1,76 @@
+// Keyword search over chunks with SQLite FTS5 (BM25), scoped to one user's ready documents.
+#include <nlohmann/json.hpp>
+
+#include "store/sqlite/repositories.hpp"
+
+namespace betterdev::store::sqlite {
+namespace {
+
+bool IsWordByte(char c) {
+  const auto b = static_cast<unsigned char>(c);
+  return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b >= 0x80;
+}
+
+// "what about vitamin-D?" -> "\"what\" OR \"about\" OR \"vitamin\" OR \"D\"": every word as a
+// quoted FTS5 string, so nothing in the query acts as an operator. At most 64 words.
+std::string MatchExpression(std::string_view query) {
+  std::string match;
+  int words = 0;
+  for (size_t i = 0; i < query.size() && words < 64;) {
+    while (i < query.size() && !IsWordByte(query[i])) ++i;
+    const size_t start = i;
+    while (i < query.size() && IsWordByte(query[i])) ++i;
+    if (i == start) break;
+    if (!match.empty()) match += " OR ";
+    match += '"';
+    match.append(query.substr(start, i - start));
+    match += '"';
+    ++words;
+  }
+  return match;
+}
+
+}  // namespace
+
+Result<std::vector<ChunkHit>> SqliteSearch::KeywordSearch(const std::string& user_id, std::string_view query,
+                                                          const std::vector<std::string>& document_ids, int k) {
+  std::vector<ChunkHit> hits;
+  const std::string match = MatchExpression(query);
+  if (match.empty() || k <= 0) return hits;
+  const std::string ids = nlohmann::json(document_ids).dump();
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare(
+      "SELECT c.id, c.document_id, -bm25(chunks_fts) AS score FROM chunks_fts "
+      "JOIN chunks c ON c.id = chunks_fts.rowid "
+      "JOIN documents d ON d.id = c.document_id "
+      "WHERE chunks_fts MATCH ?1 AND d.user_id = ?2 AND d.status = 'ready' "
+      "AND (?3 = '[]' OR c.document_id IN (SELECT value FROM json_each(?3))) "
+      "ORDER BY bm25(chunks_fts) LIMIT ?4");
+  q.Bind(1, match).Bind(2, user_id).Bind(3, ids).Bind(4, int64_t{k});
+  while (true) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    hits.push_back({q.Int(0), q.Text(1), q.Double(2)});
+  }
+  return hits;
+}
+
+Result<std::vector<StoredChunk>> SqliteSearch::ChunksByKey(const std::vector<int64_t>& keys) {
+  std::vector<StoredChunk> chunks;
+  auto conn = pool_.Acquire();
+  for (int64_t key : keys) {
+    Statement q = conn->Prepare(
+        "SELECT document_id, ordinal, page_start, page_end, char_start, char_end, text, context FROM chunks "
+        "WHERE id = ?");
+    q.Bind(1, key);
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) continue;
+    chunks.push_back({q.Text(0), static_cast<int>(q.Int(1)), static_cast<int>(q.Int(2)), static_cast<int>(q.Int(3)),
+                      q.Int(4), q.Int(5), q.Text(6), q.Text(7), key});
+  }
+  return chunks;
+}
+
+}  // namespace betterdev::store::sqlite
