@@ -212,6 +212,10 @@ Invocation ParseCommandLine(int argc, char** argv) {
   eval->add_option("--keyword-weight", inv.eval.keyword_weight, "Hybrid: weight of the keyword leg");
   eval->add_option("--vector-weight", inv.eval.vector_weight, "Hybrid: weight of the vector leg");
   eval->add_option("--rrf-k", inv.eval.rrf_k, "Hybrid: reciprocal rank fusion constant");
+  eval->add_option("--fusion", inv.eval.fusion, "Hybrid: rrf (reciprocal rank fusion) or score (normalised scores)")
+      ->check(CLI::IsMember({"rrf", "score"}));
+  eval->add_option("--title-context", inv.eval.title_context,
+                   "Every chunk carries its document's title as context (else the title opens the text)");
   eval->add_option("--chunk-size", ec.chunk_size, "Characters per chunk")->check(CLI::Range(50, 100000));
   eval->add_option("--chunk-overlap", ec.chunk_overlap, "Characters of overlap")->check(CLI::Range(0, 99999));
   CLI::App* ingest = add("ingest", "Upload files and folders to a running server and wait until they are processed",

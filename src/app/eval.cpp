@@ -4,8 +4,8 @@
 // The corpus goes into a throw-away SQLite store (one document per corpus entry: its title as
 // the first paragraph, then its text; chunked with the configured size/overlap); every chunk
 // is embedded with the local embedder into an exact vector index. Each query of the split runs
-// in three modes (keyword: FTS5 BM25; vector; hybrid: weighted reciprocal rank fusion of the
-// two), a document scoring as its best chunk. Printed: nDCG@10 (linear gains, as BEIR's
+// in three modes (keyword: FTS5 BM25; vector; hybrid: the two fused, by normalised scores or
+// reciprocal ranks), a document scoring as its best chunk. Printed: nDCG@10 (linear gains, as BEIR's
 // pytrec_eval) and recall@100 per mode, with timings.
 #include "app/eval.hpp"
 
@@ -103,7 +103,7 @@ struct Corpus {
 
 Status Ingest(const fs::path& corpus_path, const chunk::ChunkOptions& chunking, store::Store& store,
               const std::string& user_id, embed::Embedder& embedder, index::VectorIndex& vectors, Corpus& corpus,
-              double& embed_seconds) {
+              bool title_context, double& embed_seconds) {
   std::ifstream in(corpus_path);
   if (!in) return Status::NotFound("cannot read " + corpus_path.string());
   std::string line;
@@ -113,7 +113,8 @@ Status Ingest(const fs::path& corpus_path, const chunk::ChunkOptions& chunking, 
     const std::string id = j.value("_id", "");
     const std::string title = j.value("title", "");
     std::string text = j.value("text", "");
-    if (!title.empty()) text = title + "\n\n" + text;
+    // The title: a heading every chunk carries (its context), like a table's header row.
+    if (!title_context && !title.empty()) text = title + "\n\n" + text;
     chunk::DocumentText doc_text;
     doc_text.AddPage(1, text);
     std::vector<chunk::Chunk> chunks = chunk::ChunkText(doc_text, chunking);
@@ -130,6 +131,7 @@ Status Ingest(const fs::path& corpus_path, const chunk::ChunkOptions& chunking, 
     std::vector<store::StoredChunk> stored;
     std::vector<std::string> texts;
     for (chunk::Chunk& c : chunks) {
+      if (title_context && !title.empty()) c.context = c.context.empty() ? title : title + "\n" + c.context;
       texts.push_back(c.context.empty() ? c.text : c.context + "\n" + c.text);
       stored.push_back({d.id, c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, std::move(c.text),
                         std::move(c.context), 0});
@@ -193,7 +195,8 @@ int RunEval(const EvalOptions& options, const Config& config) {
   Corpus corpus;
   double embed_seconds = 0;
   const auto t_ingest = Clock::now();
-  if (Status s = Ingest(dir / "corpus.jsonl", chunking, **store, user_id, *embedder, *vectors, corpus, embed_seconds);
+  if (Status s = Ingest(dir / "corpus.jsonl", chunking, **store, user_id, *embedder, *vectors, corpus,
+                        options.title_context, embed_seconds);
       !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
     return 1;
@@ -219,7 +222,9 @@ int RunEval(const EvalOptions& options, const Config& config) {
     const char* name;
     double ndcg = 0, recall = 0, seconds = 0;
   };
-  Mode modes[] = {{"keyword (BM25, FTS5)"}, {"vector (local embedder, exact)"}, {"hybrid (RRF)"}};
+  Mode modes[] = {{"keyword (BM25, FTS5)"},
+                  {"vector (local embedder, exact)"},
+                  {options.fusion == "score" ? "hybrid (normalised score fusion)" : "hybrid (reciprocal rank fusion)"}};
   constexpr int kDepth = 1000;  // chunks taken from each leg
   for (const auto& [qid, text] : queries) {
     const std::map<std::string, int>& relevant = qrels->at(qid);
@@ -241,7 +246,10 @@ int RunEval(const EvalOptions& options, const Config& config) {
     modes[1].seconds += vector_seconds;
     t0 = Clock::now();
     const std::vector<index::Ranked> hybrid =
-        index::ReciprocalRankFusion({keyword, vector}, {options.keyword_weight, options.vector_weight}, options.rrf_k);
+        options.fusion == "score"
+            ? index::NormalizedScoreFusion({keyword, vector}, {options.keyword_weight, options.vector_weight})
+            : index::ReciprocalRankFusion({keyword, vector}, {options.keyword_weight, options.vector_weight},
+                                          options.rrf_k);
     modes[2].seconds += keyword_seconds + vector_seconds + Seconds(t0);
     const std::vector<index::Ranked>* lists[] = {&keyword, &vector, &hybrid};
     for (int m = 0; m < 3; ++m) {
@@ -260,9 +268,10 @@ int RunEval(const EvalOptions& options, const Config& config) {
   for (const Mode& m : modes) {
     std::printf("| %s | %.4f | %.4f | %.2f |\n", m.name, m.ndcg / n, m.recall / n, m.seconds * 1000 / n);
   }
-  std::printf("\nhybrid: keyword weight %.2f, vector weight %.2f, k %.0f; vectors: %s, %d dimensions\n",
-              options.keyword_weight, options.vector_weight, options.rrf_k, embedder->model().id.c_str(),
-              options.dimension);
+  std::printf("\nhybrid: %s fusion, keyword weight %.2f, vector weight %.2f%s; vectors: %s, %d dimensions\n",
+              options.fusion.c_str(), options.keyword_weight, options.vector_weight,
+              options.fusion == "rrf" ? (", k " + std::to_string(static_cast<int>(options.rrf_k))).c_str() : "",
+              embedder->model().id.c_str(), options.dimension);
   return 0;
 }
 

@@ -10,10 +10,13 @@ namespace betterdev::app {
 struct EvalOptions {
   std::string beir_dir;          // holds corpus.jsonl, queries.jsonl, qrels/<split>.tsv
   std::string split = "test";
-  int dimension = 384;           // of the local embedder
-  double keyword_weight = 1.0;   // hybrid: reciprocal rank fusion weights
-  double vector_weight = 1.0;
+  int dimension = 1024;          // of the local embedder
+  // Hybrid: the legs' weights, chosen on NFCorpus's dev split (docs/benchmarks.md).
+  double keyword_weight = 1.0;
+  double vector_weight = 0.2;
   double rrf_k = 60;
+  std::string fusion = "score";  // "score" (normalised score fusion) or "rrf"
+  bool title_context = true;     // each chunk carries the document's title as its context
 };
 
 // Prints a Markdown table; returns the exit code (2 for unusable input).

@@ -30,7 +30,7 @@ TEST(LocalEmbedder, NormalisedDeterministicAndShaped) {
   EXPECT_NEAR(Dot(r->Row(0), r->Row(0)), 1.0F, 1e-5);
   EXPECT_EQ(Dot(r->Row(1), r->Row(1)), 0.0F);  // empty text: zero vector
   EXPECT_EQ(Dot(r->Row(2), r->Row(2)), 0.0F);  // only stopwords
-  EXPECT_EQ(r->tokens, 5 + 0 + 3);
+  EXPECT_EQ(r->tokens, 6 + 0 + 3);
   auto again = NewLocalEmbedder(384)->Embed(texts);
   EXPECT_EQ(again->values, r->values);
 }

@@ -47,7 +47,8 @@ class Embedder {
 // dimensions with signed feature hashing, with stopwords dropped and repeated features damped.
 // What it is not: a neural model. It knows nothing of synonyms or meaning beyond spelling; its
 // use is to add fuzzy, morphology-aware matching to keyword search in hybrid mode.
-std::unique_ptr<Embedder> NewLocalEmbedder(int dimension = 384);
+// Hashing needs room: on NFCorpus 1,024 dimensions read clearly better than 384 (docs/benchmarks.md).
+std::unique_ptr<Embedder> NewLocalEmbedder(int dimension = 1024);
 
 inline constexpr std::string_view kLocalModelId = "local-hash-v1";
 

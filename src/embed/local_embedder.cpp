@@ -10,41 +10,19 @@
 // replaced by its signed square root (damping repeated words and long texts) and the vector
 // is normalised to length 1. Deterministic: the same text always gives the same vector.
 #include <algorithm>
-#include <iterator>
-#include <vector>
 #include <cmath>
 #include <cstring>
 #include <string_view>
 
+#include "core/stopwords.hpp"
 #include "embed/embedder.hpp"
 
 namespace betterdev::embed {
 namespace {
 
 constexpr float kPairWeight = 0.7F;
-constexpr float kGramWeight = 1.0F;
+constexpr float kGramWeight = 2.0F;
 constexpr size_t kMaxTokenBytes = 64;  // longer "words" (hashes, base64) count as one feature
-
-constexpr std::string_view kStopwords[] = {
-    "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be",
-    "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do",
-    "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he",
-    "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its",
-    "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once",
-    "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some",
-    "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they",
-    "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when",
-    "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself",
-    "yourselves", "also", "may", "might", "must"};
-
-bool IsStopword(std::string_view token) {
-  static const std::vector<std::string_view> sorted = [] {
-    std::vector<std::string_view> words(std::begin(kStopwords), std::end(kStopwords));
-    std::sort(words.begin(), words.end());
-    return words;
-  }();
-  return std::binary_search(sorted.begin(), sorted.end(), token);
-}
 
 // 64-bit FNV-1a with a final avalanche (splitmix64), seeded per feature kind.
 uint64_t Hash(std::string_view bytes, uint64_t seed) {
@@ -101,7 +79,7 @@ class LocalEmbedder final : public Embedder {
       }
       if (token.empty()) continue;
       ++tokens;
-      if (IsStopword(token)) {
+      if (IsEnglishStopword(token)) {
         previous = 0;
         continue;
       }

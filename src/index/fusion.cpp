@@ -22,4 +22,23 @@ std::vector<Ranked> ReciprocalRankFusion(const std::vector<std::vector<Ranked>>&
   return fused;
 }
 
+std::vector<Ranked> NormalizedScoreFusion(const std::vector<std::vector<Ranked>>& lists,
+                                          const std::vector<double>& weights) {
+  std::unordered_map<int64_t, size_t> at;
+  std::vector<Ranked> fused;
+  for (size_t l = 0; l < lists.size(); ++l) {
+    if (lists[l].empty()) continue;
+    const double w = l < weights.size() ? weights[l] : 1.0;
+    double lo = lists[l][0].score, hi = lo;
+    for (const Ranked& r : lists[l]) lo = std::min(lo, r.score), hi = std::max(hi, r.score);
+    for (const Ranked& r : lists[l]) {
+      auto [it, fresh] = at.try_emplace(r.key, fused.size());
+      if (fresh) fused.push_back({r.key, 0});
+      fused[it->second].score += w * (hi > lo ? (r.score - lo) / (hi - lo) : 1.0);
+    }
+  }
+  std::stable_sort(fused.begin(), fused.end(), [](const Ranked& a, const Ranked& b) { return a.score > b.score; });
+  return fused;
+}
+
 }  // namespace betterdev::index

@@ -17,4 +17,10 @@ struct Ranked {
 std::vector<Ranked> ReciprocalRankFusion(const std::vector<std::vector<Ranked>>& lists,
                                          const std::vector<double>& weights, double k = 60.0);
 
+// Weighted sum of scores min-max normalised per list: within each list the best score becomes 1
+// and the worst 0 (all 1 when they are equal); a key missing from a list gets 0 from it. Best
+// first; ties keep the order of first appearance.
+std::vector<Ranked> NormalizedScoreFusion(const std::vector<std::vector<Ranked>>& lists,
+                                          const std::vector<double>& weights);
+
 }  // namespace betterdev::index

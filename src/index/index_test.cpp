@@ -28,8 +28,27 @@ TEST(Fusion, ReciprocalRankFusionAddsWeightedReciprocalRanks) {
   EXPECT_DOUBLE_EQ(fused[0].score, 1.0 / 61 + 1.0 / 63);
   EXPECT_EQ(fused[2].key, 2);
   EXPECT_EQ(fused[3].key, 4);
-  const auto keyword_heavy = ReciprocalRankFusion({keyword, vector}, {3.0, 1.0}, 60);
-  EXPECT_EQ(keyword_heavy[1].key, 2);  // 3/62 beats 3/63 + 1/61
+  const auto keyword_only = ReciprocalRankFusion({keyword, vector}, {1.0, 0.0}, 60);
+  ASSERT_EQ(keyword_only.size(), 4u);
+  EXPECT_EQ(keyword_only[0].key, 1);
+  EXPECT_EQ(keyword_only[1].key, 2);
+  EXPECT_EQ(keyword_only[2].key, 3);
+  EXPECT_EQ(keyword_only[3].score, 0.0);
+}
+
+TEST(Fusion, NormalizedScoreFusionScalesEachListToZeroOne) {
+  const std::vector<Ranked> keyword = {{1, 20}, {2, 15}, {3, 10}};  // -> 1, 0.5, 0
+  const std::vector<Ranked> vector = {{3, 0.9}, {4, 0.5}, {1, 0.1}};  // -> 1, 0.5, 0
+  const auto fused = NormalizedScoreFusion({keyword, vector}, {1.0, 0.4});
+  ASSERT_EQ(fused.size(), 4u);
+  EXPECT_EQ(fused[0].key, 1);  // 1 + 0
+  EXPECT_DOUBLE_EQ(fused[0].score, 1.0);
+  EXPECT_EQ(fused[1].key, 2);  // 0.5
+  EXPECT_EQ(fused[2].key, 3);  // 0 + 0.4
+  EXPECT_EQ(fused[3].key, 4);  // 0.2
+  EXPECT_DOUBLE_EQ(fused[3].score, 0.2);
+  // A list of equal scores counts fully.
+  EXPECT_DOUBLE_EQ(NormalizedScoreFusion({{{7, 3.0}, {8, 3.0}}}, {1.0})[1].score, 1.0);
 }
 
 TEST(ExactIndex, FindsNearestAddsReplacesRemovesAndFilters) {

@@ -345,3 +345,77 @@ TEST_F(DocumentStoreTest, ListsNewestFirstWithStatusFilterAndChunkPages) {
 
 }  // namespace
 }  // namespace betterdev::store
+
+namespace betterdev::store {
+namespace {
+
+class SearchStoreTest : public DocumentStoreTest {
+ protected:
+  // A ready document of `user` whose chunks hold `texts`.
+  Document Ready(const std::string& user, const std::string& sha, const std::vector<std::string>& texts,
+                 const std::string& context = "") {
+    Document d = AddDocument(user, sha, "job_" + sha);
+    std::vector<StoredChunk> chunks;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      chunks.push_back({d.id, static_cast<int>(i), 1, 1, 0, static_cast<int64_t>(texts[i].size()), texts[i], context});
+    }
+    EXPECT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 100, chunks, 2).ok());
+    return d;
+  }
+  std::vector<std::string> DocsFound(const std::string& user, const std::string& query,
+                                     const std::vector<std::string>& scope = {}) {
+    auto hits = store->search().KeywordSearch(user, query, scope, 10);
+    EXPECT_TRUE(hits.ok()) << hits.status().message();
+    std::vector<std::string> out;
+    for (const ChunkHit& h : *hits) out.push_back(h.document_id);
+    return out;
+  }
+};
+
+TEST_F(SearchStoreTest, KeywordSearchRanksStemsAndScopesToTheUser) {
+  Document a1 = Ready(alice, "a1", {"Vitamin D deficiency in children", "Unrelated words about trains"});
+  Document a2 = Ready(alice, "a2", {"Children's vitamins and supplements: vitamin vitamin"});
+  Document b1 = Ready(bob, "b1", {"Vitamin D for bob only"});
+  auto hits = store->search().KeywordSearch(alice, "vitamin supplements", {}, 10);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 2u);
+  EXPECT_EQ((*hits)[0].document_id, a2.id);  // both words (stemmed: supplements ~ supplement)
+  EXPECT_GT((*hits)[0].score, (*hits)[1].score);
+  EXPECT_GT((*hits)[1].score, 0);
+  EXPECT_EQ(DocsFound(bob, "vitamin"), std::vector<std::string>{b1.id});
+  EXPECT_EQ(DocsFound(alice, "vitamin", {a1.id}), std::vector<std::string>{a1.id});
+  EXPECT_EQ(DocsFound(alice, "vitamin", {b1.id}), std::vector<std::string>{});  // not hers
+  // The chunks behind the hits, with their keys.
+  auto chunks = store->search().ChunksByKey({(*hits)[0].chunk_key, 999999});
+  ASSERT_TRUE(chunks.ok());
+  ASSERT_EQ(chunks->size(), 1u);
+  EXPECT_EQ((*chunks)[0].document_id, a2.id);
+  EXPECT_EQ((*chunks)[0].key, (*hits)[0].chunk_key);
+}
+
+TEST_F(SearchStoreTest, ContextIsSearchedQueriesCannotInjectAndStopwordsAreIgnored) {
+  Document d = Ready(alice, "c1", {"Zone NA | 12553 | 2713"}, "Region | Sales | Profit");
+  EXPECT_EQ(DocsFound(alice, "profit by region"), std::vector<std::string>{d.id});
+  for (const char* q : {"the of and", "", "\"", "AND OR NOT", "*", "NEAR(", "col:text", "(((", "\xff\xfe"}) {
+    auto hits = store->search().KeywordSearch(alice, q, {}, 10);
+    EXPECT_TRUE(hits.ok()) << q << ": " << hits.status().message();
+  }
+  EXPECT_EQ(DocsFound(alice, "\"zone\" AND"), std::vector<std::string>{d.id});
+}
+
+TEST_F(SearchStoreTest, DeletedReprocessedAndUnreadyDocumentsAreNotFound) {
+  Document gone = Ready(alice, "d1", {"quantum chromodynamics"});
+  Document queued = AddDocument(alice, "d2", "job_d2");  // no chunks, not ready
+  EXPECT_EQ(DocsFound(alice, "chromodynamics"), std::vector<std::string>{gone.id});
+  ASSERT_TRUE(docs().Requeue(alice, gone.id, "job_again", 5).ok());  // processing again: not ready
+  EXPECT_EQ(DocsFound(alice, "chromodynamics"), std::vector<std::string>{});
+  ASSERT_TRUE(docs().CompleteWithChunks(gone.id, "job_again", 1, 10, {{gone.id, 0, 1, 1, 0, 7, "gluons", ""}}, 6).ok());
+  EXPECT_EQ(DocsFound(alice, "chromodynamics"), std::vector<std::string>{});  // old chunks replaced
+  EXPECT_EQ(DocsFound(alice, "gluons"), std::vector<std::string>{gone.id});
+  ASSERT_TRUE(docs().Delete(alice, gone.id).ok());
+  EXPECT_EQ(DocsFound(alice, "gluons"), std::vector<std::string>{});
+  (void)queued;
+}
+
+}  // namespace
+}  // namespace betterdev::store
