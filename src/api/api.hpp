@@ -8,6 +8,7 @@
 #include "core/metrics.hpp"
 #include "http/router.hpp"
 #include "ingest/ingest_service.hpp"
+#include "search/search_service.hpp"
 #include "store/store.hpp"
 
 namespace betterdev::api {
@@ -17,6 +18,7 @@ struct Services {
   auth::AuthService& auth;
   chat::ConversationService& conversations;
   ingest::IngestService& ingest;
+  search::SearchService& search;
   MetricsRegistry& metrics;
   Logger& log;
   const HttpConfig& http;

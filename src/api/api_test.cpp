@@ -126,7 +126,10 @@ TEST(OpenApi, DescribesEveryRouteTheRouterServes) {
   auto queue = queue::OpenSqliteQueue(dir.File("queue.db"), clock);
   ASSERT_TRUE(queue.ok());
   ingest::IngestService ingest(**db, **blobs, **queue, clock, ids, ic, log);
-  Services services{**db, auth, conversations, ingest, metrics, log, hc, ic};
+  std::unique_ptr<embed::Embedder> embedder = embed::NewLocalEmbedder(64);
+  SearchConfig sc;
+  search::SearchService search(**db, *embedder, sc);
+  Services services{**db, auth, conversations, ingest, search, metrics, log, hc, ic};
   http::Router router;
   RegisterApi(router, services);
 

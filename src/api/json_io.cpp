@@ -106,6 +106,15 @@ ApiResult<std::optional<std::vector<std::string>>> JsonBody::StringArray(std::st
   return std::optional<std::vector<std::string>>(std::move(out));
 }
 
+ApiResult<std::optional<int64_t>> JsonBody::Int(std::string_view key, int64_t min, int64_t max) const {
+  auto it = obj_.find(key);
+  if (it == obj_.end()) return std::optional<int64_t>();
+  if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
+    return BadRequest(std::string(key) + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  }
+  return std::optional<int64_t>(it->get<int64_t>());
+}
+
 ApiResult<store::PageRequest> ParsePage(const http::Request& req) {
   store::PageRequest page;
   page.limit = kDefaultLimit;

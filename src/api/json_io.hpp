@@ -50,6 +50,8 @@ class JsonBody {
   // Errors name the field: "email must be a string", "email is required".
   ApiResult<std::optional<std::string>> String(std::string_view key, bool required) const;
   ApiResult<std::optional<std::vector<std::string>>> StringArray(std::string_view key) const;
+  // An integer in [min, max]: "k must be an integer from 1 to 100".
+  ApiResult<std::optional<int64_t>> Int(std::string_view key, int64_t min, int64_t max) const;
 
  private:
   explicit JsonBody(Json obj) : obj_(std::move(obj)) {}

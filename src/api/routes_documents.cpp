@@ -23,13 +23,19 @@ void WriteDocument(JsonWriter& w, const store::Document& d) {
   w.EndObject();
 }
 
+void WriteChunkFields(JsonWriter& w, const store::StoredChunk& c) {
+  w.Key("id").String(store::ChunkId(c.document_id, c.ordinal)).Key("document_id").String(c.document_id);
+  w.Key("ordinal").Int(c.ordinal).Key("page_start").Int(c.page_start).Key("page_end").Int(c.page_end);
+  w.Key("char_start").Int(c.char_start).Key("char_end").Int(c.char_end).Key("text").String(c.text);
+  w.Key("context").String(c.context);
+}
+
 namespace {
 
 void WriteChunk(JsonWriter& w, const store::StoredChunk& c) {
-  w.BeginObject().Key("id").String(store::ChunkId(c.document_id, c.ordinal)).Key("document_id").String(c.document_id);
-  w.Key("ordinal").Int(c.ordinal).Key("page_start").Int(c.page_start).Key("page_end").Int(c.page_end);
-  w.Key("char_start").Int(c.char_start).Key("char_end").Int(c.char_end).Key("text").String(c.text);
-  w.Key("context").String(c.context).EndObject();
+  w.BeginObject();
+  WriteChunkFields(w, c);
+  w.EndObject();
 }
 
 Json UploadContent() {
@@ -114,8 +120,10 @@ void RegisterDocumentRoutes(ApiRouter& r, Services& s) {
            {"Delete a document, its chunks, its job and (when unused) its file", "documents", {}, 204, {},
             "application/json", {404}},
            [&s](http::Request& req, const auth::Principal& who) {
-             Status st = s.ingest.Delete(who.user_id, std::string(req.PathParam("id")));
+             const std::string id(req.PathParam("id"));
+             Status st = s.ingest.Delete(who.user_id, id);
              if (!st.ok()) return ErrorResponse(st, req, s.log);
+             s.search.ForgetDocument(who.user_id, id);
              return http::Response::NoContent();
            },
            http::RouteOptions{1 << 20, true});

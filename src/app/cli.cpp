@@ -78,6 +78,18 @@ void AddServerOptions(CLI::App* app, std::set<std::string>& envs, Config& c, std
       ->check(CLI::Range(uint64_t{1}, uint64_t{100}));
 }
 
+void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& s) {
+  Opt(app, envs, "--embedding-dimensions", s.local_dimension, "BETTERDEV_EMBEDDING_DIMENSIONS",
+      "Dimensions of the local embedder's vectors")
+      ->check(CLI::Range(8, 8192));
+  Opt(app, envs, "--hybrid-keyword-weight", s.keyword_weight, "BETTERDEV_HYBRID_KEYWORD_WEIGHT",
+      "Hybrid search: weight of the keyword leg")
+      ->check(CLI::Range(0.0, 100.0));
+  Opt(app, envs, "--hybrid-vector-weight", s.vector_weight, "BETTERDEV_HYBRID_VECTOR_WEIGHT",
+      "Hybrid search: weight of the vector leg")
+      ->check(CLI::Range(0.0, 100.0));
+}
+
 void AddIngestOptions(CLI::App* app, std::set<std::string>& envs, IngestConfig& g) {
   Opt(app, envs, "--workers", g.workers, "BETTERDEV_WORKERS", "Worker processes serve starts (0: one per core)")
       ->check(CLI::Range(0, 256));
@@ -181,6 +193,7 @@ Invocation ParseCommandLine(int argc, char** argv) {
     if (kind == Kind::kServer) AddServerOptions(sub->app, envs, c, sub->bound.cors, sub->bound.access_log);
     if (kind == Kind::kWorker || kind == Kind::kDataOnly) AddDataDir(sub->app, envs, c);
     if (kind == Kind::kServer || kind == Kind::kWorker) AddIngestOptions(sub->app, envs, c.ingest);
+    if (kind == Kind::kServer || kind == Kind::kWorker) AddSearchOptions(sub->app, envs, c.search);
     subs.push_back(std::move(sub));
     return subs.back()->app;
   };

@@ -19,6 +19,7 @@
 #include "core/random.hpp"
 #include "core/time.hpp"
 #include "blob/blob_store.hpp"
+#include "embed/embedder.hpp"
 #include "extract/detect.hpp"
 #include "http/server.hpp"
 #include "ingest/child_process.hpp"
@@ -93,7 +94,8 @@ std::vector<std::string> WorkerArgv(const Config& c) {
           "--chunk-size", std::to_string(g.chunk_size),
           "--chunk-overlap", std::to_string(g.chunk_overlap),
           "--poll-ms", std::to_string(g.poll_ms),
-          "--worker-nice", std::to_string(g.worker_nice)};
+          "--worker-nice", std::to_string(g.worker_nice),
+          "--embedding-dimensions", std::to_string(c.search.local_dimension)};
 }
 
 std::atomic<bool> g_stop{false};
@@ -119,7 +121,9 @@ int Worker(const Invocation& inv) {
   char id_buf[48];
   std::snprintf(id_buf, sizeof id_buf, "w%d-%d", inv.worker_index, static_cast<int>(::getpid()));
   const std::string id = id_buf;  // (string concatenation here trips GCC 12's -Wrestrict false positive)
-  ingest::Worker worker({*backends->store, *backends->blobs, *backends->queue, *events, clock, log}, c.ingest, id);
+  std::unique_ptr<embed::Embedder> embedder = embed::NewLocalEmbedder(c.search.local_dimension);
+  ingest::Worker worker({*backends->store, *backends->blobs, *backends->queue, *events, clock, log, *embedder},
+                        c.ingest, id);
   log.Info("worker ready", {{"worker_id", id}});
   worker.Run(g_stop, inv.wake_fd);
   log.Info("worker stopped", {{"worker_id", id}});
@@ -183,7 +187,9 @@ int Serve(const Config& c, bool with_workers) {
   ingest::RegisterIngestMetrics(metrics, *backends->queue, supervisor.get());
   if (supervisor) ingest.OnEnqueued([s = supervisor.get()] { s->Wake(); });
   http::Router router;
-  api::Services services{store, auth, conversations, ingest, metrics, log, c.http, c.ingest};
+  std::unique_ptr<embed::Embedder> embedder = embed::NewLocalEmbedder(c.search.local_dimension);
+  search::SearchService search(store, *embedder, c.search);
+  api::Services services{store, auth, conversations, ingest, search, metrics, log, c.http, c.ingest};
   api::RegisterApi(router, services);
 
   http::Server server(c.http, router, metrics, log);

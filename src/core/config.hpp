@@ -55,12 +55,21 @@ struct IngestConfig {
   int poll_ms = 200;                  // idle workers look for jobs this often
 };
 
+// Search: embeddings and the indexes.
+struct SearchConfig {
+  int local_dimension = 1024;     // the local embedder's vectors (hashing needs room; see docs/benchmarks.md)
+  double keyword_weight = 1.0;    // hybrid: the legs' weights in normalised score fusion
+  double vector_weight = 0.2;
+  int exact_below = 20000;        // a scope with fewer vectors is searched exactly, else by HNSW
+};
+
 struct Config {
   std::string data_dir = "./data";
   LogLevel log_level = LogLevel::kInfo;
   HttpConfig http;
   AuthConfig auth;
   IngestConfig ingest;
+  SearchConfig search;
 };
 
 }  // namespace betterdev

@@ -1,5 +1,8 @@
 #include "core/json_writer.hpp"
 
+#include <cmath>
+#include <cstdio>
+
 #include "core/json_text.hpp"
 #include "core/time.hpp"
 
@@ -46,6 +49,18 @@ JsonWriter& JsonWriter::String(std::string_view value) {
 JsonWriter& JsonWriter::Int(int64_t value) {
   BeforeValue();
   out_ += std::to_string(value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::Double(double value) {
+  BeforeValue();
+  if (!std::isfinite(value)) {
+    out_ += "null";
+    return *this;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", value);
+  out_ += buf;
   return *this;
 }
 

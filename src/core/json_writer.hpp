@@ -27,6 +27,8 @@ class JsonWriter {
   JsonWriter& Key(std::string_view key);
   JsonWriter& String(std::string_view value);
   JsonWriter& Int(int64_t value);
+  // Six significant digits; NaN and infinities are written as null.
+  JsonWriter& Double(double value);
   JsonWriter& Bool(bool value);
   JsonWriter& Null();
   // RFC 3339 UTC text of a Unix time in milliseconds.

@@ -68,6 +68,12 @@ class ExactIndex final : public VectorIndex {
     return out;
   }
 
+  void ForEach(const std::function<void(int64_t, std::span<const float>)>& visit) const override {
+    for (size_t s = 0; s < keys_.size(); ++s) {
+      visit(keys_[s], {values_.data() + s * dim_, static_cast<size_t>(dim_)});
+    }
+  }
+
  private:
   int dim_;
   std::vector<int64_t> keys_;

@@ -10,6 +10,12 @@
 namespace betterdev::index {
 namespace {
 
+float Dot(const std::vector<float>& a, const std::vector<float>& b) {
+  float s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
 std::vector<float> Unit(std::vector<float> v) {
   float n = 0;
   for (float x : v) n += x * x;
@@ -87,6 +93,47 @@ TEST(ExactIndex, AgreesWithBruteForceOnRandomVectors) {
   EXPECT_EQ(hits[0].key, 3);
   for (size_t i = 1; i < hits.size(); ++i) EXPECT_GE(hits[i - 1].score, hits[i].score);
   for (const Ranked& h : hits) EXPECT_NE(h.key % 7, 0);
+}
+
+TEST(HnswIndex, RecallAgainstExactRemoveReplaceAndFilter) {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> g;
+  const int dim = 32, n = 3000;
+  auto exact = NewExactIndex(dim);
+  auto hnsw = NewHnswIndex(dim, {16, 100, 64, 16});  // tiny capacity: grows while adding
+  std::vector<std::vector<float>> all;
+  for (int i = 0; i < n; ++i) {
+    std::vector<float> v(dim);
+    for (float& x : v) x = g(rng);
+    all.push_back(Unit(v));
+    ASSERT_TRUE(exact->Add(i, all.back()).ok());
+    ASSERT_TRUE(hnsw->Add(i, all.back()).ok());
+  }
+  EXPECT_EQ(hnsw->Add(1, std::vector<float>(3)).code(), StatusCode::kInvalidArgument);
+  int agree = 0, total = 0;
+  for (int q = 0; q < 50; ++q) {
+    std::vector<float> query(dim);
+    for (float& x : query) x = g(rng);
+    query = Unit(query);
+    auto truth = exact->Search(query, 10);
+    auto approx = hnsw->Search(query, 10);
+    ASSERT_EQ(approx.size(), 10u);
+    for (const Ranked& t : truth) {
+      ++total;
+      for (const Ranked& a : approx) agree += a.key == t.key ? 1 : 0;
+    }
+    EXPECT_NEAR(approx[0].score, Dot(query, all[static_cast<size_t>(approx[0].key)]), 1e-4);
+  }
+  EXPECT_GE(static_cast<double>(agree) / total, 0.9);
+  // Removed keys never come back; a filter is honoured even when it keeps few keys.
+  hnsw->Remove(5);
+  EXPECT_EQ(hnsw->size(), static_cast<size_t>(n - 1));
+  for (const Ranked& r : hnsw->Search(all[5], 20)) EXPECT_NE(r.key, 5);
+  auto few = hnsw->Search(all[7], 5, [](int64_t key) { return key % 1000 == 7; });
+  ASSERT_EQ(few.size(), 3u);  // 7, 1007, 2007
+  EXPECT_EQ(few[0].key, 7);
+  ASSERT_TRUE(hnsw->Add(5, all[9]).ok());  // back, with another vector
+  EXPECT_EQ(hnsw->Search(all[9], 2).size(), 2u);
 }
 
 }  // namespace

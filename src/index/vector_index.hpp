@@ -26,10 +26,23 @@ class VectorIndex {
   // empty).
   virtual std::vector<Ranked> Search(std::span<const float> query, int k,
                                      const std::function<bool(int64_t)>& allow = {}) const = 0;
+  // Calls `visit` with every key and its vector (to build another index from this one).
+  virtual void ForEach(const std::function<void(int64_t, std::span<const float>)>& visit) const = 0;
 };
 
 // Exact search: a scan of every vector. Right for small scopes (one conversation's documents)
 // and as the reference the approximate index is measured against.
 std::unique_ptr<VectorIndex> NewExactIndex(int dimension);
+
+struct HnswOptions {
+  int m = 16;                // links per node
+  int ef_construction = 200;
+  int ef_search = 64;        // candidates kept while searching (recall vs time)
+  size_t initial_capacity = 1024;  // grows by doubling
+};
+
+// Approximate search (HNSW, hnswlib). Search is not safe to run concurrently with Add/Remove;
+// concurrent searches are safe.
+std::unique_ptr<VectorIndex> NewHnswIndex(int dimension, const HnswOptions& options = {});
 
 }  // namespace betterdev::index

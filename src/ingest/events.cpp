@@ -29,6 +29,7 @@ std::string EncodeEvent(const IngestEvent& e) {
     case IngestEvent::Type::kReady:
       j.update({{"pages", e.pages}, {"chunks", e.chunks}, {"bytes", e.bytes}, {"extract_seconds", e.extract_seconds},
                 {"chunk_seconds", e.chunk_seconds},
+                {"embed_seconds", e.embed_seconds},
                 {"index_seconds", e.index_seconds}});
       break;
     case IngestEvent::Type::kRetrying:
@@ -62,6 +63,7 @@ std::optional<IngestEvent> DecodeEvent(std::string_view line) {
     e.bytes = j.value("bytes", int64_t{0});
     e.extract_seconds = j.value("extract_seconds", 0.0);
     e.chunk_seconds = j.value("chunk_seconds", 0.0);
+    e.embed_seconds = j.value("embed_seconds", 0.0);
     e.index_seconds = j.value("index_seconds", 0.0);
     e.error = j.value("error", "");
   } catch (const Json::exception&) {

@@ -30,7 +30,8 @@ struct IngestEvent {
   int64_t bytes = 0;
   double extract_seconds = 0;  // reading the file, in the job process
   double chunk_seconds = 0;    // chunking, in the job process
-  double index_seconds = 0;    // storing the chunks
+  double embed_seconds = 0;    // embedding the chunks, in the worker
+  double index_seconds = 0;    // storing the chunks, their vectors and keyword index
   // kRetrying, kFailed
   std::string error;
 };

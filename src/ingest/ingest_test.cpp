@@ -35,6 +35,7 @@ TEST(Events, RoundTripEveryType) {
   e.bytes = 4096;
   e.extract_seconds = 1.5;
   e.chunk_seconds = 0.25;
+  e.embed_seconds = 0.125;
   auto back = DecodeEvent(EncodeEvent(e));
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(back->type, IngestEvent::Type::kReady);
@@ -43,6 +44,7 @@ TEST(Events, RoundTripEveryType) {
   EXPECT_EQ(back->chunks, 30);
   EXPECT_DOUBLE_EQ(back->extract_seconds, 1.5);
   EXPECT_DOUBLE_EQ(back->chunk_seconds, 0.25);
+  EXPECT_DOUBLE_EQ(back->embed_seconds, 0.125);
   e.type = IngestEvent::Type::kFailed;
   e.error = "extractor crashed (signal 11, Segmentation fault) on page 7";
   EXPECT_EQ(DecodeEvent(EncodeEvent(e))->error, e.error);

@@ -39,6 +39,7 @@ void ObserveEvent(MetricsRegistry& m, const IngestEvent& e) {
       m.Add("betterdev_ingest_documents_total", PromLabels({{"status", "ready"}}));
       m.Observe("betterdev_ingest_stage_seconds", PromLabels({{"stage", "extracting"}}), e.extract_seconds);
       m.Observe("betterdev_ingest_stage_seconds", PromLabels({{"stage", "chunking"}}), e.chunk_seconds);
+      m.Observe("betterdev_ingest_stage_seconds", PromLabels({{"stage", "embedding"}}), e.embed_seconds);
       m.Observe("betterdev_ingest_stage_seconds", PromLabels({{"stage", "indexing"}}), e.index_seconds);
       m.Add("betterdev_ingest_pages_total", "", e.pages);
       m.Add("betterdev_ingest_bytes_total", "", static_cast<double>(e.bytes));

@@ -29,7 +29,9 @@ int ExtractProgress(int page, int pages) {
   return 5 + 65 * std::min(page, pages) / pages;
 }
 constexpr int kChunkingProgress = 75;
-constexpr int kIndexingProgress = 90;
+constexpr int kEmbeddingProgress = 78;  // to 95 as batches finish
+constexpr int kIndexingProgress = 96;
+constexpr size_t kEmbedBatch = 64;
 
 }  // namespace
 
@@ -290,15 +292,49 @@ Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Docume
   return out;
 }
 
+Status Worker::EmbedChunks(const queue::Job& job, const store::Document& doc, Outcome& out) {
+  const size_t n = out.chunks.size();
+  std::vector<std::string> texts;
+  for (size_t from = 0; from < n; from += kEmbedBatch) {
+    const int progress = kEmbeddingProgress + static_cast<int>((kIndexingProgress - 1 - kEmbeddingProgress) * from / n);
+    Progress(job, doc, "embedding", progress, out.pages, out.pages, from == 0);
+    texts.clear();
+    const size_t to = std::min(n, from + kEmbedBatch);
+    // What is embedded is what a reader of the chunk sees: its context (a table's header row)
+    // and its text.
+    for (size_t i = from; i < to; ++i) {
+      const store::StoredChunk& c = out.chunks[i];
+      texts.push_back(c.context.empty() ? c.text : c.context + "\n" + c.text);
+    }
+    Result<embed::Embeddings> e = d_.embedder.Embed(texts);
+    if (!e.ok()) return e.status();
+    for (size_t i = from; i < to; ++i) {
+      const std::span<const float> row = e->Row(i - from);
+      out.chunks[i].vector.assign(row.begin(), row.end());
+    }
+  }
+  return Status::Ok();
+}
+
 void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& out) {
   store::DocumentRepository& docs = d_.store.documents();
   int64_t now = d_.clock.NowMillis();
   IngestEvent e{IngestEvent::Type::kFailed, doc.user_id, doc.id, job.id, job.attempts_made};
   switch (out.kind) {
     case Outcome::Kind::kDone: {
+      auto embed_start = SteadyClock::now();
+      if (Status embedded = EmbedChunks(job, doc, out); !embedded.ok()) {
+        const std::string reason = "could not embed the chunks: " + embedded.message();
+        auto r = d_.queue.Fail(job, reason, embedded.code() != StatusCode::kInvalidArgument);
+        (void)docs.MarkAttemptFailed(doc.id, job.id, reason, !r.ok() || !r->retried, now);
+        return;
+      }
+      const double embed_seconds = SecondsSince(embed_start);
       Progress(job, doc, "indexing", kIndexingProgress, out.pages, out.pages, true);
       auto start = SteadyClock::now();
-      Status s = docs.CompleteWithChunks(doc.id, job.id, out.pages, out.chars, out.chunks, d_.clock.NowMillis());
+      const embed::EmbeddingModel& model = d_.embedder.model();
+      Status s = docs.CompleteWithChunks(doc.id, job.id, out.pages, out.chars, out.chunks, {model.id, model.dimension},
+                                         d_.clock.NowMillis());
       if (!s.ok() && s.code() != StatusCode::kNotFound) {
         auto r = d_.queue.Fail(job, "could not store the chunks: " + s.message(), true);
         (void)docs.MarkAttemptFailed(doc.id, job.id, "could not store the chunks: " + s.message(),
@@ -314,6 +350,7 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
         e.extract_seconds = out.extract_seconds;
         e.chunk_seconds = out.chunk_seconds;
         e.index_seconds = SecondsSince(start);
+        e.embed_seconds = embed_seconds;
         d_.events.Publish(e);
         d_.log.Info("document ready", {{"document_id", doc.id}, {"pages", out.pages}, {"chunks", e.chunks}});
       }

@@ -9,6 +9,7 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "core/time.hpp"
+#include "embed/embedder.hpp"
 #include "ingest/events.hpp"
 #include "queue/queue.hpp"
 #include "store/store.hpp"
@@ -27,6 +28,7 @@ struct WorkerDeps {
   EventSink& events;
   const Clock& clock;
   Logger& log;
+  embed::Embedder& embedder;  // chunks are embedded before a document is ready
 };
 
 class Worker {
@@ -48,6 +50,8 @@ class Worker {
   Outcome RunJobProcess(const queue::Job& job, const store::Document& doc, const std::string& path,
                         const std::atomic<bool>& stop);
   void Finish(const queue::Job& job, const store::Document& doc, Outcome& outcome);
+  // Embeds the chunks in batches (stage "embedding"); the error says what failed.
+  Status EmbedChunks(const queue::Job& job, const store::Document& doc, Outcome& outcome);
   void Reclaim();
   void Progress(const queue::Job& job, const store::Document& doc, const std::string& stage, int progress, int page,
                 int pages, bool force);

@@ -102,6 +102,21 @@ struct StoredChunk {
   std::string text;
   std::string context;  // the table header row a split table's chunk carries (chunk::Chunk::context)
   int64_t key = 0;      // the store's integer key (set when read; ignored when written)
+  std::vector<float> vector;  // its embedding, written with the chunk when not empty
+};
+
+// Which embedding model vectors belong to.
+struct VectorModel {
+  std::string id;
+  int dimension = 0;
+};
+
+// A stored chunk vector with what scoping needs.
+struct VectorRow {
+  int64_t chunk_key = 0;
+  std::string user_id;
+  std::string document_id;
+  std::vector<float> vector;
 };
 
 // A chunk's public id: "<document id>_<ordinal>".
@@ -203,9 +218,11 @@ class DocumentRepository {
   // A failed attempt: `final` ends it failed; otherwise it is queued again with `reason` kept.
   virtual Status MarkAttemptFailed(const std::string& id, const std::string& job_id, const std::string& reason,
                                    bool final, int64_t now) = 0;
-  // Replaces the document's chunks and marks it ready, in one transaction.
+  // Replaces the document's chunks (and their vectors, of `model`, where a chunk has one) and
+  // marks it ready, in one transaction.
   virtual Status CompleteWithChunks(const std::string& id, const std::string& job_id, int pages,
-                                    int64_t text_chars, const std::vector<StoredChunk>& chunks, int64_t now) = 0;
+                                    int64_t text_chars, const std::vector<StoredChunk>& chunks,
+                                    const VectorModel& model, int64_t now) = 0;
 
   // Removes the document and its chunks; returns the removed row (its blob and job to clean up).
   virtual Result<Document> Delete(const std::string& user_id, const std::string& id) = 0;
@@ -237,6 +254,9 @@ class SearchRepository {
                                                       const std::vector<std::string>& document_ids, int k) = 0;
   // The chunks with these keys (missing ones left out), for showing hits.
   virtual Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) = 0;
+  // Vectors of `model` of ready documents with chunk keys above `after_key`, in key order, at
+  // most `limit` (an index loads them in pages at start, then takes what is new).
+  virtual Result<std::vector<VectorRow>> VectorsAfter(const VectorModel& model, int64_t after_key, int limit) = 0;
 };
 
 // One store = one database. Implementations own their connections.

@@ -36,6 +36,7 @@ class Statement {
   Statement& Bind(int index, int64_t value);
   Statement& Bind(int index, std::optional<int64_t> value);
   Statement& BindNull(int index);
+  Statement& BindBlob(int index, const void* data, size_t size);
 
   // true when a row is available, false when done.
   Result<bool> Step();
@@ -45,6 +46,8 @@ class Statement {
   std::string Text(int column) const;
   int64_t Int(int column) const;
   double Double(int column) const;
+  // The column's bytes (a BLOB), valid until the next Step.
+  std::string_view Blob(int column) const;
   bool IsNull(int column) const;
   std::optional<int64_t> OptionalInt(int column) const;
 

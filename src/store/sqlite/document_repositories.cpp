@@ -162,7 +162,8 @@ Status SqliteDocuments::MarkAttemptFailed(const std::string& id, const std::stri
 }
 
 Status SqliteDocuments::CompleteWithChunks(const std::string& id, const std::string& job_id, int pages,
-                                           int64_t text_chars, const std::vector<StoredChunk>& chunks, int64_t now) {
+                                           int64_t text_chars, const std::vector<StoredChunk>& chunks,
+                                           const VectorModel& model, int64_t now) {
   auto conn = pool_.Acquire();
   Transaction tx(*conn);
   BD_RETURN_IF_ERROR(tx.begin_status());
@@ -191,6 +192,13 @@ Status SqliteDocuments::CompleteWithChunks(const std::string& id, const std::str
                            .Bind(7, c.text)
                            .Bind(8, c.context)
                            .Run());
+    if (c.vector.empty()) continue;
+    BD_RETURN_IF_ERROR(
+        conn->Prepare("INSERT INTO chunk_vectors(chunk_id, model, dimension, vector) VALUES (last_insert_rowid(), ?, ?, ?)")
+            .Bind(1, model.id)
+            .Bind(2, static_cast<int64_t>(c.vector.size()))
+            .BindBlob(3, c.vector.data(), c.vector.size() * sizeof(float))
+            .Run());
   }
   return tx.Commit();
 }

@@ -107,6 +107,44 @@ CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
 END;
 INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
 )sql"},
+      {5, "chunk vectors", R"sql(
+-- Chunk keys never come back (AUTOINCREMENT), so an index that loads "every vector after key
+-- K" never misses one: SQLite would otherwise reuse the largest key after a delete.
+DROP TRIGGER chunks_fts_insert;
+DROP TRIGGER chunks_fts_delete;
+CREATE TABLE chunks_v5 (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  ordinal     INTEGER NOT NULL,
+  page_start  INTEGER NOT NULL,
+  page_end    INTEGER NOT NULL,
+  char_start  INTEGER NOT NULL,
+  char_end    INTEGER NOT NULL,
+  text        TEXT NOT NULL,
+  context     TEXT NOT NULL DEFAULT '',
+  UNIQUE (document_id, ordinal)
+);
+INSERT INTO chunks_v5 SELECT id, document_id, ordinal, page_start, page_end, char_start, char_end, text, context
+  FROM chunks;
+DROP TABLE chunks;
+ALTER TABLE chunks_v5 RENAME TO chunks;
+CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+  INSERT INTO chunks_fts(rowid, text, context) VALUES (new.id, new.text, new.context);
+END;
+CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+  INSERT INTO chunks_fts(chunks_fts, rowid, text, context) VALUES ('delete', old.id, old.text, old.context);
+END;
+INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
+-- A chunk's embedding: float32 little-endian, `dimension` of them, from `model`. Vectors of
+-- different models never mix: readers ask for one (model, dimension).
+CREATE TABLE chunk_vectors (
+  chunk_id  INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+  model     TEXT NOT NULL,
+  dimension INTEGER NOT NULL,
+  vector    BLOB NOT NULL
+);
+CREATE INDEX chunk_vectors_model ON chunk_vectors(model, dimension, chunk_id);
+)sql"},
   };
   return kMigrations;
 }

@@ -105,7 +105,7 @@ class SqliteDocuments final : public DocumentRepository {
   Status MarkAttemptFailed(const std::string& id, const std::string& job_id, const std::string& reason, bool final,
                            int64_t now) override;
   Status CompleteWithChunks(const std::string& id, const std::string& job_id, int pages, int64_t text_chars,
-                            const std::vector<StoredChunk>& chunks, int64_t now) override;
+                            const std::vector<StoredChunk>& chunks, const VectorModel& model, int64_t now) override;
   Result<Document> Delete(const std::string& user_id, const std::string& id) override;
   Result<int64_t> CountBySha(const std::string& sha256) override;
   Result<Page<StoredChunk>> ListChunks(const std::string& user_id, const std::string& document_id,
@@ -121,6 +121,7 @@ class SqliteSearch final : public SearchRepository {
   Result<std::vector<ChunkHit>> KeywordSearch(const std::string& user_id, std::string_view query,
                                               const std::vector<std::string>& document_ids, int k) override;
   Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) override;
+  Result<std::vector<VectorRow>> VectorsAfter(const VectorModel& model, int64_t after_key, int limit) override;
 
  private:
   Pool& pool_;

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cctype>
+#include <cstring>
 
 #include "core/stopwords.hpp"
 #include "store/sqlite/repositories.hpp"
@@ -78,6 +79,27 @@ Result<std::vector<StoredChunk>> SqliteSearch::ChunksByKey(const std::vector<int
                       q.Int(4), q.Int(5), q.Text(6), q.Text(7), key});
   }
   return chunks;
+}
+
+Result<std::vector<VectorRow>> SqliteSearch::VectorsAfter(const VectorModel& model, int64_t after_key, int limit) {
+  std::vector<VectorRow> rows;
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare(
+      "SELECT v.chunk_id, d.user_id, c.document_id, v.vector FROM chunk_vectors v "
+      "JOIN chunks c ON c.id = v.chunk_id JOIN documents d ON d.id = c.document_id "
+      "WHERE v.model = ?1 AND v.dimension = ?2 AND v.chunk_id > ?3 AND d.status = 'ready' "
+      "ORDER BY v.chunk_id LIMIT ?4");
+  q.Bind(1, model.id).Bind(2, int64_t{model.dimension}).Bind(3, after_key).Bind(4, int64_t{limit});
+  while (true) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    const std::string_view blob = q.Blob(3);
+    VectorRow r{q.Int(0), q.Text(1), q.Text(2), std::vector<float>(blob.size() / sizeof(float))};
+    std::memcpy(r.vector.data(), blob.data(), r.vector.size() * sizeof(float));
+    rows.push_back(std::move(r));
+  }
+  return rows;
 }
 
 }  // namespace betterdev::store::sqlite

@@ -253,8 +253,8 @@ TEST_F(DocumentStoreTest, SameBytesTwiceForOneUserIsAConflictButNotAcrossUsers) 
 TEST_F(DocumentStoreTest, RunningAJobTwiceLeavesExactlyOneSetOfChunks) {
   Document d = AddDocument(alice, "bb", "job_1");
   ASSERT_TRUE(docs().MarkProcessing(d.id, "job_1", 1, 1).ok());
-  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 3, 100, Chunks(d.id, 5), 2).ok());
-  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 3, 100, Chunks(d.id, 4), 3).ok());
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 3, 100, Chunks(d.id, 5), {}, 2).ok());
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 3, 100, Chunks(d.id, 4), {}, 3).ok());
   auto page = docs().ListChunks(alice, d.id, {100, std::nullopt});
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->items.size(), 4u);
@@ -271,7 +271,7 @@ TEST_F(DocumentStoreTest, AStaleJobCannotTouchTheDocument) {
   ASSERT_TRUE(docs().Requeue(alice, d.id, "job_new", 5).ok());
   EXPECT_EQ(docs().MarkProcessing(d.id, "job_old", 1, 6).code(), StatusCode::kNotFound);
   EXPECT_EQ(docs().UpdateProgress(d.id, "job_old", {"extracting", 10, 1, 2}, 6).code(), StatusCode::kNotFound);
-  EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_old", 1, 1, Chunks(d.id, 2), 6).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_old", 1, 1, Chunks(d.id, 2), {}, 6).code(), StatusCode::kNotFound);
   EXPECT_EQ(docs().MarkAttemptFailed(d.id, "job_old", "x", true, 6).code(), StatusCode::kNotFound);
   EXPECT_EQ(docs().ListChunks(alice, d.id, {10, std::nullopt})->items.size(), 0u);
   EXPECT_EQ(docs().Get(alice, d.id)->status, DocumentStatus::kQueued);
@@ -308,7 +308,7 @@ TEST_F(DocumentStoreTest, DeleteRemovesTheDocumentFromConversations) {
 
 TEST_F(DocumentStoreTest, DeleteRemovesChunksAndIsPerUser) {
   Document d = AddDocument(alice, "ee", "job_1");
-  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 1, 10, Chunks(d.id, 3), 2).ok());
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 1, 10, Chunks(d.id, 3), {}, 2).ok());
   EXPECT_EQ(docs().Delete(bob, d.id).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(docs().ListChunks(bob, d.id, {10, std::nullopt}).status().code(), StatusCode::kNotFound);
   auto removed = docs().Delete(alice, d.id);
@@ -316,13 +316,13 @@ TEST_F(DocumentStoreTest, DeleteRemovesChunksAndIsPerUser) {
   EXPECT_EQ(removed->sha256, "ee");
   EXPECT_EQ(*docs().CountBySha("ee"), 0);
   EXPECT_EQ(docs().Get(alice, d.id).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_1", 1, 10, Chunks(d.id, 3), 3).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_1", 1, 10, Chunks(d.id, 3), {}, 3).code(), StatusCode::kNotFound);
 }
 
 TEST_F(DocumentStoreTest, ListsNewestFirstWithStatusFilterAndChunkPages) {
   std::vector<Document> all;
   for (int i = 0; i < 5; ++i) all.push_back(AddDocument(alice, "s" + std::to_string(i), "job_" + std::to_string(i)));
-  ASSERT_TRUE(docs().CompleteWithChunks(all[1].id, "job_1", 1, 10, Chunks(all[1].id, 7), 2).ok());
+  ASSERT_TRUE(docs().CompleteWithChunks(all[1].id, "job_1", 1, 10, Chunks(all[1].id, 7), {}, 2).ok());
   auto ready = docs().List(alice, {10, std::nullopt}, DocumentStatus::kReady);
   ASSERT_EQ(ready->items.size(), 1u);
   EXPECT_EQ(ready->items[0].id, all[1].id);
@@ -359,7 +359,7 @@ class SearchStoreTest : public DocumentStoreTest {
     for (size_t i = 0; i < texts.size(); ++i) {
       chunks.push_back({d.id, static_cast<int>(i), 1, 1, 0, static_cast<int64_t>(texts[i].size()), texts[i], context});
     }
-    EXPECT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 100, chunks, 2).ok());
+    EXPECT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 100, chunks, {}, 2).ok());
     return d;
   }
   std::vector<std::string> DocsFound(const std::string& user, const std::string& query,
@@ -409,7 +409,7 @@ TEST_F(SearchStoreTest, DeletedReprocessedAndUnreadyDocumentsAreNotFound) {
   EXPECT_EQ(DocsFound(alice, "chromodynamics"), std::vector<std::string>{gone.id});
   ASSERT_TRUE(docs().Requeue(alice, gone.id, "job_again", 5).ok());  // processing again: not ready
   EXPECT_EQ(DocsFound(alice, "chromodynamics"), std::vector<std::string>{});
-  ASSERT_TRUE(docs().CompleteWithChunks(gone.id, "job_again", 1, 10, {{gone.id, 0, 1, 1, 0, 7, "gluons", ""}}, 6).ok());
+  ASSERT_TRUE(docs().CompleteWithChunks(gone.id, "job_again", 1, 10, {{gone.id, 0, 1, 1, 0, 7, "gluons", ""}}, {}, 6).ok());
   EXPECT_EQ(DocsFound(alice, "chromodynamics"), std::vector<std::string>{});  // old chunks replaced
   EXPECT_EQ(DocsFound(alice, "gluons"), std::vector<std::string>{gone.id});
   ASSERT_TRUE(docs().Delete(alice, gone.id).ok());

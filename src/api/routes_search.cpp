@@ -1,0 +1,51 @@
+// POST /v1/search: keyword, vector or hybrid search over the caller's documents.
+#include "api/routes.hpp"
+
+namespace betterdev::api {
+
+void RegisterSearchRoutes(ApiRouter& r, Services& s) {
+  using http::Method;
+  http::RouteOptions json{s.http.max_json_body_bytes, false};
+
+  r.Authed(Method::kPost, "/v1/search",
+           {"Search the chunks of your ready documents (hybrid: keyword and vector, fused)", "search",
+            Ref("SearchRequest"), 200, Ref("SearchResults"), "application/json", {404}},
+           [&s](http::Request& req, const auth::Principal& who) {
+             API_ASSIGN(body, JsonBody::Parse(req, {"query", "document_ids", "k", "mode"}));
+             API_ASSIGN(query, body.String("query", true));
+             API_ASSIGN(docs, body.StringArray("document_ids"));
+             API_ASSIGN(k, body.Int("k", 1, 100));
+             API_ASSIGN(mode_name, body.String("mode", false));
+             search::Request request;
+             request.user_id = who.user_id;
+             request.query = std::move(*query);
+             request.document_ids = docs.value_or(std::vector<std::string>{});
+             request.k = static_cast<int>(k.value_or(10));
+             const std::string mode = mode_name.value_or("hybrid");
+             if (mode == "vector") request.mode = search::Mode::kVector;
+             else if (mode == "keyword") request.mode = search::Mode::kKeyword;
+             else if (mode != "hybrid") return ErrorResponse({400, "invalid_request", "mode must be hybrid, vector or keyword"});
+             if (request.document_ids.size() > 1000) {
+               return ErrorResponse({400, "invalid_request", "document_ids may name at most 1000 documents"});
+             }
+             if (request.query.size() > 4096) {
+               return ErrorResponse({400, "invalid_request", "query must be at most 4096 bytes"});
+             }
+             auto hits = s.search.Search(request);
+             if (!hits.ok()) return ErrorResponse(hits.status(), req, s.log);
+             JsonWriter w;
+             w.BeginObject().Key("data").BeginArray();
+             for (const search::Hit& h : *hits) {
+               w.BeginObject();
+               WriteChunkFields(w, h.chunk);
+               w.Key("document_name").String(h.document_name).Key("score").Double(h.score).EndObject();
+             }
+             w.EndArray().Key("mode").String(mode).Key("model").String(s.search.model().id + "/" +
+                                                                     std::to_string(s.search.model().dimension));
+             w.EndObject();
+             return http::Response::Json(200, w.Take());
+           },
+           json);
+}
+
+}  // namespace betterdev::api

@@ -1,0 +1,87 @@
+// Approximate nearest neighbours with hnswlib (header-only, Debian's libhnswlib-dev 0.6.2),
+// inner product on normalised vectors = cosine. hnswlib 0.6 has no search filter, so a filtered
+// search asks for more neighbours and filters them, widening until it has `k` or has looked at
+// everything (then the caller's exact scan is the better tool, see SearchService).
+#include <hnswlib/hnswlib.h>
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_set>
+
+#include "index/vector_index.hpp"
+
+namespace betterdev::index {
+namespace {
+
+class HnswIndex final : public VectorIndex {
+ public:
+  HnswIndex(int dimension, const HnswOptions& o)
+      : dim_(dimension), options_(o), space_(static_cast<size_t>(dimension)),
+        hnsw_(&space_, o.initial_capacity, static_cast<size_t>(o.m), static_cast<size_t>(o.ef_construction)) {
+    hnsw_.setEf(static_cast<size_t>(o.ef_search));
+  }
+  int dimension() const override { return dim_; }
+  size_t size() const override { return live_.size(); }
+
+  Status Add(int64_t key, std::span<const float> vector) override {
+    if (vector.size() != static_cast<size_t>(dim_)) {
+      return Status::InvalidArgument("vector has " + std::to_string(vector.size()) + " dimensions; the index has " +
+                                     std::to_string(dim_));
+    }
+    if (hnsw_.cur_element_count >= hnsw_.max_elements_) hnsw_.resizeIndex(hnsw_.max_elements_ * 2);
+    hnsw_.addPoint(vector.data(), static_cast<hnswlib::labeltype>(key));  // replaces (and revives) a known key
+    live_.insert(key);
+    return Status::Ok();
+  }
+
+  void Remove(int64_t key) override {
+    if (live_.erase(key) == 0) return;
+    hnsw_.markDelete(static_cast<hnswlib::labeltype>(key));
+  }
+
+  std::vector<Ranked> Search(std::span<const float> query, int k,
+                             const std::function<bool(int64_t)>& allow) const override {
+    if (k <= 0 || query.size() != static_cast<size_t>(dim_) || live_.empty()) return {};
+    size_t want = static_cast<size_t>(k);
+    while (true) {
+      const size_t ask = std::min(want, live_.size());
+      auto found = hnsw_.searchKnn(query.data(), ask);
+      std::vector<Ranked> out;
+      out.reserve(found.size());
+      while (!found.empty()) {  // farthest first
+        const auto [distance, label] = found.top();
+        found.pop();
+        const auto key = static_cast<int64_t>(label);
+        if (!allow || allow(key)) out.push_back({key, 1.0 - static_cast<double>(distance)});
+      }
+      std::reverse(out.begin(), out.end());
+      if (out.size() >= static_cast<size_t>(k) || ask >= live_.size()) {
+        if (out.size() > static_cast<size_t>(k)) out.resize(static_cast<size_t>(k));
+        return out;
+      }
+      want *= 4;
+    }
+  }
+
+  void ForEach(const std::function<void(int64_t, std::span<const float>)>& visit) const override {
+    for (int64_t key : live_) {
+      const std::vector<float> v = hnsw_.getDataByLabel<float>(static_cast<hnswlib::labeltype>(key));
+      visit(key, v);
+    }
+  }
+
+ private:
+  int dim_;
+  HnswOptions options_;
+  hnswlib::InnerProductSpace space_;
+  mutable hnswlib::HierarchicalNSW<float> hnsw_;
+  std::unordered_set<int64_t> live_;
+};
+
+}  // namespace
+
+std::unique_ptr<VectorIndex> NewHnswIndex(int dimension, const HnswOptions& options) {
+  return std::make_unique<HnswIndex>(dimension, options);
+}
+
+}  // namespace betterdev::index
