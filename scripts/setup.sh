@@ -30,6 +30,10 @@ if command -v node >/dev/null 2>&1 && node -e 'process.exit(parseInt(process.ver
   missing=("${filtered[@]}")
 fi
 
+# libcurl's headers: any flavour will do (this machine's image may carry the NSS one, which
+# conflicts with the OpenSSL one that a new machine gets).
+pkg-config --exists libcurl 2>/dev/null || missing+=(libcurl4-openssl-dev)
+
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -52,6 +52,31 @@ std::unique_ptr<Embedder> NewLocalEmbedder(int dimension = 1024);
 
 inline constexpr std::string_view kLocalModelId = "local-hash-v1";
 
+// An input longer than this many bytes is cut to them (at a character boundary) before it is
+// sent: a token is at least one byte, so it stays under the 8,191-token input limit whatever
+// the text. (Chunks are ~500 characters; only odd inputs come near.)
+inline constexpr size_t kOpenAiMaxInputBytes = 8000;
+
+struct OpenAiOptions {
+  std::string base_url = "https://api.openai.com/v1";  // {base_url}/embeddings is called
+  std::string api_key;                                 // sent as Bearer (and as api-key, for Azure)
+  std::string model = "text-embedding-3-small";
+  int dimensions = 0;  // 0: the model's own (1,536 for -3-small, 3,072 for -3-large); else asked for
+  int max_attempts = 6;            // per request, for 429, 5xx, timeouts, lost connections, bad answers
+  int base_backoff_ms = 500;       // doubles per attempt, with jitter; Retry-After (up to 120 s) wins when longer
+  int max_backoff_ms = 30000;
+  int connect_timeout_ms = 10000;
+  int request_timeout_ms = 60000;
+};
+
+// OpenAI-compatible POST {base_url}/embeddings. One request per at most 2,048 inputs and 300,000
+// bytes (so at most 300,000 tokens). Retries 429, 5xx, timeouts and malformed answers with
+// exponential backoff and jitter (honouring Retry-After / retry-after-ms) up to max_attempts,
+// then Unavailable naming the last problem. 401/403 are PermissionDenied and other 4xx are
+// InvalidArgument at once, with the provider's message. Vectors are normalised on arrival;
+// `tokens` is the provider's usage count. Not thread-safe (one per worker).
+std::unique_ptr<Embedder> NewOpenAiEmbedder(const OpenAiOptions& options);
+
 // Dot product of two equally long vectors (cosine similarity for normalised vectors).
 float Dot(std::span<const float> a, std::span<const float> b);
 

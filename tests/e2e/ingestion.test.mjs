@@ -68,7 +68,7 @@ function assertDocumentShape(d) {
   assert.match(d.created_at, RFC3339_MS);
   assert.match(d.updated_at, RFC3339_MS);
   assert.ok(['queued', 'processing', 'ready', 'failed'].includes(d.status), d.status);
-  assert.ok([null, 'extracting', 'chunking', 'indexing'].includes(d.stage), `stage ${d.stage}`);
+  assert.ok([null, 'extracting', 'chunking', 'embedding', 'indexing'].includes(d.stage), `stage ${d.stage}`);
   assert.ok(Number.isInteger(d.progress) && d.progress >= 0 && d.progress <= 100, `progress ${d.progress}`);
   if (d.status === 'ready' || d.status === 'failed') {
     assert.match(d.finished_at ?? '', RFC3339_MS, `finished_at of a ${d.status} document`);
