@@ -5,7 +5,8 @@ namespace betterdev::api {
 
 void RegisterSearchRoutes(ApiRouter& r, Services& s) {
   using http::Method;
-  http::RouteOptions json{s.http.max_json_body_bytes, false};
+  // Blocking pool: embedding the query may wait on a remote provider, and SQLite reads block.
+  http::RouteOptions json{s.http.max_json_body_bytes, true};
 
   r.Authed(Method::kPost, "/v1/search",
            {"Search the chunks of your ready documents (hybrid: keyword and vector, fused)", "search",

@@ -79,9 +79,16 @@ void AddServerOptions(CLI::App* app, std::set<std::string>& envs, Config& c, std
 }
 
 void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& s) {
-  Opt(app, envs, "--embedding-dimensions", s.local_dimension, "BETTERDEV_EMBEDDING_DIMENSIONS",
-      "Dimensions of the local embedder's vectors")
-      ->check(CLI::Range(8, 8192));
+  Opt(app, envs, "--embeddings", s.embeddings, "BETTERDEV_EMBEDDINGS",
+      "Embedder: local (offline, the default) or openai (any OpenAI-compatible /v1/embeddings)")
+      ->check(CLI::IsMember({"local", "openai"}));
+  Opt(app, envs, "--embedding-dimensions", s.embedding_dimensions, "BETTERDEV_EMBEDDING_DIMENSIONS",
+      "Vector dimensions (local: 1024; openai: the model's own unless set)")
+      ->check(CLI::Range(0, 8192));
+  Opt(app, envs, "--embedding-model", s.embedding_model, "BETTERDEV_EMBEDDING_MODEL", "openai: the model");
+  Opt(app, envs, "--openai-base-url", s.openai_base_url, "BETTERDEV_OPENAI_BASE_URL",
+      "openai: base URL ({url}/embeddings is called)");
+  Opt(app, envs, "--openai-api-key", s.openai_api_key, "BETTERDEV_OPENAI_API_KEY", "openai: API key");
   Opt(app, envs, "--hybrid-keyword-weight", s.keyword_weight, "BETTERDEV_HYBRID_KEYWORD_WEIGHT",
       "Hybrid search: weight of the keyword leg")
       ->check(CLI::Range(0.0, 100.0));

@@ -77,6 +77,24 @@ Result<Backends> OpenBackends(const Config& c, const Clock& clock) {
   return b;
 }
 
+// The embedder the configuration names; the API (for queries) and the workers (for chunks)
+// make the same model. A query waits for it, so the API's gives up sooner (2 attempts, 10 s).
+std::unique_ptr<embed::Embedder> MakeEmbedder(const SearchConfig& s, bool for_queries) {
+  if (s.embeddings == "openai") {
+    embed::OpenAiOptions o;
+    if (for_queries) {
+      o.max_attempts = 2;
+      o.request_timeout_ms = 10000;
+    }
+    o.base_url = s.openai_base_url;
+    o.api_key = s.openai_api_key;
+    o.model = s.embedding_model;
+    o.dimensions = s.embedding_dimensions;
+    return embed::NewOpenAiEmbedder(o);
+  }
+  return embed::NewLocalEmbedder(s.embedding_dimensions > 0 ? s.embedding_dimensions : 1024);
+}
+
 // The command line a supervised worker runs: this executable with this process's settings.
 std::vector<std::string> WorkerArgv(const Config& c) {
   const IngestConfig& g = c.ingest;
@@ -95,7 +113,10 @@ std::vector<std::string> WorkerArgv(const Config& c) {
           "--chunk-overlap", std::to_string(g.chunk_overlap),
           "--poll-ms", std::to_string(g.poll_ms),
           "--worker-nice", std::to_string(g.worker_nice),
-          "--embedding-dimensions", std::to_string(c.search.local_dimension)};
+          "--embeddings", c.search.embeddings,
+          "--embedding-dimensions", std::to_string(c.search.embedding_dimensions),
+          "--embedding-model", c.search.embedding_model,
+          "--openai-base-url", c.search.openai_base_url};  // the key travels in the environment, not in argv
 }
 
 std::atomic<bool> g_stop{false};
@@ -121,7 +142,7 @@ int Worker(const Invocation& inv) {
   char id_buf[48];
   std::snprintf(id_buf, sizeof id_buf, "w%d-%d", inv.worker_index, static_cast<int>(::getpid()));
   const std::string id = id_buf;  // (string concatenation here trips GCC 12's -Wrestrict false positive)
-  std::unique_ptr<embed::Embedder> embedder = embed::NewLocalEmbedder(c.search.local_dimension);
+  std::unique_ptr<embed::Embedder> embedder = MakeEmbedder(c.search, false);
   ingest::Worker worker({*backends->store, *backends->blobs, *backends->queue, *events, clock, log, *embedder},
                         c.ingest, id);
   log.Info("worker ready", {{"worker_id", id}});
@@ -181,13 +202,15 @@ int Serve(const Config& c, bool with_workers) {
   std::unique_ptr<ingest::Supervisor> supervisor;
   if (with_workers) {
     int n = c.ingest.workers > 0 ? c.ingest.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // Workers inherit the environment: the API key reaches them there, never on a command line.
+    if (!c.search.openai_api_key.empty()) ::setenv("BETTERDEV_OPENAI_API_KEY", c.search.openai_api_key.c_str(), 1);
     supervisor = std::make_unique<ingest::Supervisor>(
         WorkerArgv(c), n, c.ingest.worker_nice, [&metrics](const ingest::IngestEvent& e) { ingest::ObserveEvent(metrics, e); }, log);
   }
   ingest::RegisterIngestMetrics(metrics, *backends->queue, supervisor.get());
   if (supervisor) ingest.OnEnqueued([s = supervisor.get()] { s->Wake(); });
   http::Router router;
-  std::unique_ptr<embed::Embedder> embedder = embed::NewLocalEmbedder(c.search.local_dimension);
+  std::unique_ptr<embed::Embedder> embedder = MakeEmbedder(c.search, true);
   search::SearchService search(store, *embedder, c.search);
   api::Services services{store, auth, conversations, ingest, search, metrics, log, c.http, c.ingest};
   api::RegisterApi(router, services);

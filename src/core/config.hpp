@@ -57,7 +57,11 @@ struct IngestConfig {
 
 // Search: embeddings and the indexes.
 struct SearchConfig {
-  int local_dimension = 1024;     // the local embedder's vectors (hashing needs room; see docs/benchmarks.md)
+  std::string embeddings = "local";  // "local" (offline default) or "openai" (any OpenAI-compatible API)
+  std::string openai_base_url = "https://api.openai.com/v1";
+  std::string openai_api_key;
+  std::string embedding_model = "text-embedding-3-small";  // openai
+  int embedding_dimensions = 0;   // 0: local 1024, openai the model's own
   double keyword_weight = 1.0;    // hybrid: the legs' weights in normalised score fusion
   double vector_weight = 0.2;
   int exact_below = 20000;        // a scope with fewer vectors is searched exactly, else by HNSW

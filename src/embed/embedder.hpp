@@ -74,7 +74,7 @@ struct OpenAiOptions {
 // exponential backoff and jitter (honouring Retry-After / retry-after-ms) up to max_attempts,
 // then Unavailable naming the last problem. 401/403 are PermissionDenied and other 4xx are
 // InvalidArgument at once, with the provider's message. Vectors are normalised on arrival;
-// `tokens` is the provider's usage count. Not thread-safe (one per worker).
+// `tokens` is the provider's usage count. Thread-safe (a connection per call).
 std::unique_ptr<Embedder> NewOpenAiEmbedder(const OpenAiOptions& options);
 
 // Dot product of two equally long vectors (cosine similarity for normalised vectors).

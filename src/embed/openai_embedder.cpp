@@ -87,7 +87,7 @@ std::string_view CutUtf8(std::string_view s, size_t max) {
 
 class OpenAiEmbedder final : public Embedder {
  public:
-  explicit OpenAiEmbedder(OpenAiOptions o) : o_(std::move(o)), rng_(std::random_device{}()) {
+  explicit OpenAiEmbedder(OpenAiOptions o) : o_(std::move(o)) {
     InitCurlOnce();
     model_.id = o_.model;
     model_.dimension = o_.dimensions > 0 ? o_.dimensions : DefaultDimension(o_.model);
@@ -171,8 +171,9 @@ class OpenAiEmbedder final : public Embedder {
   // Retry-After asks when that is longer (up to kMaxRetryAfterSeconds).
   std::chrono::milliseconds Backoff(int attempt, double retry_after_seconds) {
     const double cap = std::min<double>(o_.max_backoff_ms, o_.base_backoff_ms * std::pow(2.0, attempt - 1));
+    thread_local std::mt19937 rng(std::random_device{}());
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
-    double ms = cap * jitter(rng_);
+    double ms = cap * jitter(rng);
     if (retry_after_seconds >= 0) ms = std::max(ms, std::min(retry_after_seconds, kMaxRetryAfterSeconds) * 1000.0);
     return std::chrono::milliseconds(static_cast<int64_t>(ms));
   }
@@ -261,7 +262,6 @@ class OpenAiEmbedder final : public Embedder {
 
   OpenAiOptions o_;
   EmbeddingModel model_;
-  std::mt19937 rng_;
 };
 
 }  // namespace

@@ -325,7 +325,8 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
       auto embed_start = SteadyClock::now();
       if (Status embedded = EmbedChunks(job, doc, out); !embedded.ok()) {
         const std::string reason = "could not embed the chunks: " + embedded.message();
-        auto r = d_.queue.Fail(job, reason, embedded.code() != StatusCode::kInvalidArgument);
+        // Only an unreachable or failing provider is worth another attempt; a refusal is not.
+        auto r = d_.queue.Fail(job, reason, embedded.code() == StatusCode::kUnavailable);
         (void)docs.MarkAttemptFailed(doc.id, job.id, reason, !r.ok() || !r->retried, now);
         return;
       }

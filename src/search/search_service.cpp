@@ -89,14 +89,14 @@ void SearchService::ForgetDocument(const std::string& user_id, const std::string
   }
 }
 
-std::vector<index::Ranked> SearchService::VectorLeg(const Request& request, int depth) {
+Result<std::vector<index::Ranked>> SearchService::VectorLeg(const Request& request, int depth) {
   std::vector<std::string> one{request.query};
   Result<embed::Embeddings> q = embedder_.Embed(one);
-  if (!q.ok()) return {};
+  if (!q.ok()) return Status::Unavailable("could not embed the query: " + q.status().message());
   std::lock_guard lock(mu_);
-  if (!Refresh().ok()) return {};
+  BD_RETURN_IF_ERROR(Refresh());
   auto it = users_.find(request.user_id);
-  if (it == users_.end()) return {};
+  if (it == users_.end()) return std::vector<index::Ranked>{};
   UserIndex& u = *it->second;
   if (!request.document_ids.empty()) {  // a small scope: exact over those documents' chunks
     std::unordered_set<std::string> scope(request.document_ids.begin(), request.document_ids.end());
@@ -161,7 +161,11 @@ Result<std::vector<Hit>> SearchService::Search(const Request& request) {
     for (const store::ChunkHit& h : *hits) keyword.push_back({h.chunk_key, h.score});
   }
   std::vector<index::Ranked> vector;
-  if (request.mode != Mode::kKeyword) vector = VectorLeg(request, depth);
+  if (request.mode != Mode::kKeyword) {
+    Result<std::vector<index::Ranked>> leg = VectorLeg(request, depth);
+    if (leg.ok()) vector = std::move(*leg);
+    else if (request.mode == Mode::kVector) return leg.status();  // hybrid goes on with keywords
+  }
   switch (request.mode) {
     case Mode::kKeyword: return Materialize(request, keyword);
     case Mode::kVector: return Materialize(request, vector);

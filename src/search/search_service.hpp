@@ -1,4 +1,5 @@
-// Search over a user's documents: keyword (FTS5 BM25 in the store), vector (in-process index
+// Search over a user's documents (if the embedder fails, vector search answers its error and
+// hybrid search answers from the keyword leg alone): keyword (FTS5 BM25 in the store), vector (in-process index
 // over the chunk vectors the workers stored) and hybrid (both, fused by normalised scores).
 //
 // The vector index lives in this process: it loads every vector of the configured model at
@@ -57,7 +58,7 @@ class SearchService {
  private:
   struct UserIndex;
   Status Refresh();  // takes vectors that became ready since the last call; mu_ held
-  std::vector<index::Ranked> VectorLeg(const Request& request, int depth);
+  Result<std::vector<index::Ranked>> VectorLeg(const Request& request, int depth);
   Result<std::vector<Hit>> Materialize(const Request& request, const std::vector<index::Ranked>& ranked);
 
   store::Store& store_;

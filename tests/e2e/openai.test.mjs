@@ -1,0 +1,66 @@
+// The pipeline with --embeddings openai against a stand-in provider on loopback: chunks and
+// queries are embedded by it (with its failures retried or reported), and search uses them.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { api, assertError, registerAndLogin, startServer } from './helpers.mjs';
+import { uploadOk, waitForDocument, waitReady } from './ingest_helpers.mjs';
+import { startOpenAiStandIn } from './openai_standin.mjs';
+
+describe('openai embeddings (stand-in provider)', () => {
+  let stand;
+  let server;
+  before(async () => {
+    stand = await startOpenAiStandIn();
+    server = await startServer({
+      args: ['--workers', '1', '--poll-ms', '50', '--job-backoff-ms', '100', '--embeddings', 'openai',
+        '--openai-base-url', stand.url, '--embedding-dimensions', '64'],
+      env: { BETTERDEV_OPENAI_API_KEY: 'sk-e2e-secret' },
+    });
+  });
+  after(async () => {
+    await server?.stop?.();
+    await stand?.close();
+  });
+
+  test('chunks are embedded by the provider (a 429 with Retry-After is waited out) and searched', async () => {
+    const { token } = await registerAndLogin(server.url);
+    stand.failures.push({ status: 429, message: 'Rate limit reached for requests', headers: { 'retry-after': '1' } });
+    const a = await uploadOk(server.url, token, Buffer.from('Vitamin D deficiency weakens bones in older adults.'), 'a.txt');
+    const b = await uploadOk(server.url, token, Buffer.from('The northern line runs every six minutes at peak.'), 'b.txt');
+    await waitReady(server.url, token, a.document_id, { server });
+    await waitReady(server.url, token, b.document_id, { server });
+    const chunkCalls = stand.requests.filter((r) => r.path === '/v1/embeddings');
+    assert.ok(chunkCalls.length >= 3, 'the 429 was retried');
+    for (const r of chunkCalls) {
+      assert.equal(r.headers.authorization, 'Bearer sk-e2e-secret');
+      assert.equal(r.body.model, 'text-embedding-3-small');
+      assert.equal(r.body.dimensions, 64);
+    }
+    assert.ok(chunkCalls.some((r) => r.body.input.includes('Vitamin D deficiency weakens bones in older adults.')));
+    const res = await api(server.url, 'POST', '/v1/search', { token, body: { query: 'vitamin bones', mode: 'vector' } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.model, 'text-embedding-3-small/64');
+    assert.equal(res.json.data[0].document_id, a.document_id);
+    assert.ok(stand.requests.at(-1).body.input.includes('vitamin bones'), 'the query was embedded by the provider');
+  });
+
+  test('a refusal fails the document at once with the provider\'s message; a down provider degrades search', async () => {
+    const { token } = await registerAndLogin(server.url);
+    stand.refuse = { status: 401, message: 'Incorrect API key provided: sk-e2e-***' };
+    try {
+      const up = await uploadOk(server.url, token, Buffer.from('Green tea contains caffeine.'), 'tea.txt');
+      const doc = await waitForDocument(server.url, token, up.document_id, { server });
+      assert.equal(doc.status, 'failed');
+      assert.match(doc.error, /could not embed the chunks: .*HTTP 401.*Incorrect API key provided/);
+      assert.equal(doc.attempts, 1);
+      // Search: vector mode reports the provider's failure; hybrid answers from keywords.
+      const vector = await api(server.url, 'POST', '/v1/search', { token, body: { query: 'tea', mode: 'vector' } });
+      assertError(vector, 503, 'unavailable');
+      const hybrid = await api(server.url, 'POST', '/v1/search', { token, body: { query: 'tea' } });
+      assert.equal(hybrid.status, 200, hybrid.text);
+    } finally {
+      stand.refuse = null;
+    }
+  });
+});
