@@ -68,6 +68,20 @@ class ExactIndex final : public VectorIndex {
     return out;
   }
 
+  std::vector<Ranked> SearchAmong(std::span<const float> query, int k, std::span<const int64_t> keys) const override {
+    std::vector<Ranked> scored;
+    if (k <= 0 || query.size() != static_cast<size_t>(dim_)) return scored;
+    for (int64_t key : keys) {
+      auto it = slot_.find(key);
+      if (it == slot_.end()) continue;
+      const float* v = values_.data() + it->second * dim_;
+      float dot = 0;
+      for (int d = 0; d < dim_; ++d) dot += v[d] * query[static_cast<size_t>(d)];
+      scored.push_back({key, dot});
+    }
+    return TopK(std::move(scored), k);
+  }
+
   void ForEach(const std::function<void(int64_t, std::span<const float>)>& visit) const override {
     for (size_t s = 0; s < keys_.size(); ++s) {
       visit(keys_[s], {values_.data() + s * dim_, static_cast<size_t>(dim_)});

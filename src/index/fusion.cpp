@@ -41,4 +41,10 @@ std::vector<Ranked> NormalizedScoreFusion(const std::vector<std::vector<Ranked>>
   return fused;
 }
 
+std::vector<Ranked> TopK(std::vector<Ranked> ranked, int k) {
+  std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) { return a.score > b.score; });
+  if (ranked.size() > static_cast<size_t>(std::max(k, 0))) ranked.resize(static_cast<size_t>(std::max(k, 0)));
+  return ranked;
+}
+
 }  // namespace betterdev::index

@@ -23,4 +23,7 @@ std::vector<Ranked> ReciprocalRankFusion(const std::vector<std::vector<Ranked>>&
 std::vector<Ranked> NormalizedScoreFusion(const std::vector<std::vector<Ranked>>& lists,
                                           const std::vector<double>& weights);
 
+// The `k` best of `ranked` (by score, ties by first appearance), best first.
+std::vector<Ranked> TopK(std::vector<Ranked> ranked, int k);
+
 }  // namespace betterdev::index

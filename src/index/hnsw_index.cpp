@@ -63,6 +63,19 @@ class HnswIndex final : public VectorIndex {
     }
   }
 
+  std::vector<Ranked> SearchAmong(std::span<const float> query, int k, std::span<const int64_t> keys) const override {
+    std::vector<Ranked> scored;
+    if (k <= 0 || query.size() != static_cast<size_t>(dim_)) return scored;
+    for (int64_t key : keys) {
+      if (live_.count(key) == 0) continue;
+      const std::vector<float> v = hnsw_.getDataByLabel<float>(static_cast<hnswlib::labeltype>(key));
+      float dot = 0;
+      for (size_t d = 0; d < v.size(); ++d) dot += v[d] * query[d];
+      scored.push_back({key, dot});
+    }
+    return TopK(std::move(scored), k);
+  }
+
   void ForEach(const std::function<void(int64_t, std::span<const float>)>& visit) const override {
     for (int64_t key : live_) {
       const std::vector<float> v = hnsw_.getDataByLabel<float>(static_cast<hnswlib::labeltype>(key));

@@ -73,6 +73,11 @@ TEST(ExactIndex, FindsNearestAddsReplacesRemovesAndFilters) {
   ASSERT_TRUE(idx->Add(20, Unit({1, 0, 0})).ok());  // replace
   EXPECT_EQ(idx->Search(Unit({1, 0, 0}), 1).at(0).key, 20);
   EXPECT_EQ(idx->Search(Unit({1, 0, 0}), 5, [](int64_t key) { return key == 30; }).size(), 1u);
+  const std::vector<int64_t> among = {30, 20, 99};
+  auto some = idx->SearchAmong(Unit({1, 0, 0}), 5, among);
+  ASSERT_EQ(some.size(), 2u);  // 99 is unknown
+  EXPECT_EQ(some[0].key, 20);
+  EXPECT_EQ(some[1].key, 30);
 }
 
 TEST(ExactIndex, AgreesWithBruteForceOnRandomVectors) {
@@ -132,6 +137,10 @@ TEST(HnswIndex, RecallAgainstExactRemoveReplaceAndFilter) {
   auto few = hnsw->Search(all[7], 5, [](int64_t key) { return key % 1000 == 7; });
   ASSERT_EQ(few.size(), 3u);  // 7, 1007, 2007
   EXPECT_EQ(few[0].key, 7);
+  const std::vector<int64_t> among = {7, 1007, 2007, 5};  // 5 was removed
+  auto scoped = hnsw->SearchAmong(all[7], 10, among);
+  ASSERT_EQ(scoped.size(), 3u);
+  EXPECT_EQ(scoped[0].key, 7);
   ASSERT_TRUE(hnsw->Add(5, all[9]).ok());  // back, with another vector
   EXPECT_EQ(hnsw->Search(all[9], 2).size(), 2u);
 }

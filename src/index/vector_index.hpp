@@ -26,6 +26,9 @@ class VectorIndex {
   // empty).
   virtual std::vector<Ranked> Search(std::span<const float> query, int k,
                                      const std::function<bool(int64_t)>& allow = {}) const = 0;
+  // The `k` best of `keys` only (unknown keys skipped): a search narrowed to a few documents,
+  // in time proportional to keys.size(), not to size().
+  virtual std::vector<Ranked> SearchAmong(std::span<const float> query, int k, std::span<const int64_t> keys) const = 0;
   // Calls `visit` with every key and its vector (to build another index from this one).
   virtual void ForEach(const std::function<void(int64_t, std::span<const float>)>& visit) const = 0;
 };

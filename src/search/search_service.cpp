@@ -99,11 +99,12 @@ Result<std::vector<index::Ranked>> SearchService::VectorLeg(const Request& reque
   if (it == users_.end()) return std::vector<index::Ranked>{};
   UserIndex& u = *it->second;
   if (!request.document_ids.empty()) {  // a small scope: exact over those documents' chunks
-    std::unordered_set<std::string> scope(request.document_ids.begin(), request.document_ids.end());
-    return u.exact->Search(q->Row(0), depth, [&](int64_t key) {
-      auto d = u.document_of.find(key);
-      return d != u.document_of.end() && scope.count(d->second) != 0;
-    });
+    std::vector<int64_t> keys;
+    for (const std::string& id : std::unordered_set<std::string>(request.document_ids.begin(), request.document_ids.end())) {
+      auto k = u.keys_of.find(id);
+      if (k != u.keys_of.end()) keys.insert(keys.end(), k->second.begin(), k->second.end());
+    }
+    return u.exact->SearchAmong(q->Row(0), depth, keys);
   }
   return (u.hnsw ? u.hnsw : u.exact)->Search(q->Row(0), depth);
 }

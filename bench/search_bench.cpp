@@ -1,0 +1,130 @@
+// Vector index latency, recall and memory (not a test): for each (vectors, dimension) it builds
+// the HNSW index the search service uses above SearchConfig::exact_below, and measures
+//   build rate, resident memory per vector, search p50/p99 over 1,000 queries at k=10,
+//   recall@10 against exact search (on 200 of the queries), and a scoped exact scan over one
+//   document's 50 chunks among all vectors (what a search narrowed by document_ids does).
+// Data: unit vectors in 64 Gaussian clusters (embeddings of real text cluster by topic; uniform
+// random vectors would be a harder and less realistic case), queries drawn the same way.
+//   build/release/bench/search_bench [vectors=100000] [dimension=384] [ef_search=64]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "index/vector_index.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using betterdev::index::HnswOptions;
+using betterdev::index::NewExactIndex;
+using betterdev::index::NewHnswIndex;
+using betterdev::index::Ranked;
+
+long ResidentKb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
+
+struct Data {
+  int dim;
+  std::vector<std::vector<float>> centers;
+  std::mt19937 rng{42};
+
+  explicit Data(int d) : dim(d) {
+    std::normal_distribution<float> g;
+    for (int c = 0; c < 64; ++c) {
+      std::vector<float> v(static_cast<size_t>(d));
+      for (float& x : v) x = g(rng);
+      centers.push_back(v);
+    }
+  }
+  std::vector<float> Next() {
+    std::normal_distribution<float> g;
+    const auto& c = centers[rng() % centers.size()];
+    std::vector<float> v(static_cast<size_t>(dim));
+    double n = 0;
+    for (int i = 0; i < dim; ++i) {
+      v[static_cast<size_t>(i)] = c[static_cast<size_t>(i)] + 1.5F * g(rng);
+      n += static_cast<double>(v[static_cast<size_t>(i)]) * v[static_cast<size_t>(i)];
+    }
+    for (float& x : v) x = static_cast<float>(x / std::sqrt(n));
+    return v;
+  }
+};
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int n = argc > 1 ? std::atoi(argv[1]) : 100000;
+  const int dim = argc > 2 ? std::atoi(argv[2]) : 384;
+  HnswOptions options;
+  options.ef_search = argc > 3 ? std::atoi(argv[3]) : 64;
+  options.initial_capacity = static_cast<size_t>(n);
+  Data data(dim);
+
+  const long rss0 = ResidentKb();
+  auto hnsw = NewHnswIndex(dim, options);
+  auto exact = NewExactIndex(dim);
+  std::vector<float> first;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    const std::vector<float> v = data.Next();
+    if (!hnsw->Add(i, v).ok()) return 1;
+  }
+  const double build_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const long rss1 = ResidentKb();
+  // The exact index for recall: the same vectors again (same seed).
+  Data again(dim);
+  for (int i = 0; i < n; ++i) (void)exact->Add(i, again.Next());
+
+  std::vector<std::vector<float>> queries;
+  for (int q = 0; q < 1000; ++q) queries.push_back(data.Next());
+  std::vector<double> ms;
+  std::vector<std::vector<Ranked>> approx;
+  for (const auto& q : queries) {
+    const auto s = Clock::now();
+    approx.push_back(hnsw->Search(q, 10));
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+  }
+  int agree = 0, total = 0;
+  for (size_t q = 0; q < 200; ++q) {
+    const auto truth = exact->Search(queries[q], 10);
+    std::unordered_set<int64_t> got;
+    for (const Ranked& r : approx[q]) got.insert(r.key);
+    for (const Ranked& r : truth) agree += got.count(r.key) != 0 ? 1 : 0;
+    total += static_cast<int>(truth.size());
+  }
+  // Scoped: one document's 50 chunks among all, by exact scan with a filter.
+  std::vector<double> scoped_ms;
+  for (size_t q = 0; q < 200; ++q) {
+    const int64_t doc_start = static_cast<int64_t>((q * 7919) % static_cast<size_t>(std::max(1, n - 50)));
+    std::vector<int64_t> keys;
+    for (int64_t k = doc_start; k < doc_start + 50; ++k) keys.push_back(k);
+    const auto s = Clock::now();
+    auto hits = exact->SearchAmong(queries[q], 10, keys);
+    scoped_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+    if (hits.size() != 10) return 2;
+  }
+  std::printf("| %d | %d | %d | %.0f | %.0f | %.3f | %.3f | %.3f | %.3f |\n", n, dim, options.ef_search, n / build_s,
+              static_cast<double>(rss1 - rss0) * 1024.0 / n, Percentile(ms, 0.5), Percentile(ms, 0.99),
+              static_cast<double>(agree) / total, Percentile(scoped_ms, 0.99));
+  return 0;
+}
