@@ -16,10 +16,6 @@ Secret NewSecret(std::string_view prefix) {
   return s;
 }
 
-std::string HashSecret(std::string_view value) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(value.data()), value.size());
-  return HexEncode(std::string_view(reinterpret_cast<char*>(digest), sizeof digest));
-}
+std::string HashSecret(std::string_view value) { return Sha256Hex(value); }
 
 }  // namespace betterdev::auth

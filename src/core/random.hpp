@@ -15,6 +15,8 @@ namespace betterdev {
 void SecureRandomBytes(void* out, size_t n);
 
 std::string HexEncode(std::string_view bytes);
+// SHA-256 of `bytes`, as 64 lower-case hex digits.
+std::string Sha256Hex(std::string_view bytes);
 std::string Base64UrlEncode(std::string_view bytes);  // no padding
 std::optional<std::string> Base64UrlDecode(std::string_view text);
 

@@ -39,6 +39,9 @@ class Embedder {
   // One vector per text, in order. An empty text gets a zero vector. Errors: Unavailable
   // (the provider could not be reached or kept failing), InvalidArgument (it refused the input).
   virtual Result<Embeddings> Embed(std::span<const std::string> texts) = 0;
+  // True when a vector costs a call to a service: worth caching by text (the local embedder is
+  // faster than a cache lookup).
+  virtual bool remote() const { return false; }
 };
 
 // The offline default: nothing to download, deterministic, thread-safe, ~tens of MB/s per core.

@@ -95,6 +95,7 @@ class OpenAiEmbedder final : public Embedder {
   }
 
   const EmbeddingModel& model() const override { return model_; }
+  bool remote() const override { return true; }
 
   Result<Embeddings> Embed(std::span<const std::string> texts) override {
     Embeddings out;

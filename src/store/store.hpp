@@ -257,6 +257,12 @@ class SearchRepository {
   // Vectors of `model` of ready documents with chunk keys above `after_key`, in key order, at
   // most `limit` (an index loads them in pages at start, then takes what is new).
   virtual Result<std::vector<VectorRow>> VectorsAfter(const VectorModel& model, int64_t after_key, int limit) = 0;
+  // The embedding cache: vectors of `model` by the SHA-256 (hex) of the text embedded. Cached
+  // returns one entry per hash, empty where nothing is cached; Cache stores (replacing).
+  virtual Result<std::vector<std::vector<float>>> Cached(const VectorModel& model,
+                                                        const std::vector<std::string>& text_sha256) = 0;
+  virtual Status Cache(const VectorModel& model, const std::vector<std::string>& text_sha256,
+                       const std::vector<std::vector<float>>& vectors, int64_t now) = 0;
 };
 
 // One store = one database. Implementations own their connections.

@@ -43,6 +43,14 @@ describe('openai embeddings (stand-in provider)', () => {
     assert.equal(res.json.model, 'text-embedding-3-small/64');
     assert.equal(res.json.data[0].document_id, a.document_id);
     assert.ok(stand.requests.at(-1).body.input.includes('vitamin bones'), 'the query was embedded by the provider');
+
+    // Reprocessing unchanged text costs no embedding call: the vectors come from the cache.
+    const before = stand.requests.length;
+    const re = await uploadOk(server.url, token, Buffer.from('Vitamin D deficiency weakens bones in older adults.'), 'a.txt', { query: '?reprocess=true' });
+    await waitReady(server.url, token, re.document_id, { server });
+    assert.equal(stand.requests.length, before, 'no request for text already embedded');
+    const again = await api(server.url, 'POST', '/v1/search', { token, body: { query: 'vitamin bones', mode: 'vector' } });
+    assert.equal(again.json.data[0].document_id, a.document_id);
   });
 
   test('a refusal fails the document at once with the provider\'s message; a down provider degrades search', async () => {

@@ -145,6 +145,18 @@ CREATE TABLE chunk_vectors (
 );
 CREATE INDEX chunk_vectors_model ON chunk_vectors(model, dimension, chunk_id);
 )sql"},
+      {6, "embedding cache", R"sql(
+-- Vectors a remote embedder already made, by (model, dimension, SHA-256 of the text embedded):
+-- re-ingesting unchanged text costs no call.
+CREATE TABLE embedding_cache (
+  model       TEXT NOT NULL,
+  dimension   INTEGER NOT NULL,
+  text_sha256 TEXT NOT NULL,
+  vector      BLOB NOT NULL,
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (model, dimension, text_sha256)
+) WITHOUT ROWID;
+)sql"},
   };
   return kMigrations;
 }

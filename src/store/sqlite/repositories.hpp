@@ -122,6 +122,10 @@ class SqliteSearch final : public SearchRepository {
                                               const std::vector<std::string>& document_ids, int k) override;
   Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) override;
   Result<std::vector<VectorRow>> VectorsAfter(const VectorModel& model, int64_t after_key, int limit) override;
+  Result<std::vector<std::vector<float>>> Cached(const VectorModel& model,
+                                                const std::vector<std::string>& text_sha256) override;
+  Status Cache(const VectorModel& model, const std::vector<std::string>& text_sha256,
+               const std::vector<std::vector<float>>& vectors, int64_t now) override;
 
  private:
   Pool& pool_;

@@ -38,6 +38,12 @@ std::string MatchExpression(std::string_view query) {
   return match;
 }
 
+std::vector<float> FloatsOf(std::string_view blob) {
+  std::vector<float> v(blob.size() / sizeof(float));
+  std::memcpy(v.data(), blob.data(), v.size() * sizeof(float));
+  return v;
+}
+
 }  // namespace
 
 Result<std::vector<ChunkHit>> SqliteSearch::KeywordSearch(const std::string& user_id, std::string_view query,
@@ -94,12 +100,43 @@ Result<std::vector<VectorRow>> SqliteSearch::VectorsAfter(const VectorModel& mod
     Result<bool> row = q.Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    const std::string_view blob = q.Blob(3);
-    VectorRow r{q.Int(0), q.Text(1), q.Text(2), std::vector<float>(blob.size() / sizeof(float))};
-    std::memcpy(r.vector.data(), blob.data(), r.vector.size() * sizeof(float));
-    rows.push_back(std::move(r));
+    rows.push_back({q.Int(0), q.Text(1), q.Text(2), FloatsOf(q.Blob(3))});
   }
   return rows;
+}
+
+
+Result<std::vector<std::vector<float>>> SqliteSearch::Cached(const VectorModel& model,
+                                                            const std::vector<std::string>& text_sha256) {
+  std::vector<std::vector<float>> out(text_sha256.size());
+  auto conn = pool_.Acquire();
+  for (size_t i = 0; i < text_sha256.size(); ++i) {
+    Statement q = conn->Prepare(
+        "SELECT vector FROM embedding_cache WHERE model = ? AND dimension = ? AND text_sha256 = ?");
+    q.Bind(1, model.id).Bind(2, int64_t{model.dimension}).Bind(3, text_sha256[i]);
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (*row) out[i] = FloatsOf(q.Blob(0));
+  }
+  return out;
+}
+
+Status SqliteSearch::Cache(const VectorModel& model, const std::vector<std::string>& text_sha256,
+                           const std::vector<std::vector<float>>& vectors, int64_t now) {
+  auto conn = pool_.Acquire();
+  Transaction tx(*conn);
+  BD_RETURN_IF_ERROR(tx.begin_status());
+  for (size_t i = 0; i < text_sha256.size() && i < vectors.size(); ++i) {
+    BD_RETURN_IF_ERROR(conn->Prepare("INSERT OR REPLACE INTO embedding_cache(model, dimension, text_sha256, vector, "
+                                     "created_at) VALUES (?, ?, ?, ?, ?)")
+                           .Bind(1, model.id)
+                           .Bind(2, int64_t{model.dimension})
+                           .Bind(3, text_sha256[i])
+                           .BindBlob(4, vectors[i].data(), vectors[i].size() * sizeof(float))
+                           .Bind(5, now)
+                           .Run());
+  }
+  return tx.Commit();
 }
 
 }  // namespace betterdev::store::sqlite

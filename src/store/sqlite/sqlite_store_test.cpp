@@ -403,6 +403,42 @@ TEST_F(SearchStoreTest, ContextIsSearchedQueriesCannotInjectAndStopwordsAreIgnor
   EXPECT_EQ(DocsFound(alice, "\"zone\" AND"), std::vector<std::string>{d.id});
 }
 
+TEST_F(SearchStoreTest, EmbeddingCacheIsKeyedByModelDimensionAndText) {
+  SearchRepository& s = store->search();
+  const VectorModel small{"text-embedding-3-small", 2}, other{"text-embedding-3-small", 3};
+  ASSERT_TRUE(s.Cache(small, {"aa", "bb"}, {{1, 2}, {3, 4}}, 1).ok());
+  auto got = s.Cached(small, {"bb", "cc", "aa"});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, (std::vector<std::vector<float>>{{3, 4}, {}, {1, 2}}));
+  EXPECT_EQ(*s.Cached(other, {"aa"}), std::vector<std::vector<float>>{{}});  // another dimension
+  ASSERT_TRUE(s.Cache(small, {"aa"}, {{5, 6}}, 2).ok());                    // replaced
+  EXPECT_EQ(*s.Cached(small, {"aa"}), (std::vector<std::vector<float>>{{5, 6}}));
+}
+
+TEST_F(SearchStoreTest, VectorsAreStoredWithChunksAndLoadedByModelInKeyOrder) {
+  Document d = AddDocument(alice, "v1", "job_v1");
+  std::vector<StoredChunk> chunks = {{d.id, 0, 1, 1, 0, 3, "one", ""}, {d.id, 1, 1, 1, 4, 7, "two", ""}};
+  chunks[0].vector = {1, 0};
+  chunks[1].vector = {0, 1};
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 7, chunks, {"m", 2}, 2).ok());
+  auto rows = store->search().VectorsAfter({"m", 2}, 0, 10);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_LT((*rows)[0].chunk_key, (*rows)[1].chunk_key);
+  EXPECT_EQ((*rows)[0].user_id, alice);
+  EXPECT_EQ((*rows)[1].vector, (std::vector<float>{0, 1}));
+  EXPECT_TRUE(store->search().VectorsAfter({"m", 3}, 0, 10)->empty());        // other dimension
+  EXPECT_TRUE(store->search().VectorsAfter({"other", 2}, 0, 10)->empty());    // other model
+  EXPECT_EQ(store->search().VectorsAfter({"m", 2}, (*rows)[0].chunk_key, 10)->size(), 1u);
+  // Replaced chunks get new keys, never old ones: an index that saw key K misses nothing.
+  const int64_t last = (*rows)[1].chunk_key;
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 7, chunks, {"m", 2}, 3).ok());
+  auto again = store->search().VectorsAfter({"m", 2}, last, 10);
+  ASSERT_EQ(again->size(), 2u);
+  ASSERT_TRUE(docs().Delete(alice, d.id).ok());
+  EXPECT_TRUE(store->search().VectorsAfter({"m", 2}, 0, 10)->empty());  // cascaded
+}
+
 TEST_F(SearchStoreTest, DeletedReprocessedAndUnreadyDocumentsAreNotFound) {
   Document gone = Ready(alice, "d1", {"quantum chromodynamics"});
   Document queued = AddDocument(alice, "d2", "job_d2");  // no chunks, not ready
