@@ -5,7 +5,7 @@
 //   document's 50 chunks among all vectors (what a search narrowed by document_ids does).
 // Data: unit vectors in 64 Gaussian clusters (embeddings of real text cluster by topic; uniform
 // random vectors would be a harder and less realistic case), queries drawn the same way.
-//   build/release/bench/search_bench [vectors=100000] [dimension=384] [ef_search=64]
+//   build/release/bench/search_bench [vectors=100000] [dimension=384] [ef_search=160]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 100000;
   const int dim = argc > 2 ? std::atoi(argv[2]) : 384;
   HnswOptions options;
-  options.ef_search = argc > 3 ? std::atoi(argv[3]) : 64;
+  options.ef_search = argc > 3 ? std::atoi(argv[3]) : 160;
   options.initial_capacity = static_cast<size_t>(n);
   Data data(dim);
 

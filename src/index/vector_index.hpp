@@ -40,7 +40,7 @@ std::unique_ptr<VectorIndex> NewExactIndex(int dimension);
 struct HnswOptions {
   int m = 16;                // links per node
   int ef_construction = 200;
-  int ef_search = 64;        // candidates kept while searching (recall vs time)
+  int ef_search = 160;       // candidates kept while searching: recall@10 0.99 at 100k (docs/benchmarks.md)
   size_t initial_capacity = 1024;  // grows by doubling
 };
 
