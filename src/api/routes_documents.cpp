@@ -20,6 +20,7 @@ void WriteDocument(JsonWriter& w, const store::Document& d) {
   w.Key("finished_at");
   if (d.finished_at) w.Timestamp(*d.finished_at);
   else w.Null();
+  w.Key("embedding_tokens").Int(d.embedding_tokens).Key("embedding_cost_usd").Double(d.embedding_cost_usd);
   w.EndObject();
 }
 

@@ -89,6 +89,9 @@ void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& 
   Opt(app, envs, "--openai-base-url", s.openai_base_url, "BETTERDEV_OPENAI_BASE_URL",
       "openai: base URL ({url}/embeddings is called)");
   Opt(app, envs, "--openai-api-key", s.openai_api_key, "BETTERDEV_OPENAI_API_KEY", "openai: API key");
+  Opt(app, envs, "--embedding-price", s.embedding_price, "BETTERDEV_EMBEDDING_PRICE",
+      "openai: USD per 1M tokens, for the estimated cost recorded per document")
+      ->check(CLI::Range(0.0, 1000.0));
   Opt(app, envs, "--hybrid-keyword-weight", s.keyword_weight, "BETTERDEV_HYBRID_KEYWORD_WEIGHT",
       "Hybrid search: weight of the keyword leg")
       ->check(CLI::Range(0.0, 100.0));

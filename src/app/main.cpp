@@ -116,7 +116,8 @@ std::vector<std::string> WorkerArgv(const Config& c) {
           "--embeddings", c.search.embeddings,
           "--embedding-dimensions", std::to_string(c.search.embedding_dimensions),
           "--embedding-model", c.search.embedding_model,
-          "--openai-base-url", c.search.openai_base_url};  // the key travels in the environment, not in argv
+          "--openai-base-url", c.search.openai_base_url,
+          "--embedding-price", std::to_string(c.search.embedding_price)};  // the key travels in the environment, not in argv
 }
 
 std::atomic<bool> g_stop{false};
@@ -143,8 +144,9 @@ int Worker(const Invocation& inv) {
   std::snprintf(id_buf, sizeof id_buf, "w%d-%d", inv.worker_index, static_cast<int>(::getpid()));
   const std::string id = id_buf;  // (string concatenation here trips GCC 12's -Wrestrict false positive)
   std::unique_ptr<embed::Embedder> embedder = MakeEmbedder(c.search, false);
-  ingest::Worker worker({*backends->store, *backends->blobs, *backends->queue, *events, clock, log, *embedder},
-                        c.ingest, id);
+  ingest::Worker worker(
+      {*backends->store, *backends->blobs, *backends->queue, *events, clock, log, *embedder, c.search.embedding_price},
+      c.ingest, id);
   log.Info("worker ready", {{"worker_id", id}});
   worker.Run(g_stop, inv.wake_fd);
   log.Info("worker stopped", {{"worker_id", id}});

@@ -62,6 +62,7 @@ struct SearchConfig {
   std::string openai_api_key;
   std::string embedding_model = "text-embedding-3-small";  // openai
   int embedding_dimensions = 0;   // 0: local 1024, openai the model's own
+  double embedding_price = 0.02;  // openai: USD per 1M tokens, for the cost recorded per document
   double keyword_weight = 1.0;    // hybrid: the legs' weights in normalised score fusion
   double vector_weight = 0.2;
   int exact_below = 20000;        // a scope with fewer vectors is searched exactly, else by HNSW

@@ -51,6 +51,7 @@ struct Worker::Outcome {
   std::string stage = "extracting";
   double extract_seconds = 0;
   double chunk_seconds = 0;
+  int64_t embedding_tokens = 0;  // what the embedder counted for the texts it was sent
 };
 
 Worker::Worker(WorkerDeps deps, const IngestConfig& config, std::string worker_id)
@@ -307,14 +308,15 @@ Status Worker::EmbedChunks(const queue::Job& job, const store::Document& doc, Ou
       const store::StoredChunk& c = out.chunks[i];
       texts.push_back(c.context.empty() ? c.text : c.context + "\n" + c.text);
     }
-    BD_RETURN_IF_ERROR(EmbedBatch(texts, out.chunks.begin() + static_cast<ptrdiff_t>(from)));
+    BD_RETURN_IF_ERROR(EmbedBatch(texts, out.chunks.begin() + static_cast<ptrdiff_t>(from), out.embedding_tokens));
   }
   return Status::Ok();
 }
 
 // A remote embedder's vectors are cached by (model, SHA-256 of the text): only texts never
 // embedded before cost a call. A cache that cannot be read or written is skipped, not fatal.
-Status Worker::EmbedBatch(const std::vector<std::string>& texts, std::vector<store::StoredChunk>::iterator chunks) {
+Status Worker::EmbedBatch(const std::vector<std::string>& texts, std::vector<store::StoredChunk>::iterator chunks,
+                          int64_t& tokens) {
   const embed::EmbeddingModel& m = d_.embedder.model();
   const store::VectorModel model{m.id, m.dimension};
   std::vector<std::string> hashes;
@@ -333,6 +335,7 @@ Status Worker::EmbedBatch(const std::vector<std::string>& texts, std::vector<sto
   if (!missing.empty()) {
     Result<embed::Embeddings> e = d_.embedder.Embed(missing);
     if (!e.ok()) return e.status();
+    tokens += e->tokens;
     std::vector<std::string> new_hashes;
     std::vector<std::vector<float>> new_vectors;
     for (size_t j = 0; j < missing.size(); ++j) {
@@ -377,6 +380,10 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
       }
       (void)d_.queue.Complete(job);
       if (s.ok()) {
+        const double cost = d_.embedder.remote()
+                                ? static_cast<double>(out.embedding_tokens) * d_.embedding_price_per_million / 1e6
+                                : 0.0;
+        (void)docs.AddEmbeddingUsage(doc.id, job.id, out.embedding_tokens, cost);
         e.type = IngestEvent::Type::kReady;
         e.pages = out.pages;
         e.chunks = static_cast<int64_t>(out.chunks.size());

@@ -29,6 +29,7 @@ struct WorkerDeps {
   const Clock& clock;
   Logger& log;
   embed::Embedder& embedder;  // chunks are embedded before a document is ready
+  double embedding_price_per_million = 0.02;  // USD per 1M tokens, for a remote embedder's cost estimate
 };
 
 class Worker {
@@ -52,7 +53,8 @@ class Worker {
   void Finish(const queue::Job& job, const store::Document& doc, Outcome& outcome);
   // Embeds the chunks in batches (stage "embedding"); the error says what failed.
   Status EmbedChunks(const queue::Job& job, const store::Document& doc, Outcome& outcome);
-  Status EmbedBatch(const std::vector<std::string>& texts, std::vector<store::StoredChunk>::iterator chunks);
+  Status EmbedBatch(const std::vector<std::string>& texts, std::vector<store::StoredChunk>::iterator chunks,
+                    int64_t& tokens);
   void Reclaim();
   void Progress(const queue::Job& job, const store::Document& doc, const std::string& stage, int progress, int page,
                 int pages, bool force);

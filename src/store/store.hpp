@@ -83,6 +83,8 @@ struct Document {
   int64_t created_at = 0;
   int64_t updated_at = 0;
   std::optional<int64_t> finished_at;  // when it became ready or failed
+  int64_t embedding_tokens = 0;        // tokens its chunks cost the embedder (cached texts cost none)
+  double embedding_cost_usd = 0;       // estimated: tokens x the configured price (0 for the local embedder)
 };
 
 struct DocumentProgress {
@@ -223,6 +225,10 @@ class DocumentRepository {
   virtual Status CompleteWithChunks(const std::string& id, const std::string& job_id, int pages,
                                     int64_t text_chars, const std::vector<StoredChunk>& chunks,
                                     const VectorModel& model, int64_t now) = 0;
+
+  // Records what embedding the chunks of job `job_id` cost (adds to what earlier jobs cost).
+  virtual Status AddEmbeddingUsage(const std::string& id, const std::string& job_id, int64_t tokens,
+                                   double cost_usd) = 0;
 
   // Removes the document and its chunks; returns the removed row (its blob and job to clean up).
   virtual Result<Document> Delete(const std::string& user_id, const std::string& id) = 0;

@@ -26,6 +26,8 @@ export const DOCUMENT_KEYS = [
   'chunk_count',
   'content_type',
   'created_at',
+  'embedding_cost_usd',
+  'embedding_tokens',
   'error',
   'filename',
   'finished_at',

@@ -28,8 +28,13 @@ describe('openai embeddings (stand-in provider)', () => {
     stand.failures.push({ status: 429, message: 'Rate limit reached for requests', headers: { 'retry-after': '1' } });
     const a = await uploadOk(server.url, token, Buffer.from('Vitamin D deficiency weakens bones in older adults.'), 'a.txt');
     const b = await uploadOk(server.url, token, Buffer.from('The northern line runs every six minutes at peak.'), 'b.txt');
-    await waitReady(server.url, token, a.document_id, { server });
+    const readyA = await waitReady(server.url, token, a.document_id, { server });
     await waitReady(server.url, token, b.document_id, { server });
+    // Usage as the provider counted it (the stand-in: ceil(length / 4) per input), priced at the
+    // default $0.02 per 1M tokens.
+    const tokensA = Math.ceil('Vitamin D deficiency weakens bones in older adults.'.length / 4);
+    assert.equal(readyA.embedding_tokens, tokensA);
+    assert.ok(Math.abs(readyA.embedding_cost_usd - (tokensA * 0.02) / 1e6) < 1e-9, String(readyA.embedding_cost_usd));
     const chunkCalls = stand.requests.filter((r) => r.path === '/v1/embeddings');
     assert.ok(chunkCalls.length >= 3, 'the 429 was retried');
     for (const r of chunkCalls) {
@@ -49,6 +54,8 @@ describe('openai embeddings (stand-in provider)', () => {
     const re = await uploadOk(server.url, token, Buffer.from('Vitamin D deficiency weakens bones in older adults.'), 'a.txt', { query: '?reprocess=true' });
     await waitReady(server.url, token, re.document_id, { server });
     assert.equal(stand.requests.length, before, 'no request for text already embedded');
+    const redone = await waitReady(server.url, token, re.document_id, { server });
+    assert.equal(redone.embedding_tokens, tokensA, 'cached text costs nothing more');
     const again = await api(server.url, 'POST', '/v1/search', { token, body: { query: 'vitamin bones', mode: 'vector' } });
     assert.equal(again.json.data[0].document_id, a.document_id);
   });

@@ -49,6 +49,9 @@ describe('search', () => {
       assert.equal(top.page_start, 1);
       assert.ok(top.text.startsWith('Vitamin D deficiency'));
       assert.ok(typeof top.score === 'number' && top.score > 0);
+      const doc = (await api(shared.url, 'GET', `/v1/documents/${ids['vitamins.txt']}`, { token })).json;
+      assert.ok(doc.embedding_tokens > 20, 'the local embedder counts words');
+      assert.equal(doc.embedding_cost_usd, 0);
       assert.ok(res.json.data.length <= 3);
       for (let i = 1; i < res.json.data.length; i++) assert.ok(res.json.data[i - 1].score >= res.json.data[i].score);
     }

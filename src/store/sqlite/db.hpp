@@ -37,6 +37,7 @@ class Statement {
   Statement& Bind(int index, std::optional<int64_t> value);
   Statement& BindNull(int index);
   Statement& BindBlob(int index, const void* data, size_t size);
+  Statement& BindDouble(int index, double value);
 
   // true when a row is available, false when done.
   Result<bool> Step();

@@ -9,7 +9,7 @@ namespace {
 
 #define DOCUMENT_COLUMNS                                                                                     \
   "user_id, id, filename, content_type, size_bytes, sha256, status, stage, progress, page, pages, chunk_count, " \
-  "text_chars, attempts, error, job_id, created_at, updated_at, finished_at"
+  "text_chars, attempts, error, job_id, created_at, updated_at, finished_at, embedding_tokens, embedding_cost_usd"
 
 Document ReadDocument(const Statement& q) {
   Document d;
@@ -32,6 +32,8 @@ Document ReadDocument(const Statement& q) {
   d.created_at = q.Int(16);
   d.updated_at = q.Int(17);
   d.finished_at = q.OptionalInt(18);
+  d.embedding_tokens = q.Int(19);
+  d.embedding_cost_usd = q.Double(20);
   return d;
 }
 
@@ -201,6 +203,18 @@ Status SqliteDocuments::CompleteWithChunks(const std::string& id, const std::str
             .Run());
   }
   return tx.Commit();
+}
+
+Status SqliteDocuments::AddEmbeddingUsage(const std::string& id, const std::string& job_id, int64_t tokens,
+                                          double cost_usd) {
+  auto conn = pool_.Acquire();
+  return conn->Prepare("UPDATE documents SET embedding_tokens = embedding_tokens + ?1, "
+                       "embedding_cost_usd = embedding_cost_usd + ?2 WHERE id = ?3 AND job_id = ?4")
+      .Bind(1, tokens)
+      .BindDouble(2, cost_usd)
+      .Bind(3, id)
+      .Bind(4, job_id)
+      .Run();
 }
 
 Result<Document> SqliteDocuments::Delete(const std::string& user_id, const std::string& id) {

@@ -157,6 +157,10 @@ CREATE TABLE embedding_cache (
   PRIMARY KEY (model, dimension, text_sha256)
 ) WITHOUT ROWID;
 )sql"},
+      {7, "embedding usage", R"sql(
+ALTER TABLE documents ADD COLUMN embedding_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE documents ADD COLUMN embedding_cost_usd REAL NOT NULL DEFAULT 0;
+)sql"},
   };
   return kMigrations;
 }

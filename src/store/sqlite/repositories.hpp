@@ -106,6 +106,7 @@ class SqliteDocuments final : public DocumentRepository {
                            int64_t now) override;
   Status CompleteWithChunks(const std::string& id, const std::string& job_id, int pages, int64_t text_chars,
                             const std::vector<StoredChunk>& chunks, const VectorModel& model, int64_t now) override;
+  Status AddEmbeddingUsage(const std::string& id, const std::string& job_id, int64_t tokens, double cost_usd) override;
   Result<Document> Delete(const std::string& user_id, const std::string& id) override;
   Result<int64_t> CountBySha(const std::string& sha256) override;
   Result<Page<StoredChunk>> ListChunks(const std::string& user_id, const std::string& document_id,
