@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# POST /v1/search end to end (not a test): ~100k chunks of real prose (NFCorpus abstracts,
+# repeated under different file names) ingested through the pipeline with the local embedder,
+# then wrk sends NFCorpus test queries in each mode; prints p50/p99 and requests/s.
+#   bash bench/search_http_bench.sh [copies of the corpus = 6] [seconds per mode = 10]
+# Needs the release build, wrk, node, curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COPIES="${1:-6}"
+DURATION="${2:-10}"
+BIN=$PWD/build/release/betterdev
+DATA=$PWD/../shared/data
+[ -x "$BIN" ] || { echo "build the release binary first" >&2; exit 1; }
+WORK=$(mktemp -d)
+PID=""
+cleanup() { [ -n "$PID" ] && { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }; rm -rf "$WORK"; }
+trap cleanup EXIT
+source bench/lib.sh
+
+# Files of ~50 abstracts each (title + text), COPIES times over.
+node -e "
+  const fs = require('fs');
+  const docs = fs.readFileSync('$DATA/beir/nfcorpus/corpus.jsonl', 'utf8').trim().split('\n').map(JSON.parse);
+  fs.mkdirSync('$WORK/files');
+  let n = 0;
+  for (let c = 0; c < $COPIES; c++)
+    for (let i = 0; i < docs.length; i += 50) {
+      const text = docs.slice(i, i + 50).map((d) => d.title + '\n\n' + d.text).join('\n\n') + '\n\ncopy ' + c + '\n';
+      fs.writeFileSync('$WORK/files/f' + (n++) + '.txt', text);
+    }
+  const queries = fs.readFileSync('$DATA/beir/nfcorpus/queries.jsonl', 'utf8').trim().split('\n').map(JSON.parse)
+    .slice(0, 300).map((q) => q.text.replace(/[\\\\\"]/g, ' '));
+  fs.writeFileSync('$WORK/queries.lua', 'queries = {' + queries.map((q) => JSON.stringify(q)).join(',') + '}\n');
+"
+machine_line
+start_server --workers 2
+T0=$(now_ms)
+for f in "$WORK"/files/*.txt; do upload "$f" >/dev/null; done
+wait_ready
+T1=$(now_ms)
+CHUNKS=$(curl -fs "$URL/v1/documents?limit=1000" -H "Authorization: Bearer $TOKEN" |
+  node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).data.reduce((n,d)=>n+d.chunk_count,0)))")
+echo "Ingested $(ls "$WORK"/files | wc -l) files, $CHUNKS chunks in $(( (T1 - T0) / 1000 )) s (2 workers)"
+echo
+echo "| mode (wrk -t1 -c4, ${DURATION} s, k=10) | requests/s | p50 | p99 |"
+echo "|---|---|---|---|"
+for MODE in keyword vector hybrid; do
+  cat "$WORK/queries.lua" >"$WORK/search.lua"
+  cat >>"$WORK/search.lua" <<LUA
+local i = 0
+request = function()
+  i = i % #queries + 1
+  return wrk.format("POST", "/v1/search", {["Authorization"] = "Bearer $TOKEN", ["Content-Type"] = "application/json"},
+    '{"query":"' .. queries[i] .. '","mode":"$MODE","k":10}')
+end
+LUA
+  # The first search loads the index: do it before measuring.
+  curl -fs -XPOST "$URL/v1/search" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d "{\"query\":\"warm up\",\"mode\":\"$MODE\"}" >/dev/null
+  out=$(wrk -t1 -c4 -d"${DURATION}s" --latency -s "$WORK/search.lua" "$URL")
+  echo "| $MODE | $(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") |"
+  grep -q "Non-2xx" <<<"$out" && echo "(non-2xx answers: $(grep Non-2xx <<<"$out"))"
+done
+echo
+echo "API resident memory after the runs: $(( $(awk '/VmRSS/ {print $2}' /proc/$PID/status) / 1024 )) MB"
