@@ -1,8 +1,8 @@
 // Keyword search over chunks with SQLite FTS5 (BM25), scoped to one user's ready documents.
-#include <nlohmann/json.hpp>
-
+#include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <unordered_set>
 
 #include "core/stopwords.hpp"
 #include "store/sqlite/repositories.hpp"
@@ -46,28 +46,47 @@ std::vector<float> FloatsOf(std::string_view blob) {
 
 }  // namespace
 
+// Two steps: the best-ranked matches from the FTS index alone (a pool), then the owner and
+// scope check for those few rows. Joining every match before ranking took 180 ms per query at
+// 100k chunks (docs/benchmarks.md). When the pool holds fewer than `k` of the user's chunks
+// but was full, a pool eight times larger is tried.
 Result<std::vector<ChunkHit>> SqliteSearch::KeywordSearch(const std::string& user_id, std::string_view query,
                                                           const std::vector<std::string>& document_ids, int k) {
   std::vector<ChunkHit> hits;
   const std::string match = MatchExpression(query);
   if (match.empty() || k <= 0) return hits;
-  const std::string ids = nlohmann::json(document_ids).dump();
+  const std::unordered_set<std::string> scope(document_ids.begin(), document_ids.end());
   auto conn = pool_.Acquire();
-  Statement q = conn->Prepare(
-      "SELECT c.id, c.document_id, -bm25(chunks_fts, 1.0, 2.0) AS score FROM chunks_fts "
-      "JOIN chunks c ON c.id = chunks_fts.rowid "
-      "JOIN documents d ON d.id = c.document_id "
-      "WHERE chunks_fts MATCH ?1 AND d.user_id = ?2 AND d.status = 'ready' "
-      "AND (?3 = '[]' OR c.document_id IN (SELECT value FROM json_each(?3))) "
-      "ORDER BY bm25(chunks_fts, 1.0, 2.0) LIMIT ?4");
-  q.Bind(1, match).Bind(2, user_id).Bind(3, ids).Bind(4, int64_t{k});
-  while (true) {
-    Result<bool> row = q.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    hits.push_back({q.Int(0), q.Text(1), q.Double(2)});
+  for (int64_t pool = std::max<int64_t>(200, int64_t{k} * 20);; pool *= 8) {
+    std::vector<std::pair<int64_t, double>> ranked;
+    {
+      Statement q = conn->Prepare(
+          "SELECT rowid, -bm25(chunks_fts, 1.0, 2.0) FROM chunks_fts WHERE chunks_fts MATCH ?1 "
+          "ORDER BY bm25(chunks_fts, 1.0, 2.0) LIMIT ?2");
+      q.Bind(1, match).Bind(2, pool);
+      while (true) {
+        Result<bool> row = q.Step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        ranked.emplace_back(q.Int(0), q.Double(1));
+      }
+    }
+    hits.clear();
+    for (const auto& [key, score] : ranked) {
+      Statement q = conn->Prepare(
+          "SELECT c.document_id FROM chunks c JOIN documents d ON d.id = c.document_id "
+          "WHERE c.id = ?1 AND d.user_id = ?2 AND d.status = 'ready'");
+      q.Bind(1, key).Bind(2, user_id);
+      Result<bool> row = q.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) continue;
+      std::string document_id = q.Text(0);
+      if (!scope.empty() && scope.count(document_id) == 0) continue;
+      hits.push_back({key, std::move(document_id), score});
+      if (hits.size() == static_cast<size_t>(k)) return hits;
+    }
+    if (static_cast<int64_t>(ranked.size()) < pool) return hits;  // every match was looked at
   }
-  return hits;
 }
 
 Result<std::vector<StoredChunk>> SqliteSearch::ChunksByKey(const std::vector<int64_t>& keys) {
