@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "extract/formats.hpp"
 #include "extract/office_zip.hpp"
 #include "extract/text_decode.hpp"
 
@@ -91,12 +92,8 @@ bool LooksLikeHtml(const std::string& path) {
 }  // namespace
 
 Result<DetectedType> DetectFileType(const std::string& path, std::string_view filename_hint) {
-  std::error_code ec;
-  const auto kind = std::filesystem::status(path, ec).type();
-  if (kind == std::filesystem::file_type::not_found) return Status::NotFound("no such file: " + path);
   // libmagic would block reading a FIFO and describe a directory: only files are documents.
-  if (kind != std::filesystem::file_type::regular)
-    return Status::InvalidArgument("not a regular file: " + path);
+  BD_RETURN_IF_ERROR(CheckRegularFile(path));
 
   Result<magic_t> magic = ThreadMagic();
   if (!magic.ok()) return magic.status();

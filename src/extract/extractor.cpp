@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <string>
 
 #include "extract/formats.hpp"
@@ -41,6 +42,14 @@ Format FormatOf(std::string_view mime_type) {
 }
 
 }  // namespace
+
+Status CheckRegularFile(const std::string& path) {
+  std::error_code ec;
+  const auto kind = std::filesystem::status(path, ec).type();
+  if (kind == std::filesystem::file_type::not_found) return Status::NotFound("no such file: " + path);
+  if (kind != std::filesystem::file_type::regular) return Status::InvalidArgument("not a regular file: " + path);
+  return Status::Ok();
+}
 
 std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type, const OcrOptions& ocr) {
   switch (FormatOf(mime_type)) {

@@ -1,7 +1,9 @@
 // Internal to extract/: the per-format extractors behind ExtractorFor. Not part of the API.
 #pragma once
 
+#include <cstdio>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "extract/extractor.hpp"
@@ -22,6 +24,14 @@ std::unique_ptr<Extractor> NewImageExtractor(const OcrOptions& ocr);  // image.c
 std::unique_ptr<Extractor> NewTextExtractor();                        // text.cpp
 std::unique_ptr<Extractor> NewHtmlExtractor();                        // html.cpp (gumbo)
 std::unique_ptr<Extractor> NewRtfExtractor();                         // rtf.cpp
+
+// OK for a regular file; NotFound "no such file: PATH" when nothing is there; InvalidArgument
+// "not a regular file: PATH" for a directory, FIFO, device (which a reader could block on).
+Status CheckRegularFile(const std::string& path);
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
 
 // The whole file for the text-like formats (text, HTML, RTF), which are held in memory whole:
 // InvalidArgument "the text file has N bytes; the limit is M" past `limit`. text.cpp.

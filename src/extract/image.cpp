@@ -8,7 +8,6 @@
 #include <allheaders.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -18,17 +17,6 @@
 namespace betterdev::extract {
 namespace {
 
-struct PixDeleter {
-  void operator()(Pix* p) const {
-    Pix* q = p;
-    pixDestroy(&q);
-  }
-};
-using PixPtr = std::unique_ptr<Pix, PixDeleter>;
-
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
 
 Status Unreadable(std::string_view why = {}) {
   return Status::InvalidArgument("not a readable image: it is damaged, cut short or in a format that is not supported" +
@@ -55,10 +43,7 @@ class ImageExtractor final : public Extractor {
   explicit ImageExtractor(OcrOptions ocr) : ocr_(std::move(ocr)) {}
 
   Status Extract(const std::string& path, const ExtractLimits& limits, PageSink& sink) override {
-    std::error_code ec;
-    const auto kind = std::filesystem::status(path, ec).type();
-    if (kind == std::filesystem::file_type::not_found) return Status::NotFound("no such file: " + path);
-    if (kind != std::filesystem::file_type::regular) return Status::InvalidArgument("not a regular file: " + path);
+    BD_RETURN_IF_ERROR(CheckRegularFile(path));
     QuietLeptonica();
 
     l_int32 format = IFF_UNKNOWN;

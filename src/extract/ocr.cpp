@@ -28,13 +28,6 @@ constexpr int kFewCharacters = 20;
 // ordinary text scores above 5; noise and pictures score below 2.
 constexpr float kMinOrientationConfidence = 2.0F;
 
-struct PixDeleter {
-  void operator()(Pix* p) const {
-    Pix* q = p;
-    pixDestroy(&q);
-  }
-};
-using PixPtr = std::unique_ptr<Pix, PixDeleter>;
 
 int CountAlnum(std::string_view utf8) {
   int n = 0;
@@ -47,6 +40,11 @@ int CountAlnum(std::string_view utf8) {
 void Quiet(tesseract::TessBaseAPI& api) { api.SetVariable("debug_file", "/dev/null"); }
 
 }  // namespace
+
+void PixDeleter::operator()(Pix* p) const {
+  Pix* q = p;
+  pixDestroy(&q);
+}
 
 void QuietLeptonica() {
   static std::once_flag once;

@@ -18,6 +18,12 @@ struct Pix;  // leptonica's image
 
 namespace betterdev::extract {
 
+// Owns a leptonica image (pixDestroy).
+struct PixDeleter {
+  void operator()(Pix* p) const;
+};
+using PixPtr = std::unique_ptr<Pix, PixDeleter>;
+
 struct OcrPage {
   std::string text;          // normalized like every extractor's output (NormalizeExtractedText)
   int rotation_degrees = 0;  // how far the page was turned clockwise to read it upright

@@ -15,6 +15,7 @@
 #include "extract/detect.hpp"
 #include "extract/extract_testutil.hpp"
 #include "extract/extractor.hpp"
+#include "extract/ocr.hpp"
 #include "testutil/testutil.hpp"
 
 namespace betterdev::extract {
@@ -68,13 +69,6 @@ double CharacterErrorRate(std::string_view truth_utf8, std::string_view ocr_utf8
 
 std::string OcrText(const std::string& mime, const std::string& path) { return OnlyPage(mime, path); }
 
-struct PixDeleter {
-  void operator()(Pix* p) const {
-    Pix* q = p;
-    pixDestroy(&q);
-  }
-};
-using PixPtr = std::unique_ptr<Pix, PixDeleter>;
 
 // ---- Quality bars ----------------------------------------------------------------------------
 

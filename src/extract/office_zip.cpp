@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <filesystem>
 #include <fstream>
 
 #include "extract/formats.hpp"
@@ -71,10 +70,7 @@ OfficeZip::~OfficeZip() = default;
 
 Result<std::unique_ptr<OfficeZip>> OfficeZip::Open(const std::string& path, const ExtractLimits& limits,
                                                    std::string_view kind) {
-  std::error_code ec;
-  const auto type = std::filesystem::status(path, ec).type();
-  if (type == std::filesystem::file_type::not_found) return Status::NotFound("no such file: " + path);
-  if (type != std::filesystem::file_type::regular) return Status::InvalidArgument("not a regular file: " + path);
+  BD_RETURN_IF_ERROR(CheckRegularFile(path));
 
   auto impl = std::make_unique<Impl>();
   impl->limits = limits;

@@ -22,7 +22,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <cctype>
 #include <memory>
 #include <mutex>
@@ -107,11 +106,7 @@ class PdfExtractor final : public Extractor {
   explicit PdfExtractor(OcrOptions ocr) : ocr_(std::move(ocr)) {}
 
   Status Extract(const std::string& path, const ExtractLimits& limits, PageSink& sink) override {
-    std::error_code ec;
-    const auto kind = std::filesystem::status(path, ec).type();
-    if (kind == std::filesystem::file_type::not_found) return Status::NotFound("no such file: " + path);
-    if (kind != std::filesystem::file_type::regular)
-      return Status::InvalidArgument("not a regular file: " + path);
+    BD_RETURN_IF_ERROR(CheckRegularFile(path));
 
     MessageScope messages;
     std::unique_ptr<poppler::document> doc(poppler::document::load_from_file(path));

@@ -20,10 +20,6 @@ namespace {
 
 constexpr size_t kBlockBytes = size_t{1} << 20;
 
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
 Status TooLarge(int64_t size, int64_t limit) {
   return Status::InvalidArgument("the text file has " + std::to_string(size) + " bytes; the limit is " +
                                  std::to_string(limit));

@@ -16,7 +16,7 @@ namespace {
 class HnswIndex final : public VectorIndex {
  public:
   HnswIndex(int dimension, const HnswOptions& o)
-      : dim_(dimension), options_(o), space_(static_cast<size_t>(dimension)),
+      : dim_(dimension), space_(static_cast<size_t>(dimension)),
         hnsw_(&space_, o.initial_capacity, static_cast<size_t>(o.m), static_cast<size_t>(o.ef_construction)) {
     hnsw_.setEf(static_cast<size_t>(o.ef_search));
   }
@@ -85,7 +85,6 @@ class HnswIndex final : public VectorIndex {
 
  private:
   int dim_;
-  HnswOptions options_;
   hnswlib::InnerProductSpace space_;
   mutable hnswlib::HierarchicalNSW<float> hnsw_;
   std::unordered_set<int64_t> live_;

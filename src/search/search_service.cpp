@@ -62,7 +62,6 @@ Status SearchService::Refresh() {
       if (u->hnsw) BD_RETURN_IF_ERROR(u->hnsw->Add(r.chunk_key, r.vector));
       u->document_of[r.chunk_key] = r.document_id;
       u->keys_of[r.document_id].push_back(r.chunk_key);
-      owner_[r.chunk_key] = r.user_id;
       if (!u->hnsw && u->exact->size() >= static_cast<size_t>(config_.exact_below)) {
         u->hnsw = index::NewHnswIndex(m.dimension);
         Status built = Status::Ok();
@@ -83,10 +82,7 @@ void SearchService::ForgetDocument(const std::string& user_id, const std::string
   auto keys = u->second->keys_of.find(document_id);
   if (keys == u->second->keys_of.end()) return;
   const std::vector<int64_t> copy = keys->second;
-  for (int64_t key : copy) {
-    u->second->Remove(key);
-    owner_.erase(key);
-  }
+  for (int64_t key : copy) u->second->Remove(key);
 }
 
 Result<std::vector<index::Ranked>> SearchService::VectorLeg(const Request& request, int depth) {
@@ -130,13 +126,10 @@ Result<std::vector<Hit>> SearchService::Materialize(const Request& request, cons
     if (!doc->second) continue;  // not this user's, or being reprocessed
     hits.push_back({std::move(c), doc->second->filename, r.score});
   }
-  if (!gone.empty()) {
+  if (!gone.empty()) {  // every candidate came from this user's index or keyword search
     std::lock_guard lock(mu_);
-    for (int64_t key : gone) {
-      auto owner = owner_.find(key);
-      if (owner == owner_.end()) continue;
-      if (auto u = users_.find(owner->second); u != users_.end()) u->second->Remove(key);
-      owner_.erase(owner);
+    if (auto u = users_.find(request.user_id); u != users_.end()) {
+      for (int64_t key : gone) u->second->Remove(key);
     }
   }
   return hits;

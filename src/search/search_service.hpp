@@ -66,7 +66,6 @@ class SearchService {
   SearchConfig config_;
   std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<UserIndex>> users_;
-  std::unordered_map<int64_t, std::string> owner_;  // chunk key -> user
   int64_t last_key_ = 0;
 };
 
