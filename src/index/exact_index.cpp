@@ -5,6 +5,16 @@
 #include "index/vector_index.hpp"
 
 namespace betterdev::index {
+
+Status VectorIndex::AddBatch(std::span<const int64_t> keys, std::span<const float> vectors, int /*threads*/) {
+  const auto dim = static_cast<size_t>(dimension());
+  if (vectors.size() != keys.size() * dim) return Status::InvalidArgument("batch: vectors do not match keys");
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (Status s = Add(keys[i], vectors.subspan(i * dim, dim)); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 namespace {
 
 class ExactIndex final : public VectorIndex {

@@ -1,6 +1,7 @@
 #include "index/fusion.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <unordered_map>
 
 namespace betterdev::index {
@@ -42,9 +43,20 @@ std::vector<Ranked> NormalizedScoreFusion(const std::vector<std::vector<Ranked>>
 }
 
 std::vector<Ranked> TopK(std::vector<Ranked> ranked, int k) {
-  std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) { return a.score > b.score; });
-  if (ranked.size() > static_cast<size_t>(std::max(k, 0))) ranked.resize(static_cast<size_t>(std::max(k, 0)));
-  return ranked;
+  const auto want = static_cast<size_t>(std::max(k, 0));
+  if (ranked.size() <= want) {
+    std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) { return a.score > b.score; });
+    return ranked;
+  }
+  // O(n log k): a partial sort of positions, ties broken by position (as a stable sort would).
+  std::vector<size_t> order(ranked.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(want), order.end(), [&](size_t a, size_t b) {
+    return ranked[a].score > ranked[b].score || (ranked[a].score == ranked[b].score && a < b);
+  });
+  std::vector<Ranked> out(want);
+  for (size_t i = 0; i < want; ++i) out[i] = ranked[order[i]];
+  return out;
 }
 
 }  // namespace betterdev::index

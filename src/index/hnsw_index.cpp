@@ -5,7 +5,9 @@
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
+#include <thread>
 #include <unordered_set>
 
 #include "index/vector_index.hpp"
@@ -31,6 +33,27 @@ class HnswIndex final : public VectorIndex {
     if (hnsw_.cur_element_count >= hnsw_.max_elements_) hnsw_.resizeIndex(hnsw_.max_elements_ * 2);
     hnsw_.addPoint(vector.data(), static_cast<hnswlib::labeltype>(key));  // replaces (and revives) a known key
     live_.insert(key);
+    return Status::Ok();
+  }
+
+  // hnswlib's addPoint is safe to run concurrently for distinct labels once capacity is there.
+  Status AddBatch(std::span<const int64_t> keys, std::span<const float> vectors, int threads) override {
+    const auto dim = static_cast<size_t>(dim_);
+    if (vectors.size() != keys.size() * dim) return Status::InvalidArgument("batch: vectors do not match keys");
+    size_t capacity = hnsw_.max_elements_;
+    while (capacity < hnsw_.cur_element_count + keys.size()) capacity *= 2;
+    if (capacity != hnsw_.max_elements_) hnsw_.resizeIndex(capacity);
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i = next++; i < keys.size(); i = next++) {
+        hnsw_.addPoint(vectors.data() + i * dim, static_cast<hnswlib::labeltype>(keys[i]));
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < std::min<int>(threads, static_cast<int>(keys.size())); ++t) pool.emplace_back(work);
+    work();
+    for (std::thread& t : pool) t.join();
+    live_.insert(keys.begin(), keys.end());
     return Status::Ok();
   }
 
@@ -68,22 +91,25 @@ class HnswIndex final : public VectorIndex {
     if (k <= 0 || query.size() != static_cast<size_t>(dim_)) return scored;
     for (int64_t key : keys) {
       if (live_.count(key) == 0) continue;
-      const std::vector<float> v = hnsw_.getDataByLabel<float>(static_cast<hnswlib::labeltype>(key));
+      const float* v = Vector(key);
       float dot = 0;
-      for (size_t d = 0; d < v.size(); ++d) dot += v[d] * query[d];
+      for (size_t d = 0; d < query.size(); ++d) dot += v[d] * query[d];
       scored.push_back({key, dot});
     }
     return TopK(std::move(scored), k);
   }
 
   void ForEach(const std::function<void(int64_t, std::span<const float>)>& visit) const override {
-    for (int64_t key : live_) {
-      const std::vector<float> v = hnsw_.getDataByLabel<float>(static_cast<hnswlib::labeltype>(key));
-      visit(key, v);
-    }
+    for (int64_t key : live_) visit(key, {Vector(key), static_cast<size_t>(dim_)});
   }
 
  private:
+  // The stored vector of a live key (hnswlib keeps a copy of each in its level-0 block).
+  const float* Vector(int64_t key) const {
+    const auto id = hnsw_.label_lookup_.at(static_cast<hnswlib::labeltype>(key));
+    return reinterpret_cast<const float*>(hnsw_.getDataByInternalId(id));
+  }
+
   int dim_;
   hnswlib::InnerProductSpace space_;
   mutable hnswlib::HierarchicalNSW<float> hnsw_;

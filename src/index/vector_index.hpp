@@ -20,6 +20,10 @@ class VectorIndex {
   virtual size_t size() const = 0;
   // Adds or replaces the vector of `key`. InvalidArgument when its length is not dimension().
   virtual Status Add(int64_t key, std::span<const float> vector) = 0;
+  // Adds distinct keys[i] with vectors[i * dimension() ...] for every i, on up to `threads` threads where
+  // the index can build in parallel (HNSW); the same as calling Add for each otherwise.
+  // InvalidArgument (nothing added) when vectors.size() != keys.size() * dimension().
+  virtual Status AddBatch(std::span<const int64_t> keys, std::span<const float> vectors, int threads);
   // Forgets `key` at once: it is never returned again. No-op for an unknown key.
   virtual void Remove(int64_t key) = 0;
   // The `k` keys most similar to `query`, best first, among those `allow` accepts (all when

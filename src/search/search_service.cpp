@@ -1,6 +1,7 @@
 #include "search/search_service.hpp"
 
 #include <algorithm>
+#include <thread>
 #include <unordered_set>
 
 #include "index/fusion.hpp"
@@ -23,14 +24,17 @@ std::string_view ModeName(Mode mode) {
 }
 
 struct SearchService::UserIndex {
-  std::unique_ptr<index::VectorIndex> exact;
-  std::unique_ptr<index::VectorIndex> hnsw;  // built once the user has exact_below vectors
+  index::KeywordIndex keywords;
+  // Exact while small; replaced by HNSW (which keeps its own copy of each vector, so scoped
+  // searches scan those) once the user has exact_below vectors. Null until the first vector.
+  std::unique_ptr<index::VectorIndex> vectors;
+  bool approximate = false;
   std::unordered_map<int64_t, std::string> document_of;
   std::unordered_map<std::string, std::vector<int64_t>> keys_of;
 
   void Remove(int64_t key) {
-    exact->Remove(key);
-    if (hnsw) hnsw->Remove(key);
+    keywords.Remove(key);
+    if (vectors) vectors->Remove(key);
     auto it = document_of.find(key);
     if (it == document_of.end()) return;
     auto& keys = keys_of[it->second];
@@ -41,35 +45,74 @@ struct SearchService::UserIndex {
 };
 
 SearchService::SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config)
-    : store_(store), embedder_(embedder), config_(config) {}
+    : store_(store), embedder_(embedder), config_(config), tokenizer_(index::Tokenizer::Open()),
+      build_threads_(static_cast<int>(std::max(1U, std::thread::hardware_concurrency()))) {}
 
 SearchService::~SearchService() = default;
 
+SearchService::UserIndex& SearchService::UserOf(const std::string& user_id, const std::string& document_id,
+                                                int64_t key) {
+  std::unique_ptr<UserIndex>& u = users_[user_id];
+  if (!u) u = std::make_unique<UserIndex>();
+  if (u->document_of.emplace(key, document_id).second) u->keys_of[document_id].push_back(key);
+  return *u;
+}
+
 Status SearchService::Refresh() {
-  const embed::EmbeddingModel& m = embedder_.model();
+  BD_RETURN_IF_ERROR(RefreshTexts());
+  return RefreshVectors();
+}
+
+Status SearchService::RefreshTexts() {
+  if (!tokenizer_.ok()) return tokenizer_.status();
   while (true) {
-    Result<std::vector<store::VectorRow>> rows = store_.search().VectorsAfter({m.id, m.dimension}, last_key_, kLoadPage);
+    Result<std::vector<store::TextRow>> rows = store_.search().TextsAfter(last_text_key_, kLoadPage);
     if (!rows.ok()) return rows.status();
+    for (const store::TextRow& r : *rows) {
+      last_text_key_ = std::max(last_text_key_, r.chunk_key);
+      UserOf(r.user_id, r.document_id, r.chunk_key)
+          .keywords.Add(r.chunk_key, (*tokenizer_)->Document(r.text), (*tokenizer_)->Document(r.context));
+    }
+    if (rows->size() < static_cast<size_t>(kLoadPage)) return Status::Ok();
+  }
+}
+
+Status SearchService::RefreshVectors() {
+  const embed::EmbeddingModel& m = embedder_.model();
+  const auto dim = static_cast<size_t>(m.dimension);
+  while (true) {
+    Result<std::vector<store::VectorRow>> rows =
+        store_.search().VectorsAfter({m.id, m.dimension}, last_vector_key_, kLoadPage);
+    if (!rows.ok()) return rows.status();
+    struct Batch {
+      std::vector<int64_t> keys;
+      std::vector<float> values;
+    };
+    std::unordered_map<UserIndex*, Batch> batches;
     for (store::VectorRow& r : *rows) {
-      last_key_ = std::max(last_key_, r.chunk_key);
-      if (r.vector.size() != static_cast<size_t>(m.dimension)) continue;
-      std::unique_ptr<UserIndex>& u = users_[r.user_id];
-      if (!u) {
-        u = std::make_unique<UserIndex>();
-        u->exact = index::NewExactIndex(m.dimension);
-      }
-      BD_RETURN_IF_ERROR(u->exact->Add(r.chunk_key, r.vector));
-      if (u->hnsw) BD_RETURN_IF_ERROR(u->hnsw->Add(r.chunk_key, r.vector));
-      u->document_of[r.chunk_key] = r.document_id;
-      u->keys_of[r.document_id].push_back(r.chunk_key);
-      if (!u->hnsw && u->exact->size() >= static_cast<size_t>(config_.exact_below)) {
-        u->hnsw = index::NewHnswIndex(m.dimension);
-        Status built = Status::Ok();
-        u->exact->ForEach([&](int64_t key, std::span<const float> v) {
-          if (built.ok()) built = u->hnsw->Add(key, v);
+      last_vector_key_ = std::max(last_vector_key_, r.chunk_key);
+      if (r.vector.size() != dim) continue;
+      UserIndex& u = UserOf(r.user_id, r.document_id, r.chunk_key);
+      if (!u.vectors) u.vectors = index::NewExactIndex(m.dimension);
+      Batch& b = batches[&u];
+      b.keys.push_back(r.chunk_key);
+      b.values.insert(b.values.end(), r.vector.begin(), r.vector.end());
+    }
+    for (auto& [user, b] : batches) {
+      UserIndex& u = *user;
+      if (!u.approximate && u.vectors->size() + b.keys.size() >= static_cast<size_t>(config_.exact_below)) {
+        // Move to HNSW: the exact index's vectors plus this batch, built on every core.
+        index::HnswOptions options;
+        options.initial_capacity = 2 * (u.vectors->size() + b.keys.size());
+        auto hnsw = index::NewHnswIndex(m.dimension, options);
+        u.vectors->ForEach([&](int64_t key, std::span<const float> v) {
+          b.keys.push_back(key);
+          b.values.insert(b.values.end(), v.begin(), v.end());
         });
-        BD_RETURN_IF_ERROR(built);
+        u.vectors = std::move(hnsw);
+        u.approximate = true;
       }
+      BD_RETURN_IF_ERROR(u.vectors->AddBatch(b.keys, b.values, build_threads_));
     }
     if (rows->size() < static_cast<size_t>(kLoadPage)) return Status::Ok();
   }
@@ -85,6 +128,28 @@ void SearchService::ForgetDocument(const std::string& user_id, const std::string
   for (int64_t key : copy) u->second->Remove(key);
 }
 
+std::vector<int64_t> SearchService::ScopeKeys(const UserIndex& u, const Request& request) {
+  std::vector<int64_t> keys;
+  for (const std::string& id : std::unordered_set<std::string>(request.document_ids.begin(), request.document_ids.end())) {
+    auto k = u.keys_of.find(id);
+    if (k != u.keys_of.end()) keys.insert(keys.end(), k->second.begin(), k->second.end());
+  }
+  return keys;
+}
+
+Result<std::vector<index::Ranked>> SearchService::KeywordLeg(const Request& request, int depth) {
+  if (!tokenizer_.ok()) return tokenizer_.status();
+  const std::vector<std::string> terms = (*tokenizer_)->Query(request.query);
+  if (terms.empty()) return std::vector<index::Ranked>{};
+  std::lock_guard lock(mu_);
+  BD_RETURN_IF_ERROR(Refresh());
+  auto it = users_.find(request.user_id);
+  if (it == users_.end()) return std::vector<index::Ranked>{};
+  const UserIndex& u = *it->second;
+  if (request.document_ids.empty()) return u.keywords.Search(terms, depth);
+  return u.keywords.SearchAmong(terms, depth, ScopeKeys(u, request));
+}
+
 Result<std::vector<index::Ranked>> SearchService::VectorLeg(const Request& request, int depth) {
   std::vector<std::string> one{request.query};
   Result<embed::Embeddings> q = embedder_.Embed(one);
@@ -92,17 +157,10 @@ Result<std::vector<index::Ranked>> SearchService::VectorLeg(const Request& reque
   std::lock_guard lock(mu_);
   BD_RETURN_IF_ERROR(Refresh());
   auto it = users_.find(request.user_id);
-  if (it == users_.end()) return std::vector<index::Ranked>{};
-  UserIndex& u = *it->second;
-  if (!request.document_ids.empty()) {  // a small scope: exact over those documents' chunks
-    std::vector<int64_t> keys;
-    for (const std::string& id : std::unordered_set<std::string>(request.document_ids.begin(), request.document_ids.end())) {
-      auto k = u.keys_of.find(id);
-      if (k != u.keys_of.end()) keys.insert(keys.end(), k->second.begin(), k->second.end());
-    }
-    return u.exact->SearchAmong(q->Row(0), depth, keys);
-  }
-  return (u.hnsw ? u.hnsw : u.exact)->Search(q->Row(0), depth);
+  if (it == users_.end() || !it->second->vectors) return std::vector<index::Ranked>{};
+  const UserIndex& u = *it->second;
+  if (request.document_ids.empty()) return u.vectors->Search(q->Row(0), depth);
+  return u.vectors->SearchAmong(q->Row(0), depth, ScopeKeys(u, request));
 }
 
 Result<std::vector<Hit>> SearchService::Materialize(const Request& request, const std::vector<index::Ranked>& ranked) {
@@ -149,10 +207,9 @@ Result<std::vector<Hit>> SearchService::Search(const Request& request) {
   const int depth = std::max(request.k * 5, 50);
   std::vector<index::Ranked> keyword;
   if (request.mode != Mode::kVector) {
-    Result<std::vector<store::ChunkHit>> hits =
-        store_.search().KeywordSearch(request.user_id, request.query, request.document_ids, depth);
-    if (!hits.ok()) return hits.status();
-    for (const store::ChunkHit& h : *hits) keyword.push_back({h.chunk_key, h.score});
+    Result<std::vector<index::Ranked>> leg = KeywordLeg(request, depth);
+    if (!leg.ok()) return leg.status();
+    keyword = std::move(*leg);
   }
   std::vector<index::Ranked> vector;
   if (request.mode != Mode::kKeyword) {

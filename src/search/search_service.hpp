@@ -1,12 +1,15 @@
 // Search over a user's documents (if the embedder fails, vector search answers its error and
-// hybrid search answers from the keyword leg alone): keyword (FTS5 BM25 in the store), vector (in-process index
-// over the chunk vectors the workers stored) and hybrid (both, fused by normalised scores).
+// hybrid search answers from the keyword leg alone): keyword (BM25, index/keyword_index.hpp),
+// vector (over the chunk vectors the workers stored) and hybrid (both, fused by normalised
+// scores).
 //
-// The vector index lives in this process: it loads every vector of the configured model at
-// the first search and then, before each search, whatever became ready since (chunk keys only
-// grow). One index per user, so a query never looks at another user's vectors: an exact scan
-// while a user has fewer than SearchConfig::exact_below vectors or when the query is limited to
-// some documents, HNSW above that. Every hit is checked against the store before it is
+// Both indexes live in this process, with the store as the source of truth: they load every
+// ready chunk (and its vector of the configured model) at the first search and then, before
+// each search, whatever became ready since (chunk keys only grow). One pair of indexes per
+// user, so a query never looks at another user's chunks and one user's words never shape
+// another's BM25 statistics. Vectors: an exact scan
+// while a user has fewer than SearchConfig::exact_below vectors, HNSW (built on every core)
+// above that; a query limited to some documents scans just their vectors either way. Every hit is checked against the store before it is
 // returned, so a deleted or reprocessed document's chunks are never returned, even when the
 // delete happened in another process; this process's own deletes also drop them at once
 // (ForgetDocument). Thread-safe.
@@ -21,6 +24,8 @@
 #include "core/config.hpp"
 #include "core/status.hpp"
 #include "embed/embedder.hpp"
+#include "index/keyword_index.hpp"
+#include "index/tokenizer.hpp"
 #include "index/vector_index.hpp"
 #include "store/store.hpp"
 
@@ -57,16 +62,25 @@ class SearchService {
 
  private:
   struct UserIndex;
-  Status Refresh();  // takes vectors that became ready since the last call; mu_ held
+  Status Refresh();  // takes chunks that became ready since the last call; mu_ held
+  Status RefreshTexts();
+  Status RefreshVectors();
+  UserIndex& UserOf(const std::string& user_id, const std::string& document_id, int64_t key);
+  // The chunk keys of the requested documents (empty when no scope was asked); mu_ held.
+  static std::vector<int64_t> ScopeKeys(const UserIndex& u, const Request& request);
+  Result<std::vector<index::Ranked>> KeywordLeg(const Request& request, int depth);
   Result<std::vector<index::Ranked>> VectorLeg(const Request& request, int depth);
   Result<std::vector<Hit>> Materialize(const Request& request, const std::vector<index::Ranked>& ranked);
 
   store::Store& store_;
   embed::Embedder& embedder_;
   SearchConfig config_;
+  Result<std::unique_ptr<index::Tokenizer>> tokenizer_;
   std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<UserIndex>> users_;
-  int64_t last_key_ = 0;
+  int64_t last_text_key_ = 0;
+  int64_t last_vector_key_ = 0;
+  int build_threads_;
 };
 
 }  // namespace betterdev::search

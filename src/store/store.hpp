@@ -121,6 +121,15 @@ struct VectorRow {
   std::vector<float> vector;
 };
 
+// A chunk's words with what scoping needs (for the keyword index).
+struct TextRow {
+  int64_t chunk_key = 0;
+  std::string user_id;
+  std::string document_id;
+  std::string text;
+  std::string context;
+};
+
 // A chunk's public id: "<document id>_<ordinal>".
 std::string ChunkId(const std::string& document_id, int ordinal);
 
@@ -239,30 +248,19 @@ class DocumentRepository {
                                                const PageRequest& page) = 0;
 };
 
-// A chunk found by a search: its integer key (stable while the chunk exists), its document and
-// a score where higher is better (for keyword search: BM25, as a positive number).
-struct ChunkHit {
-  int64_t chunk_key = 0;
-  std::string document_id;
-  double score = 0;
-};
-
 // Search over chunks. Every query is scoped to one user's ready documents and optionally to
 // some of their ids; a deleted document is never returned.
 class SearchRepository {
  public:
   virtual ~SearchRepository() = default;
-  // Keyword search (BM25 over chunk text and context, Porter-stemmed, diacritics folded): the
-  // best `k` chunks holding any of the query's words, best first. Words are taken from
-  // `query` as runs of letters and digits; operators and quotes in it have no effect. A query
-  // without words finds nothing.
-  virtual Result<std::vector<ChunkHit>> KeywordSearch(const std::string& user_id, std::string_view query,
-                                                      const std::vector<std::string>& document_ids, int k) = 0;
   // The chunks with these keys (missing ones left out), for showing hits.
   virtual Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) = 0;
   // Vectors of `model` of ready documents with chunk keys above `after_key`, in key order, at
   // most `limit` (an index loads them in pages at start, then takes what is new).
   virtual Result<std::vector<VectorRow>> VectorsAfter(const VectorModel& model, int64_t after_key, int limit) = 0;
+  // The same for chunk text and context (the keyword index, which lives in the searching
+  // process like the vector index).
+  virtual Result<std::vector<TextRow>> TextsAfter(int64_t after_key, int limit) = 0;
   // The embedding cache: vectors of `model` by the SHA-256 (hex) of the text embedded. Cached
   // returns one entry per hash, empty where nothing is cached; Cache stores (replacing).
   virtual Result<std::vector<std::vector<float>>> Cached(const VectorModel& model,

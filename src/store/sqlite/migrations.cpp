@@ -161,6 +161,13 @@ CREATE TABLE embedding_cache (
 ALTER TABLE documents ADD COLUMN embedding_tokens INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE documents ADD COLUMN embedding_cost_usd REAL NOT NULL DEFAULT 0;
 )sql"},
+      {8, "keyword index in the searching process", R"sql(
+-- Keyword search moved into the searching process (index/keyword_index.hpp): FTS5 computed
+-- bm25() for every row holding any query word (74 ms for one query at 100k chunks).
+DROP TRIGGER chunks_fts_insert;
+DROP TRIGGER chunks_fts_delete;
+DROP TABLE chunks_fts;
+)sql"},
   };
   return kMigrations;
 }

@@ -119,10 +119,9 @@ class SqliteDocuments final : public DocumentRepository {
 class SqliteSearch final : public SearchRepository {
  public:
   explicit SqliteSearch(Pool& pool) : pool_(pool) {}
-  Result<std::vector<ChunkHit>> KeywordSearch(const std::string& user_id, std::string_view query,
-                                              const std::vector<std::string>& document_ids, int k) override;
   Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) override;
   Result<std::vector<VectorRow>> VectorsAfter(const VectorModel& model, int64_t after_key, int limit) override;
+  Result<std::vector<TextRow>> TextsAfter(int64_t after_key, int limit) override;
   Result<std::vector<std::vector<float>>> Cached(const VectorModel& model,
                                                 const std::vector<std::string>& text_sha256) override;
   Status Cache(const VectorModel& model, const std::vector<std::string>& text_sha256,

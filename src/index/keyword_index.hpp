@@ -1,0 +1,64 @@
+// Keyword search in memory: an inverted index over chunks' terms (see Tokenizer) ranked by
+// BM25 exactly as SQLite FTS5's bm25() ranks (k1 = 1.2, b = 0.75, idf = ln((N - df + 0.5) /
+// (df + 0.5)) floored at 1e-6, a term's frequency weighted by the column it is in, length in
+// words over all columns). N, df and the average length count the chunks in this index only:
+// one index per user, so one user's documents never shape another user's scores.
+//
+// FTS5 itself computes bm25() for every row that holds any query word: 74 ms for one NFCorpus
+// query at 100k chunks, against well under a millisecond here (docs/benchmarks.md).
+// Not thread-safe: the owner serialises calls.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "index/fusion.hpp"
+#include "index/tokenizer.hpp"
+
+namespace betterdev::index {
+
+struct Bm25Options {
+  double k1 = 1.2;
+  double b = 0.75;
+  double text_weight = 1.0;     // a word in the chunk's text
+  double context_weight = 2.0;  // a word in its context (a continued table's header row)
+};
+
+class KeywordIndex {
+ public:
+  explicit KeywordIndex(const Bm25Options& options = {});
+
+  // Adds or replaces `key`.
+  void Add(int64_t key, const Terms& text, const Terms& context);
+  // Forgets `key` at once. No-op for an unknown key.
+  void Remove(int64_t key);
+  size_t size() const { return live_; }
+
+  // The `k` best chunks holding any of `terms`, best first (score = BM25, higher is better).
+  std::vector<Ranked> Search(std::span<const std::string> terms, int k) const;
+  // The same among `keys` only (unknown keys skipped); statistics stay those of the whole index.
+  std::vector<Ranked> SearchAmong(std::span<const std::string> terms, int k, std::span<const int64_t> keys) const;
+
+ private:
+  struct Posting {
+    uint32_t slot;
+    float weight;  // the term's frequency weighted by column
+  };
+  std::vector<Ranked> Score(std::span<const std::string> terms, int k, const std::vector<bool>* among) const;
+  void Compact();  // drops removed slots from every posting list
+
+  Bm25Options options_;
+  std::unordered_map<std::string, uint32_t> term_ids_;
+  std::vector<std::vector<Posting>> postings_;  // by term id, slots ascending
+  std::vector<int64_t> key_of_;                 // by slot
+  std::vector<uint32_t> length_;                // by slot
+  std::vector<bool> alive_;                     // by slot
+  std::unordered_map<int64_t, uint32_t> slot_of_;
+  size_t live_ = 0;
+  double live_length_ = 0;
+};
+
+}  // namespace betterdev::index
