@@ -41,8 +41,8 @@ void RegisterSearchRoutes(ApiRouter& r, Services& s) {
                WriteChunkFields(w, h.chunk);
                w.Key("document_name").String(h.document_name).Key("score").Double(h.score).EndObject();
              }
-             w.EndArray().Key("mode").String(mode).Key("model").String(s.search.model().id + "/" +
-                                                                     std::to_string(s.search.model().dimension));
+             const embed::EmbeddingModel model = s.search.model();
+             w.EndArray().Key("mode").String(mode).Key("model").String(model.id + "/" + std::to_string(model.dimension));
              w.EndObject();
              return http::Response::Json(200, w.Take());
            },

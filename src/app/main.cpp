@@ -26,6 +26,7 @@
 #include "ingest/ingest_service.hpp"
 #include "ingest/job_process.hpp"
 #include "ingest/metrics.hpp"
+#include "ingest/reembedder.hpp"
 #include "ingest/supervisor.hpp"
 #include "ingest/worker.hpp"
 #include "queue/sqlite/sqlite_queue.hpp"
@@ -93,6 +94,20 @@ std::unique_ptr<embed::Embedder> MakeEmbedder(const SearchConfig& s, bool for_qu
     return embed::NewOpenAiEmbedder(o);
   }
   return embed::NewLocalEmbedder(s.embedding_dimensions > 0 ? s.embedding_dimensions : 1024);
+}
+
+// Embedders for a model other than the configured one, with the same provider settings.
+embed::EmbedderFactory OtherModels(const SearchConfig& s, bool for_queries) {
+  return [s, for_queries](const embed::EmbeddingModel& m) -> Result<std::unique_ptr<embed::Embedder>> {
+    SearchConfig other = s;
+    other.embeddings = m.id == embed::kLocalModelId ? "local" : "openai";
+    other.embedding_model = m.id;
+    other.embedding_dimensions = m.dimension;
+    if (other.embeddings == "openai" && other.openai_api_key.empty() && s.embeddings != "openai") {
+      return Status::InvalidArgument("no OpenAI API key is configured");
+    }
+    return MakeEmbedder(other, for_queries);
+  };
 }
 
 // The command line a supervised worker runs: this executable with this process's settings.
@@ -213,7 +228,13 @@ int Serve(const Config& c, bool with_workers) {
   if (supervisor) ingest.OnEnqueued([s = supervisor.get()] { s->Wake(); });
   http::Router router;
   std::unique_ptr<embed::Embedder> embedder = MakeEmbedder(c.search, true);
-  search::SearchService search(store, *embedder, c.search);
+  search::SearchService search(store, *embedder, c.search, OtherModels(c.search, true));
+  // After a change of embedding model: every chunk re-embedded in the background (with the
+  // workers' settings), search switching when done.
+  std::unique_ptr<embed::Embedder> reembed_target = MakeEmbedder(c.search, false);
+  ingest::Reembedder reembedder(store, *reembed_target, OtherModels(c.search, false), clock, log,
+                                {64, c.search.embedding_price, 5});
+  reembedder.Start();
   api::Services services{store, auth, conversations, ingest, search, metrics, log, c.http, c.ingest};
   api::RegisterApi(router, services);
 
@@ -235,6 +256,7 @@ int Serve(const Config& c, bool with_workers) {
   std::fflush(stdout);
   log.Info("listening", {{"url", url}, {"data_dir", c.data_dir}});
   server.Run();
+  reembedder.Stop();
   if (supervisor) supervisor->Stop(c.http.shutdown_timeout_seconds);
   log.Info("stopped");
   return 0;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -54,6 +55,10 @@ class Embedder {
 std::unique_ptr<Embedder> NewLocalEmbedder(int dimension = 1024);
 
 inline constexpr std::string_view kLocalModelId = "local-hash-v1";
+
+// Builds an embedder for another model than the configured one (the model search still uses
+// while documents are re-embedded after a change of model).
+using EmbedderFactory = std::function<Result<std::unique_ptr<Embedder>>(const EmbeddingModel& model)>;
 
 // An input longer than this many bytes is cut to them (at a character boundary) before it is
 // sent: a token is at least one byte, so it stays under the 8,191-token input limit whatever

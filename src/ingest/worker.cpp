@@ -12,6 +12,7 @@
 
 #include "core/random.hpp"
 #include "ingest/child_process.hpp"
+#include "ingest/embedding.hpp"
 #include "ingest/job_process.hpp"
 
 namespace betterdev::ingest {
@@ -302,53 +303,12 @@ Status Worker::EmbedChunks(const queue::Job& job, const store::Document& doc, Ou
     Progress(job, doc, "embedding", progress, out.pages, out.pages, from == 0);
     texts.clear();
     const size_t to = std::min(n, from + kEmbedBatch);
-    // What is embedded is what a reader of the chunk sees: its context (a table's header row)
-    // and its text.
-    for (size_t i = from; i < to; ++i) {
-      const store::StoredChunk& c = out.chunks[i];
-      texts.push_back(c.context.empty() ? c.text : c.context + "\n" + c.text);
-    }
-    BD_RETURN_IF_ERROR(EmbedBatch(texts, out.chunks.begin() + static_cast<ptrdiff_t>(from), out.embedding_tokens));
+    for (size_t i = from; i < to; ++i) texts.push_back(EmbeddingText(out.chunks[i].text, out.chunks[i].context));
+    Result<std::vector<std::vector<float>>> vectors =
+        EmbedWithCache(d_.embedder, d_.store.search(), texts, d_.clock.NowMillis(), out.embedding_tokens);
+    if (!vectors.ok()) return vectors.status();
+    for (size_t i = from; i < to; ++i) out.chunks[i].vector = std::move((*vectors)[i - from]);
   }
-  return Status::Ok();
-}
-
-// A remote embedder's vectors are cached by (model, SHA-256 of the text): only texts never
-// embedded before cost a call. A cache that cannot be read or written is skipped, not fatal.
-Status Worker::EmbedBatch(const std::vector<std::string>& texts, std::vector<store::StoredChunk>::iterator chunks,
-                          int64_t& tokens) {
-  const embed::EmbeddingModel& m = d_.embedder.model();
-  const store::VectorModel model{m.id, m.dimension};
-  std::vector<std::string> hashes;
-  std::vector<std::vector<float>> cached(texts.size());
-  if (d_.embedder.remote()) {
-    for (const std::string& t : texts) hashes.push_back(Sha256Hex(t));
-    if (auto hit = d_.store.search().Cached(model, hashes); hit.ok()) cached = std::move(*hit);
-  }
-  std::vector<std::string> missing;
-  std::vector<size_t> missing_at;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    if (cached[i].size() == static_cast<size_t>(m.dimension)) continue;
-    missing.push_back(texts[i]);
-    missing_at.push_back(i);
-  }
-  if (!missing.empty()) {
-    Result<embed::Embeddings> e = d_.embedder.Embed(missing);
-    if (!e.ok()) return e.status();
-    tokens += e->tokens;
-    std::vector<std::string> new_hashes;
-    std::vector<std::vector<float>> new_vectors;
-    for (size_t j = 0; j < missing.size(); ++j) {
-      const std::span<const float> row = e->Row(j);
-      cached[missing_at[j]].assign(row.begin(), row.end());
-      if (d_.embedder.remote()) {
-        new_hashes.push_back(hashes[missing_at[j]]);
-        new_vectors.push_back(cached[missing_at[j]]);
-      }
-    }
-    if (!new_hashes.empty()) (void)d_.store.search().Cache(model, new_hashes, new_vectors, d_.clock.NowMillis());
-  }
-  for (size_t i = 0; i < texts.size(); ++i) chunks[static_cast<ptrdiff_t>(i)].vector = std::move(cached[i]);
   return Status::Ok();
 }
 

@@ -53,8 +53,6 @@ class Worker {
   void Finish(const queue::Job& job, const store::Document& doc, Outcome& outcome);
   // Embeds the chunks in batches (stage "embedding"); the error says what failed.
   Status EmbedChunks(const queue::Job& job, const store::Document& doc, Outcome& outcome);
-  Status EmbedBatch(const std::vector<std::string>& texts, std::vector<store::StoredChunk>::iterator chunks,
-                    int64_t& tokens);
   void Reclaim();
   void Progress(const queue::Job& job, const store::Document& doc, const std::string& stage, int progress, int page,
                 int pages, bool force);

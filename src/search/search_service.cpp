@@ -44,8 +44,10 @@ struct SearchService::UserIndex {
   }
 };
 
-SearchService::SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config)
-    : store_(store), embedder_(embedder), config_(config), tokenizer_(index::Tokenizer::Open()),
+SearchService::SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config,
+                             embed::EmbedderFactory other_models)
+    : store_(store), embedder_(embedder), config_(config), other_models_(std::move(other_models)),
+      tokenizer_(index::Tokenizer::Open()),
       build_threads_(static_cast<int>(std::max(1U, std::thread::hardware_concurrency()))) {}
 
 SearchService::~SearchService() = default;
@@ -59,8 +61,42 @@ SearchService::UserIndex& SearchService::UserOf(const std::string& user_id, cons
 }
 
 Status SearchService::Refresh() {
+  BD_RETURN_IF_ERROR(SyncModel());
   BD_RETURN_IF_ERROR(RefreshTexts());
   return RefreshVectors();
+}
+
+embed::EmbeddingModel SearchService::model() {
+  std::lock_guard lock(mu_);
+  (void)SyncModel();
+  return loaded_;
+}
+
+Status SearchService::SyncModel() {
+  Result<std::optional<store::VectorModel>> active = store_.search().ActiveModel();
+  if (!active.ok()) return active.status();
+  const embed::EmbeddingModel model =
+      *active ? embed::EmbeddingModel{(*active)->id, (*active)->dimension} : embedder_.model();
+  if (model == loaded_) return Status::Ok();
+  loaded_ = model;
+  query_embedder_.reset();
+  query_error_ = Status::Ok();
+  if (model == embedder_.model()) {
+    query_embedder_ = std::shared_ptr<embed::Embedder>(&embedder_, [](embed::Embedder*) {});
+  } else if (!other_models_) {
+    query_error_ = Status::Unavailable("search uses " + model.id + " until re-embedding finishes");
+  } else if (Result<std::unique_ptr<embed::Embedder>> e = other_models_(model); e.ok()) {
+    query_embedder_ = std::move(*e);
+  } else {
+    query_error_ = Status::Unavailable("search uses " + model.id + " until re-embedding finishes and cannot embed "
+                                       "with it: " + e.status().message());
+  }
+  for (auto& [user, u] : users_) {  // the new model's vectors load from the start
+    u->vectors.reset();
+    u->approximate = false;
+  }
+  last_vector_key_ = 0;
+  return Status::Ok();
 }
 
 Status SearchService::RefreshTexts() {
@@ -78,7 +114,7 @@ Status SearchService::RefreshTexts() {
 }
 
 Status SearchService::RefreshVectors() {
-  const embed::EmbeddingModel& m = embedder_.model();
+  const embed::EmbeddingModel m = loaded_;
   const auto dim = static_cast<size_t>(m.dimension);
   while (true) {
     Result<std::vector<store::VectorRow>> rows =
@@ -151,11 +187,21 @@ Result<std::vector<index::Ranked>> SearchService::KeywordLeg(const Request& requ
 }
 
 Result<std::vector<index::Ranked>> SearchService::VectorLeg(const Request& request, int depth) {
+  std::shared_ptr<embed::Embedder> embedder;
+  embed::EmbeddingModel used;
+  {
+    std::lock_guard lock(mu_);
+    BD_RETURN_IF_ERROR(SyncModel());
+    if (!query_embedder_) return query_error_;
+    embedder = query_embedder_;
+    used = loaded_;
+  }
   std::vector<std::string> one{request.query};
-  Result<embed::Embeddings> q = embedder_.Embed(one);
+  Result<embed::Embeddings> q = embedder->Embed(one);  // outside the lock: a remote call
   if (!q.ok()) return Status::Unavailable("could not embed the query: " + q.status().message());
   std::lock_guard lock(mu_);
   BD_RETURN_IF_ERROR(Refresh());
+  if (!(loaded_ == used)) return Status::Unavailable("the embedding model changed during the search; try again");
   auto it = users_.find(request.user_id);
   if (it == users_.end() || !it->second->vectors) return std::vector<index::Ranked>{};
   const UserIndex& u = *it->second;

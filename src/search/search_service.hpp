@@ -5,7 +5,8 @@
 //
 // Both indexes live in this process, with the store as the source of truth: they load every
 // ready chunk (and its vector of the configured model) at the first search and then, before
-// each search, whatever became ready since (chunk keys only grow). One pair of indexes per
+// each search, whatever became ready since (chunk keys only grow). Vectors are those of the
+// store's active model; when it changes, the vector indexes are rebuilt from the new vectors. One pair of indexes per
 // user, so a query never looks at another user's chunks and one user's words never shape
 // another's BM25 statistics. Vectors: an exact scan
 // while a user has fewer than SearchConfig::exact_below vectors, HNSW (built on every core)
@@ -50,7 +51,11 @@ struct Hit {
 
 class SearchService {
  public:
-  SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config);
+  // `embedder` is the configured model's; `other_models` builds one for the store's active
+  // model when that is another (search keeps using it until re-embedding is done, see
+  // ingest::Reembedder). Without it, vector search is unavailable until the switch.
+  SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config,
+                embed::EmbedderFactory other_models = {});
   ~SearchService();
 
   // Best first, at most request.k. InvalidArgument for an empty query or k outside 1..100;
@@ -58,11 +63,13 @@ class SearchService {
   Result<std::vector<Hit>> Search(const Request& request);
   // Drops a deleted document's vectors at once.
   void ForgetDocument(const std::string& user_id, const std::string& document_id);
-  const embed::EmbeddingModel& model() const { return embedder_.model(); }
+  // The model whose vectors vector search uses now.
+  embed::EmbeddingModel model();
 
  private:
   struct UserIndex;
   Status Refresh();  // takes chunks that became ready since the last call; mu_ held
+  Status SyncModel();  // follows the store's active model; mu_ held
   Status RefreshTexts();
   Status RefreshVectors();
   UserIndex& UserOf(const std::string& user_id, const std::string& document_id, int64_t key);
@@ -75,6 +82,10 @@ class SearchService {
   store::Store& store_;
   embed::Embedder& embedder_;
   SearchConfig config_;
+  embed::EmbedderFactory other_models_;
+  embed::EmbeddingModel loaded_;                    // whose vectors the indexes hold
+  std::shared_ptr<embed::Embedder> query_embedder_;  // for loaded_; null when it cannot be built
+  Status query_error_;
   Result<std::unique_ptr<index::Tokenizer>> tokenizer_;
   std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<UserIndex>> users_;

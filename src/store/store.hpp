@@ -111,6 +111,7 @@ struct StoredChunk {
 struct VectorModel {
   std::string id;
   int dimension = 0;
+  bool operator==(const VectorModel&) const = default;
 };
 
 // A stored chunk vector with what scoping needs.
@@ -235,7 +236,8 @@ class DocumentRepository {
                                     int64_t text_chars, const std::vector<StoredChunk>& chunks,
                                     const VectorModel& model, int64_t now) = 0;
 
-  // Records what embedding the chunks of job `job_id` cost (adds to what earlier jobs cost).
+  // Records what embedding the chunks of job `job_id` cost (adds to what earlier jobs cost); an
+  // empty job_id adds whatever job the document is on (re-embedding after a model change).
   virtual Status AddEmbeddingUsage(const std::string& id, const std::string& job_id, int64_t tokens,
                                    double cost_usd) = 0;
 
@@ -261,6 +263,21 @@ class SearchRepository {
   // The same for chunk text and context (the keyword index, which lives in the searching
   // process like the vector index).
   virtual Result<std::vector<TextRow>> TextsAfter(int64_t after_key, int limit) = 0;
+
+  // Changing the embedding model. The active model is the one whose vectors search uses
+  // (nullopt before any was set). Chunks keep a vector per model until DropVectorsExcept.
+  virtual Result<std::optional<VectorModel>> ActiveModel() = 0;
+  virtual Status SetActiveModel(const VectorModel& model, int64_t now) = 0;
+  // Ready chunks above `after_key` without a vector of `model`, in key order, at most `limit`.
+  virtual Result<std::vector<TextRow>> ChunksWithoutVectors(const VectorModel& model, int64_t after_key,
+                                                            int limit) = 0;
+  // Stores (replacing) vectors of `model` for chunk keys; keys of chunks gone since are skipped.
+  virtual Status PutVectors(const VectorModel& model, const std::vector<int64_t>& keys,
+                            const std::vector<std::vector<float>>& vectors) = 0;
+  // The largest chunk key with a vector of `model` (0 when none).
+  virtual Result<int64_t> LastVectorKey(const VectorModel& model) = 0;
+  // Deletes every vector of any other model.
+  virtual Status DropVectorsExcept(const VectorModel& model) = 0;
   // The embedding cache: vectors of `model` by the SHA-256 (hex) of the text embedded. Cached
   // returns one entry per hash, empty where nothing is cached; Cache stores (replacing).
   virtual Result<std::vector<std::vector<float>>> Cached(const VectorModel& model,

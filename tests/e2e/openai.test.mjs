@@ -1,9 +1,10 @@
 // The pipeline with --embeddings openai against a stand-in provider on loopback: chunks and
 // queries are embedded by it (with its failures retried or reported), and search uses them.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { api, assertError, registerAndLogin, startServer } from './helpers.mjs';
+import { api, assertError, registerAndLogin, sleep, startServer, tempDir } from './helpers.mjs';
 import { uploadOk, waitForDocument, waitReady } from './ingest_helpers.mjs';
 import { startOpenAiStandIn } from './openai_standin.mjs';
 
@@ -76,6 +77,62 @@ describe('openai embeddings (stand-in provider)', () => {
       assert.equal(hybrid.status, 200, hybrid.text);
     } finally {
       stand.refuse = null;
+    }
+  });
+});
+
+describe('changing the embedding model', () => {
+  test('every chunk is re-embedded in the background; search keeps the old vectors, then switches', async () => {
+    const dir = tempDir();
+    const data = `${dir}/data`;
+    let server = await startServer({ args: ['--workers', '1', '--poll-ms', '50'], dataDir: data });
+    const stand = await startOpenAiStandIn();
+    try {
+      const { token } = await registerAndLogin(server.url);
+      const texts = {
+        'a.txt': 'Vitamin D deficiency weakens bones in older adults.',
+        'b.txt': 'The northern line runs every six minutes at peak.',
+      };
+      const ids = {};
+      for (const [name, text] of Object.entries(texts)) ids[name] = (await uploadOk(server.url, token, Buffer.from(text), name)).document_id;
+      for (const id of Object.values(ids)) await waitReady(server.url, token, id, { server });
+      await server.stop();
+
+      // Same data, now configured for the provider, which is slow to answer at first.
+      stand.pause();
+      server = await startServer({
+        args: ['--workers', '1', '--poll-ms', '50', '--embeddings', 'openai', '--openai-base-url', stand.url,
+          '--embedding-dimensions', '64'],
+        env: { BETTERDEV_OPENAI_API_KEY: 'sk-e2e-secret' },
+        dataDir: data,
+      });
+      const query = { query: 'vitamin bones', mode: 'vector' };
+      const during = await api(server.url, 'POST', '/v1/search', { token, body: query });
+      assert.equal(during.status, 200, during.text);
+      assert.equal(during.json.model, 'local-hash-v1/1024', 'the old vectors, the query embedded by the old model');
+      assert.equal(during.json.data[0].document_id, ids['a.txt']);
+
+      stand.resume();
+      let after = during;
+      for (let i = 0; i < 300 && after.json.model !== 'text-embedding-3-small/64'; i++) {
+        await sleep(100);
+        after = await api(server.url, 'POST', '/v1/search', { token, body: query });
+      }
+      assert.equal(after.json.model, 'text-embedding-3-small/64', 'search switched once every chunk was re-embedded');
+      assert.equal(after.json.data[0].document_id, ids['a.txt']);
+      const embedded = stand.requests.flatMap((r) => r.body.input ?? []);
+      for (const text of Object.values(texts)) assert.ok(embedded.includes(text), `${text} was re-embedded`);
+      assert.ok(embedded.includes('vitamin bones'), 'the query is embedded by the new model');
+      const a = (await api(server.url, 'GET', `/v1/documents/${ids['a.txt']}`, { token })).json;
+      // Recorded on the document: the provider's tokens (ceil(length / 4)) on top of the local ones.
+      assert.ok(a.embedding_tokens >= Math.ceil(texts['a.txt'].length / 4), String(a.embedding_tokens));
+      assert.ok(a.embedding_cost_usd > 0, 'the provider is priced');
+      assert.ok(server.logLines().some((l) => l.msg === 'search switched to the new embedding model'));
+    } finally {
+      stand.resume();
+      await server.stop();
+      await stand.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

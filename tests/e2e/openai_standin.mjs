@@ -1,6 +1,7 @@
 // A stand-in for an OpenAI-compatible embeddings API on loopback: POST /v1/embeddings answers
 // in the real wire format with deterministic vectors (words hashed into `dimensions`, so texts
-// sharing words are near), and can be told to fail the next requests the way providers do.
+// sharing words are near), and can be told to fail the next requests the way providers do, or to
+// hold every request until resume() (a slow provider).
 import http from 'node:http';
 
 function vectorOf(text, dim) {
@@ -15,11 +16,23 @@ function vectorOf(text, dim) {
 }
 
 export async function startOpenAiStandIn() {
-  const stand = { requests: [], failures: [], refuse: null };
+  const stand = { requests: [], failures: [], refuse: null, held: null };
+  stand.pause = () => {
+    if (!stand.held) {
+      let release;
+      stand.held = new Promise((resolve) => (release = resolve));
+      stand.held.release = release;
+    }
+  };
+  stand.resume = () => {
+    stand.held?.release();
+    stand.held = null;
+  };
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
-    req.on('end', () => {
+    req.on('end', async () => {
+      if (stand.held) await stand.held;
       const json = JSON.parse(body || '{}');
       stand.requests.push({ path: req.url, headers: req.headers, body: json });
       const send = (status, obj, headers = {}) => {

@@ -209,7 +209,7 @@ Status SqliteDocuments::AddEmbeddingUsage(const std::string& id, const std::stri
                                           double cost_usd) {
   auto conn = pool_.Acquire();
   return conn->Prepare("UPDATE documents SET embedding_tokens = embedding_tokens + ?1, "
-                       "embedding_cost_usd = embedding_cost_usd + ?2 WHERE id = ?3 AND job_id = ?4")
+                       "embedding_cost_usd = embedding_cost_usd + ?2 WHERE id = ?3 AND (?4 = '' OR job_id = ?4)")
       .Bind(1, tokens)
       .BindDouble(2, cost_usd)
       .Bind(3, id)

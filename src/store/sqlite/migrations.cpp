@@ -168,6 +168,30 @@ DROP TRIGGER chunks_fts_insert;
 DROP TRIGGER chunks_fts_delete;
 DROP TABLE chunks_fts;
 )sql"},
+      {9, "vectors of several models", R"sql(
+-- After a change of embedding model a chunk holds its old vector (search keeps using it) and
+-- its new one until every chunk has the new one; then search switches and the old go.
+CREATE TABLE chunk_vectors_v9 (
+  chunk_id  INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+  model     TEXT NOT NULL,
+  dimension INTEGER NOT NULL,
+  vector    BLOB NOT NULL,
+  PRIMARY KEY (chunk_id, model, dimension)
+);
+INSERT INTO chunk_vectors_v9 SELECT chunk_id, model, dimension, vector FROM chunk_vectors;
+DROP TABLE chunk_vectors;
+ALTER TABLE chunk_vectors_v9 RENAME TO chunk_vectors;
+CREATE INDEX chunk_vectors_by_model ON chunk_vectors(model, dimension, chunk_id);
+-- The model whose vectors search uses: the one the stored vectors have, if any.
+CREATE TABLE search_model (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  model       TEXT NOT NULL,
+  dimension   INTEGER NOT NULL,
+  switched_at INTEGER NOT NULL
+);
+INSERT INTO search_model(id, model, dimension, switched_at)
+  SELECT 1, model, dimension, 0 FROM chunk_vectors GROUP BY model, dimension ORDER BY count(*) DESC LIMIT 1;
+)sql"},
   };
   return kMigrations;
 }

@@ -122,6 +122,13 @@ class SqliteSearch final : public SearchRepository {
   Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) override;
   Result<std::vector<VectorRow>> VectorsAfter(const VectorModel& model, int64_t after_key, int limit) override;
   Result<std::vector<TextRow>> TextsAfter(int64_t after_key, int limit) override;
+  Result<std::optional<VectorModel>> ActiveModel() override;
+  Status SetActiveModel(const VectorModel& model, int64_t now) override;
+  Result<std::vector<TextRow>> ChunksWithoutVectors(const VectorModel& model, int64_t after_key, int limit) override;
+  Status PutVectors(const VectorModel& model, const std::vector<int64_t>& keys,
+                    const std::vector<std::vector<float>>& vectors) override;
+  Result<int64_t> LastVectorKey(const VectorModel& model) override;
+  Status DropVectorsExcept(const VectorModel& model) override;
   Result<std::vector<std::vector<float>>> Cached(const VectorModel& model,
                                                 const std::vector<std::string>& text_sha256) override;
   Status Cache(const VectorModel& model, const std::vector<std::string>& text_sha256,

@@ -64,6 +64,77 @@ Result<std::vector<TextRow>> SqliteSearch::TextsAfter(int64_t after_key, int lim
   return rows;
 }
 
+Result<std::optional<VectorModel>> SqliteSearch::ActiveModel() {
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare("SELECT model, dimension FROM search_model WHERE id = 1");
+  Result<bool> row = q.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<VectorModel>{};
+  return std::optional<VectorModel>{VectorModel{q.Text(0), static_cast<int>(q.Int(1))}};
+}
+
+Status SqliteSearch::SetActiveModel(const VectorModel& model, int64_t now) {
+  auto conn = pool_.Acquire();
+  return conn->Prepare("INSERT OR REPLACE INTO search_model(id, model, dimension, switched_at) VALUES (1, ?, ?, ?)")
+      .Bind(1, model.id)
+      .Bind(2, int64_t{model.dimension})
+      .Bind(3, now)
+      .Run();
+}
+
+Result<std::vector<TextRow>> SqliteSearch::ChunksWithoutVectors(const VectorModel& model, int64_t after_key,
+                                                                int limit) {
+  std::vector<TextRow> rows;
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare(
+      "SELECT c.id, d.user_id, c.document_id, c.text, c.context FROM chunks c "
+      "JOIN documents d ON d.id = c.document_id WHERE c.id > ?1 AND d.status = 'ready' AND NOT EXISTS "
+      "(SELECT 1 FROM chunk_vectors v WHERE v.chunk_id = c.id AND v.model = ?2 AND v.dimension = ?3) "
+      "ORDER BY c.id LIMIT ?4");
+  q.Bind(1, after_key).Bind(2, model.id).Bind(3, int64_t{model.dimension}).Bind(4, int64_t{limit});
+  while (true) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    rows.push_back({q.Int(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4)});
+  }
+  return rows;
+}
+
+Status SqliteSearch::PutVectors(const VectorModel& model, const std::vector<int64_t>& keys,
+                                const std::vector<std::vector<float>>& vectors) {
+  auto conn = pool_.Acquire();
+  Transaction tx(*conn);
+  BD_RETURN_IF_ERROR(tx.begin_status());
+  for (size_t i = 0; i < keys.size() && i < vectors.size(); ++i) {
+    BD_RETURN_IF_ERROR(conn->Prepare("INSERT OR REPLACE INTO chunk_vectors(chunk_id, model, dimension, vector) "
+                                     "SELECT id, ?2, ?3, ?4 FROM chunks WHERE id = ?1")
+                           .Bind(1, keys[i])
+                           .Bind(2, model.id)
+                           .Bind(3, int64_t{model.dimension})
+                           .BindBlob(4, vectors[i].data(), vectors[i].size() * sizeof(float))
+                           .Run());
+  }
+  return tx.Commit();
+}
+
+Result<int64_t> SqliteSearch::LastVectorKey(const VectorModel& model) {
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare("SELECT coalesce(max(chunk_id), 0) FROM chunk_vectors WHERE model = ? AND dimension = ?");
+  q.Bind(1, model.id).Bind(2, int64_t{model.dimension});
+  Result<bool> row = q.Step();
+  if (!row.ok()) return row.status();
+  return *row ? q.Int(0) : int64_t{0};
+}
+
+Status SqliteSearch::DropVectorsExcept(const VectorModel& model) {
+  auto conn = pool_.Acquire();
+  return conn->Prepare("DELETE FROM chunk_vectors WHERE model <> ?1 OR dimension <> ?2")
+      .Bind(1, model.id)
+      .Bind(2, int64_t{model.dimension})
+      .Run();
+}
+
 Result<std::vector<std::vector<float>>> SqliteSearch::Cached(const VectorModel& model,
                                                             const std::vector<std::string>& text_sha256) {
   std::vector<std::vector<float>> out(text_sha256.size());
