@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <chrono>
 #include <thread>
 
 #include "api/api.hpp"
@@ -255,7 +256,17 @@ int Serve(const Config& c, bool with_workers) {
               c.data_dir.c_str());
   std::fflush(stdout);
   log.Info("listening", {{"url", url}, {"data_dir", c.data_dir}});
+  std::thread preload([&search, &log] {
+    const auto start = std::chrono::steady_clock::now();
+    if (Status s = search.Preload(); !s.ok()) {
+      log.Warn("search indexes not loaded; the first search tries again", {{"error", s.message()}});
+      return;
+    }
+    log.Info("search indexes loaded",
+             {{"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()}});
+  });
   server.Run();
+  preload.join();
   reembedder.Stop();
   if (supervisor) supervisor->Stop(c.http.shutdown_timeout_seconds);
   log.Info("stopped");

@@ -66,6 +66,11 @@ Status SearchService::Refresh() {
   return RefreshVectors();
 }
 
+Status SearchService::Preload() {
+  std::lock_guard lock(mu_);
+  return Refresh();
+}
+
 embed::EmbeddingModel SearchService::model() {
   std::lock_guard lock(mu_);
   (void)SyncModel();
@@ -191,7 +196,7 @@ Result<std::vector<index::Ranked>> SearchService::VectorLeg(const Request& reque
   embed::EmbeddingModel used;
   {
     std::lock_guard lock(mu_);
-    BD_RETURN_IF_ERROR(SyncModel());
+    BD_RETURN_IF_ERROR(Refresh());
     if (!query_embedder_) return query_error_;
     embedder = query_embedder_;
     used = loaded_;
@@ -199,8 +204,7 @@ Result<std::vector<index::Ranked>> SearchService::VectorLeg(const Request& reque
   std::vector<std::string> one{request.query};
   Result<embed::Embeddings> q = embedder->Embed(one);  // outside the lock: a remote call
   if (!q.ok()) return Status::Unavailable("could not embed the query: " + q.status().message());
-  std::lock_guard lock(mu_);
-  BD_RETURN_IF_ERROR(Refresh());
+  std::lock_guard lock(mu_);  // (what became ready while the query was embedded waits for the next search)
   if (!(loaded_ == used)) return Status::Unavailable("the embedding model changed during the search; try again");
   auto it = users_.find(request.user_id);
   if (it == users_.end() || !it->second->vectors) return std::vector<index::Ranked>{};

@@ -61,6 +61,9 @@ class SearchService {
   // Best first, at most request.k. InvalidArgument for an empty query or k outside 1..100;
   // NotFound when a document id is not one of the user's.
   Result<std::vector<Hit>> Search(const Request& request);
+  // Loads the indexes now rather than at the first search (the API calls it at start, in the
+  // background; searches meanwhile wait for it).
+  Status Preload();
   // Drops a deleted document's vectors at once.
   void ForgetDocument(const std::string& user_id, const std::string& document_id);
   // The model whose vectors vector search uses now.
