@@ -435,6 +435,37 @@ TEST_F(SearchStoreTest, VectorsAreStoredWithChunksAndLoadedByModelInKeyOrder) {
   EXPECT_TRUE(store->search().VectorsAfter({"m", 2}, 0, 10)->empty());  // cascaded
 }
 
+TEST_F(SearchStoreTest, VectorsOfTwoModelsSideBySideUntilTheOldAreDropped) {
+  SearchRepository& s = store->search();
+  const VectorModel old_model{"m", 2}, new_model{"n", 3};
+  EXPECT_FALSE(s.ActiveModel()->has_value());
+  ASSERT_TRUE(s.SetActiveModel(old_model, 1).ok());
+  EXPECT_EQ(**s.ActiveModel(), old_model);
+  Document d = AddDocument(alice, "w1", "job_w1");
+  std::vector<StoredChunk> chunks = {{d.id, 0, 1, 1, 0, 3, "one", ""}, {d.id, 1, 1, 1, 4, 7, "two", "ctx"}};
+  chunks[0].vector = {1, 0};
+  chunks[1].vector = {0, 1};
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 7, chunks, old_model, 2).ok());
+  auto missing = s.ChunksWithoutVectors(new_model, 0, 10);
+  ASSERT_TRUE(missing.ok());
+  ASSERT_EQ(missing->size(), 2u);
+  EXPECT_EQ((*missing)[1].context, "ctx");
+  EXPECT_TRUE(s.ChunksWithoutVectors(old_model, 0, 10)->empty());
+  const int64_t k0 = (*missing)[0].chunk_key, k1 = (*missing)[1].chunk_key;
+  // A key whose chunk is gone is skipped, not an error.
+  ASSERT_TRUE(s.PutVectors(new_model, {k0, 999999}, {{1, 2, 3}, {4, 5, 6}}).ok());
+  EXPECT_EQ(*s.LastVectorKey(new_model), k0);
+  EXPECT_EQ(*s.LastVectorKey(old_model), k1);
+  EXPECT_EQ(s.ChunksWithoutVectors(new_model, 0, 10)->size(), 1u);
+  EXPECT_TRUE(s.ChunksWithoutVectors(new_model, k1, 10)->empty());  // after the cursor
+  ASSERT_EQ(s.VectorsAfter(old_model, 0, 10)->size(), 2u);  // both models kept
+  ASSERT_EQ(s.VectorsAfter(new_model, 0, 10)->size(), 1u);
+  ASSERT_TRUE(s.DropVectorsExcept(new_model).ok());
+  EXPECT_TRUE(s.VectorsAfter(old_model, 0, 10)->empty());
+  EXPECT_EQ(*s.LastVectorKey(old_model), 0);
+  EXPECT_EQ(s.VectorsAfter(new_model, 0, 10)->at(0).vector, (std::vector<float>{1, 2, 3}));
+}
+
 TEST_F(SearchStoreTest, DeletedReprocessedAndUnreadyDocumentsAreNotLoaded) {
   auto texts = [&] {
     Result<std::vector<TextRow>> rows = store->search().TextsAfter(0, 100);
