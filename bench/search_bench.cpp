@@ -5,7 +5,7 @@
 //   against a brute-force scan (on 200 of the queries), and a scoped exact scan over one
 //   document's 50 chunks among all vectors (what a search narrowed by document_ids does).
 // Data: see Data below; queries are drawn the same way as the vectors.
-//   build/release/bench/search_bench [vectors=100000] [dimension=384] [ef_search=160] [threads=2]
+//   build/release/bench/search_bench [vectors=100000] [dimension=384] [ef_search=160[,400...]] [threads=2]
 //                                    [data=topics|noise] [m=16]
 #include <sys/resource.h>
 
@@ -101,7 +101,15 @@ int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 100000;
   const int dim = argc > 2 ? std::atoi(argv[2]) : 384;
   HnswOptions options;
-  options.ef_search = argc > 3 ? std::atoi(argv[3]) : 160;
+  // ef_search: one value or several ("160,400,800"), each measured on the same graph (a search
+  // for the ef best, cut to 10, is a search with that ef).
+  std::vector<int> efs;
+  for (std::string list = argc > 3 ? argv[3] : "160"; !list.empty();) {
+    const size_t comma = list.find(',');
+    efs.push_back(std::atoi(list.substr(0, comma).c_str()));
+    list = comma == std::string::npos ? "" : list.substr(comma + 1);
+  }
+  options.ef_search = efs.front();
   const int threads = argc > 4 ? std::atoi(argv[4]) : 2;
   const std::string kind = argc > 5 ? argv[5] : "topics";
   options.m = argc > 6 ? std::atoi(argv[6]) : 16;
@@ -126,14 +134,7 @@ int main(int argc, char** argv) {
 
   std::vector<std::vector<float>> queries;
   for (int q = 0; q < 1000; ++q) queries.push_back(data.Next());
-  std::vector<double> ms;
-  std::vector<std::vector<Ranked>> approx;
-  for (const auto& q : queries) {
-    const auto s = Clock::now();
-    approx.push_back(hnsw->Search(q, 10));
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
-  }
-  int agree = 0, total = 0;
+  std::vector<std::vector<Ranked>> truth;
   for (size_t q = 0; q < 200; ++q) {  // brute force over the same vectors
     std::vector<Ranked> scored(keys.size());
     for (size_t i = 0; i < keys.size(); ++i) {
@@ -142,11 +143,31 @@ int main(int argc, char** argv) {
       for (size_t d = 0; d < udim; ++d) dot += v[d] * queries[q][d];
       scored[i] = {keys[i], dot};
     }
-    const auto truth = TopK(std::move(scored), 10);
-    std::unordered_set<int64_t> got;
-    for (const Ranked& r : approx[q]) got.insert(r.key);
-    for (const Ranked& r : truth) agree += got.count(r.key) != 0 ? 1 : 0;
-    total += static_cast<int>(truth.size());
+    truth.push_back(TopK(std::move(scored), 10));
+  }
+  struct Row {
+    int ef;
+    double p50, p99, recall;
+  };
+  std::vector<Row> rows;
+  for (int ef : efs) {
+    std::vector<double> ms;
+    std::vector<std::vector<Ranked>> approx;
+    for (const auto& q : queries) {
+      const auto s = Clock::now();
+      std::vector<Ranked> hits = hnsw->Search(q, std::max(10, ef));
+      if (hits.size() > 10) hits.resize(10);
+      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+      approx.push_back(std::move(hits));
+    }
+    int agree = 0, total = 0;
+    for (size_t q = 0; q < truth.size(); ++q) {
+      std::unordered_set<int64_t> got;
+      for (const Ranked& r : approx[q]) got.insert(r.key);
+      for (const Ranked& r : truth[q]) agree += got.count(r.key) != 0 ? 1 : 0;
+      total += static_cast<int>(truth[q].size());
+    }
+    rows.push_back({ef, Percentile(ms, 0.5), Percentile(ms, 0.99), static_cast<double>(agree) / total});
   }
   // Scoped: one document's 50 chunks among all, by exact scan over the index's own vectors
   // (SearchAmong, what a search narrowed by document_ids does).
@@ -160,8 +181,10 @@ int main(int argc, char** argv) {
     scoped_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
     if (hits.size() != 10) return 2;
   }
-  std::printf("| %d | %d | %s | %d | %d | %d | %.0f | %.0f | %.3f | %.3f | %.3f | %.3f |\n", n, dim, kind.c_str(),
-              options.m, options.ef_search, threads, n / build_s, static_cast<double>(rss1 - rss0) * 1024.0 / n, Percentile(ms, 0.5), Percentile(ms, 0.99),
-              static_cast<double>(agree) / total, Percentile(scoped_ms, 0.99));
+  for (const Row& r : rows) {
+    std::printf("| %d | %d | %s | %d | %d | %d | %.0f | %.0f | %.3f | %.3f | %.3f | %.3f |\n", n, dim, kind.c_str(),
+                options.m, r.ef, threads, n / build_s, static_cast<double>(rss1 - rss0) * 1024.0 / n, r.p50, r.p99,
+                r.recall, Percentile(scoped_ms, 0.99));
+  }
   return 0;
 }
