@@ -97,7 +97,7 @@ Json Schemas() {
         {"properties",
          {{"data", {{"type", "array"}, {"items", Ref("SearchHit")}}},
           {"mode", str},
-          {"model", {{"type", "string"}, {"description", "The embedding model of the vector leg"}}}}}}},
+          {"model", {{"type", "string"}, {"description", "The embedding model whose vectors answered (id/dimension): after a change of model, the old one until every chunk is re-embedded"}}}}}}},
       {"Document",
        {{"type", "object"},
         {"required", {"id", "filename", "content_type", "size_bytes", "sha256", "status", "stage", "progress", "page",
