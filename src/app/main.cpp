@@ -103,7 +103,8 @@ embed::EmbedderFactory OtherModels(const SearchConfig& s, bool for_queries) {
     SearchConfig other = s;
     other.embeddings = m.id == embed::kLocalModelId ? "local" : "openai";
     other.embedding_model = m.id;
-    other.embedding_dimensions = m.dimension;
+    other.embedding_dimensions =
+        other.embeddings == "openai" && m.dimension == embed::OpenAiDefaultDimension(m.id) ? 0 : m.dimension;
     if (other.embeddings == "openai" && other.openai_api_key.empty() && s.embeddings != "openai") {
       return Status::InvalidArgument("no OpenAI API key is configured");
     }
@@ -235,7 +236,6 @@ int Serve(const Config& c, bool with_workers) {
   std::unique_ptr<embed::Embedder> reembed_target = MakeEmbedder(c.search, false);
   ingest::Reembedder reembedder(store, *reembed_target, OtherModels(c.search, false), clock, log,
                                 {64, c.search.embedding_price, 5});
-  reembedder.Start();
   api::Services services{store, auth, conversations, ingest, search, metrics, log, c.http, c.ingest};
   api::RegisterApi(router, services);
 
@@ -256,6 +256,7 @@ int Serve(const Config& c, bool with_workers) {
               c.data_dir.c_str());
   std::fflush(stdout);
   log.Info("listening", {{"url", url}, {"data_dir", c.data_dir}});
+  reembedder.Start();  // only once this process is serving (a second instance that cannot bind does nothing)
   std::thread preload([&search, &log] {
     const auto start = std::chrono::steady_clock::now();
     if (Status s = search.Preload(); !s.ok()) {

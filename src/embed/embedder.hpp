@@ -56,6 +56,10 @@ std::unique_ptr<Embedder> NewLocalEmbedder(int dimension = 1024);
 
 inline constexpr std::string_view kLocalModelId = "local-hash-v1";
 
+// What an OpenAI model answers without a `dimensions` parameter (1,536; 3,072 for
+// text-embedding-3-large). Older models refuse the parameter, so it is sent only when asked.
+int OpenAiDefaultDimension(const std::string& model);
+
 // Builds an embedder for another model than the configured one (the model search still uses
 // while documents are re-embedded after a change of model).
 using EmbedderFactory = std::function<Result<std::unique_ptr<Embedder>>(const EmbeddingModel& model)>;

@@ -90,7 +90,7 @@ class OpenAiEmbedder final : public Embedder {
   explicit OpenAiEmbedder(OpenAiOptions o) : o_(std::move(o)) {
     InitCurlOnce();
     model_.id = o_.model;
-    model_.dimension = o_.dimensions > 0 ? o_.dimensions : DefaultDimension(o_.model);
+    model_.dimension = o_.dimensions > 0 ? o_.dimensions : OpenAiDefaultDimension(o_.model);
     while (!o_.base_url.empty() && o_.base_url.back() == '/') o_.base_url.pop_back();
   }
 
@@ -123,11 +123,6 @@ class OpenAiEmbedder final : public Embedder {
   static constexpr size_t kMaxRequestBytes = 300'000;
   static constexpr size_t kMaxInputBytes = kOpenAiMaxInputBytes;
   static constexpr double kMaxRetryAfterSeconds = 120;  // a longer wait fails the attempt's job instead
-
-  static int DefaultDimension(const std::string& model) {
-    if (model == "text-embedding-3-large") return 3072;
-    return 1536;  // text-embedding-3-small, text-embedding-ada-002
-  }
 
   Status EmbedRange(std::span<const std::string> texts, size_t from, size_t to, Embeddings& out) {
     Json input = Json::array();
@@ -269,6 +264,11 @@ class OpenAiEmbedder final : public Embedder {
 
 std::unique_ptr<Embedder> NewOpenAiEmbedder(const OpenAiOptions& options) {
   return std::make_unique<OpenAiEmbedder>(options);
+}
+
+int OpenAiDefaultDimension(const std::string& model) {
+  if (model == "text-embedding-3-large") return 3072;
+  return 1536;  // text-embedding-3-small, text-embedding-ada-002
 }
 
 }  // namespace betterdev::embed

@@ -68,9 +68,10 @@ std::vector<Ranked> KeywordIndex::Score(std::span<const std::string> terms, int 
                                         const std::vector<bool>* among) const {
   if (k <= 0 || live_ == 0) return {};
   const double n = static_cast<double>(live_);
-  const double average = std::max(live_length_ / n, 1.0);
+  const double average = live_length_ > 0 ? live_length_ / n : 1.0;
   const double k1 = options_.k1, b = options_.b;
-  std::vector<float> score(key_of_.size(), 0.0F);
+  std::vector<double> score(key_of_.size(), 0.0);
+  std::vector<bool> seen(key_of_.size(), false);
   std::vector<uint32_t> touched;
   for (const std::string& term : terms) {
     auto id = term_ids_.find(term);
@@ -85,8 +86,11 @@ std::vector<Ranked> KeywordIndex::Score(std::span<const std::string> terms, int 
       if (!alive_[p.slot] || (among != nullptr && !(*among)[p.slot])) continue;
       const double w = p.weight;
       const double norm = k1 * (1 - b + b * length_[p.slot] / average);
-      if (score[p.slot] == 0) touched.push_back(p.slot);
-      score[p.slot] += static_cast<float>(idf * w * (k1 + 1) / (w + norm));
+      if (!seen[p.slot]) {
+        seen[p.slot] = true;
+        touched.push_back(p.slot);
+      }
+      score[p.slot] += idf * w * (k1 + 1) / (w + norm);
     }
   }
   std::vector<Ranked> ranked;

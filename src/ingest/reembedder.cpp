@@ -79,7 +79,11 @@ Result<bool> Reembedder::Step() {
       }
     }
   }
-  if (old_) BD_RETURN_IF_ERROR(Backfill(old_model_, *old_, old_cursor_, did_work));
+  if (old_) {  // a failure here must not hold the change up: those documents wait for the switch
+    if (Status s = Backfill(old_model_, *old_, old_cursor_, did_work); !s.ok()) {
+      log_.Warn("cannot give new documents a vector of the model search still uses", {{"error", s.message()}});
+    }
+  }
   if (did_work) return true;
   BD_RETURN_IF_ERROR(Backfill(target, target_, target_cursor_, did_work));
   if (did_work) return true;

@@ -111,6 +111,7 @@ Status SearchService::RefreshTexts() {
     if (!rows.ok()) return rows.status();
     for (const store::TextRow& r : *rows) {
       last_text_key_ = std::max(last_text_key_, r.chunk_key);
+      if (r.ordinal == 0) ForgetChunksOf(r.user_id, r.document_id);  // reprocessed: the old chunks are gone
       UserOf(r.user_id, r.document_id, r.chunk_key)
           .keywords.Add(r.chunk_key, (*tokenizer_)->Document(r.text), (*tokenizer_)->Document(r.context));
     }
@@ -161,6 +162,10 @@ Status SearchService::RefreshVectors() {
 
 void SearchService::ForgetDocument(const std::string& user_id, const std::string& document_id) {
   std::lock_guard lock(mu_);
+  ForgetChunksOf(user_id, document_id);
+}
+
+void SearchService::ForgetChunksOf(const std::string& user_id, const std::string& document_id) {
   auto u = users_.find(user_id);
   if (u == users_.end()) return;
   auto keys = u->second->keys_of.find(document_id);
@@ -183,7 +188,7 @@ Result<std::vector<index::Ranked>> SearchService::KeywordLeg(const Request& requ
   const std::vector<std::string> terms = (*tokenizer_)->Query(request.query);
   if (terms.empty()) return std::vector<index::Ranked>{};
   std::lock_guard lock(mu_);
-  BD_RETURN_IF_ERROR(Refresh());
+  BD_RETURN_IF_ERROR(RefreshTexts());  // not the vectors: their trouble must not stop keyword search
   auto it = users_.find(request.user_id);
   if (it == users_.end()) return std::vector<index::Ranked>{};
   const UserIndex& u = *it->second;

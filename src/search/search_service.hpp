@@ -76,6 +76,7 @@ class SearchService {
   Status RefreshTexts();
   Status RefreshVectors();
   UserIndex& UserOf(const std::string& user_id, const std::string& document_id, int64_t key);
+  void ForgetChunksOf(const std::string& user_id, const std::string& document_id);  // mu_ held
   // The chunk keys of the requested documents (empty when no scope was asked); mu_ held.
   static std::vector<int64_t> ScopeKeys(const UserIndex& u, const Request& request);
   Result<std::vector<index::Ranked>> KeywordLeg(const Request& request, int depth);

@@ -89,6 +89,32 @@ TEST_F(SearchTest, EachUserSearchesOnlyTheirOwnChunksInEveryMode) {
   EXPECT_EQ(Found(s, "alice", "quarks", Mode::kKeyword), std::vector<std::string>{});
 }
 
+TEST_F(SearchTest, AReprocessedDocumentLeavesNoStaleChunksInTheKeywordStatistics) {
+  auto embedder = embed::NewLocalEmbedder(32);
+  const std::string a1 = Ready("alice", {"alpha beta", "alpha gamma", "beta beta beta"}, *embedder);
+  const std::string a2 = Ready("alice", {"alpha delta", "beta zeta", "omega"}, *embedder);
+  SearchService s(*db, *embedder, config);
+  ASSERT_FALSE(Found(s, "alice", "beta", Mode::kKeyword).empty());  // loaded
+  // Reprocessed (as a worker does it, not through this service): new chunks replace the old.
+  ASSERT_TRUE(db->documents().Requeue("alice", a1, "job_again", 5).ok());
+  store::StoredChunk c{a1, 0, 1, 1, 0, 9, "beta only", ""};
+  auto e = embedder->Embed(std::vector<std::string>{"beta only"});
+  c.vector.assign(e->Row(0).begin(), e->Row(0).end());
+  ASSERT_TRUE(db->documents().CompleteWithChunks(a1, "job_again", 1, 9, {c}, {embedder->model().id, 32}, 6).ok());
+  // The long-lived service ranks exactly as one that never saw the old chunks.
+  SearchService fresh(*db, *embedder, config);
+  auto got = s.Search({"alice", "beta", {}, 10, Mode::kKeyword});
+  auto want = fresh.Search({"alice", "beta", {}, 10, Mode::kKeyword});
+  ASSERT_TRUE(got.ok() && want.ok());
+  ASSERT_EQ(got->size(), want->size());
+  ASSERT_EQ(got->size(), 2u);
+  for (size_t i = 0; i < got->size(); ++i) {
+    EXPECT_EQ((*got)[i].chunk.key, (*want)[i].chunk.key);
+    EXPECT_DOUBLE_EQ((*got)[i].score, (*want)[i].score);
+  }
+  (void)a2;
+}
+
 TEST_F(SearchTest, ModelChangeKeepsOldVectorsUntilEveryChunkHasNewOnesThenSwitches) {
   auto old_model = embed::NewLocalEmbedder(64);
   auto new_model = embed::NewLocalEmbedder(32);

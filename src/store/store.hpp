@@ -127,6 +127,7 @@ struct TextRow {
   int64_t chunk_key = 0;
   std::string user_id;
   std::string document_id;
+  int ordinal = 0;  // 0 starts a document's chunks (again, after reprocessing)
   std::string text;
   std::string context;
 };

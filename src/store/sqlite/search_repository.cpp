@@ -52,14 +52,14 @@ Result<std::vector<TextRow>> SqliteSearch::TextsAfter(int64_t after_key, int lim
   std::vector<TextRow> rows;
   auto conn = pool_.Acquire();
   Statement q = conn->Prepare(
-      "SELECT c.id, d.user_id, c.document_id, c.text, c.context FROM chunks c "
+      "SELECT c.id, d.user_id, c.document_id, c.ordinal, c.text, c.context FROM chunks c "
       "JOIN documents d ON d.id = c.document_id WHERE c.id > ?1 AND d.status = 'ready' ORDER BY c.id LIMIT ?2");
   q.Bind(1, after_key).Bind(2, int64_t{limit});
   while (true) {
     Result<bool> row = q.Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    rows.push_back({q.Int(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4)});
+    rows.push_back({q.Int(0), q.Text(1), q.Text(2), static_cast<int>(q.Int(3)), q.Text(4), q.Text(5)});
   }
   return rows;
 }
@@ -87,7 +87,7 @@ Result<std::vector<TextRow>> SqliteSearch::ChunksWithoutVectors(const VectorMode
   std::vector<TextRow> rows;
   auto conn = pool_.Acquire();
   Statement q = conn->Prepare(
-      "SELECT c.id, d.user_id, c.document_id, c.text, c.context FROM chunks c "
+      "SELECT c.id, d.user_id, c.document_id, c.ordinal, c.text, c.context FROM chunks c "
       "JOIN documents d ON d.id = c.document_id WHERE c.id > ?1 AND d.status = 'ready' AND NOT EXISTS "
       "(SELECT 1 FROM chunk_vectors v WHERE v.chunk_id = c.id AND v.model = ?2 AND v.dimension = ?3) "
       "ORDER BY c.id LIMIT ?4");
@@ -96,7 +96,7 @@ Result<std::vector<TextRow>> SqliteSearch::ChunksWithoutVectors(const VectorMode
     Result<bool> row = q.Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    rows.push_back({q.Int(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4)});
+    rows.push_back({q.Int(0), q.Text(1), q.Text(2), static_cast<int>(q.Int(3)), q.Text(4), q.Text(5)});
   }
   return rows;
 }
