@@ -1,5 +1,6 @@
 // What the search indexes load (chunks, their vectors) and the embedding cache.
 #include <cstring>
+#include <string>
 
 #include "store/sqlite/repositories.hpp"
 
@@ -10,6 +11,22 @@ std::vector<float> FloatsOf(std::string_view blob) {
   std::vector<float> v(blob.size() / sizeof(float));
   std::memcpy(v.data(), blob.data(), v.size() * sizeof(float));
   return v;
+}
+
+// A ready chunk's text with its owner: the columns both text queries select, read back.
+constexpr const char* kTextRowColumns =
+    "SELECT c.id, d.user_id, c.document_id, c.ordinal, c.text, c.context FROM chunks c "
+    "JOIN documents d ON d.id = c.document_id WHERE c.id > ?1 AND d.status = 'ready' ";
+
+Result<std::vector<TextRow>> ReadTextRows(Statement& q) {
+  std::vector<TextRow> rows;
+  while (true) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    rows.push_back({q.Int(0), q.Text(1), q.Text(2), static_cast<int>(q.Int(3)), q.Text(4), q.Text(5)});
+  }
+  return rows;
 }
 
 }  // namespace
@@ -49,19 +66,11 @@ Result<std::vector<VectorRow>> SqliteSearch::VectorsAfter(const VectorModel& mod
   return rows;
 }
 Result<std::vector<TextRow>> SqliteSearch::TextsAfter(int64_t after_key, int limit) {
-  std::vector<TextRow> rows;
   auto conn = pool_.Acquire();
-  Statement q = conn->Prepare(
-      "SELECT c.id, d.user_id, c.document_id, c.ordinal, c.text, c.context FROM chunks c "
-      "JOIN documents d ON d.id = c.document_id WHERE c.id > ?1 AND d.status = 'ready' ORDER BY c.id LIMIT ?2");
+  static const std::string sql = std::string(kTextRowColumns) + "ORDER BY c.id LIMIT ?2";
+  Statement q = conn->Prepare(sql.c_str());  // connections cache statements by this pointer
   q.Bind(1, after_key).Bind(2, int64_t{limit});
-  while (true) {
-    Result<bool> row = q.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    rows.push_back({q.Int(0), q.Text(1), q.Text(2), static_cast<int>(q.Int(3)), q.Text(4), q.Text(5)});
-  }
-  return rows;
+  return ReadTextRows(q);
 }
 
 Result<std::optional<VectorModel>> SqliteSearch::ActiveModel() {
@@ -84,21 +93,13 @@ Status SqliteSearch::SetActiveModel(const VectorModel& model, int64_t now) {
 
 Result<std::vector<TextRow>> SqliteSearch::ChunksWithoutVectors(const VectorModel& model, int64_t after_key,
                                                                 int limit) {
-  std::vector<TextRow> rows;
   auto conn = pool_.Acquire();
-  Statement q = conn->Prepare(
-      "SELECT c.id, d.user_id, c.document_id, c.ordinal, c.text, c.context FROM chunks c "
-      "JOIN documents d ON d.id = c.document_id WHERE c.id > ?1 AND d.status = 'ready' AND NOT EXISTS "
-      "(SELECT 1 FROM chunk_vectors v WHERE v.chunk_id = c.id AND v.model = ?2 AND v.dimension = ?3) "
-      "ORDER BY c.id LIMIT ?4");
+  static const std::string sql = std::string(kTextRowColumns) +
+                                 "AND NOT EXISTS (SELECT 1 FROM chunk_vectors v WHERE v.chunk_id = c.id AND v.model = ?2 "
+                                 "AND v.dimension = ?3) ORDER BY c.id LIMIT ?4";
+  Statement q = conn->Prepare(sql.c_str());  // connections cache statements by this pointer
   q.Bind(1, after_key).Bind(2, model.id).Bind(3, int64_t{model.dimension}).Bind(4, int64_t{limit});
-  while (true) {
-    Result<bool> row = q.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    rows.push_back({q.Int(0), q.Text(1), q.Text(2), static_cast<int>(q.Int(3)), q.Text(4), q.Text(5)});
-  }
-  return rows;
+  return ReadTextRows(q);
 }
 
 Status SqliteSearch::PutVectors(const VectorModel& model, const std::vector<int64_t>& keys,
