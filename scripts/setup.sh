@@ -9,8 +9,11 @@ DEB_PACKAGES=(
   # libraries
   libboost1.74-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev libcli11-dev libssl-dev libpoppler-cpp-dev poppler-utils libmagic-dev libzip-dev libpugixml-dev
   libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-osd libgumbo-dev libuchardet-dev
+  libhnswlib-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev wrk curl time nodejs npm
+  # the sqlite3 shell: a test reads the database after a delete, where the API can no longer look
+  sqlite3
   # the tesseract command-line tool: the OCR benchmark's reference
   tesseract-ocr
 )

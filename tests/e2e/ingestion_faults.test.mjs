@@ -110,17 +110,14 @@ function assertAllMarkers(chunks, pages) {
 
 const logged = (server, msg, pred = () => true) => server.logLines().filter((l) => l.msg === msg && pred(l));
 
-// Rows in the chunks table for a document, read straight from SQLite when the sqlite3 shell is
-// installed (null otherwise): the API cannot show chunks of a deleted document.
+// Rows in the chunks table for a document, read straight from SQLite with the sqlite3 shell
+// (installed by scripts/setup.sh): the API cannot show chunks of a deleted document. A missing
+// shell fails the test.
 function chunkRows(dataDir, id) {
-  try {
-    const out = execFileSync('sqlite3', ['-readonly', path.join(dataDir, 'betterdev.db'), `SELECT count(*) FROM chunks WHERE document_id = '${id}'`], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    return Number(out.toString().trim());
-  } catch {
-    return null;
-  }
+  const out = execFileSync('sqlite3', ['-readonly', path.join(dataDir, 'betterdev.db'), `SELECT count(*) FROM chunks WHERE document_id = '${id}'`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return Number(out.toString().trim());
 }
 
 describe('ingestion faults', () => {
@@ -197,7 +194,11 @@ describe('ingestion faults', () => {
     const chunks = await allChunks(server.url, token, u.document_id);
     checkChunks(doc, chunks);
     assertAllMarkers(chunks, 200);
-    const m = await metrics(server.url);
+    // Worker events reach /metrics after the row says ready (metrics lag readiness).
+    const m = await eventually(async () => {
+      const x = await metrics(server.url);
+      return mv(x, 'betterdev_ingest_documents_total', { status: 'ready' }) >= 1 ? x : null;
+    }, { timeoutMs: 10000, what: 'the ready document counted in /metrics' });
     assert.equal(mv(m, 'betterdev_worker_restarts'), 1);
     assert.equal(mv(m, 'betterdev_workers'), 2);
     assert.equal(mv(m, 'betterdev_ingest_documents_total', { status: 'ready' }), 1);
@@ -370,8 +371,7 @@ describe('ingestion faults', () => {
     // Nothing comes back later.
     await sleep(500);
     assertError(await api(server.url, 'GET', `/v1/documents/${u.document_id}`, { token }), 404, 'not_found');
-    const rows = chunkRows(server.dataDir, u.document_id);
-    if (rows !== null) assert.equal(rows, 0, 'chunks of the deleted document were stored');
+    assert.equal(chunkRows(server.dataDir, u.document_id), 0, 'chunks of the deleted document were stored');
     assert.ok(!fs.existsSync(blob));
 
     // The server and its workers carry on: other bytes become ready, the same bytes are new again.
@@ -384,8 +384,8 @@ describe('ingestion faults', () => {
     assert.equal((await api(server.url, 'DELETE', `/v1/documents/${back.document_id}`, { token })).status, 204);
     const m = await eventually(async () => {
       const x = await metrics(server.url);
-      return mv(x, 'betterdev_queue_jobs', { state: 'active' }) === 0 ? x : null;
-    }, { timeoutMs: 8000, what: 'no active job' });
+      return mv(x, 'betterdev_queue_jobs', { state: 'active' }) === 0 && mv(x, 'betterdev_ingest_documents_total', { status: 'ready' }) >= 1 ? x : null;
+    }, { timeoutMs: 8000, what: 'no active job, and the ready document counted' });
     assert.equal(mv(m, 'betterdev_ingest_documents_total', { status: 'ready' }), 1);
     assert.equal(mv(m, 'betterdev_worker_restarts'), 0);
     await assertHealthy(server.url);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { api, assertError, metricValue, parseMetrics, registerAndLogin, sharedServer } from './helpers.mjs';
+import { api, assertError, eventually, metricValue, parseMetrics, registerAndLogin, sharedServer } from './helpers.mjs';
 import { CHUNK_KEYS, uploadOk, waitForDocument, waitReady } from './ingest_helpers.mjs';
 
 const TEXTS = {
@@ -58,8 +58,11 @@ describe('search', () => {
     // The vector leg matches spelling variants and words the keyword leg does not stem together.
     const fuzzy = await search(shared.url, token, { query: 'caffeinated teas', mode: 'vector', k: 1 });
     assert.equal(fuzzy.json.data[0].document_id, ids['tea.txt']);
-    const m = parseMetrics((await api(shared.url, 'GET', '/metrics')).text);
-    assert.ok(metricValue(m, 'betterdev_ingest_stage_seconds_count', { stage: 'embedding' }) >= 3);
+    // Worker events reach /metrics after the documents are ready (metrics lag readiness).
+    await eventually(
+      async () => metricValue(parseMetrics((await api(shared.url, 'GET', '/metrics')).text), 'betterdev_ingest_stage_seconds_count', { stage: 'embedding' }) >= 3,
+      { timeoutMs: 10000, what: 'three embedding stages counted in /metrics' },
+    );
   });
 
   test('scoped to the caller, and to document_ids when given', async () => {
