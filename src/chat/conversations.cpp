@@ -45,10 +45,21 @@ Status ConversationService::ValidateDocumentIds(const std::vector<std::string>& 
   return Status::Ok();
 }
 
+Status ConversationService::CheckOwnDocuments(const std::string& user_id, const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
+    auto d = store_.documents().Get(user_id, id);
+    if (d.ok()) continue;
+    if (d.status().code() == StatusCode::kNotFound) return Status::NotFound("no such document: " + id);
+    return d.status();
+  }
+  return Status::Ok();
+}
+
 Result<store::Conversation> ConversationService::Create(const std::string& user_id, std::optional<std::string> title,
                                                         std::vector<std::string> document_ids) {
   if (title) BD_RETURN_IF_ERROR(ValidateTitle(*title));
   BD_RETURN_IF_ERROR(ValidateDocumentIds(document_ids));
+  BD_RETURN_IF_ERROR(CheckOwnDocuments(user_id, document_ids));
   int64_t now = clock_.NowMillis();
   store::Conversation c{ids_.New("conv"), user_id, title.value_or(std::string(kDefaultTitle)),
                         std::move(document_ids), now, now};
@@ -68,7 +79,13 @@ Result<store::Page<store::Conversation>> ConversationService::List(const std::st
 Result<store::Conversation> ConversationService::Update(const std::string& user_id, const std::string& id,
                                                         const store::ConversationPatch& patch) {
   if (patch.title) BD_RETURN_IF_ERROR(ValidateTitle(*patch.title));
-  if (patch.document_ids) BD_RETURN_IF_ERROR(ValidateDocumentIds(*patch.document_ids));
+  if (patch.document_ids) {
+    BD_RETURN_IF_ERROR(ValidateDocumentIds(*patch.document_ids));
+    // The conversation first: another user's conversation answers 404 whatever the documents.
+    auto existing = store_.conversations().Get(user_id, id);
+    if (!existing.ok()) return existing.status();
+    BD_RETURN_IF_ERROR(CheckOwnDocuments(user_id, *patch.document_ids));
+  }
   return store_.conversations().Update(user_id, id, patch, clock_.NowMillis());
 }
 

@@ -1,6 +1,5 @@
-// Conversations: a user's chats, each scoped to a set of documents, and their messages.
-// Answering questions (retrieval, prompts, models) arrives with the chat issue; this is the
-// service the API calls for conversation CRUD. Thread-safe.
+// Conversations: a user's chats, each scoped to a set of the user's own documents, and their
+// messages (answering is chat_service.hpp). Thread-safe.
 #pragma once
 
 #include <optional>
@@ -23,7 +22,8 @@ class ConversationService {
   ConversationService(store::Store& store, const Clock& clock, IdGenerator& ids)
       : store_(store), clock_(clock), ids_(ids) {}
 
-  // InvalidArgument for an empty or over-long title, or a bad document id list.
+  // InvalidArgument for an empty or over-long title, or a bad document id list; NotFound when a
+  // document id is not one of the user's existing documents (exactly like a missing one).
   Result<store::Conversation> Create(const std::string& user_id, std::optional<std::string> title,
                                      std::vector<std::string> document_ids);
   Result<store::Conversation> Get(const std::string& user_id, const std::string& id);
@@ -35,6 +35,8 @@ class ConversationService {
                                                const store::PageRequest& page);
 
   static Status ValidateTitle(const std::string& title);
+  // NotFound naming the first id that is not one of the user's documents.
+  Status CheckOwnDocuments(const std::string& user_id, const std::vector<std::string>& ids);
   static Status ValidateDocumentIds(const std::vector<std::string>& ids);
 
  private:

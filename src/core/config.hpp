@@ -68,6 +68,27 @@ struct SearchConfig {
   int exact_below = 20000;        // a scope with fewer vectors is searched exactly, else by HNSW
 };
 
+// Chat: answers from the retrieved chunks.
+struct ChatConfig {
+  std::string llm = "extractive";  // "extractive" (offline default) or "openai" (any OpenAI-compatible API)
+  std::string model = "gpt-4o-mini";  // openai
+  std::string base_url;            // openai; empty: the embedding provider's (SearchConfig::openai_base_url)
+  std::string api_key;             // openai; empty: the embedding provider's key
+  int top_k = 3;                   // chunks an answer is built from
+  double prompt_price = 0.15;      // USD per 1M prompt tokens (gpt-4o-mini's list price), for the recorded cost
+  double completion_price = 0.60;  // USD per 1M completion tokens
+  int connect_timeout_ms = 10000;
+  int first_token_timeout_ms = 60000;
+  int idle_timeout_ms = 30000;     // between two pieces of a streamed answer
+  int max_attempts = 3;            // per answer, before its first token
+  int history_tokens = 1000;       // budget for the conversation's last turns in a prompt
+  int context_tokens = 3000;       // budget for the retrieved chunks in a prompt
+  int max_answer_tokens = 1024;
+  bool rewrite = true;             // openai: a follow-up is rewritten into a standalone question before retrieval
+  int threads = 2;                 // retrieval and bookkeeping of answers (never waiting on a model)
+  int max_question_chars = 4000;
+};
+
 struct Config {
   std::string data_dir = "./data";
   LogLevel log_level = LogLevel::kInfo;
@@ -75,6 +96,7 @@ struct Config {
   AuthConfig auth;
   IngestConfig ingest;
   SearchConfig search;
+  ChatConfig chat;
 };
 
 }  // namespace betterdev

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/status.hpp"
+#include "httpclient/http_client.hpp"
 
 namespace betterdev::embed {
 
@@ -79,6 +80,8 @@ struct OpenAiOptions {
   int max_backoff_ms = 30000;
   int connect_timeout_ms = 10000;
   int request_timeout_ms = 60000;
+  // Shared with the process's other callers (chat), so connections stay alive; null: its own.
+  std::shared_ptr<httpclient::Client> client;
 };
 
 // OpenAI-compatible POST {base_url}/embeddings. One request per at most 2,048 inputs and 300,000
@@ -86,7 +89,7 @@ struct OpenAiOptions {
 // exponential backoff and jitter (honouring Retry-After / retry-after-ms) up to max_attempts,
 // then Unavailable naming the last problem. 401/403 are PermissionDenied and other 4xx are
 // InvalidArgument at once, with the provider's message. Vectors are normalised on arrival;
-// `tokens` is the provider's usage count. Thread-safe (a connection per call).
+// `tokens` is the provider's usage count. Thread-safe (connections kept alive by the client).
 std::unique_ptr<Embedder> NewOpenAiEmbedder(const OpenAiOptions& options);
 
 // Dot product of two equally long vectors (cosine similarity for normalised vectors).

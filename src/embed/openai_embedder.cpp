@@ -1,7 +1,5 @@
 // Any OpenAI-compatible POST {base}/embeddings (OpenAI, Azure-style base URLs, Ollama, vLLM,
-// TEI) through libcurl. See embedder.hpp for the contract and the limits.
-#include <curl/curl.h>
-
+// TEI) through the shared outbound client. See embedder.hpp for the contract and the limits.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -18,56 +16,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-struct CurlGlobal {
-  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-};
-
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { static CurlGlobal global; });
-}
-
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-
-struct HttpAnswer {
-  long status = 0;        // 0: no answer (connection failed, timed out)
-  std::string body;
-  std::string error;      // curl's reason when status is 0
-  double retry_after_seconds = -1;  // from Retry-After / retry-after-ms, when present
-};
-
-size_t OnBody(char* data, size_t size, size_t count, void* user) {
-  auto* out = static_cast<std::string*>(user);
-  const size_t n = size * count;
-  if (out->size() + n > (size_t{256} << 20)) return 0;  // a quarter GB of JSON is not an answer
-  out->append(data, n);
-  return n;
-}
-
-size_t OnHeader(char* data, size_t size, size_t count, void* user) {
-  auto* answer = static_cast<HttpAnswer*>(user);
-  const size_t n = size * count;
-  std::string line(data, n);
-  std::transform(line.begin(), line.end(), line.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  auto value = [&](std::string_view name) -> std::optional<double> {
-    if (!line.starts_with(name)) return std::nullopt;
-    char* end = nullptr;
-    const double v = std::strtod(line.c_str() + name.size(), &end);
-    if (end == line.c_str() + name.size() || !std::isfinite(v) || v < 0) return std::nullopt;
-    return v;
-  };
-  if (auto ms = value("retry-after-ms:")) answer->retry_after_seconds = *ms / 1000.0;
-  else if (auto s = value("retry-after:"); s && answer->retry_after_seconds < 0) answer->retry_after_seconds = *s;
-  return n;
-}
-
 // The message in an OpenAI error body ({"error":{"message":...}}), else the start of the body.
-std::string ErrorMessage(const HttpAnswer& a) {
+std::string ErrorMessage(const httpclient::Answer& a) {
   Json j = Json::parse(a.body, nullptr, false);
   if (j.is_object() && j.contains("error")) {
     const Json& e = j["error"];
@@ -88,7 +38,7 @@ std::string_view CutUtf8(std::string_view s, size_t max) {
 class OpenAiEmbedder final : public Embedder {
  public:
   explicit OpenAiEmbedder(OpenAiOptions o) : o_(std::move(o)) {
-    InitCurlOnce();
+    if (!o_.client) o_.client = httpclient::NewClient();
     model_.id = o_.model;
     model_.dimension = o_.dimensions > 0 ? o_.dimensions : OpenAiDefaultDimension(o_.model);
     while (!o_.base_url.empty() && o_.base_url.back() == '/') o_.base_url.pop_back();
@@ -122,7 +72,6 @@ class OpenAiEmbedder final : public Embedder {
   static constexpr size_t kMaxInputs = 2048;
   static constexpr size_t kMaxRequestBytes = 300'000;
   static constexpr size_t kMaxInputBytes = kOpenAiMaxInputBytes;
-  static constexpr double kMaxRetryAfterSeconds = 120;  // a longer wait fails the attempt's job instead
 
   Status EmbedRange(std::span<const std::string> texts, size_t from, size_t to, Embeddings& out) {
     Json input = Json::array();
@@ -140,7 +89,7 @@ class OpenAiEmbedder final : public Embedder {
 
     std::string last_problem;
     for (int attempt = 1;; ++attempt) {
-      HttpAnswer a = Post(body);
+      httpclient::Answer a = Post(body);
       if (a.status == 200) {
         Status parsed = Parse(a.body, sent, out);
         if (parsed.ok()) return parsed;
@@ -159,58 +108,22 @@ class OpenAiEmbedder final : public Embedder {
       if (attempt >= o_.max_attempts) {
         return Status::Unavailable("embeddings failed after " + std::to_string(attempt) + " attempts: " + last_problem);
       }
-      std::this_thread::sleep_for(Backoff(attempt, a.retry_after_seconds));
+      std::this_thread::sleep_for(httpclient::Backoff(attempt, a.retry_after_seconds, o_.base_backoff_ms, o_.max_backoff_ms));
     }
   }
 
-  // Exponential with jitter (half to all of base * 2^(attempt-1), at most max_backoff), or what
-  // Retry-After asks when that is longer (up to kMaxRetryAfterSeconds).
-  std::chrono::milliseconds Backoff(int attempt, double retry_after_seconds) {
-    const double cap = std::min<double>(o_.max_backoff_ms, o_.base_backoff_ms * std::pow(2.0, attempt - 1));
-    thread_local std::mt19937 rng(std::random_device{}());
-    std::uniform_real_distribution<double> jitter(0.5, 1.0);
-    double ms = cap * jitter(rng);
-    if (retry_after_seconds >= 0) ms = std::max(ms, std::min(retry_after_seconds, kMaxRetryAfterSeconds) * 1000.0);
-    return std::chrono::milliseconds(static_cast<int64_t>(ms));
-  }
-
-  HttpAnswer Post(const std::string& body) {
-    HttpAnswer a;
-    std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-    if (!curl) {
-      a.error = "libcurl could not start";
-      return a;
-    }
-    std::unique_ptr<curl_slist, SlistDeleter> headers;
-    auto add = [&](const std::string& h) { headers.reset(curl_slist_append(headers.release(), h.c_str())); };
-    add("Content-Type: application/json");
+  httpclient::Answer Post(const std::string& body) {
+    httpclient::Request r;
+    r.url = o_.base_url + "/embeddings";
+    r.headers = {{"Content-Type", "application/json"}};
     if (!o_.api_key.empty()) {
-      add("Authorization: Bearer " + o_.api_key);
-      add("api-key: " + o_.api_key);  // Azure OpenAI's header
+      r.headers.emplace_back("Authorization", "Bearer " + o_.api_key);
+      r.headers.emplace_back("api-key", o_.api_key);  // Azure OpenAI's header
     }
-    const std::string url = o_.base_url + "/embeddings";
-    char error[CURL_ERROR_SIZE] = {0};
-    curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &OnBody);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &a.body);
-    curl_easy_setopt(curl.get(), CURLOPT_HEADERFUNCTION, &OnHeader);
-    curl_easy_setopt(curl.get(), CURLOPT_HEADERDATA, &a);
-    curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error);
-    curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o_.connect_timeout_ms));
-    curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(o_.request_timeout_ms));
-    curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl.get(), CURLOPT_ACCEPT_ENCODING, "");
-    const CURLcode rc = curl_easy_perform(curl.get());
-    if (rc != CURLE_OK) {
-      a.status = 0;
-      a.error = error[0] != 0 ? error : curl_easy_strerror(rc);
-      return a;
-    }
-    curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &a.status);
-    return a;
+    r.body = body;
+    r.connect_timeout_ms = o_.connect_timeout_ms;
+    r.timeout_ms = o_.request_timeout_ms;
+    return o_.client->Send(r);
   }
 
   Status Parse(const std::string& body, const std::vector<size_t>& sent, Embeddings& out) const {

@@ -107,6 +107,44 @@ std::string_view Request::PathParam(std::string_view name) const {
   return {};
 }
 
+Response Response::Stream(int status, std::string content_type, std::shared_ptr<StreamProducer> producer,
+                          StreamOptions options) {
+  Response r;
+  r.status = status;
+  r.content_type = std::move(content_type);
+  r.stream = std::move(producer);
+  r.stream_options = std::move(options);
+  return r;
+}
+
+std::string_view StreamEndName(StreamEnd end) {
+  switch (end) {
+    case StreamEnd::kFinished: return "finished";
+    case StreamEnd::kClientGone: return "client_gone";
+    case StreamEnd::kWriteTimeout: return "write_timeout";
+    case StreamEnd::kOverflow: return "overflow";
+    case StreamEnd::kShutdown: return "shutdown";
+  }
+  return "finished";
+}
+
+std::string SseEvent(std::string_view name, std::string_view data, std::string_view id) {
+  std::string out;
+  out.reserve(name.size() + data.size() + id.size() + 24);
+  if (!id.empty()) out.append("id: ").append(id).push_back('\n');
+  if (!name.empty()) out.append("event: ").append(name).push_back('\n');
+  // Each line of data is its own field; CR, LF and CRLF all end a line in SSE.
+  size_t start = 0;
+  for (;;) {
+    size_t end = data.find_first_of("\r\n", start);
+    out.append("data: ").append(data.substr(start, end == std::string_view::npos ? end : end - start)).push_back('\n');
+    if (end == std::string_view::npos) break;
+    start = end + ((data[end] == '\r' && end + 1 < data.size() && data[end + 1] == '\n') ? 2 : 1);
+  }
+  out.push_back('\n');
+  return out;
+}
+
 Response Response::Json(int status, std::string body) {
   Response r;
   r.status = status;

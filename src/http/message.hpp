@@ -3,11 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "http/stream.hpp"
 
 namespace betterdev::http {
 
@@ -47,8 +50,14 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<Header> headers;
   std::string body;
+  // Set for a streamed body (see http/stream.hpp): `body` is then ignored, the header goes out
+  // at once with chunked encoding and the producer writes the rest.
+  std::shared_ptr<StreamProducer> stream;
+  StreamOptions stream_options;
 
   static Response Json(int status, std::string body);
+  static Response Stream(int status, std::string content_type, std::shared_ptr<StreamProducer> producer,
+                         StreamOptions options = {});
   static Response Text(int status, std::string content_type, std::string body);
   static Response NoContent();
   // The one error shape: {"error":{"code":"...","message":"..."}}.

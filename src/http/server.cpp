@@ -11,13 +11,17 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "core/random.hpp"
 
@@ -54,12 +58,153 @@ bool ValidRequestId(std::string_view id) {
   return true;
 }
 
+// One streamed response: the queue between the producer's threads (Send, Finish) and the
+// connection's coroutine, which alone writes to the socket. The coroutine waits on `wake` (a
+// timer on the connection's strand that Notify cancels), so waiting holds no thread.
+class StreamState final : public StreamSink, public std::enable_shared_from_this<StreamState> {
+ public:
+  StreamState(asio::any_io_executor ex, std::shared_ptr<StreamProducer> producer, size_t cap)
+      : wake(ex), executor_(std::move(ex)), producer_(std::move(producer)), cap_(cap) {}
+
+  bool Send(std::string bytes) override {
+    {
+      std::lock_guard lock(mu_);
+      if (end_ || finished_) return false;
+      if (queued_ + bytes.size() > cap_) {
+        end_ = StreamEnd::kOverflow;
+      } else {
+        queued_ += bytes.size();
+        queue_.push_back(std::move(bytes));
+      }
+    }
+    Notify();
+    return !Ended();
+  }
+  void Finish() override {
+    {
+      std::lock_guard lock(mu_);
+      if (end_ || finished_) return;
+      finished_ = true;
+    }
+    Notify();
+  }
+  bool open() const override {
+    std::lock_guard lock(mu_);
+    return !end_ && !finished_;
+  }
+  void Reply(Response response) override {
+    {
+      std::lock_guard lock(mu_);
+      if (end_ || finished_) return;
+      reply_ = std::move(response);
+      reply_->stream.reset();
+      finished_ = true;
+    }
+    Notify();
+  }
+  // The deferred response, once it was given.
+  std::optional<Response> TakeReply() {
+    std::lock_guard lock(mu_);
+    std::optional<Response> r = std::move(reply_);
+    reply_.reset();
+    return r;
+  }
+
+  // What the writer takes next: queued bytes, and whether the stream ended or was finished.
+  struct Batch {
+    std::string bytes;
+    std::optional<StreamEnd> end;
+    bool finished = false;
+  };
+  Batch Take() {
+    Batch b;
+    std::lock_guard lock(mu_);
+    b.end = end_;
+    b.finished = finished_;
+    if (b.end) return b;
+    for (std::string& piece : queue_) b.bytes += piece;
+    queue_.clear();
+    queued_ = 0;
+    return b;
+  }
+  // Ends the stream from the server's side (client gone, write timeout); the first reason wins.
+  void End(StreamEnd why) {
+    {
+      std::lock_guard lock(mu_);
+      if (!end_) end_ = why;
+    }
+    Notify();
+  }
+  bool Ended() const {
+    std::lock_guard lock(mu_);
+    return end_.has_value();
+  }
+  // After this no Send reaches the connection's executor (the session is over).
+  void Detach() {
+    std::lock_guard lock(mu_);
+    if (!end_) end_ = StreamEnd::kClientGone;
+    detached_ = true;
+  }
+
+  // The producer's callbacks, called on the strand only.
+  void StartProducer() { producer_->Start(shared_from_this()); }
+  void StopProducer(StreamEnd why) {
+    if (stopped_) return;
+    stopped_ = true;
+    producer_->Stop(why);
+  }
+  // The producer finished and everything was written: nothing to stop.
+  void Completed() { stopped_ = true; }
+
+  asio::steady_timer wake;  // strand only
+
+ private:
+  void Notify() {
+    {
+      std::lock_guard lock(mu_);
+      if (detached_ || notify_pending_) return;
+      notify_pending_ = true;
+    }
+    asio::post(executor_, [self = shared_from_this()] {
+      bool ended;
+      {
+        std::lock_guard lock(self->mu_);
+        self->notify_pending_ = false;
+        ended = self->end_.has_value();
+      }
+      self->wake.cancel();
+      // Ended from outside the writer (the queue overflowed): a write stuck on a client that
+      // does not read must not keep the stream alive until its deadline.
+      if (ended && self->abort) std::exchange(self->abort, nullptr)();
+    });
+  }
+
+ public:
+  std::function<void()> abort;  // strand only: cancels the socket's pending write
+
+ private:
+
+  asio::any_io_executor executor_;
+  std::shared_ptr<StreamProducer> producer_;
+  const size_t cap_;
+  bool stopped_ = false;  // strand only
+  mutable std::mutex mu_;
+  std::deque<std::string> queue_;  // guarded by mu_
+  size_t queued_ = 0;              // guarded by mu_
+  bool finished_ = false;          // guarded by mu_
+  bool notify_pending_ = false;    // guarded by mu_
+  bool detached_ = false;          // guarded by mu_
+  std::optional<StreamEnd> end_;   // guarded by mu_
+  std::optional<Response> reply_;  // guarded by mu_
+};
+
 // State shared by a session coroutine and the shutdown logic; only touched on its strand.
 struct Connection {
   explicit Connection(asio::any_io_executor ex) : executor(std::move(ex)) {}
   asio::any_io_executor executor;
   beast::tcp_stream* stream = nullptr;
   bool busy = false;  // a request has started arriving and has not been answered yet
+  std::shared_ptr<StreamState> streaming;  // while a streamed response is being written
 };
 
 }  // namespace
@@ -118,6 +263,11 @@ class Server::Impl {
     ioc_.run();
     for (auto& t : threads) t.join();
     blocking_.join();
+    // Streams cut off at the shutdown deadline: their producers may still Send; from now on that
+    // must not reach the stopped io_context.
+    std::lock_guard lock(conns_mu_);
+    for (auto& [id, c] : conns_)
+      if (c->streaming) c->streaming->Detach();
   }
 
   void Stop() {
@@ -341,6 +491,230 @@ class Server::Impl {
     }
   }
 
+  // The headers every response carries: server, content type, the handler's, request id, CORS.
+  template <typename Body>
+  void SetHeaders(bh::response<Body>& out, const Request& req, const Response& res) const {
+    out.set(bh::field::server, "betterdev");
+    if (!res.content_type.empty()) out.set(bh::field::content_type, res.content_type);
+    for (const Header& h : res.headers) out.insert(h.name, h.value);
+    out.set("X-Request-Id", req.request_id);
+    if (const std::string* origin = req.FindHeader("Origin"); origin && OriginAllowed(*origin)) {
+      out.set(bh::field::access_control_allow_origin, *origin);
+      out.set(bh::field::vary, "Origin");
+      out.set(bh::field::access_control_expose_headers, beast::string_view(kExposedHeaders.data(), kExposedHeaders.size()));
+    }
+  }
+
+  struct StreamResult {
+    int status = 0;  // as recorded: the streamed status, a deferred reply's, or 499 (none sent)
+    size_t bytes_out = 0;
+    StreamEnd end = StreamEnd::kFinished;
+    bool reusable = false;  // the connection can take another request
+  };
+
+  // While a streamed or deferred response is under way, a coroutine on the connection's strand
+  // reads the socket, so a client that closes the connection is noticed at once (bytes it
+  // sends, say a pipelined request, stay in `buffer`, up to 64 KiB).
+  struct Watch {
+    explicit Watch(asio::any_io_executor ex) : done_timer(std::move(ex)) {}
+    bool stopping = false, done = false;
+    asio::steady_timer done_timer;
+  };
+  std::shared_ptr<Watch> StartWatch(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                    const std::shared_ptr<StreamState>& state) {
+    auto watch = std::make_shared<Watch>(stream.get_executor());
+    asio::co_spawn(
+        stream.get_executor(),
+        [&stream, &buffer, state, watch]() -> awaitable<void> {
+          beast::error_code ec;
+          while (buffer.size() < 64 * 1024) {
+            size_t n = co_await stream.socket().async_read_some(buffer.prepare(4096), asio::redirect_error(use_awaitable, ec));
+            if (ec) {
+              // operation_aborted: this server closed or cancelled the socket (a write deadline
+              // passed, or the watch is being stopped); the writer reports why.
+              if (!watch->stopping && ec != asio::error::operation_aborted) state->End(StreamEnd::kClientGone);
+              break;
+            }
+            buffer.commit(n);
+          }
+          watch->done = true;
+          watch->done_timer.cancel();
+        },
+        asio::detached);
+    return watch;
+  }
+  // Stops the watcher before `buffer` and `stream` are used again.
+  static awaitable<void> StopWatch(beast::tcp_stream& stream, Watch& watch) {
+    beast::error_code ec;
+    if (watch.done) co_return;
+    watch.stopping = true;
+    stream.socket().cancel(ec);
+    while (!watch.done) {
+      watch.done_timer.expires_after(std::chrono::seconds(5));
+      co_await watch.done_timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+  }
+
+  // A deferred response: waits (holding no thread) for the producer's Reply, then writes it.
+  awaitable<StreamResult> RunDeferred(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                      const std::shared_ptr<StreamState>& state, const Request& req, unsigned version,
+                                      bool keep_alive) {
+    StreamResult result;
+    result.status = 499;
+    try {
+      state->StartProducer();
+    } catch (const std::exception& e) {
+      log_.Error("stream producer failed to start", {{"request_id", req.request_id}, {"error", e.what()}});
+      state->End(StreamEnd::kClientGone);
+    }
+    if (stopping_) state->StopProducer(StreamEnd::kShutdown);
+    auto watch = StartWatch(stream, buffer, state);
+    std::optional<Response> reply;
+    for (;;) {
+      StreamState::Batch batch = state->Take();
+      if (batch.end) {
+        result.end = *batch.end;
+        break;
+      }
+      if (batch.finished) {
+        reply = state->TakeReply();
+        break;
+      }
+      state->wake.expires_after(std::chrono::hours(24));
+      beast::error_code wec;
+      co_await state->wake.async_wait(asio::redirect_error(use_awaitable, wec));
+    }
+    co_await StopWatch(stream, *watch);
+    if (!reply) {
+      if (result.end == StreamEnd::kFinished) result.end = StreamEnd::kClientGone;  // finished without a reply
+      state->StopProducer(result.end);
+      co_return result;
+    }
+    result.status = reply->status;
+    bh::response<bh::string_body> out{static_cast<bh::status>(reply->status), version};
+    SetHeaders(out, req, *reply);
+    out.keep_alive(keep_alive && !stopping_);
+    result.bytes_out = reply->body.size();
+    out.body() = std::move(reply->body);
+    out.prepare_payload();
+    beast::error_code ec;
+    stream.expires_after(std::chrono::seconds(config_.body_timeout_seconds));
+    co_await bh::async_write(stream, out, asio::redirect_error(use_awaitable, ec));
+    result.end = ec ? StreamEnd::kClientGone : StreamEnd::kFinished;
+    state->Completed();  // the producer gave its reply: nothing of it is left to stop
+    result.reusable = !ec && keep_alive && !stopping_ && buffer.size() < 64 * 1024;
+    co_return result;
+  }
+
+  // Writes a streamed response (see http/stream.hpp): the header at once, then whatever the
+  // producer queues, until it finishes, the client goes away or the server shuts down. While it
+  // runs, a second coroutine on the same strand reads the socket, so a client that closes the
+  // connection is noticed at once (bytes it sends, a pipelined request, stay in `buffer`).
+  awaitable<StreamResult> RunStream(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                    const std::shared_ptr<Connection>& conn, const Request& req, Response& res,
+                                    unsigned version, bool keep_alive) {
+    const StreamOptions opts = res.stream_options;
+    StreamResult result;
+    result.status = res.status;
+    auto state = std::make_shared<StreamState>(stream.get_executor(), std::move(res.stream), opts.max_queued_bytes);
+    // However this coroutine ends (even destroyed with the io_context), the producer is told
+    // and the sink stops reaching this connection.
+    struct Guard {
+      std::shared_ptr<StreamState> state;
+      std::shared_ptr<Connection> conn;
+      ~Guard() {
+        state->Detach();
+        state->StopProducer(StreamEnd::kClientGone);
+        conn->streaming.reset();
+      }
+    } guard{state, conn};
+    conn->streaming = state;
+
+    if (opts.deferred) co_return co_await RunDeferred(stream, buffer, state, req, version, keep_alive);
+    const bool chunked = version >= 11;
+    bh::response<bh::empty_body> head{static_cast<bh::status>(res.status), version};
+    SetHeaders(head, req, res);
+    head.keep_alive(keep_alive && chunked && !stopping_);
+    if (chunked) head.chunked(true);
+    bh::response_serializer<bh::empty_body> serializer{head};
+    beast::error_code ec;
+    stream.expires_after(opts.write_timeout);
+    co_await bh::async_write_header(stream, serializer, asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      result.end = ec == beast::error::timeout ? StreamEnd::kWriteTimeout : StreamEnd::kClientGone;
+      state->StopProducer(result.end);
+      co_return result;
+    }
+    try {
+      state->StartProducer();
+    } catch (const std::exception& e) {
+      log_.Error("stream producer failed to start", {{"request_id", req.request_id}, {"error", e.what()}});
+      state->End(StreamEnd::kClientGone);
+    }
+    if (stopping_) state->StopProducer(StreamEnd::kShutdown);
+
+    auto watch = StartWatch(stream, buffer, state);
+    state->abort = [&stream] {
+      beast::error_code aec;
+      stream.socket().cancel(aec);
+    };
+
+    auto last_write = Clock::now();
+    for (;;) {
+      StreamState::Batch batch = state->Take();
+      if (batch.end) {
+        result.end = *batch.end;
+        break;
+      }
+      if (!batch.bytes.empty()) {
+        stream.expires_after(opts.write_timeout);
+        if (chunked) {
+          co_await asio::async_write(stream, bh::make_chunk(asio::buffer(batch.bytes)), asio::redirect_error(use_awaitable, ec));
+        } else {
+          co_await asio::async_write(stream, asio::buffer(batch.bytes), asio::redirect_error(use_awaitable, ec));
+        }
+        if (ec) {
+          state->End(ec == beast::error::timeout ? StreamEnd::kWriteTimeout : StreamEnd::kClientGone);
+          continue;
+        }
+        result.bytes_out += batch.bytes.size();
+        last_write = Clock::now();
+        continue;
+      }
+      if (batch.finished) {
+        if (chunked) {
+          stream.expires_after(opts.write_timeout);
+          co_await asio::async_write(stream, bh::make_chunk_last(), asio::redirect_error(use_awaitable, ec));
+        }
+        result.end = ec ? StreamEnd::kClientGone : StreamEnd::kFinished;
+        break;
+      }
+      // Nothing to write: wait for the producer, or until a heartbeat is due.
+      const bool beats = opts.heartbeat_interval.count() > 0 && !opts.heartbeat.empty();
+      if (beats) state->wake.expires_at(last_write + opts.heartbeat_interval);
+      else state->wake.expires_after(std::chrono::hours(24));
+      beast::error_code wec;
+      co_await state->wake.async_wait(asio::redirect_error(use_awaitable, wec));
+      if (!wec && beats && Clock::now() - last_write >= opts.heartbeat_interval && !state->Ended()) {
+        stream.expires_after(opts.write_timeout);
+        if (chunked) {
+          co_await asio::async_write(stream, bh::make_chunk(asio::buffer(opts.heartbeat)), asio::redirect_error(use_awaitable, ec));
+        } else {
+          co_await asio::async_write(stream, asio::buffer(opts.heartbeat), asio::redirect_error(use_awaitable, ec));
+        }
+        if (ec) state->End(ec == beast::error::timeout ? StreamEnd::kWriteTimeout : StreamEnd::kClientGone);
+        else last_write = Clock::now();
+      }
+    }
+    state->abort = nullptr;
+    if (result.end != StreamEnd::kFinished) state->StopProducer(result.end);
+    else state->Completed();
+    co_await StopWatch(stream, *watch);
+    result.reusable = result.end == StreamEnd::kFinished && chunked && keep_alive && !stopping_ && !state->Ended() &&
+                      buffer.size() < 64 * 1024;
+    co_return result;
+  }
+
   awaitable<void> Session(tcp::socket socket, std::shared_ptr<Connection> conn, uint64_t conn_id) {
     beast::tcp_stream stream(std::move(socket));
     conn->stream = &stream;
@@ -395,16 +769,19 @@ class Server::Impl {
         if (stopping_) keep_alive = false;
 
         bool head = req.method == Method::kHead;
-        bh::response<bh::string_body> out{static_cast<bh::status>(res.status), version};
-        out.set(bh::field::server, "betterdev");
-        if (!res.content_type.empty()) out.set(bh::field::content_type, res.content_type);
-        for (const Header& h : res.headers) out.insert(h.name, h.value);
-        out.set("X-Request-Id", req.request_id);
-        if (const std::string* origin = req.FindHeader("Origin"); origin && OriginAllowed(*origin)) {
-          out.set(bh::field::access_control_allow_origin, *origin);
-          out.set(bh::field::vary, "Origin");
-          out.set(bh::field::access_control_expose_headers, beast::string_view(kExposedHeaders.data(), kExposedHeaders.size()));
+        if (res.stream && !head) {
+          StreamResult sr = co_await RunStream(stream, buffer, conn, req, res, version, keep_alive);
+          Record(req, route_label, sr.status, std::chrono::duration<double>(Clock::now() - start).count(),
+                 sr.bytes_out, &sr.end);
+          if (!sr.reusable) break;
+          continue;
         }
+        if (res.stream) {  // HEAD of a streamed route: the header alone; the producer never starts
+          res.stream->Stop(StreamEnd::kClientGone);
+          res.stream.reset();
+        }
+        bh::response<bh::string_body> out{static_cast<bh::status>(res.status), version};
+        SetHeaders(out, req, res);
         out.keep_alive(keep_alive);
         size_t body_bytes = res.body.size();
         if (res.status == 204 || res.status == 304) {
@@ -433,13 +810,15 @@ class Server::Impl {
     conns_.erase(conn_id);
   }
 
-  void Record(const Request& req, const std::string& route, int status, double seconds, size_t bytes_out) {
+  void Record(const Request& req, const std::string& route, int status, double seconds, size_t bytes_out,
+              const StreamEnd* stream_end = nullptr) {
     std::string method(MethodName(req.method));
     std::string status_text = std::to_string(status);
     std::string labels = PromLabels({{"method", method}, {"route", route}, {"status", status_text}});
     metrics_.Add("betterdev_http_requests_total", labels);
     metrics_.Observe("betterdev_http_request_duration_seconds", labels, seconds);
-    if (config_.access_log)
+    if (!config_.access_log) return;
+    if (stream_end == nullptr) {
       log_.Info("request", {{"request_id", req.request_id},
                             {"method", method},
                             {"path", req.path},
@@ -449,6 +828,18 @@ class Server::Impl {
                             {"bytes_in", req.body.size() + req.streamed_bytes},
                             {"bytes_out", bytes_out},
                             {"remote", req.remote_address}});
+    } else {
+      log_.Info("request", {{"request_id", req.request_id},
+                            {"method", method},
+                            {"path", req.path},
+                            {"route", route},
+                            {"status", status},
+                            {"duration_ms", seconds * 1000},
+                            {"bytes_in", req.body.size() + req.streamed_bytes},
+                            {"bytes_out", bytes_out},
+                            {"remote", req.remote_address},
+                            {"stream_end", StreamEndName(*stream_end)}});
+    }
   }
 
   void BeginShutdown() {
@@ -463,7 +854,8 @@ class Server::Impl {
     log_.Info("shutting down", {{"open_connections", conns.size()}});
     for (auto& c : conns)
       asio::post(c->executor, [c] {
-        if (!c->busy && c->stream) c->stream->cancel();  // idle: wake its read so it closes
+        if (c->streaming) c->streaming->StopProducer(StreamEnd::kShutdown);  // it sends a last event and finishes
+        else if (!c->busy && c->stream) c->stream->cancel();  // idle: wake its read so it closes
       });
     asio::co_spawn(ioc_, DrainThenStop(), asio::detached);
   }

@@ -11,6 +11,10 @@ std::string_view MessageRoleName(MessageRole role) {
   return "user";
 }
 
+std::string_view MessageStatusName(MessageStatus status) {
+  return status == MessageStatus::kIncomplete ? "incomplete" : "complete";
+}
+
 std::optional<MessageRole> ParseMessageRole(std::string_view name) {
   if (name == "user") return MessageRole::kUser;
   if (name == "assistant") return MessageRole::kAssistant;

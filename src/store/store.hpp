@@ -42,6 +42,13 @@ struct ApiKey {
   std::optional<int64_t> last_used_at;
 };
 
+// What a conversation's answers cost, summed over its messages.
+struct Usage {
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  double cost_usd = 0;
+};
+
 struct Conversation {
   std::string id;
   std::string user_id;
@@ -49,9 +56,26 @@ struct Conversation {
   std::vector<std::string> document_ids;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  Usage usage;  // read-only here: appending an assistant message adds to it
 };
 
 enum class MessageRole { kUser, kAssistant, kSystem };
+
+// Whether an answer was written to its end.
+enum class MessageStatus { kComplete, kIncomplete };
+
+// A passage an answer cites as [n]: where it is, down to the page and character offsets.
+struct Citation {
+  int n = 0;
+  std::string chunk_id;
+  std::string document_id;
+  std::string document_name;
+  int page_start = 0;
+  int page_end = 0;
+  int64_t char_start = 0;
+  int64_t char_end = 0;
+  bool operator==(const Citation&) const = default;
+};
 
 struct Message {
   std::string id;
@@ -59,6 +83,18 @@ struct Message {
   MessageRole role = MessageRole::kUser;
   std::string content;
   int64_t created_at = 0;
+  // Answers (assistant messages):
+  MessageStatus status = MessageStatus::kComplete;
+  std::string model;   // e.g. "gpt-4o-mini", "extractive-v1"
+  std::vector<Citation> citations;
+  int invalid_citations = 0;  // [n] markers removed because they named no passage
+  Usage usage;
+  std::string error;   // why an incomplete answer stopped
+  int64_t retrieval_ms = -1;    // timings; -1 when not measured
+  int64_t first_token_ms = -1;
+  int64_t total_ms = -1;
+  // Questions (user messages): the standalone question retrieval used, when it was rewritten.
+  std::string rewritten_query;
 };
 
 enum class DocumentStatus { kQueued, kProcessing, kReady, kFailed };
@@ -200,11 +236,15 @@ class ConversationRepository {
 class MessageRepository {
  public:
   virtual ~MessageRepository() = default;
-  // NotFound when the conversation does not exist or is not the user's.
+  // Stores the message with its citations and adds its usage to the conversation's, in one
+  // transaction. NotFound when the conversation does not exist or is not the user's.
   virtual Status Append(const std::string& user_id, const Message& m) = 0;
   // Oldest first (chat order). NotFound when the conversation is not the user's.
   virtual Result<Page<Message>> List(const std::string& user_id, const std::string& conversation_id,
                                      const PageRequest& page) = 0;
+  // The newest `limit` messages, oldest first (a prompt's history).
+  virtual Result<std::vector<Message>> Recent(const std::string& user_id, const std::string& conversation_id,
+                                              int limit) = 0;
 };
 
 class DocumentRepository {
@@ -246,6 +286,8 @@ class DocumentRepository {
   virtual Result<Document> Delete(const std::string& user_id, const std::string& id) = 0;
   // How many documents (of any user) keep the blob `sha256` alive.
   virtual Result<int64_t> CountBySha(const std::string& sha256) = 0;
+  // One chunk of a user's document by ordinal. NotFound when either is missing or not the user's.
+  virtual Result<StoredChunk> GetChunk(const std::string& user_id, const std::string& document_id, int ordinal) = 0;
   // In ordinal order. NotFound when the document is not the user's.
   virtual Result<Page<StoredChunk>> ListChunks(const std::string& user_id, const std::string& document_id,
                                                const PageRequest& page) = 0;
@@ -303,6 +345,7 @@ class Store {
 };
 
 std::string_view MessageRoleName(MessageRole role);
+std::string_view MessageStatusName(MessageStatus status);  // "complete", "incomplete"
 std::string_view DocumentStatusName(DocumentStatus status);  // "queued", "processing", "ready", "failed"
 std::optional<DocumentStatus> ParseDocumentStatus(std::string_view name);
 std::optional<MessageRole> ParseMessageRole(std::string_view name);

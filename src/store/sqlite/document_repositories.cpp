@@ -247,6 +247,20 @@ Result<int64_t> SqliteDocuments::CountBySha(const std::string& sha256) {
   return q.Int(0);
 }
 
+Result<StoredChunk> SqliteDocuments::GetChunk(const std::string& user_id, const std::string& document_id,
+                                              int ordinal) {
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare(
+      "SELECT c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, c.text, c.context, c.id FROM chunks c "
+      "JOIN documents d ON d.id = c.document_id WHERE d.user_id = ?1 AND d.id = ?2 AND c.ordinal = ?3");
+  q.Bind(1, user_id).Bind(2, document_id).Bind(3, int64_t{ordinal});
+  Result<bool> row = q.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no such chunk");
+  return StoredChunk{document_id, static_cast<int>(q.Int(0)), static_cast<int>(q.Int(1)), static_cast<int>(q.Int(2)),
+                     q.Int(3), q.Int(4), q.Text(5), q.Text(6), q.Int(7)};
+}
+
 Result<Page<StoredChunk>> SqliteDocuments::ListChunks(const std::string& user_id, const std::string& document_id,
                                                       const PageRequest& page) {
   auto conn = pool_.Acquire();

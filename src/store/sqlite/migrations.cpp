@@ -192,6 +192,38 @@ CREATE TABLE search_model (
 INSERT INTO search_model(id, model, dimension, switched_at)
   SELECT 1, model, dimension, 0 FROM chunk_vectors GROUP BY model, dimension ORDER BY count(*) DESC LIMIT 1;
 )sql"},
+      {10, "answers: status, model, usage, citations", R"sql(
+-- An answer's record: whether it was written to its end, by which model, what it cost, how long
+-- it took; a question's standalone rewrite. Usage is also summed on the conversation.
+ALTER TABLE messages ADD COLUMN status TEXT NOT NULL DEFAULT 'complete' CHECK (status IN ('complete', 'incomplete'));
+ALTER TABLE messages ADD COLUMN model TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN invalid_citations INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN prompt_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN completion_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN error TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN retrieval_ms INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE messages ADD COLUMN first_token_ms INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE messages ADD COLUMN total_ms INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE messages ADD COLUMN rewritten_query TEXT NOT NULL DEFAULT '';
+ALTER TABLE conversations ADD COLUMN prompt_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN completion_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
+-- Where each [n] of an answer points. Kept as it was when the answer was written (a deleted
+-- document's citation still names it; opening it then answers 404).
+CREATE TABLE message_citations (
+  message_id    TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  n             INTEGER NOT NULL,
+  chunk_id      TEXT NOT NULL,
+  document_id   TEXT NOT NULL,
+  document_name TEXT NOT NULL,
+  page_start    INTEGER NOT NULL,
+  page_end      INTEGER NOT NULL,
+  char_start    INTEGER NOT NULL,
+  char_end      INTEGER NOT NULL,
+  PRIMARY KEY (message_id, n)
+) WITHOUT ROWID;
+)sql"},
   };
   return kMigrations;
 }

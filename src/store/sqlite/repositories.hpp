@@ -84,6 +84,8 @@ class SqliteMessages final : public MessageRepository {
   Status Append(const std::string& user_id, const Message& m) override;
   Result<Page<Message>> List(const std::string& user_id, const std::string& conversation_id,
                              const PageRequest& page) override;
+  Result<std::vector<Message>> Recent(const std::string& user_id, const std::string& conversation_id,
+                                      int limit) override;
 
  private:
   Pool& pool_;
@@ -109,6 +111,7 @@ class SqliteDocuments final : public DocumentRepository {
   Status AddEmbeddingUsage(const std::string& id, const std::string& job_id, int64_t tokens, double cost_usd) override;
   Result<Document> Delete(const std::string& user_id, const std::string& id) override;
   Result<int64_t> CountBySha(const std::string& sha256) override;
+  Result<StoredChunk> GetChunk(const std::string& user_id, const std::string& document_id, int ordinal) override;
   Result<Page<StoredChunk>> ListChunks(const std::string& user_id, const std::string& document_id,
                                        const PageRequest& page) override;
 
