@@ -2,6 +2,7 @@
 # Installs everything the project needs on Debian 12 (as root, or through sudo).
 # Idempotent: when every package is present it changes nothing and asks no registry.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(
   # build
@@ -42,4 +43,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update -q
   as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages the end-to-end tests use (tests/e2e/package.json, pinned by its lock file).
+# `npm ls` checks offline; the registry is asked only when something is missing or stale.
+if ! npm ls --prefix tests/e2e --depth=0 >/dev/null 2>&1; then
+  echo "setup: installing the end-to-end tests' npm packages"
+  npm ci --prefix tests/e2e --no-audit --no-fund
 fi

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "auth/auth_service.hpp"
+#include "chat/chat_service.hpp"
 #include "chat/conversations.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
@@ -17,6 +18,7 @@ struct Services {
   store::Store& store;
   auth::AuthService& auth;
   chat::ConversationService& conversations;
+  chat::ChatService& chat;
   ingest::IngestService& ingest;
   search::SearchService& search;
   MetricsRegistry& metrics;

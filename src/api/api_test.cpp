@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "chat/extractive_model.hpp"
 #include "api/api.hpp"
 #include "queue/sqlite/sqlite_queue.hpp"
 #include "api/json_io.hpp"
@@ -129,7 +130,11 @@ TEST(OpenApi, DescribesEveryRouteTheRouterServes) {
   std::unique_ptr<embed::Embedder> embedder = embed::NewLocalEmbedder(64);
   SearchConfig sc;
   search::SearchService search(**db, *embedder, sc);
-  Services services{**db, auth, conversations, ingest, search, metrics, log, hc, ic};
+  auto tokenizer = index::Tokenizer::Open();
+  ASSERT_TRUE(tokenizer.ok());
+  chat::ChatService chat(**db, search, chat::NewExtractiveModel(std::move(*tokenizer), nullptr), {}, ChatConfig{}, clock,
+                         ids, log);
+  Services services{**db, auth, conversations, chat, ingest, search, metrics, log, hc, ic};
   http::Router router;
   RegisterApi(router, services);
 
@@ -151,6 +156,9 @@ TEST(OpenApi, DescribesEveryRouteTheRouterServes) {
   }
   EXPECT_EQ(documented, served);
   EXPECT_TRUE(served.count({"/v1/conversations/{id}", "patch"}));
+  EXPECT_TRUE(served.count({"/v1/conversations/{id}/messages", "post"}));
+  EXPECT_TRUE(served.count({"/v1/chat/completions", "post"}));
+  EXPECT_TRUE(served.count({"/v1/documents/{id}/chunks/{chunk_id}", "get"}));
   EXPECT_EQ(doc["paths"]["/v1/me"]["get"]["security"][0].count("bearer"), 1u);
 }
 

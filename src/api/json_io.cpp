@@ -115,6 +115,13 @@ ApiResult<std::optional<int64_t>> JsonBody::Int(std::string_view key, int64_t mi
   return std::optional<int64_t>(it->get<int64_t>());
 }
 
+ApiResult<std::optional<bool>> JsonBody::Bool(std::string_view key) const {
+  auto it = obj_.find(key);
+  if (it == obj_.end()) return std::optional<bool>();
+  if (!it->is_boolean()) return BadRequest(std::string(key) + " must be true or false");
+  return std::optional<bool>(it->get<bool>());
+}
+
 ApiResult<store::PageRequest> ParsePage(const http::Request& req) {
   store::PageRequest page;
   page.limit = kDefaultLimit;

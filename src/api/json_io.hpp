@@ -52,6 +52,7 @@ class JsonBody {
   ApiResult<std::optional<std::vector<std::string>>> StringArray(std::string_view key) const;
   // An integer in [min, max]: "k must be an integer from 1 to 100".
   ApiResult<std::optional<int64_t>> Int(std::string_view key, int64_t min, int64_t max) const;
+  ApiResult<std::optional<bool>> Bool(std::string_view key) const;
 
  private:
   explicit JsonBody(Json obj) : obj_(std::move(obj)) {}

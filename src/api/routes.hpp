@@ -11,6 +11,8 @@ void RegisterAuthRoutes(ApiRouter& r, Services& s);
 void RegisterConversationRoutes(ApiRouter& r, Services& s);
 void RegisterDocumentRoutes(ApiRouter& r, Services& s);
 void RegisterSearchRoutes(ApiRouter& r, Services& s);
+void RegisterChatRoutes(ApiRouter& r, Services& s);
+void RegisterOpenAiRoutes(ApiRouter& r, Services& s);
 
 // JSON forms of domain values, shared by the route files.
 void WriteUser(JsonWriter& w, const store::User& u);
@@ -18,6 +20,7 @@ void WriteUser(JsonWriter& w, const store::User& u);
 void WriteApiKey(JsonWriter& w, const store::ApiKey& k, std::string_view secret = {});
 void WriteConversation(JsonWriter& w, const store::Conversation& c);
 void WriteMessage(JsonWriter& w, const store::Message& m);
+void WriteCitation(JsonWriter& w, const store::Citation& c);
 void WriteDocument(JsonWriter& w, const store::Document& d);
 // A chunk's fields, inside an object the caller opens and closes.
 void WriteChunkFields(JsonWriter& w, const store::StoredChunk& c);

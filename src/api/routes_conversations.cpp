@@ -3,16 +3,62 @@
 
 namespace betterdev::api {
 
+namespace {
+
+void WriteUsage(JsonWriter& w, const store::Usage& u) {
+  w.BeginObject().Key("prompt_tokens").Int(u.prompt_tokens).Key("completion_tokens").Int(u.completion_tokens);
+  w.Key("cost_usd").Double(u.cost_usd).EndObject();
+}
+
+void MillisOrNull(JsonWriter& w, int64_t ms) {
+  if (ms < 0) w.Null();
+  else w.Int(ms);
+}
+
+}  // namespace
+
 void WriteConversation(JsonWriter& w, const store::Conversation& c) {
   w.BeginObject().Key("id").String(c.id).Key("title").String(c.title).Key("document_ids").BeginArray();
   for (const std::string& d : c.document_ids) w.String(d);
-  w.EndArray().Key("created_at").Timestamp(c.created_at).Key("updated_at").Timestamp(c.updated_at).EndObject();
+  w.EndArray().Key("created_at").Timestamp(c.created_at).Key("updated_at").Timestamp(c.updated_at);
+  w.Key("usage");
+  WriteUsage(w, c.usage);
+  w.EndObject();
+}
+
+void WriteCitation(JsonWriter& w, const store::Citation& c) {
+  w.BeginObject().Key("n").Int(c.n).Key("chunk_id").String(c.chunk_id).Key("document_id").String(c.document_id);
+  w.Key("document_name").String(c.document_name).Key("page_start").Int(c.page_start).Key("page_end").Int(c.page_end);
+  w.Key("char_start").Int(c.char_start).Key("char_end").Int(c.char_end).EndObject();
 }
 
 void WriteMessage(JsonWriter& w, const store::Message& m) {
-  w.BeginObject().Key("id").String(m.id).Key("conversation_id").String(m.conversation_id);
+  const bool answer = m.role == store::MessageRole::kAssistant;
+  w.BeginObject().Key("id").String(m.id).Key("conversation_id");
+  if (m.conversation_id.empty()) w.Null();
+  else w.String(m.conversation_id);
   w.Key("role").String(store::MessageRoleName(m.role)).Key("content").String(m.content);
-  w.Key("created_at").Timestamp(m.created_at).EndObject();
+  w.Key("created_at").Timestamp(m.created_at).Key("status").String(store::MessageStatusName(m.status));
+  w.Key("model");
+  if (answer && !m.model.empty()) w.String(m.model);
+  else w.Null();
+  w.Key("citations").BeginArray();
+  for (const store::Citation& c : m.citations) WriteCitation(w, c);
+  w.EndArray().Key("invalid_citations").Int(m.invalid_citations).Key("usage");
+  WriteUsage(w, m.usage);
+  w.Key("error");
+  if (m.error.empty()) w.Null();
+  else w.String(m.error);
+  w.Key("timings").BeginObject().Key("retrieval_ms");
+  MillisOrNull(w, m.retrieval_ms);
+  w.Key("first_token_ms");
+  MillisOrNull(w, m.first_token_ms);
+  w.Key("total_ms");
+  MillisOrNull(w, m.total_ms);
+  w.EndObject().Key("rewritten_query");
+  if (m.rewritten_query.empty()) w.Null();
+  else w.String(m.rewritten_query);
+  w.EndObject();
 }
 
 void RegisterConversationRoutes(ApiRouter& r, Services& s) {

@@ -117,6 +117,32 @@ void RegisterDocumentRoutes(ApiRouter& r, Services& s) {
              return http::Response::Json(200, w.Take());
            });
 
+  r.Authed(Method::kGet, "/v1/documents/{id}/chunks/{chunk_id}",
+           {"One chunk (what a citation opens): its passage, pages and offsets", "documents", {}, 200,
+            Ref("CitedChunk"), "application/json", {404}},
+           [&s](http::Request& req, const auth::Principal& who) {
+             const std::string id(req.PathParam("id"));
+             const std::string_view chunk_id = req.PathParam("chunk_id");
+             // "<document id>_<ordinal>"
+             const size_t sep = chunk_id.rfind('_');
+             int ordinal = -1;
+             if (sep != std::string_view::npos && chunk_id.substr(0, sep) == id && sep + 1 < chunk_id.size() &&
+                 chunk_id.size() - sep - 1 <= 9 &&
+                 chunk_id.substr(sep + 1).find_first_not_of("0123456789") == std::string_view::npos) {
+               ordinal = std::stoi(std::string(chunk_id.substr(sep + 1)));
+             }
+             if (ordinal < 0) return ErrorResponse(HttpError{404, "not_found", "no such chunk"});
+             auto doc = s.ingest.Get(who.user_id, id);
+             if (!doc.ok()) return ErrorResponse(doc.status(), req, s.log);
+             auto chunk = s.store.documents().GetChunk(who.user_id, id, ordinal);
+             if (!chunk.ok()) return ErrorResponse(chunk.status(), req, s.log);
+             JsonWriter w;
+             w.BeginObject();
+             WriteChunkFields(w, *chunk);
+             w.Key("document_name").String(doc->filename).EndObject();
+             return http::Response::Json(200, w.Take());
+           });
+
   r.Authed(Method::kDelete, "/v1/documents/{id}",
            {"Delete a document, its chunks, its job and (when unused) its file", "documents", {}, 204, {},
             "application/json", {404}},

@@ -100,6 +100,48 @@ void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& 
       ->check(CLI::Range(0.0, 100.0));
 }
 
+void AddChatOptions(CLI::App* app, std::set<std::string>& envs, ChatConfig& c) {
+  Opt(app, envs, "--llm", c.llm, "BETTERDEV_LLM",
+      "Answer model: extractive (offline, the default) or openai (any OpenAI-compatible /v1/chat/completions)")
+      ->check(CLI::IsMember({"extractive", "openai"}));
+  Opt(app, envs, "--llm-model", c.model, "BETTERDEV_LLM_MODEL", "openai: the chat model");
+  Opt(app, envs, "--llm-base-url", c.base_url, "BETTERDEV_LLM_BASE_URL",
+      "openai: base URL ({url}/chat/completions is called; default: --openai-base-url)");
+  Opt(app, envs, "--llm-api-key", c.api_key, "BETTERDEV_LLM_API_KEY", "openai: API key (default: --openai-api-key)");
+  Opt(app, envs, "--top-k", c.top_k, "BETTERDEV_TOP_K", "Chunks an answer is built from")->check(CLI::Range(1, 20));
+  Opt(app, envs, "--llm-prompt-price", c.prompt_price, "BETTERDEV_LLM_PROMPT_PRICE",
+      "openai: USD per 1M prompt tokens, for the estimated cost recorded per answer")
+      ->check(CLI::Range(0.0, 10000.0));
+  Opt(app, envs, "--llm-completion-price", c.completion_price, "BETTERDEV_LLM_COMPLETION_PRICE",
+      "openai: USD per 1M completion tokens")
+      ->check(CLI::Range(0.0, 10000.0));
+  Opt(app, envs, "--llm-connect-timeout-ms", c.connect_timeout_ms, "BETTERDEV_LLM_CONNECT_TIMEOUT_MS",
+      "openai: connecting to the provider")
+      ->check(CLI::Range(100, 600000));
+  Opt(app, envs, "--llm-first-token-timeout-ms", c.first_token_timeout_ms, "BETTERDEV_LLM_FIRST_TOKEN_TIMEOUT_MS",
+      "openai: from the request to the first byte of the answer")
+      ->check(CLI::Range(100, 3600000));
+  Opt(app, envs, "--llm-idle-timeout-ms", c.idle_timeout_ms, "BETTERDEV_LLM_IDLE_TIMEOUT_MS",
+      "openai: silence allowed between two pieces of a streamed answer")
+      ->check(CLI::Range(100, 3600000));
+  Opt(app, envs, "--llm-attempts", c.max_attempts, "BETTERDEV_LLM_ATTEMPTS",
+      "openai: tries per answer before its first token (429, 5xx, timeouts)")
+      ->check(CLI::Range(1, 10));
+  Opt(app, envs, "--history-tokens", c.history_tokens, "BETTERDEV_HISTORY_TOKENS",
+      "Budget for the conversation's last turns in a prompt")
+      ->check(CLI::Range(0, 1000000));
+  Opt(app, envs, "--context-tokens", c.context_tokens, "BETTERDEV_CONTEXT_TOKENS",
+      "Budget for the retrieved chunks in a prompt")
+      ->check(CLI::Range(100, 1000000));
+  Opt(app, envs, "--max-answer-tokens", c.max_answer_tokens, "BETTERDEV_MAX_ANSWER_TOKENS", "openai: longest answer")
+      ->check(CLI::Range(16, 1000000));
+  Opt(app, envs, "--rewrite-questions", c.rewrite, "BETTERDEV_REWRITE_QUESTIONS",
+      "openai: rewrite a follow-up question into a standalone one before retrieval");
+  Opt(app, envs, "--chat-threads", c.threads, "BETTERDEV_CHAT_THREADS",
+      "Threads for retrieval and bookkeeping of answers (never waiting on a model)")
+      ->check(CLI::Range(1, 64));
+}
+
 void AddIngestOptions(CLI::App* app, std::set<std::string>& envs, IngestConfig& g) {
   Opt(app, envs, "--workers", g.workers, "BETTERDEV_WORKERS", "Worker processes serve starts (0: one per core)")
       ->check(CLI::Range(0, 256));
@@ -201,6 +243,7 @@ Invocation ParseCommandLine(int argc, char** argv) {
     sub->app->fallthrough();
     Config& c = sub->bound.config;
     if (kind == Kind::kServer) AddServerOptions(sub->app, envs, c, sub->bound.cors, sub->bound.access_log);
+    if (kind == Kind::kServer) AddChatOptions(sub->app, envs, c.chat);
     if (kind == Kind::kWorker || kind == Kind::kDataOnly) AddDataDir(sub->app, envs, c);
     if (kind == Kind::kServer || kind == Kind::kWorker) AddIngestOptions(sub->app, envs, c.ingest);
     if (kind == Kind::kServer || kind == Kind::kWorker) AddSearchOptions(sub->app, envs, c.search);
@@ -278,6 +321,13 @@ Invocation ParseCommandLine(int argc, char** argv) {
   if (c.auth.login_lockout_base_seconds > c.auth.login_lockout_max_seconds)
     return Fail(std::move(inv), "--login-lockout-base (BETTERDEV_LOGIN_LOCKOUT_BASE) must not exceed --login-lockout-max");
   if (c.data_dir.empty()) return Fail(std::move(inv), "--data-dir (BETTERDEV_DATA_DIR) must not be empty");
+  if (c.chat.llm == "openai") {
+    if (c.chat.base_url.empty()) c.chat.base_url = c.search.openai_base_url;
+    if (c.chat.api_key.empty()) c.chat.api_key = c.search.openai_api_key;
+    if (!c.chat.base_url.starts_with("http://") && !c.chat.base_url.starts_with("https://"))
+      return Fail(std::move(inv), "--llm-base-url (BETTERDEV_LLM_BASE_URL) must be an http:// or https:// URL");
+    if (c.chat.model.empty()) return Fail(std::move(inv), "--llm-model (BETTERDEV_LLM_MODEL) must not be empty");
+  }
   return inv;
 }
 

@@ -14,7 +14,10 @@
 #include "app/cli.hpp"
 #include "app/ingest_client.hpp"
 #include "auth/auth_service.hpp"
+#include "chat/chat_service.hpp"
 #include "chat/conversations.hpp"
+#include "chat/extractive_model.hpp"
+#include "chat/openai_model.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/random.hpp"
@@ -81,9 +84,12 @@ Result<Backends> OpenBackends(const Config& c, const Clock& clock) {
 
 // The embedder the configuration names; the API (for queries) and the workers (for chunks)
 // make the same model. A query waits for it, so the API's gives up sooner (2 attempts, 10 s).
-std::unique_ptr<embed::Embedder> MakeEmbedder(const SearchConfig& s, bool for_queries) {
+// `client`: the process's shared outbound HTTP client (null: the embedder makes its own).
+std::unique_ptr<embed::Embedder> MakeEmbedder(const SearchConfig& s, bool for_queries,
+                                              std::shared_ptr<httpclient::Client> client = nullptr) {
   if (s.embeddings == "openai") {
     embed::OpenAiOptions o;
+    o.client = std::move(client);
     if (for_queries) {
       o.max_attempts = 2;
       o.request_timeout_ms = 10000;
@@ -98,8 +104,9 @@ std::unique_ptr<embed::Embedder> MakeEmbedder(const SearchConfig& s, bool for_qu
 }
 
 // Embedders for a model other than the configured one, with the same provider settings.
-embed::EmbedderFactory OtherModels(const SearchConfig& s, bool for_queries) {
-  return [s, for_queries](const embed::EmbeddingModel& m) -> Result<std::unique_ptr<embed::Embedder>> {
+embed::EmbedderFactory OtherModels(const SearchConfig& s, bool for_queries,
+                                   std::shared_ptr<httpclient::Client> client = nullptr) {
+  return [s, for_queries, client](const embed::EmbeddingModel& m) -> Result<std::unique_ptr<embed::Embedder>> {
     SearchConfig other = s;
     other.embeddings = m.id == embed::kLocalModelId ? "local" : "openai";
     other.embedding_model = m.id;
@@ -108,8 +115,27 @@ embed::EmbedderFactory OtherModels(const SearchConfig& s, bool for_queries) {
     if (other.embeddings == "openai" && other.openai_api_key.empty() && s.embeddings != "openai") {
       return Status::InvalidArgument("no OpenAI API key is configured");
     }
-    return MakeEmbedder(other, for_queries);
+    return MakeEmbedder(other, for_queries, client);
   };
+}
+
+// The answer model the configuration names.
+Result<std::shared_ptr<chat::ChatModel>> MakeChatModel(const ChatConfig& c, std::shared_ptr<httpclient::Client> client) {
+  if (c.llm == "openai") {
+    chat::OpenAiChatOptions o;
+    o.base_url = c.base_url;
+    o.api_key = c.api_key;
+    o.model = c.model;
+    o.max_tokens = c.max_answer_tokens;
+    o.connect_timeout_ms = c.connect_timeout_ms;
+    o.first_token_timeout_ms = c.first_token_timeout_ms;
+    o.idle_timeout_ms = c.idle_timeout_ms;
+    o.max_attempts = c.max_attempts;
+    return chat::NewOpenAiChatModel(o, std::move(client));
+  }
+  auto tokenizer = index::Tokenizer::Open();
+  if (!tokenizer.ok()) return tokenizer.status();
+  return chat::NewExtractiveModel(std::move(*tokenizer), std::shared_ptr<embed::Embedder>(embed::NewLocalEmbedder(1024)));
 }
 
 // The command line a supervised worker runs: this executable with this process's settings.
@@ -229,14 +255,24 @@ int Serve(const Config& c, bool with_workers) {
   ingest::RegisterIngestMetrics(metrics, *backends->queue, supervisor.get());
   if (supervisor) ingest.OnEnqueued([s = supervisor.get()] { s->Wake(); });
   http::Router router;
-  std::unique_ptr<embed::Embedder> embedder = MakeEmbedder(c.search, true);
-  search::SearchService search(store, *embedder, c.search, OtherModels(c.search, true));
+  // One outbound client for the process: embeddings and answers share its kept-alive connections.
+  std::shared_ptr<httpclient::Client> outbound = httpclient::NewClient();
+  std::unique_ptr<embed::Embedder> embedder = MakeEmbedder(c.search, true, outbound);
+  search::SearchService search(store, *embedder, c.search, OtherModels(c.search, true, outbound));
   // After a change of embedding model: every chunk re-embedded in the background (with the
   // workers' settings), search switching when done.
-  std::unique_ptr<embed::Embedder> reembed_target = MakeEmbedder(c.search, false);
-  ingest::Reembedder reembedder(store, *reembed_target, OtherModels(c.search, false), clock, log,
+  std::unique_ptr<embed::Embedder> reembed_target = MakeEmbedder(c.search, false, outbound);
+  ingest::Reembedder reembedder(store, *reembed_target, OtherModels(c.search, false, outbound), clock, log,
                                 {64, c.search.embedding_price, 5});
-  api::Services services{store, auth, conversations, ingest, search, metrics, log, c.http, c.ingest};
+  auto chat_model = MakeChatModel(c.chat, outbound);
+  if (!chat_model.ok()) {
+    std::cerr << "error: " << chat_model.status().message() << "\n";
+    return 1;
+  }
+  chat::ModelPrices prices;
+  if (c.chat.llm == "openai") prices = {c.chat.prompt_price, c.chat.completion_price};
+  chat::ChatService chat(store, search, std::move(*chat_model), prices, c.chat, clock, ids, log);
+  api::Services services{store, auth, conversations, chat, ingest, search, metrics, log, c.http, c.ingest};
   api::RegisterApi(router, services);
 
   http::Server server(c.http, router, metrics, log);

@@ -268,7 +268,9 @@ class AnswerRun final : public Answer, public ModelListener, public std::enable_
       over_ = true;
       generation_.reset();  // it holds this run as its listener
     }
-    listener_->OnDone(a, status);
+    // The listener may hold this run (to cancel it): let go of it once it has heard the end.
+    std::shared_ptr<AnswerListener> listener = std::move(listener_);
+    listener->OnDone(a, status);
   }
 
   // Whether the question was stored (retrieval started), so the answer may follow it.

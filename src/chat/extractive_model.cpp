@@ -62,6 +62,23 @@ std::string NeutraliseMarkers(std::string s) {
   return s;
 }
 
+// A chunk's first unit may be the tail of a sentence the overlap carried over ("accidents,
+// determine the ..."), its last the head of one the cut split; neither reads as a sentence.
+// Table rows and list items are whole whatever their punctuation.
+bool IsFragment(const std::string& unit, bool first, bool last) {
+  if (first && last) return false;  // the whole passage
+  if (unit.find(" | ") != std::string::npos || unit.rfind("- ", 0) == 0 || unit.rfind("* ", 0) == 0) return false;
+  const auto c0 = static_cast<unsigned char>(unit.front());
+  if (first && std::islower(c0)) return true;
+  if (last) {
+    size_t e = unit.size();
+    while (e > 0 && (unit[e - 1] == '"' || unit[e - 1] == '\'' || unit[e - 1] == ')')) --e;
+    const char end = e > 0 ? unit[e - 1] : '.';
+    if (end != '.' && end != '!' && end != '?' && end != ':' && end != ';') return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<std::string> SplitSentences(std::string_view text) {
@@ -173,9 +190,12 @@ class ExtractiveModel final : public ChatModel {
   std::vector<std::string> Answer(const ModelRequest& request) const {
     const std::vector<std::string> query = tokenizer_->Query(request.question);
     std::vector<Unit> units;
+    std::set<std::string> seen;  // overlapping chunks repeat sentences
     for (size_t p = 0; p < request.passages.size(); ++p) {
       std::vector<std::string> sentences = SplitSentences(request.passages[p].text);
       for (size_t i = 0; i < sentences.size(); ++i) {
+        if (IsFragment(sentences[i], i == 0, i + 1 == sentences.size())) continue;
+        if (!seen.insert(sentences[i]).second) continue;
         Unit u{p, i, std::move(sentences[i]), {}, 0};
         index::Terms t = tokenizer_->Document(u.text);
         u.terms.insert(t.terms.begin(), t.terms.end());
@@ -221,7 +241,7 @@ class ExtractiveModel final : public ChatModel {
     std::vector<size_t> chosen;
     size_t chars = 0;
     for (size_t i : relevant) {
-      if (chosen.size() >= kMaxSentences || units[i].score < 0.5 * best) break;
+      if (chosen.size() >= kMaxSentences || units[i].score < 0.6 * best) break;
       if (!chosen.empty() && chars + units[i].text.size() > kMaxAnswerChars) continue;
       chosen.push_back(i);
       chars += units[i].text.size();

@@ -149,6 +149,16 @@ class OpenAiGeneration final : public Generation, public std::enable_shared_from
     live_attempt_ = attempts_;
     httpclient::StreamTimeouts timeouts{o_.first_token_timeout_ms, o_.idle_timeout_ms};
     auto t = client_->Stream(http_, timeouts, std::make_shared<AttemptListener>(shared_from_this(), attempts_));
+    // The first token, not just the first byte: a provider may send keep-alive comments and an
+    // empty role frame for ever.
+    if (request_.stream && o_.first_token_timeout_ms > 0) {
+      client_->After(std::chrono::milliseconds(o_.first_token_timeout_ms), [self = shared_from_this(), attempt = attempts_] {
+        if (self->live_attempt_ == attempt && !self->done_ && !self->got_token_) {
+          self->Fail(Status::Unavailable("no answer from the model within " +
+                                         std::to_string(self->o_.first_token_timeout_ms) + " ms"));
+        }
+      });
+    }
     std::lock_guard lock(mu_);
     transfer_ = t;
     if (cancelled_) t->Cancel();

@@ -155,6 +155,11 @@ class StreamState final : public StreamSink, public std::enable_shared_from_this
   }
   // The producer finished and everything was written: nothing to stop.
   void Completed() { stopped_ = true; }
+  // The session is over: the producer (which may hold this sink) is let go.
+  void ReleaseProducer() {
+    stopped_ = true;
+    producer_.reset();
+  }
 
   asio::steady_timer wake;  // strand only
 
@@ -625,6 +630,7 @@ class Server::Impl {
       ~Guard() {
         state->Detach();
         state->StopProducer(StreamEnd::kClientGone);
+        state->ReleaseProducer();
         conn->streaming.reset();
       }
     } guard{state, conn};

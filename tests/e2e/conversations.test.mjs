@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 
-import { api, assertError, registerAndLogin, sharedServer, sleep } from './helpers.mjs';
+import { api, assertError, ownDocuments, registerAndLogin, sharedServer, sleep } from './helpers.mjs';
 
 const RFC3339_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const CONVERSATION_KEYS = ['created_at', 'document_ids', 'id', 'title', 'updated_at'];
+const CONVERSATION_KEYS = ['created_at', 'document_ids', 'id', 'title', 'updated_at', 'usage'];
 
 function assertConversation(c) {
   assert.deepEqual(Object.keys(c).sort(), CONVERSATION_KEYS);
@@ -15,6 +15,7 @@ function assertConversation(c) {
   assert.ok(Array.isArray(c.document_ids));
   assert.match(c.created_at, RFC3339_MS);
   assert.match(c.updated_at, RFC3339_MS);
+  assert.deepEqual(Object.keys(c.usage).sort(), ['completion_tokens', 'cost_usd', 'prompt_tokens']);
 }
 
 describe('conversations', () => {
@@ -53,7 +54,8 @@ describe('conversations', () => {
 
   test('create with a title and documents keeps their order', async () => {
     const { token } = await registerAndLogin(url);
-    const docs = ['doc_b', 'doc_a', 'doc_c'];
+    const [a, b, c3] = await ownDocuments(url, token, 3);
+    const docs = [b, a, c3];
     const c = await create(token, { title: 'Quarterly report Q&A ✓', document_ids: docs });
     assertConversation(c);
     assert.equal(c.title, 'Quarterly report Q&A ✓');
@@ -95,14 +97,15 @@ describe('conversations', () => {
 
   test('a title-only patch changes the title, keeps the documents and moves updated_at', async () => {
     const { token } = await registerAndLogin(url);
-    const c = await create(token, { title: 'Before', document_ids: ['d1', 'd2'] });
+    const [d1, d2] = await ownDocuments(url, token, 2);
+    const c = await create(token, { title: 'Before', document_ids: [d1, d2] });
     await sleep(20);
     const p = await api(url, 'PATCH', `/v1/conversations/${c.id}`, { token, body: { title: 'After' } });
     assert.equal(p.status, 200, p.text);
     assertConversation(p.json);
     assert.equal(p.json.id, c.id);
     assert.equal(p.json.title, 'After');
-    assert.deepEqual(p.json.document_ids, ['d1', 'd2'], 'a title-only patch must keep the documents');
+    assert.deepEqual(p.json.document_ids, [d1, d2], 'a title-only patch must keep the documents');
     assert.equal(p.json.created_at, c.created_at);
     assert.ok(Date.parse(p.json.updated_at) > Date.parse(c.updated_at), `updated_at did not move: ${p.text}`);
     const got = await api(url, 'GET', `/v1/conversations/${c.id}`, { token });
@@ -111,13 +114,14 @@ describe('conversations', () => {
 
   test('a document-only patch replaces the documents and keeps the title', async () => {
     const { token } = await registerAndLogin(url);
-    const c = await create(token, { title: 'Stays', document_ids: ['d1', 'd2'] });
+    const [d1, d2, d3] = await ownDocuments(url, token, 3);
+    const c = await create(token, { title: 'Stays', document_ids: [d1, d2] });
     await sleep(20);
-    const p = await api(url, 'PATCH', `/v1/conversations/${c.id}`, { token, body: { document_ids: ['d3', 'd1'] } });
+    const p = await api(url, 'PATCH', `/v1/conversations/${c.id}`, { token, body: { document_ids: [d3, d1] } });
     assert.equal(p.status, 200, p.text);
     assertConversation(p.json);
     assert.equal(p.json.title, 'Stays', 'a documents-only patch must keep the title');
-    assert.deepEqual(p.json.document_ids, ['d3', 'd1']);
+    assert.deepEqual(p.json.document_ids, [d3, d1]);
     assert.ok(Date.parse(p.json.updated_at) > Date.parse(c.updated_at), `updated_at did not move: ${p.text}`);
     const got = await api(url, 'GET', `/v1/conversations/${c.id}`, { token });
     assert.deepEqual(got.json, p.json);
@@ -125,17 +129,18 @@ describe('conversations', () => {
 
   test('an empty patch keeps the title and documents', async () => {
     const { token } = await registerAndLogin(url);
-    const c = await create(token, { title: 'Same', document_ids: ['d1'] });
+    const [d1] = await ownDocuments(url, token, 1);
+    const c = await create(token, { title: 'Same', document_ids: [d1] });
     await sleep(20);
     const p = await api(url, 'PATCH', `/v1/conversations/${c.id}`, { token, body: {} });
     assert.equal(p.status, 200, p.text);
     assert.equal(p.json.title, 'Same');
-    assert.deepEqual(p.json.document_ids, ['d1']);
+    assert.deepEqual(p.json.document_ids, [d1]);
   });
 
   test('patch both fields, read messages, then delete', async () => {
     const { token } = await registerAndLogin(url);
-    const c = await create(token, { title: 'Before', document_ids: ['d1', 'd2'] });
+    const c = await create(token, { title: 'Before', document_ids: await ownDocuments(url, token, 2) });
     await sleep(20);
     const p = await api(url, 'PATCH', `/v1/conversations/${c.id}`, {
       token,
@@ -257,14 +262,14 @@ describe('conversations', () => {
     // The limits themselves are fine: 200 characters (not bytes), 100 distinct ids.
     const long = await create(token, { title: 'é'.repeat(200) });
     assert.equal(long.title, 'é'.repeat(200));
-    const docs = Array.from({ length: 100 }, (_, i) => `doc_${i}`);
+    const docs = await ownDocuments(url, token, 100);
     const many = await create(token, { title: 'many', document_ids: docs });
     assert.deepEqual(many.document_ids, docs);
   });
 
   test('patch validates titles and document ids', async () => {
     const { token } = await registerAndLogin(url);
-    const target = await create(token, { title: 'keep me', document_ids: ['d'] });
+    const target = await create(token, { title: 'keep me', document_ids: await ownDocuments(url, token, 1) });
     for (const body of BAD_BODIES) {
       const res = await api(url, 'PATCH', `/v1/conversations/${target.id}`, { token, body });
       assertError(res, 400, 'invalid_request');
@@ -276,13 +281,14 @@ describe('conversations', () => {
   test("users cannot see or change each other's conversations", async () => {
     const a = await registerAndLogin(url);
     const b = await registerAndLogin(url);
-    const mine = await create(a.token, { title: 'A private', document_ids: ['secret_doc'] });
+    const [secretDoc] = await ownDocuments(url, a.token, 1, 'secret');
+    const mine = await create(a.token, { title: 'A private', document_ids: [secretDoc] });
     const theirs = await create(b.token, { title: 'B private' });
     const missing = 'conv_00000000000000000000000000';
 
     const probes = (id) => [
       ['GET', `/v1/conversations/${id}`, undefined],
-      ['PATCH', `/v1/conversations/${id}`, { title: 'hijacked', document_ids: ['evil'] }],
+      ['PATCH', `/v1/conversations/${id}`, { title: 'hijacked', document_ids: [] }],
       ['GET', `/v1/conversations/${id}/messages`, undefined],
       ['DELETE', `/v1/conversations/${id}`, undefined],
     ];
@@ -295,7 +301,7 @@ describe('conversations', () => {
       assertError(nonexistent[i], 404, 'not_found');
       assert.equal(foreign[i].status, nonexistent[i].status);
       assert.equal(foreign[i].json.error.code, nonexistent[i].json.error.code);
-      assert.ok(!foreign[i].text.includes('A private') && !foreign[i].text.includes('secret_doc'));
+      assert.ok(!foreign[i].text.includes('A private') && !foreign[i].text.includes(secretDoc));
     }
 
     // A's conversation is untouched.
@@ -315,6 +321,34 @@ describe('conversations', () => {
     });
     assert.equal(bWithACursor.status, 200, bWithACursor.text);
     for (const c of bWithACursor.json.data) assert.notEqual(c.id, mine.id);
+  });
+
+  test("a conversation names only its owner's existing documents", async () => {
+    const a = await registerAndLogin(url);
+    const b = await registerAndLogin(url);
+    const [aDoc] = await ownDocuments(url, a.token, 1);
+    const [bDoc] = await ownDocuments(url, b.token, 1);
+    const missing = 'doc_00000000000000000000000000';
+    for (const ids of [[bDoc], [missing], [aDoc, bDoc], [aDoc, missing]]) {
+      const res = await api(url, 'POST', '/v1/conversations', { token: a.token, body: { document_ids: ids } });
+      assertError(res, 404, 'not_found');
+      assert.ok(!res.text.includes(bDoc) || ids.includes(bDoc), 'the answer names only what was asked');
+    }
+    // Another user's document answers exactly like a missing one.
+    const foreign = await api(url, 'POST', '/v1/conversations', { token: a.token, body: { document_ids: [bDoc] } });
+    const absent = await api(url, 'POST', '/v1/conversations', { token: a.token, body: { document_ids: [missing] } });
+    assert.equal(foreign.json.error.message.replace(bDoc, 'X'), absent.json.error.message.replace(missing, 'X'));
+    assert.equal((await api(url, 'GET', '/v1/conversations', { token: a.token })).json.data.length, 0, 'nothing was created');
+
+    const c = await create(a.token, { title: 'mine', document_ids: [aDoc] });
+    for (const ids of [[bDoc], [missing]]) {
+      assertError(await api(url, 'PATCH', `/v1/conversations/${c.id}`, { token: a.token, body: { document_ids: ids } }), 404, 'not_found');
+    }
+    assert.deepEqual((await api(url, 'GET', `/v1/conversations/${c.id}`, { token: a.token })).json.document_ids, [aDoc]);
+    // A deleted document leaves its conversations.
+    assert.equal((await api(url, 'DELETE', `/v1/documents/${aDoc}`, { token: a.token })).status, 204);
+    assert.deepEqual((await api(url, 'GET', `/v1/conversations/${c.id}`, { token: a.token })).json.document_ids, []);
+    assertError(await api(url, 'PATCH', `/v1/conversations/${c.id}`, { token: a.token, body: { document_ids: [aDoc] } }), 404, 'not_found');
   });
 
   test('concurrent requests from several users', async () => {

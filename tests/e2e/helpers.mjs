@@ -197,6 +197,23 @@ export async function api(url, method, pathname, { token, body, headers = {}, ra
   return { status: res.status, headers: res.headers, json, text };
 }
 
+// Uploads `n` small text files for the user and returns their document ids, in order:
+// conversations may name only their owner's existing documents.
+export async function ownDocuments(url, token, n, tag = 'doc') {
+  const ids = [];
+  for (let i = 0; i < n; i++) {
+    const text = `${tag} ${i} ${Date.now()} ${Math.random()}: a small document a conversation can name.`;
+    const res = await api(url, 'POST', '/v1/documents', {
+      token,
+      rawBody: text,
+      headers: { 'Content-Type': 'application/octet-stream', 'X-Filename': `${tag}-${i}.txt` },
+    });
+    if (res.status !== 202) throw new Error(`upload for a conversation's documents: ${res.status} ${res.text}`);
+    ids.push(res.json.document_id);
+  }
+  return ids;
+}
+
 export function randomEmail(tag = 'u') {
   return `${tag}${randomBytes(6).toString('hex')}@example.com`;
 }

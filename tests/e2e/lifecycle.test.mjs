@@ -17,6 +17,7 @@ import {
   startServer,
   tempDir,
   withTimeout,
+  ownDocuments,
 } from './helpers.mjs';
 
 // Starts a server for one test and always stops it afterwards.
@@ -100,7 +101,8 @@ describe('graceful shutdown', () => {
   test('a request in flight at SIGTERM completes; new connections are refused; exit 0', async (t) => {
     const server = await serverFor(t);
     const { token, email } = await registerAndLogin(server.url);
-    const body = JSON.stringify({ title: 'in flight during shutdown', document_ids: ['doc_1', 'doc_2'] });
+    const docs = await ownDocuments(server.url, token, 2);
+    const body = JSON.stringify({ title: 'in flight during shutdown', document_ids: docs });
     const half = Math.floor(body.length / 2);
 
     const c = await RawClient.connect(server.port);
@@ -120,7 +122,7 @@ describe('graceful shutdown', () => {
     const [res] = await c.readResponses(1, 10000);
     assert.equal(res.status, 201, res.body);
     assert.equal(res.json.title, 'in flight during shutdown');
-    assert.deepEqual(res.json.document_ids, ['doc_1', 'doc_2']);
+    assert.deepEqual(res.json.document_ids, docs);
     assert.equal(res.headers.location, `/v1/conversations/${res.json.id}`);
     await c.waitClosed(5000);
 
@@ -269,7 +271,7 @@ describe('configuration', () => {
     assert.ok(fs.existsSync(path.join(fromFlag, 'betterdev.db')), 'no database in the --data-dir directory');
     assert.ok(!fs.existsSync(fromEnv), 'the environment overrode --data-dir');
     const { token } = await registerAndLogin(server.url);
-    const res = await api(server.url, 'POST', '/v1/conversations', { token, body: { title: 'x'.repeat(150), document_ids: Array.from({ length: 30 }, (_, i) => `document_${String(i).padStart(40, '0')}`) } });
+    const res = await api(server.url, 'POST', '/v1/conversations', { token, body: { title: 'x'.repeat(150), document_ids: await ownDocuments(server.url, token, 30) } });
     assert.equal(res.status, 201, `--max-json-body 4096 should beat BETTERDEV_MAX_JSON_BODY=1024: ${res.text}`);
   });
 
@@ -320,7 +322,7 @@ describe('persistence', () => {
   test('accounts, tokens, keys and conversations survive a restart', async (t) => {
     const first = await serverFor(t);
     const { token, email } = await registerAndLogin(first.url);
-    const conv = await api(first.url, 'POST', '/v1/conversations', { token, body: { title: 'kept', document_ids: ['d1'] } });
+    const conv = await api(first.url, 'POST', '/v1/conversations', { token, body: { title: 'kept', document_ids: await ownDocuments(first.url, token, 1) } });
     assert.equal(conv.status, 201, conv.text);
     const key = await api(first.url, 'POST', '/v1/api-keys', { token, body: { name: 'kept-key' } });
     assert.equal(key.status, 201, key.text);
