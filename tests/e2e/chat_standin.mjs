@@ -7,6 +7,7 @@
 //   stand.firstTokenDelayMs   -> wait before the first content frame
 //   stand.tokenDelayMs        -> wait between content frames
 //   stand.failures            -> queue of {status, message, headers} answered instead of a stream
+//   stand.rewriteFailures     -> the same for non-streamed requests (the question rewrite)
 //   stand.midStream           -> {afterTokens, mode: 'error' | 'cut' | 'malformed' | 'nodone'}, once
 //   stand.hold                -> a promise every request waits on before answering
 // It logs every request (`stand.requests`: body, headers, when the client closed the connection
@@ -43,6 +44,7 @@ export async function startChatStandIn() {
   const stand = {
     requests: [],
     failures: [],
+    rewriteFailures: [],
     midStream: null,
     firstTokenDelayMs: 0,
     tokenDelayMs: 0,
@@ -79,7 +81,7 @@ export async function startChatStandIn() {
         entry.finished = true;
       };
       if (req.method !== 'POST' || req.url !== '/v1/chat/completions') return sendJson(404, { error: { message: 'not found' } });
-      const failure = stand.failures.shift();
+      const failure = body.stream ? stand.failures.shift() : stand.rewriteFailures.shift();
       if (failure) {
         return sendJson(failure.status, { error: { message: failure.message ?? 'failure', type: 'server_error' } }, failure.headers ?? {});
       }
@@ -157,6 +159,8 @@ export async function startChatStandIn() {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   stand.url = `http://127.0.0.1:${server.address().port}/v1`;
   stand.chatRequests = () => stand.requests.filter((r) => r.path === '/v1/chat/completions');
+  // The streamed requests: answers (the rewrite is not streamed).
+  stand.answerRequests = () => stand.chatRequests().filter((r) => r.body?.stream);
   stand.close = () =>
     new Promise((resolve) => {
       for (const s of sockets) s.destroy();
