@@ -269,11 +269,15 @@ Invocation ParseCommandLine(int argc, char** argv) {
   extract->add_option("--ocr-dpi", xc.ocr_dpi, "Resolution PDF pages are rendered at for OCR")->check(CLI::Range(72, 1200));
   extract->add_option("--chunk-size", xc.chunk_size, "Characters per chunk")->check(CLI::Range(50, 100000));
   extract->add_option("--chunk-overlap", xc.chunk_overlap, "Characters of overlap")->check(CLI::Range(0, 99999));
-  CLI::App* eval = add("eval", "Measure retrieval quality (nDCG@10, recall@100) on a BEIR dataset; prints Markdown",
+  CLI::App* eval = add("eval",
+                       "Measure retrieval quality (nDCG@10, recall@100) on a BEIR dataset, or answer quality "
+                       "(figures of reviewed answers found) on a QA set of PDFs; prints Markdown",
                        Command::kEval, Kind::kOther);
   IngestConfig& ec = subs.back()->bound.config.ingest;
-  eval->add_option("--beir", inv.eval.beir_dir, "Folder with corpus.jsonl, queries.jsonl, qrels/")->required();
-  eval->add_option("--split", inv.eval.split, "Which qrels file: test, dev, train");
+  eval->add_option("--beir", inv.eval.beir_dir, "Folder with corpus.jsonl, queries.jsonl, qrels/");
+  eval->add_option("--qa", inv.eval.qa_dir, "Folder with docs/*.pdf and qna_data.csv (e.g. ../shared/data/qa/docugami-sec-10-q)");
+  eval->add_option("--split", inv.eval.split, "BEIR: which qrels file (test, dev, train); QA: all, dev (first half), test (second half)");
+  eval->add_option("--limit", inv.eval.limit, "QA: at most this many questions")->check(CLI::Range(0, 100000));
   eval->add_option("--dimension", inv.eval.dimension, "Local embedder dimension")->check(CLI::Range(8, 8192));
   eval->add_option("--keyword-weight", inv.eval.keyword_weight, "Hybrid: weight of the keyword leg");
   eval->add_option("--vector-weight", inv.eval.vector_weight, "Hybrid: weight of the vector leg");

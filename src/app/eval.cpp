@@ -162,7 +162,18 @@ Status Ingest(const fs::path& corpus_path, const chunk::ChunkOptions& chunking, 
 
 }  // namespace
 
-int RunEval(const EvalOptions& options, const Config& config) {
+int RunEval(const EvalOptions& options_in, const Config& config) {
+  if (!options_in.qa_dir.empty()) {
+    EvalOptions qa = options_in;
+    if (qa.split.empty()) qa.split = "all";
+    return RunQaEval(qa, config);
+  }
+  if (options_in.beir_dir.empty()) {
+    std::cerr << "error: give --beir DIR or --qa DIR\n";
+    return 2;
+  }
+  EvalOptions options = options_in;
+  if (options.split.empty()) options.split = "test";
   const fs::path dir = options.beir_dir;
   Result<Qrels> qrels = ReadQrels(dir / "qrels" / (options.split + ".tsv"));
   if (!qrels.ok()) {

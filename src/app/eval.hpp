@@ -9,7 +9,9 @@ namespace betterdev::app {
 
 struct EvalOptions {
   std::string beir_dir;          // holds corpus.jsonl, queries.jsonl, qrels/<split>.tsv
-  std::string split = "test";
+  std::string qa_dir;            // holds docs/*.pdf and qna_data.csv (eval_qa.cpp)
+  std::string split;             // BEIR: the qrels file (default test); QA: all (default), dev, test
+  int limit = 0;                 // QA: at most this many questions (0: all)
   int dimension = 1024;          // of the local embedder
   // Hybrid: the legs' weights, chosen on NFCorpus's dev split (docs/benchmarks.md).
   double keyword_weight = 1.0;
@@ -19,7 +21,9 @@ struct EvalOptions {
   bool title_context = true;     // each chunk carries the document's title as its context
 };
 
-// Prints a Markdown table; returns the exit code (2 for unusable input).
+// Prints a Markdown table; returns the exit code (2 for unusable input). With qa_dir set, runs
+// RunQaEval instead.
 int RunEval(const EvalOptions& options, const Config& config);
+int RunQaEval(const EvalOptions& options, const Config& config);
 
 }  // namespace betterdev::app

@@ -1,5 +1,6 @@
 // betterdev: the executable only wires modules together.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -226,7 +227,18 @@ int Migrate(const Config& c) {
   return 0;
 }
 
+// Every open connection, stream and provider connection is a descriptor: the soft limit
+// (often 1,024) would cap concurrent answers long before memory does, so take the hard one.
+void RaiseDescriptorLimit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 int Serve(const Config& c, bool with_workers) {
+  RaiseDescriptorLimit();
   Logger log(stdout, c.log_level, /*flush_interval_ms=*/20);
   SystemClock clock;
   auto backends = OpenBackends(c, clock);

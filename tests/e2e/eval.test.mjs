@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 
 import { runBinary, tempDir } from './helpers.mjs';
+import { makePdf } from './pdfgen.mjs';
 
 function writeBeir(dir) {
   const docs = [
@@ -50,6 +51,40 @@ describe('betterdev eval', () => {
     assert.equal(rows.hybrid.ndcg, 1);
     assert.ok(rows.vector.ndcg > 0.5, `vector nDCG ${rows.vector.ndcg}`);
     for (const m of Object.values(rows)) assert.equal(m.recall, 1);
+  });
+
+  test('--qa reads PDFs through the job process and scores the answers\' figures in retrieval and the answer', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'docs'));
+    // Two filings whose figures a question asks for; one answer without figures (left out).
+    fs.writeFileSync(path.join(dir, 'docs', '2023 Q1 ACME.pdf'), makePdf([
+      ['Acme Corporation quarterly report.', 'Total net sales were $82,959 million in the quarter.', 'Employees work in Springfield.'],
+      ['Operating expenses grew 12.5% over the prior year.', 'The company opened two new offices.'],
+    ]));
+    fs.writeFileSync(path.join(dir, 'docs', '2023 Q1 BOLT.pdf'), makePdf([
+      ['Bolt Industries quarterly report.', 'Total net sales were $1,234 million in the quarter.'],
+    ]));
+    const csv = '\ufeffQuestion,Source Docs,Question Type,Source Chunk Type,Answer\n' +
+      'What were Acme\'s total net sales?,*ACME*,Single-Doc Single-Chunk RAG,Table,"Acme\'s total net sales were $82,959 million.\n\nSOURCE(S): 2023 Q1 ACME.pdf"\n' +
+      'How much did Acme\'s operating expenses grow?,*ACME*,Single-Doc Single-Chunk RAG,Text,"They grew 12.5% (SOURCE: 2023 Q1 ACME.pdf)."\n' +
+      'Where do Acme employees work?,*ACME*,Single-Doc Single-Chunk RAG,Text,They work in Springfield.\n' +
+      'What were Bolt\'s total net sales?,*BOLT*,Single-Doc Single-Chunk RAG,Table,"$1,234 million"\n';
+    fs.writeFileSync(path.join(dir, 'qna_data.csv'), csv);
+    const r = await runBinary(['eval', '--qa', dir], { timeoutMs: 120000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /2 filings, 3 pages -> \d+ chunks .*; 4 questions, 3 with figures/);
+    const row = (name) => {
+      const line = r.stdout.split('\n').find((l) => l.startsWith(`| ${name} `));
+      assert.ok(line, `no row ${name}: ${r.stdout}`);
+      return line.split('|').map((c) => c.trim());
+    };
+    assert.equal(Number(row('keyword')[2]), 1, 'every figure is in the top 3 keyword chunks');
+    assert.equal(Number(row('hybrid')[3]), 1);
+    assert.equal(Number(row('extractive answer (hybrid top 3)')[2]), 1, 'the extractive answer quotes the figures');
+    assert.equal(Number(row('all chunks of the source documents (ceiling)')[2]), 1);
+    const missing = await runBinary(['eval', '--qa', tempDir()]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /qna_data\.csv/);
   });
 
   test('a folder that is not a BEIR dataset is exit 2 with a message', async () => {
