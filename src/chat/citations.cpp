@@ -57,7 +57,7 @@ CitedAnswer ResolveCitations(const std::string& answer, const std::vector<Passag
         ++out.invalid;
         continue;
       }
-      kept += kept.empty() ? "[" + std::to_string(n) : ", " + std::to_string(n);
+      kept.append(kept.empty() ? "[" : ", ").append(std::to_string(n));
       if (cited.insert(p->n).second) out.citations.push_back(CitationOf(*p));
     }
     if (!kept.empty()) {

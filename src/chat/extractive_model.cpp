@@ -62,12 +62,34 @@ std::string NeutraliseMarkers(std::string s) {
   return s;
 }
 
+// A line of a table as PDF text gives it ("Total net sales $ 82,959 $ 81,434"): cells joined by
+// " | " (office formats), or at least two numbers and no more words than twice the numbers.
+bool IsTableLine(std::string_view line) {
+  if (line.find(" | ") != std::string_view::npos) return true;
+  int numbers = 0, words = 0;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && IsSpace(line[i])) ++i;
+    const size_t start = i;
+    bool digit = false, alpha = false;
+    while (i < line.size() && !IsSpace(line[i])) {
+      digit = digit || IsDigit(line[i]);
+      alpha = alpha || std::isalpha(static_cast<unsigned char>(line[i]));
+      ++i;
+    }
+    if (i == start) break;
+    if (digit) ++numbers;
+    else if (alpha) ++words;
+  }
+  return numbers >= 2 && words <= 2 * numbers;
+}
+
 // A chunk's first unit may be the tail of a sentence the overlap carried over ("accidents,
 // determine the ..."), its last the head of one the cut split; neither reads as a sentence.
 // Table rows and list items are whole whatever their punctuation.
 bool IsFragment(const std::string& unit, bool first, bool last) {
   if (first && last) return false;  // the whole passage
-  if (unit.find(" | ") != std::string::npos || unit.rfind("- ", 0) == 0 || unit.rfind("* ", 0) == 0) return false;
+  if (IsTableLine(unit) || unit.rfind("- ", 0) == 0 || unit.rfind("* ", 0) == 0) return false;
   const auto c0 = static_cast<unsigned char>(unit.front());
   if (first && std::islower(c0)) return true;
   if (last) {
@@ -106,7 +128,7 @@ std::vector<std::string> SplitSentences(std::string_view text) {
     size_t end = text.find('\n', start);
     std::string_view line = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     const std::string trimmed = Trim(line);
-    const bool row = trimmed.find(" | ") != std::string::npos;
+    const bool row = IsTableLine(trimmed);
     const bool item = !trimmed.empty() && (trimmed[0] == '-' || trimmed[0] == '*' || trimmed.rfind("• ", 0) == 0);
     if (trimmed.empty() || row || item) {
       if (!current.empty()) blocks.push_back(std::move(current));

@@ -58,10 +58,12 @@ std::vector<Turn> RecentTurns(const std::vector<Turn>& history, int64_t budget) 
 }  // namespace
 
 std::string PassageLabel(const Passage& p) {
-  std::string label = "[" + std::to_string(p.n) + "] " + p.document_name;
+  // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict, a false positive) on "[" + string.
+  std::string label("[");
+  label.append(std::to_string(p.n)).append("] ").append(p.document_name);
   if (p.page_start > 0) {
-    if (p.page_end > p.page_start) label += ", pages " + std::to_string(p.page_start) + "-" + std::to_string(p.page_end);
-    else label += ", page " + std::to_string(p.page_start);
+    label.append(p.page_end > p.page_start ? ", pages " : ", page ").append(std::to_string(p.page_start));
+    if (p.page_end > p.page_start) label.append("-").append(std::to_string(p.page_end));
   }
   return label;
 }
