@@ -17,6 +17,8 @@ DEB_PACKAGES=(
   sqlite3
   # the tesseract command-line tool: the OCR benchmark's reference
   tesseract-ocr
+  # nginx: the HTTP benchmark's reference (bench/healthz_vs_nginx.sh runs its own on a free port)
+  nginx-light
 )
 
 as_root() {

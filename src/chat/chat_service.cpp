@@ -13,6 +13,9 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr int kHistoryMessages = 20;  // read from the store; the token budget decides what goes in
 constexpr int kMaxK = 20;
+// Retrieval of hundreds of answers at once is CPU work that must not delay the rest of the API
+// (the I/O threads): the pool runs at a lower priority (bench/chat_bench.sh measures the effect).
+constexpr int kPoolNice = 5;
 
 int64_t MsSince(SteadyClock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count();
@@ -303,7 +306,7 @@ class AnswerRun final : public Answer, public ModelListener, public std::enable_
 ChatService::ChatService(store::Store& store, search::SearchService& search, std::shared_ptr<ChatModel> model,
                          ModelPrices prices, const ChatConfig& config, const Clock& clock, IdGenerator& ids, Logger& log)
     : store_(store), search_(search), model_(std::move(model)), prices_(prices), config_(config), clock_(clock),
-      ids_(ids), log_(log), pool_(config.threads) {}
+      ids_(ids), log_(log), pool_(config.threads, kPoolNice) {}
 
 ChatService::~ChatService() = default;
 

@@ -1,5 +1,6 @@
 #include "core/log.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 
@@ -75,9 +76,9 @@ void Logger::Log(LogLevel level, std::string_view msg, std::initializer_list<Log
       line += std::to_string(*i);
     } else if (auto* d = std::get_if<double>(&f.value)) {
       if (std::isfinite(*d)) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.3f", *d);
-        line += buf;
+        char buf[64];
+        auto r = std::to_chars(buf, buf + sizeof buf, *d, std::chars_format::fixed, 3);
+        line.append(buf, r.ec == std::errc() ? r.ptr : buf);
       } else {
         line += "null";
       }

@@ -1,11 +1,23 @@
 #include "core/task_pool.hpp"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 namespace betterdev {
 
-TaskPool::TaskPool(int threads) {
-  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Run(); });
+TaskPool::TaskPool(int threads, int nice) {
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    threads_.emplace_back([this, nice] {
+      if (nice > 0) {
+        // On Linux a thread id names one thread: only this one is lowered.
+        (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), ::getpriority(PRIO_PROCESS, 0) + nice);
+      }
+      Run();
+    });
+  }
 }
 
 TaskPool::~TaskPool() {

@@ -16,7 +16,9 @@ namespace betterdev {
 
 class TaskPool {
  public:
-  explicit TaskPool(int threads);
+  // `nice` > 0 lowers the threads' CPU priority (Linux: per thread), so that under contention
+  // the work posted here yields to request handling instead of delaying it.
+  explicit TaskPool(int threads, int nice = 0);
   ~TaskPool();
   TaskPool(const TaskPool&) = delete;
   TaskPool& operator=(const TaskPool&) = delete;

@@ -57,7 +57,8 @@ export async function startChatStandIn() {
     let raw = '';
     req.on('data', (d) => (raw += d));
     req.on('end', async () => {
-      const entry = { path: req.url, headers: req.headers, body: null, closedEarly: false, finished: false, closedAt: null };
+      // receivedAt / firstTokenAt (performance.now()): the stand-in's own share of a first token.
+      const entry = { path: req.url, headers: req.headers, body: null, closedEarly: false, finished: false, closedAt: null, receivedAt: performance.now(), firstTokenAt: null };
       stand.requests.push(entry);
       res.on('close', () => {
         if (!entry.finished) {
@@ -131,6 +132,7 @@ export async function startChatStandIn() {
           await write(f.slice(0, 17));
           await sleep(15);
           await write(f.slice(17));
+          entry.firstTokenAt = performance.now();
         } else {
           await write(f);
         }
