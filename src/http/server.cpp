@@ -602,19 +602,25 @@ class Server::Impl {
     }
   }
 
+  // Starts a streamed or deferred response's producer (a throw ends the stream); during a
+  // shutdown it hears so at once.
+  void StartProducer(StreamState& state, const Request& req) {
+    try {
+      state.StartProducer();
+    } catch (const std::exception& e) {
+      log_.Error("stream producer failed to start", {{"request_id", req.request_id}, {"error", e.what()}});
+      state.End(StreamEnd::kClientGone);
+    }
+    if (stopping_) state.StopProducer(StreamEnd::kShutdown);
+  }
+
   // A deferred response: waits (holding no thread) for the producer's Reply, then writes it.
   awaitable<StreamResult> RunDeferred(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                       const std::shared_ptr<StreamState>& state, const Request& req, unsigned version,
                                       bool keep_alive) {
     StreamResult result;
     result.status = 499;
-    try {
-      state->StartProducer();
-    } catch (const std::exception& e) {
-      log_.Error("stream producer failed to start", {{"request_id", req.request_id}, {"error", e.what()}});
-      state->End(StreamEnd::kClientGone);
-    }
-    if (stopping_) state->StopProducer(StreamEnd::kShutdown);
+    StartProducer(*state, req);
     auto watch = StartWatch(stream, buffer, state);
     std::optional<Response> reply;
     for (;;) {
@@ -689,13 +695,7 @@ class Server::Impl {
       state->StopProducer(result.end);
       co_return result;
     }
-    try {
-      state->StartProducer();
-    } catch (const std::exception& e) {
-      log_.Error("stream producer failed to start", {{"request_id", req.request_id}, {"error", e.what()}});
-      state->End(StreamEnd::kClientGone);
-    }
-    if (stopping_) state->StopProducer(StreamEnd::kShutdown);
+    StartProducer(*state, req);
 
     auto watch = StartWatch(stream, buffer, state);
     state->abort = [&stream] {
