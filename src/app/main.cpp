@@ -283,7 +283,7 @@ int Serve(const Config& c, bool with_workers) {
   }
   chat::ModelPrices prices;
   if (c.chat.llm == "openai") prices = {c.chat.prompt_price, c.chat.completion_price};
-  chat::ChatService chat(store, search, std::move(*chat_model), prices, c.chat, clock, ids, log);
+  chat::ChatService chat(store, search, std::move(*chat_model), prices, c.chat, clock, ids, log, &metrics);
   api::Services services{store, auth, conversations, chat, ingest, search, metrics, log, c.http, c.ingest};
   api::RegisterApi(router, services);
 

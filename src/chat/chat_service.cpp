@@ -263,6 +263,12 @@ class AnswerRun final : public Answer, public ModelListener, public std::enable_
         if (status.ok()) status = st;
       }
     }
+    if (MetricsRegistry* m = s_.metrics_) {
+      m->Add("betterdev_chat_answers_total", PromLabels({{"model", a.model}, {"status", store::MessageStatusName(a.status)}}));
+      if (first_token_ms_ >= 0) m->Observe("betterdev_chat_first_token_seconds", "", static_cast<double>(first_token_ms_) / 1000);
+      m->Add("betterdev_chat_tokens_total", PromLabels({{"kind", "prompt"}}), static_cast<double>(a.usage.prompt_tokens));
+      m->Add("betterdev_chat_tokens_total", PromLabels({{"kind", "completion"}}), static_cast<double>(a.usage.completion_tokens));
+    }
     if (!status.ok()) {
       s_.log_.Warn("answer incomplete", {{"conversation_id", request_.conversation_id}, {"error", status.message()}});
     }
@@ -304,9 +310,17 @@ class AnswerRun final : public Answer, public ModelListener, public std::enable_
 };
 
 ChatService::ChatService(store::Store& store, search::SearchService& search, std::shared_ptr<ChatModel> model,
-                         ModelPrices prices, const ChatConfig& config, const Clock& clock, IdGenerator& ids, Logger& log)
+                         ModelPrices prices, const ChatConfig& config, const Clock& clock, IdGenerator& ids, Logger& log,
+                         MetricsRegistry* metrics)
     : store_(store), search_(search), model_(std::move(model)), prices_(prices), config_(config), clock_(clock),
-      ids_(ids), log_(log), pool_(config.threads, kPoolNice) {}
+      ids_(ids), log_(log), metrics_(metrics), pool_(config.threads, kPoolNice) {
+  if (metrics_) {
+    metrics_->DeclareCounter("betterdev_chat_answers_total", "Answers by model and status (complete, incomplete).");
+    metrics_->DeclareHistogram("betterdev_chat_first_token_seconds", "From the question to the answer's first token.",
+                               {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+    metrics_->DeclareCounter("betterdev_chat_tokens_total", "Tokens of answers by kind (prompt, completion).");
+  }
+}
 
 ChatService::~ChatService() = default;
 

@@ -19,6 +19,7 @@
 #include "chat/model.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/status.hpp"
 #include "core/task_pool.hpp"
@@ -80,8 +81,10 @@ struct ModelPrices {
 
 class ChatService {
  public:
+  // `metrics` (may be null): answers by model and status, time to the first token, tokens.
   ChatService(store::Store& store, search::SearchService& search, std::shared_ptr<ChatModel> model, ModelPrices prices,
-              const ChatConfig& config, const Clock& clock, IdGenerator& ids, Logger& log);
+              const ChatConfig& config, const Clock& clock, IdGenerator& ids, Logger& log,
+              MetricsRegistry* metrics = nullptr);
   ~ChatService();
 
   // Checks the request: InvalidArgument for an empty or over-long question or a bad k; NotFound
@@ -101,6 +104,7 @@ class ChatService {
   const Clock& clock_;
   IdGenerator& ids_;
   Logger& log_;
+  MetricsRegistry* metrics_;
   TaskPool pool_;
 };
 

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 
 import OpenAI from 'openai';
 
-import { api, assertError, assertHealthy, ownDocuments, registerAndLogin, sharedServer, startServer } from './helpers.mjs';
+import { api, assertError, assertHealthy, metricValue, ownDocuments, parseMetrics, registerAndLogin, sharedServer, startServer } from './helpers.mjs';
 import { NTSB, uploadOk, waitReady } from './ingest_helpers.mjs';
 import { ask, checkOrder, messagesOf, named, newConversation, streamRequest } from './chat_helpers.mjs';
 
@@ -83,6 +83,12 @@ describe('chat (extractive, offline)', () => {
     assert.equal(opened.json.page_start, 1);
     assert.equal(opened.json.document_name, 'cessna-152.pdf');
     assert.match(opened.json.text.replace(/\s+/g, ' '), /engine firewall/);
+
+    // Counted in /metrics.
+    const m = parseMetrics((await api(shared.url, 'GET', '/metrics')).text);
+    assert.ok(metricValue(m, 'betterdev_chat_answers_total', { model: 'extractive-v1', status: 'complete' }) >= 1);
+    assert.ok(metricValue(m, 'betterdev_chat_first_token_seconds_count', {}) >= 1);
+    assert.ok(metricValue(m, 'betterdev_chat_tokens_total', { kind: 'completion' }) > 0);
 
     // Both messages are stored, with the citations.
     const stored = await messagesOf(shared.url, token, conv.id);
