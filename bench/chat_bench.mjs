@@ -25,10 +25,16 @@ const pct = (xs, p) => {
 };
 const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
+const spawned = new Set();
+process.on('exit', () => {
+  for (const p of spawned) p.kill('SIGKILL');  // a failed run leaves no server behind
+});
 async function startServer(args) {
   const proc = spawn(BIN, ['serve', '--port', '0', '--data-dir', path.join(work, 'data'), '--access-log', 'false', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  spawned.add(proc);
+  proc.on('exit', () => spawned.delete(proc));
   let out = '';
   const url = await new Promise((resolve, reject) => {
     proc.stdout.on('data', (d) => {
@@ -38,8 +44,12 @@ async function startServer(args) {
     });
     proc.on('exit', (code) => reject(new Error(`betterdev exited (${code}): ${out}`)));
   });
-  proc.stdout.resume();
-  return { proc, url };
+  return { proc, url, out: () => out };  // the listener above keeps collecting the output
+}
+// The API loads the search indexes at start, in the background (minutes at 100k chunks today,
+// holding the search service meanwhile): wait for its log line before measuring anything.
+async function indexesLoaded(s) {
+  while (!s.out().includes('search indexes loaded')) await sleep(500);
 }
 async function stopServer(s) {
   s.proc.kill('SIGTERM');
@@ -201,6 +211,7 @@ if (errors.length) console.log(`first error: ${errors[0].error}\n`);
 // 3. The extractive model at the same size.
 await stopServer(server);
 server = await startServer(['--workers', '1', '--llm', 'extractive']);
+await indexesLoaded(server);
 await warmUp(server.url, token);
 const wall = [];
 const modelMs = [];

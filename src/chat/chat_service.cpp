@@ -55,6 +55,11 @@ class AnswerRun final : public Answer, public ModelListener, public std::enable_
 
   void Start(std::shared_ptr<AnswerListener> listener) override {
     listener_ = std::move(listener);
+    {
+      std::lock_guard lock(s_.runs_mu_);
+      run_id_ = s_.next_run_++;
+    }
+    s_.Track(run_id_, weak_from_this());
     s_.pool_.Post([self = shared_from_this()] { self->Begin(); });
   }
 
@@ -280,6 +285,7 @@ class AnswerRun final : public Answer, public ModelListener, public std::enable_
     // The listener may hold this run (to cancel it): let go of it once it has heard the end.
     std::shared_ptr<AnswerListener> listener = std::move(listener_);
     listener->OnDone(a, status);
+    s_.Untrack(run_id_);
   }
 
   // Whether the question was stored (retrieval started), so the answer may follow it.
@@ -292,6 +298,7 @@ class AnswerRun final : public Answer, public ModelListener, public std::enable_
   SteadyClock::time_point started_;
   std::string question_id_;
   std::shared_ptr<AnswerListener> listener_;
+  uint64_t run_id_ = 0;
 
   // Steps run one after another (pool, model thread, pool), so these need no lock.
   std::vector<Turn> history_;
@@ -322,7 +329,31 @@ ChatService::ChatService(store::Store& store, search::SearchService& search, std
   }
 }
 
-ChatService::~ChatService() = default;
+ChatService::~ChatService() {
+  std::vector<std::shared_ptr<Answer>> live;
+  {
+    std::lock_guard lock(runs_mu_);
+    for (auto& [id, weak] : runs_)
+      if (auto run = weak.lock()) live.push_back(std::move(run));
+  }
+  for (auto& run : live) run->Cancel("the server is shutting down");
+  live.clear();
+  std::unique_lock lock(runs_mu_);
+  if (!runs_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return runs_.empty(); })) {
+    log_.Warn("answers still running at shutdown", {{"count", runs_.size()}});
+  }
+}
+
+void ChatService::Track(uint64_t id, std::weak_ptr<Answer> run) {
+  std::lock_guard lock(runs_mu_);
+  runs_.emplace(id, std::move(run));
+}
+
+void ChatService::Untrack(uint64_t id) {
+  std::lock_guard lock(runs_mu_);
+  runs_.erase(id);
+  runs_cv_.notify_all();
+}
 
 Result<std::shared_ptr<Answer>> ChatService::Prepare(AskRequest request) {
   if (IsBlank(request.question)) return Status::InvalidArgument("the question must not be empty");

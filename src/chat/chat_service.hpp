@@ -11,8 +11,11 @@
 // Thread-safe.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -85,6 +88,8 @@ class ChatService {
   ChatService(store::Store& store, search::SearchService& search, std::shared_ptr<ChatModel> model, ModelPrices prices,
               const ChatConfig& config, const Clock& clock, IdGenerator& ids, Logger& log,
               MetricsRegistry* metrics = nullptr);
+  // Cancels the answers still running and waits (up to 10 s) until each has ended, so no model
+  // callback reaches a destroyed service.
   ~ChatService();
 
   // Checks the request: InvalidArgument for an empty or over-long question or a bad k; NotFound
@@ -96,6 +101,8 @@ class ChatService {
 
  private:
   friend class AnswerRun;
+  void Track(uint64_t id, std::weak_ptr<Answer> run);
+  void Untrack(uint64_t id);
   store::Store& store_;
   search::SearchService& search_;
   std::shared_ptr<ChatModel> model_;
@@ -105,6 +112,10 @@ class ChatService {
   IdGenerator& ids_;
   Logger& log_;
   MetricsRegistry* metrics_;
+  std::mutex runs_mu_;
+  std::condition_variable runs_cv_;
+  uint64_t next_run_ = 0;                                       // guarded by runs_mu_
+  std::unordered_map<uint64_t, std::weak_ptr<Answer>> runs_;    // started, not yet ended; guarded by runs_mu_
   TaskPool pool_;
 };
 
