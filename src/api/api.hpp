@@ -9,6 +9,8 @@
 #include "core/metrics.hpp"
 #include "http/router.hpp"
 #include "ingest/ingest_service.hpp"
+#include "realtime/hub.hpp"
+#include "realtime/tickets.hpp"
 #include "search/search_service.hpp"
 #include "store/store.hpp"
 
@@ -21,6 +23,8 @@ struct Services {
   chat::ChatService& chat;
   ingest::IngestService& ingest;
   search::SearchService& search;
+  realtime::EventHub& events;
+  realtime::Tickets& tickets;
   MetricsRegistry& metrics;
   Logger& log;
   const HttpConfig& http;

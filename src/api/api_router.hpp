@@ -48,10 +48,11 @@ class ApiRouter {
   // The OpenAPI 3.1 document for every operation registered so far.
   Json OpenApi() const;
   Logger& log() { return log_; }
+  // The principal for `req`'s bearer credentials, or the 401 to answer (for public routes that
+  // also take other credentials, such as a ticket).
+  std::variant<auth::Principal, http::Response> Authenticate(const http::Request& req);
 
  private:
-  // The principal for `req`'s bearer credentials, or the 401 to answer.
-  std::variant<auth::Principal, http::Response> Authenticate(const http::Request& req);
 
   struct Operation {
     http::Method method;

@@ -134,7 +134,11 @@ TEST(OpenApi, DescribesEveryRouteTheRouterServes) {
   ASSERT_TRUE(tokenizer.ok());
   chat::ChatService chat(**db, search, chat::NewExtractiveModel(std::move(*tokenizer), nullptr), {}, ChatConfig{}, clock,
                          ids, log);
-  Services services{**db, auth, conversations, chat, ingest, search, metrics, log, hc, ic};
+  auto events = realtime::OpenSqliteEventLog(dir.File("events.db"));
+  ASSERT_TRUE(events.ok());
+  realtime::EventHub hub(**events, log);
+  realtime::Tickets tickets(clock);
+  Services services{**db, auth, conversations, chat, ingest, search, hub, tickets, metrics, log, hc, ic};
   http::Router router;
   RegisterApi(router, services);
 
@@ -159,6 +163,7 @@ TEST(OpenApi, DescribesEveryRouteTheRouterServes) {
   EXPECT_TRUE(served.count({"/v1/conversations/{id}/messages", "post"}));
   EXPECT_TRUE(served.count({"/v1/chat/completions", "post"}));
   EXPECT_TRUE(served.count({"/v1/documents/{id}/chunks/{chunk_id}", "get"}));
+  EXPECT_TRUE(served.count({"/v1/events", "get"}));
   EXPECT_EQ(doc["paths"]["/v1/me"]["get"]["security"][0].count("bearer"), 1u);
 }
 

@@ -13,6 +13,7 @@ void RegisterDocumentRoutes(ApiRouter& r, Services& s);
 void RegisterSearchRoutes(ApiRouter& r, Services& s);
 void RegisterChatRoutes(ApiRouter& r, Services& s);
 void RegisterOpenAiRoutes(ApiRouter& r, Services& s);
+void RegisterEventRoutes(ApiRouter& r, Services& s);
 
 // JSON forms of domain values, shared by the route files.
 void WriteUser(JsonWriter& w, const store::User& u);
@@ -21,6 +22,8 @@ void WriteApiKey(JsonWriter& w, const store::ApiKey& k, std::string_view secret 
 void WriteConversation(JsonWriter& w, const store::Conversation& c);
 void WriteMessage(JsonWriter& w, const store::Message& m);
 void WriteCitation(JsonWriter& w, const store::Citation& c);
+// A real-time event's JSON (the data of every channel).
+void WriteEvent(JsonWriter& w, const realtime::Event& e);
 void WriteDocument(JsonWriter& w, const store::Document& d);
 // A chunk's fields, inside an object the caller opens and closes.
 void WriteChunkFields(JsonWriter& w, const store::StoredChunk& c);

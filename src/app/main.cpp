@@ -35,6 +35,9 @@
 #include "ingest/supervisor.hpp"
 #include "ingest/worker.hpp"
 #include "queue/sqlite/sqlite_queue.hpp"
+#include "realtime/event_log.hpp"
+#include "realtime/hub.hpp"
+#include "realtime/tickets.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace betterdev::app {
@@ -50,6 +53,7 @@ Status PrepareDataDir(const std::string& dir) {
 std::string DatabasePath(const Config& c) { return (std::filesystem::path(c.data_dir) / "betterdev.db").string(); }
 std::string QueuePath(const Config& c) { return (std::filesystem::path(c.data_dir) / "queue.db").string(); }
 std::string BlobRoot(const Config& c) { return (std::filesystem::path(c.data_dir) / "blobs").string(); }
+std::string EventsPath(const Config& c) { return (std::filesystem::path(c.data_dir) / "events.db").string(); }
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {
@@ -61,11 +65,13 @@ std::string_view LevelName(LogLevel level) {
   return "info";
 }
 
-// What every process of one deployment opens: the database, the queue and the blob store.
+// What every process of one deployment opens: the database, the queue, the blob store and the
+// event log the real-time channels read.
 struct Backends {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<queue::JobQueue> queue;
   std::unique_ptr<blob::BlobStore> blobs;
+  std::unique_ptr<realtime::EventLog> events;
 };
 
 Result<Backends> OpenBackends(const Config& c, const Clock& clock) {
@@ -80,6 +86,9 @@ Result<Backends> OpenBackends(const Config& c, const Clock& clock) {
   auto blobs = blob::OpenFsBlobStore(BlobRoot(c));
   if (!blobs.ok()) return blobs.status();
   b.blobs = std::move(*blobs);
+  auto events = realtime::OpenSqliteEventLog(EventsPath(c));
+  if (!events.ok()) return events.status();
+  b.events = std::move(*events);
   return b;
 }
 
@@ -181,9 +190,16 @@ int Worker(const Invocation& inv) {
   sa.sa_handler = OnStopSignal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
-  std::unique_ptr<ingest::EventSink> events;
-  if (inv.events_fd >= 0) events = std::make_unique<ingest::FdEventSink>(inv.events_fd);
-  else events = std::make_unique<ingest::NullEventSink>();
+  // Events go to the real-time channels (the event log every API process reads) and, under
+  // `serve`, to the supervisor for metrics.
+  ingest::RealtimeEventSink realtime_events(*backends->events);
+  std::unique_ptr<ingest::EventSink> to_supervisor;
+  std::vector<ingest::EventSink*> sinks{&realtime_events};
+  if (inv.events_fd >= 0) {
+    to_supervisor = std::make_unique<ingest::FdEventSink>(inv.events_fd);
+    sinks.push_back(to_supervisor.get());
+  }
+  auto events = std::make_unique<ingest::TeeEventSink>(std::move(sinks));
   char id_buf[48];
   std::snprintf(id_buf, sizeof id_buf, "w%d-%d", inv.worker_index, static_cast<int>(::getpid()));
   const std::string id = id_buf;  // (string concatenation here trips GCC 12's -Wrestrict false positive)
@@ -255,6 +271,13 @@ int Serve(const Config& c, bool with_workers) {
   auth::AuthService auth(store, clock, ids, c.auth);
   chat::ConversationService conversations(store, clock, ids);
   ingest::IngestService ingest(store, *backends->blobs, *backends->queue, clock, ids, c.ingest, log);
+  ingest.SetEventLog(backends->events.get());
+  realtime::EventHub hub(*backends->events, log);
+  if (Status s = hub.Start(); !s.ok()) {
+    std::cerr << "error: cannot read the event log: " << s.message() << "\n";
+    return 1;
+  }
+  realtime::Tickets tickets(clock);
   MetricsRegistry metrics;
   std::unique_ptr<ingest::Supervisor> supervisor;
   if (with_workers) {
@@ -284,7 +307,11 @@ int Serve(const Config& c, bool with_workers) {
   chat::ModelPrices prices;
   if (c.chat.llm == "openai") prices = {c.chat.prompt_price, c.chat.completion_price};
   chat::ChatService chat(store, search, std::move(*chat_model), prices, c.chat, clock, ids, log, &metrics);
-  api::Services services{store, auth, conversations, chat, ingest, search, metrics, log, c.http, c.ingest};
+  metrics.DeclareGauge("betterdev_event_subscribers", "Open real-time event subscriptions.");
+  metrics.AddCollector([&hub](MetricsRegistry& r) {
+    r.Set("betterdev_event_subscribers", "", static_cast<double>(hub.subscribers()));
+  });
+  api::Services services{store, auth, conversations, chat, ingest, search, hub, tickets, metrics, log, c.http, c.ingest};
   api::RegisterApi(router, services);
 
   http::Server server(c.http, router, metrics, log);

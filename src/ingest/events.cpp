@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
+#include "core/time.hpp"
+
 namespace betterdev::ingest {
 
 using Json = nlohmann::json;
@@ -82,6 +84,43 @@ void FdEventSink::Publish(const IngestEvent& e) {
     if (n <= 0) return;  // the supervisor is gone; events are best effort
     rest.remove_prefix(static_cast<size_t>(n));
   }
+}
+
+realtime::Event RealtimeEventSink::Convert(const IngestEvent& e, int64_t now_ms) {
+  realtime::Event out;
+  out.user_id = e.user_id;
+  out.document_id = e.document_id;
+  out.at_ms = now_ms;
+  switch (e.type) {
+    case IngestEvent::Type::kProgress:
+      out.type = realtime::EventType::kProcessing;
+      out.stage = e.stage;
+      out.progress = e.progress;
+      out.page = e.page;
+      out.pages = e.pages;
+      break;
+    case IngestEvent::Type::kReady:
+      out.type = realtime::EventType::kReady;
+      out.chunks = e.chunks;
+      out.pages = e.pages;
+      out.progress = 100;
+      break;
+    case IngestEvent::Type::kRetrying:
+      out.type = realtime::EventType::kRetrying;
+      out.reason = e.error;
+      out.attempts = e.attempt;
+      break;
+    case IngestEvent::Type::kFailed:
+      out.type = realtime::EventType::kFailed;
+      out.reason = e.error;
+      out.attempts = e.attempt;
+      break;
+  }
+  return out;
+}
+
+void RealtimeEventSink::Publish(const IngestEvent& e) {
+  (void)log_.Append(Convert(e, SystemClock().NowMillis()));  // best effort: never the job's failure
 }
 
 }  // namespace betterdev::ingest

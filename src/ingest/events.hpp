@@ -10,6 +10,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "realtime/event_log.hpp"
 
 namespace betterdev::ingest {
 
@@ -52,6 +55,31 @@ class EventSink {
 class NullEventSink final : public EventSink {
  public:
   void Publish(const IngestEvent&) override {}
+};
+
+// Hands each event to the real-time channels through the event log, as the event clients see
+// (progress -> document.processing, ready -> document.ready, ...). Best effort.
+class RealtimeEventSink final : public EventSink {
+ public:
+  explicit RealtimeEventSink(realtime::EventLog& log) : log_(log) {}
+  void Publish(const IngestEvent& e) override;
+  // The client's view of a worker's event.
+  static realtime::Event Convert(const IngestEvent& e, int64_t now_ms);
+
+ private:
+  realtime::EventLog& log_;
+};
+
+// Publishes to every sink given (the supervisor's pipe for metrics, and the real-time log).
+class TeeEventSink final : public EventSink {
+ public:
+  explicit TeeEventSink(std::vector<EventSink*> sinks) : sinks_(std::move(sinks)) {}
+  void Publish(const IngestEvent& e) override {
+    for (EventSink* s : sinks_) s->Publish(e);
+  }
+
+ private:
+  std::vector<EventSink*> sinks_;
 };
 
 // Writes each event as a line to a file descriptor (a pipe to the supervisor).

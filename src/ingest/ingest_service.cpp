@@ -15,10 +15,31 @@ Status IngestService::Enqueue(const std::string& job_id, const std::string& docu
   options.attempts = config_.job_attempts;
   options.backoff_ms = config_.job_backoff_ms;
   options.id = job_id;
+  // Published before the job exists: a worker may take it at once, and its first progress
+  // must not reach clients before "queued".
+  PublishEvent(realtime::EventType::kQueued, user_id, document_id);
   auto job = queue_.Enqueue(kFileProcessJob, FileJobPayload(document_id, user_id), options);
-  if (!job.ok()) return job.status();
+  if (!job.ok()) {
+    PublishEvent(realtime::EventType::kFailed, user_id, document_id,
+                 "the document could not be queued: " + job.status().message());
+    return job.status();
+  }
   if (on_enqueued_) on_enqueued_();
   return Status::Ok();
+}
+
+// Best effort: an event that cannot be written costs a log line, never the request.
+void IngestService::PublishEvent(realtime::EventType type, const std::string& user_id, const std::string& document_id,
+                                 const std::string& reason) {
+  if (events_ == nullptr) return;
+  realtime::Event e;
+  e.type = type;
+  e.reason = reason;
+  e.user_id = user_id;
+  e.document_id = document_id;
+  e.at_ms = clock_.NowMillis();
+  if (Status s = events_->Append(e); !s.ok())
+    log_.Warn("event not published", {{"type", realtime::EventTypeName(type)}, {"error", s.message()}});
 }
 
 Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::BlobWriter& staged,
@@ -91,6 +112,7 @@ Status IngestService::Delete(const std::string& user_id, const std::string& id) 
     if (Status s = blobs_.Delete(doc->sha256); !s.ok())
       log_.Warn("cannot delete a blob", {{"sha256", doc->sha256}, {"error", s.message()}});
   }
+  PublishEvent(realtime::EventType::kDeleted, user_id, id);
   return Status::Ok();
 }
 

@@ -12,6 +12,7 @@
 #include "core/random.hpp"
 #include "core/time.hpp"
 #include "queue/queue.hpp"
+#include "realtime/event_log.hpp"
 #include "store/store.hpp"
 
 namespace betterdev::ingest {
@@ -29,6 +30,8 @@ class IngestService {
   blob::BlobStore& blobs() { return blobs_; }
   // Called after every enqueue (serve wakes an idle worker with it). Set before serving.
   void OnEnqueued(std::function<void()> f) { on_enqueued_ = std::move(f); }
+  // Where document.queued and document.deleted go (the real-time channels). Set before serving.
+  void SetEventLog(realtime::EventLog* log) { events_ = log; }
   // Unavailable when the job queue cannot answer.
   Status PingQueue();
 
@@ -58,6 +61,9 @@ class IngestService {
   IngestConfig config_;
   Logger& log_;
   std::function<void()> on_enqueued_;
+  realtime::EventLog* events_ = nullptr;
+  void PublishEvent(realtime::EventType type, const std::string& user_id, const std::string& document_id,
+                    const std::string& reason = "");
   // Orders "commit a blob + insert its document" against "delete a document + drop its blob if
   // unused", so a concurrent upload of the same bytes never loses its blob.
   std::mutex blob_mu_;

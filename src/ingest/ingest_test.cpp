@@ -53,6 +53,48 @@ TEST(Events, RoundTripEveryType) {
   EXPECT_FALSE(DecodeEvent(R"({"type":"ready","pages":"many"})").has_value());
 }
 
+TEST(Events, WorkersEventsBecomeWhatClientsAreTold) {
+  IngestEvent p{IngestEvent::Type::kProgress, "u1", "d1", "j1", 1};
+  p.stage = "extracting";
+  p.progress = 40;
+  p.page = 2;
+  p.pages = 5;
+  realtime::Event e = RealtimeEventSink::Convert(p, 123);
+  EXPECT_EQ(e.type, realtime::EventType::kProcessing);
+  EXPECT_EQ(e.user_id, "u1");
+  EXPECT_EQ(e.document_id, "d1");
+  EXPECT_EQ(e.at_ms, 123);
+  EXPECT_EQ(e.stage, "extracting");
+  EXPECT_EQ(e.progress, 40);
+  EXPECT_EQ(e.page, 2);
+  EXPECT_EQ(e.pages, 5);
+  IngestEvent r{IngestEvent::Type::kReady, "u1", "d1", "j1", 1};
+  r.chunks = 9;
+  r.pages = 5;
+  e = RealtimeEventSink::Convert(r, 1);
+  EXPECT_EQ(e.type, realtime::EventType::kReady);
+  EXPECT_EQ(e.chunks, 9);
+  EXPECT_EQ(e.progress, 100);
+  IngestEvent f{IngestEvent::Type::kRetrying, "u1", "d1", "j1", 2};
+  f.error = "extractor crashed";
+  e = RealtimeEventSink::Convert(f, 1);
+  EXPECT_EQ(e.type, realtime::EventType::kRetrying);
+  EXPECT_EQ(e.reason, "extractor crashed");
+  EXPECT_EQ(e.attempts, 2);
+  f.type = IngestEvent::Type::kFailed;
+  EXPECT_EQ(RealtimeEventSink::Convert(f, 1).type, realtime::EventType::kFailed);
+
+  // A tee hands each event to every sink.
+  struct Count final : EventSink {
+    int n = 0;
+    void Publish(const IngestEvent&) override { ++n; }
+  } a, b;
+  TeeEventSink tee({&a, &b});
+  tee.Publish(p);
+  EXPECT_EQ(a.n, 1);
+  EXPECT_EQ(b.n, 1);
+}
+
 TEST(JobProtocol, DecodesEachMessageAndRejectsGarbage) {
   auto chunk = DecodeJobMessage(
       R"({"t":"chunk","ordinal":3,"page_start":2,"page_end":3,"char_start":10,"char_end":20,"text":"h\u00e9"})");
