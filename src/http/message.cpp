@@ -117,6 +117,15 @@ Response Response::Stream(int status, std::string content_type, std::shared_ptr<
   return r;
 }
 
+Response Response::WebSocket(std::shared_ptr<WebSocketHandler> handler, WebSocketOptions options) {
+  Response r;
+  r.status = 101;
+  r.content_type.clear();
+  r.websocket = std::move(handler);
+  r.websocket_options = options;
+  return r;
+}
+
 std::string_view StreamEndName(StreamEnd end) {
   switch (end) {
     case StreamEnd::kFinished: return "finished";

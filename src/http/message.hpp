@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "http/stream.hpp"
+#include "http/websocket.hpp"
 
 namespace betterdev::http {
 
@@ -54,10 +55,15 @@ struct Response {
   // at once with chunked encoding and the producer writes the rest.
   std::shared_ptr<StreamProducer> stream;
   StreamOptions stream_options;
+  // Set to accept a WebSocket upgrade (see http/websocket.hpp): the server does the handshake
+  // (101) and hands the connection to the handler; a request that is not an upgrade gets 426.
+  std::shared_ptr<WebSocketHandler> websocket;
+  WebSocketOptions websocket_options;
 
   static Response Json(int status, std::string body);
   static Response Stream(int status, std::string content_type, std::shared_ptr<StreamProducer> producer,
                          StreamOptions options = {});
+  static Response WebSocket(std::shared_ptr<WebSocketHandler> handler, WebSocketOptions options = {});
   static Response Text(int status, std::string content_type, std::string body);
   static Response NoContent();
   // The one error shape: {"error":{"code":"...","message":"..."}}.

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { BIN, api, assertError, cleanEnv, eventually, login, registerAndLogin, sharedServer, startServer } from './helpers.mjs';
 import { uploadOk, waitReady } from './ingest_helpers.mjs';
 import { parseSse } from './chat_helpers.mjs';
+import WebSocket from 'ws';
 
 // Opens GET /v1/events and collects its events as they come. `close()` ends it.
 async function openEvents(url, { token, query = '', headers = {} } = {}) {
@@ -154,6 +155,117 @@ describe('real-time events over SSE', () => {
     same.close();
   });
 });
+
+// Opens GET /v1/ws and collects its JSON messages.
+function openWs(url, { token, query = '', headers = {} } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws${query}`, { headers: h });
+  const conn = { ws, messages: [], closed: null, status: null };
+  conn.opened = new Promise((resolve) => {
+    ws.on('open', () => resolve(true));
+    ws.on('unexpected-response', (req, res) => {
+      conn.status = res.statusCode;
+      resolve(false);
+    });
+    ws.on('error', () => resolve(false));
+  });
+  ws.on('message', (data) => conn.messages.push(JSON.parse(data.toString())));
+  ws.on('close', (code, reason) => (conn.closed = { code, reason: reason.toString() }));
+  conn.send = (obj) => ws.send(JSON.stringify(obj));
+  conn.waitFor = (pred, what = 'a message', timeoutMs = 30000) =>
+    eventually(() => conn.messages.find(pred), { timeoutMs, intervalMs: 20, what });
+  return conn;
+}
+
+describe('real-time events over a WebSocket', () => {
+  const shared = sharedServer({ args: ['--workers', '1'] });
+
+  test('events as JSON messages; subscribe to one document; ping; another user hears nothing', async (t) => {
+    const alice = await registerAndLogin(shared.url);
+    const bob = await registerAndLogin(shared.url);
+    const a = openWs(shared.url, { token: alice.token });
+    const b = openWs(shared.url, { token: bob.token });
+    t.after(() => {
+      a.ws.close();
+      b.ws.close();
+    });
+    assert.equal(await a.opened, true);
+    assert.equal(await b.opened, true);
+    const one = await uploadOk(shared.url, alice.token, Buffer.from(`ws one ${Date.now()}`), 'one.txt');
+    const ready = await a.waitFor((m) => m.event === 'document.ready' && m.data.document_id === one.document_id);
+    assert.equal(ready.data.status, 'ready_to_chat');
+    assert.equal(ready.id, ready.data.id);
+    const mine = a.messages.filter((m) => m.data?.document_id === one.document_id);
+    assert.equal(mine[0].event, 'document.queued');
+    // Narrowed to one document: others are not heard.
+    const two = await uploadOk(shared.url, alice.token, Buffer.from(`ws two ${Date.now()}`), 'two.txt');
+    await a.waitFor((m) => m.event === 'document.ready' && m.data.document_id === two.document_id);
+    a.send({ type: 'subscribe', document_id: two.document_id });
+    await a.waitFor((m) => m.event === 'subscribed' && m.data.document_id === two.document_id);
+    const three = await uploadOk(shared.url, alice.token, Buffer.from(`ws three ${Date.now()}`), 'three.txt');
+    await waitReady(shared.url, alice.token, three.document_id, { server: shared.server });
+    assert.equal((await api(shared.url, 'DELETE', `/v1/documents/${two.document_id}`, { token: alice.token })).status, 204);
+    await a.waitFor((m) => m.event === 'document.deleted' && m.data.document_id === two.document_id);
+    assert.ok(!a.messages.some((m) => m.data?.document_id === three.document_id), 'a document not subscribed to was heard');
+    // Someone else's document, nonsense, a ping.
+    const [theirs] = [(await uploadOk(shared.url, bob.token, Buffer.from(`bob ${Date.now()}`), 'b.txt')).document_id];
+    a.send({ type: 'subscribe', document_id: theirs });
+    await a.waitFor((m) => m.event === 'error' && m.data.document_id === theirs);
+    a.ws.send('not json');
+    await a.waitFor((m) => m.event === 'error' && /JSON objects/.test(m.data.message));
+    a.send({ type: 'ping' });
+    await a.waitFor((m) => m.event === 'pong');
+    assert.ok(!b.messages.some((m) => m.data?.document_id === one.document_id), 'bob heard alice');
+  });
+
+  test('since= catches up; tickets; a request that is not an upgrade is 426; no credentials is 401', async (t) => {
+    const { token } = await registerAndLogin(shared.url);
+    const first = openWs(shared.url, { token });
+    await first.opened;
+    const up = await uploadOk(shared.url, token, Buffer.from(`since ${Date.now()}`), 's.txt');
+    const queued = await first.waitFor((m) => m.event === 'document.queued' && m.data.document_id === up.document_id);
+    first.ws.close();
+    await waitReady(shared.url, token, up.document_id, { server: shared.server });
+    const ticket = (await api(shared.url, 'POST', '/v1/events/ticket', { token })).json.ticket;
+    const back = openWs(shared.url, { query: `?ticket=${ticket}&since=${queued.id}` });
+    t.after(() => back.ws.close());
+    assert.equal(await back.opened, true);
+    await back.waitFor((m) => m.event === 'document.ready' && m.data.document_id === up.document_id, 'the missed events');
+    assert.ok(back.messages.every((m) => !m.id || m.id > queued.id));
+    const reused = openWs(shared.url, { query: `?ticket=${ticket}` });
+    assert.equal(await reused.opened, false);
+    assert.equal(reused.status, 401);
+    const none = openWs(shared.url);
+    assert.equal(await none.opened, false);
+    assert.equal(none.status, 401);
+    const plain = await api(shared.url, 'GET', '/v1/ws', { token });
+    assertError(plain, 426, 'upgrade_required');
+  });
+
+  test('a client that stops reading does not hold up the others (the cut-off itself: unit_http)', async (t) => {
+    const { token } = await registerAndLogin(shared.url);
+    const good = openWs(shared.url, { token });
+    await good.opened;
+    t.after(() => good.ws.close());
+    // A client whose socket stops reading: pause the underlying TCP socket.
+    const slow = openWs(shared.url, { token });
+    await slow.opened;
+    slow.ws._socket.pause();
+    // Many events for this user: pings answered by the good one; the slow one's queue fills.
+    const uploads = [];
+    for (let i = 0; i < 40; i++) uploads.push(uploadOk(shared.url, token, Buffer.from(`flood ${i} ${Date.now()} ${'x'.repeat(2000)}`), `f${i}.txt`));
+    const ids = (await Promise.all(uploads)).map((u) => u.document_id);
+    for (const id of ids) await waitReady(shared.url, token, id, { server: shared.server });
+    for (const id of ids) await good.waitFor((m) => m.event === 'document.ready' && m.data.document_id === id);
+    await assertHealthyLater(shared.url);
+  });
+});
+
+async function assertHealthyLater(url) {
+  const res = await api(url, 'GET', '/healthz');
+  assert.equal(res.status, 200);
+}
 
 describe('events across a restart', () => {
   test('an id from before the API restarted is told to re-read state', async (t) => {
