@@ -14,7 +14,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>  // is_upgrade only
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -25,6 +25,8 @@
 #include <utility>
 
 #include "core/random.hpp"
+#include "http/connection_state.hpp"
+#include "http/websocket_session.hpp"
 
 namespace betterdev::http {
 namespace {
@@ -36,6 +38,8 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
 using Clock = std::chrono::steady_clock;
+using detail::StreamState;
+using detail::WsState;
 
 constexpr size_t kHeaderLimit = 16 * 1024;
 
@@ -58,258 +62,6 @@ bool ValidRequestId(std::string_view id) {
       return false;
   return true;
 }
-
-// One streamed response: the queue between the producer's threads (Send, Finish) and the
-// connection's coroutine, which alone writes to the socket. The coroutine waits on `wake` (a
-// timer on the connection's thread that Notify cancels), so waiting holds no thread.
-class StreamState final : public StreamSink, public std::enable_shared_from_this<StreamState> {
- public:
-  StreamState(asio::any_io_executor ex, std::shared_ptr<StreamProducer> producer, size_t cap)
-      : wake(ex), executor_(std::move(ex)), producer_(std::move(producer)), cap_(cap) {}
-
-  bool Send(std::string bytes) override {
-    {
-      std::lock_guard lock(mu_);
-      if (end_ || finished_) return false;
-      if (queued_ + bytes.size() > cap_) {
-        end_ = StreamEnd::kOverflow;
-      } else {
-        queued_ += bytes.size();
-        queue_.push_back(std::move(bytes));
-      }
-    }
-    Notify();
-    return !Ended();
-  }
-  void Finish() override {
-    {
-      std::lock_guard lock(mu_);
-      if (end_ || finished_) return;
-      finished_ = true;
-    }
-    Notify();
-  }
-  bool open() const override {
-    std::lock_guard lock(mu_);
-    return !end_ && !finished_;
-  }
-  void Reply(Response response) override {
-    {
-      std::lock_guard lock(mu_);
-      if (end_ || finished_) return;
-      reply_ = std::move(response);
-      reply_->stream.reset();
-      finished_ = true;
-    }
-    Notify();
-  }
-  // The deferred response, once it was given.
-  std::optional<Response> TakeReply() {
-    std::lock_guard lock(mu_);
-    std::optional<Response> r = std::move(reply_);
-    reply_.reset();
-    return r;
-  }
-
-  // What the writer takes next: queued bytes, and whether the stream ended or was finished.
-  struct Batch {
-    std::string bytes;
-    std::optional<StreamEnd> end;
-    bool finished = false;
-  };
-  Batch Take() {
-    Batch b;
-    std::lock_guard lock(mu_);
-    b.end = end_;
-    b.finished = finished_;
-    if (b.end) return b;
-    for (std::string& piece : queue_) b.bytes += piece;
-    queue_.clear();
-    queued_ = 0;
-    return b;
-  }
-  // Ends the stream from the server's side (client gone, write timeout); the first reason wins.
-  void End(StreamEnd why) {
-    {
-      std::lock_guard lock(mu_);
-      if (!end_) end_ = why;
-    }
-    Notify();
-  }
-  bool Ended() const {
-    std::lock_guard lock(mu_);
-    return end_.has_value();
-  }
-  // After this no Send reaches the connection's executor (the session is over).
-  void Detach() {
-    std::lock_guard lock(mu_);
-    if (!end_) end_ = StreamEnd::kClientGone;
-    detached_ = true;
-  }
-
-  // The producer's callbacks, called on the connection's thread only.
-  void StartProducer() { producer_->Start(shared_from_this()); }
-  void StopProducer(StreamEnd why) {
-    if (stopped_) return;
-    stopped_ = true;
-    producer_->Stop(why);
-  }
-  // The producer finished and everything was written: nothing to stop.
-  void Completed() { stopped_ = true; }
-  // The session is over: the producer (which may hold this sink) is let go.
-  void ReleaseProducer() {
-    stopped_ = true;
-    producer_.reset();
-  }
-
-  asio::steady_timer wake;  // the connection's thread only
-
- private:
-  void Notify() {
-    {
-      std::lock_guard lock(mu_);
-      if (detached_ || notify_pending_) return;
-      notify_pending_ = true;
-    }
-    asio::post(executor_, [self = shared_from_this()] {
-      bool ended;
-      {
-        std::lock_guard lock(self->mu_);
-        self->notify_pending_ = false;
-        ended = self->end_.has_value();
-      }
-      self->wake.cancel();
-      // Ended from outside the writer (the queue overflowed): a write stuck on a client that
-      // does not read must not keep the stream alive until its deadline.
-      if (ended && self->abort) std::exchange(self->abort, nullptr)();
-    });
-  }
-
- public:
-  std::function<void()> abort;  // the connection's thread only: cancels the socket's pending write
-
- private:
-
-  asio::any_io_executor executor_;
-  std::shared_ptr<StreamProducer> producer_;
-  const size_t cap_;
-  bool stopped_ = false;  // the connection's thread only
-  mutable std::mutex mu_;
-  std::deque<std::string> queue_;  // guarded by mu_
-  size_t queued_ = 0;              // guarded by mu_
-  bool finished_ = false;          // guarded by mu_
-  bool notify_pending_ = false;    // guarded by mu_
-  bool detached_ = false;          // guarded by mu_
-  std::optional<StreamEnd> end_;   // guarded by mu_
-  std::optional<Response> reply_;  // guarded by mu_
-};
-
-// One WebSocket: the message queue between the handler's threads and the connection's
-// coroutine, which alone writes. Like StreamState, but messages keep their boundaries.
-class WsState final : public WebSocketSink, public std::enable_shared_from_this<WsState> {
- public:
-  WsState(asio::any_io_executor ex, size_t cap) : wake(ex), executor_(std::move(ex)), cap_(cap) {}
-
-  bool Send(std::string message, bool binary) override {
-    {
-      std::lock_guard lock(mu_);
-      if (end_ || closing_) return false;
-      if (queued_ + message.size() > cap_) {
-        end_ = StreamEnd::kOverflow;
-      } else {
-        queued_ += message.size();
-        queue_.emplace_back(std::move(message), binary);
-      }
-    }
-    Notify();
-    std::lock_guard lock(mu_);
-    return !end_;
-  }
-  void Close(int code, std::string reason) override {
-    {
-      std::lock_guard lock(mu_);
-      if (end_ || closing_) return;
-      closing_ = true;
-      close_code_ = code;
-      close_reason_ = std::move(reason);
-    }
-    Notify();
-  }
-  bool open() const override {
-    std::lock_guard lock(mu_);
-    return !end_ && !closing_;
-  }
-
-  struct Batch {
-    std::deque<std::pair<std::string, bool>> messages;
-    std::optional<StreamEnd> end;
-    bool closing = false;
-    int code = 1000;
-    std::string reason;
-  };
-  Batch Take() {
-    Batch b;
-    std::lock_guard lock(mu_);
-    b.end = end_;
-    if (b.end) return b;
-    b.messages.swap(queue_);
-    queued_ = 0;
-    b.closing = closing_;
-    b.code = close_code_;
-    b.reason = close_reason_;
-    return b;
-  }
-  void End(StreamEnd why) {
-    {
-      std::lock_guard lock(mu_);
-      if (!end_) end_ = why;
-    }
-    Notify();
-  }
-  bool Ended() const {
-    std::lock_guard lock(mu_);
-    return end_.has_value();
-  }
-  void Detach() {
-    std::lock_guard lock(mu_);
-    if (!end_) end_ = StreamEnd::kClientGone;
-    detached_ = true;
-  }
-
-  asio::steady_timer wake;       // the connection's thread only
-  std::function<void()> abort;   // the connection's thread only: cancels a stuck write
-
- private:
-  void Notify() {
-    {
-      std::lock_guard lock(mu_);
-      if (detached_ || notify_pending_) return;
-      notify_pending_ = true;
-    }
-    asio::post(executor_, [self = shared_from_this()] {
-      bool ended;
-      {
-        std::lock_guard lock(self->mu_);
-        self->notify_pending_ = false;
-        ended = self->end_.has_value();
-      }
-      self->wake.cancel();
-      if (ended && self->abort) std::exchange(self->abort, nullptr)();
-    });
-  }
-
-  asio::any_io_executor executor_;
-  const size_t cap_;
-  mutable std::mutex mu_;
-  std::deque<std::pair<std::string, bool>> queue_;  // guarded by mu_
-  size_t queued_ = 0;                               // guarded by mu_
-  bool closing_ = false;                            // guarded by mu_
-  int close_code_ = 1000;                           // guarded by mu_
-  std::string close_reason_;                        // guarded by mu_
-  bool notify_pending_ = false;                     // guarded by mu_
-  bool detached_ = false;                           // guarded by mu_
-  std::optional<StreamEnd> end_;                    // guarded by mu_
-};
 
 // State shared by a session coroutine and the shutdown logic; only touched on its connection's
 // thread (its io_context is run by one thread).
@@ -870,129 +622,6 @@ class Server::Impl {
     co_return result;
   }
 
-  // A WebSocket (see http/websocket.hpp): the handshake on the request already parsed, then a
-  // reader coroutine handing messages to the handler while this one writes what it queues.
-  awaitable<StreamEnd> RunWebSocket(beast::tcp_stream& stream, const bh::request<bh::string_body>& upgrade,
-                                    const std::shared_ptr<Connection>& conn, const Request& req, Response& res) {
-    namespace ws = beast::websocket;
-    const WebSocketOptions opts = res.websocket_options;
-    std::shared_ptr<WebSocketHandler> handler = std::move(res.websocket);
-    stream.expires_never();  // the WebSocket's own timeouts apply from here
-    ws::stream<beast::tcp_stream&> socket(stream);
-    ws::stream_base::timeout timeouts{std::chrono::seconds(config_.header_timeout_seconds), opts.idle_timeout, true};
-    socket.set_option(timeouts);
-    socket.read_message_max(opts.max_message_bytes);
-    socket.set_option(ws::stream_base::decorator([id = req.request_id](ws::response_type& r) {
-      r.set(bh::field::server, "betterdev");
-      r.set("X-Request-Id", id);
-    }));
-    beast::error_code ec;
-    co_await socket.async_accept(upgrade, asio::redirect_error(use_awaitable, ec));
-    if (ec) {
-      handler->OnClose(StreamEnd::kClientGone);
-      co_return StreamEnd::kClientGone;
-    }
-    auto state = std::make_shared<WsState>(stream.get_executor(), opts.max_queued_bytes);
-    struct Guard {
-      std::shared_ptr<WsState> state;
-      std::shared_ptr<WebSocketHandler> handler;
-      std::shared_ptr<Connection> conn;
-      StreamEnd end = StreamEnd::kClientGone;
-      ~Guard() {
-        state->Detach();
-        conn->websocket.reset();
-        handler->OnClose(end);
-      }
-    } guard{state, handler, conn};
-    conn->websocket = state;
-    state->abort = [&stream] {
-      beast::error_code aec;
-      stream.socket().cancel(aec);
-    };
-    try {
-      handler->OnOpen(state);
-    } catch (const std::exception& e) {
-      log_.Error("websocket handler failed to open", {{"request_id", req.request_id}, {"error", e.what()}});
-      state->Close(1011, "internal error");
-    }
-
-    struct Reader {
-      explicit Reader(asio::any_io_executor ex) : done_timer(std::move(ex)) {}
-      bool done = false;
-      asio::steady_timer done_timer;
-    };
-    auto reader = std::make_shared<Reader>(stream.get_executor());
-    asio::co_spawn(
-        stream.get_executor(),
-        [&socket, state, handler, reader]() -> awaitable<void> {
-          beast::flat_buffer rb;
-          for (;;) {
-            beast::error_code rec;
-            co_await socket.async_read(rb, asio::redirect_error(use_awaitable, rec));
-            if (rec) {
-              state->End(rec == ws::error::closed ? StreamEnd::kFinished
-                         : rec == beast::error::timeout ? StreamEnd::kWriteTimeout
-                                                        : StreamEnd::kClientGone);
-              break;
-            }
-            std::string message = beast::buffers_to_string(rb.data());
-            rb.consume(rb.size());
-            try {
-              handler->OnMessage(std::move(message), !socket.got_text());
-            } catch (const std::exception&) {
-              state->Close(1011, "internal error");
-            }
-          }
-          reader->done = true;
-          reader->done_timer.cancel();
-        },
-        asio::detached);
-
-    StreamEnd end = StreamEnd::kFinished;
-    for (;;) {
-      WsState::Batch batch = state->Take();
-      if (batch.end) {
-        end = *batch.end;
-        break;
-      }
-      for (auto& [message, binary] : batch.messages) {
-        socket.text(!binary);
-        co_await socket.async_write(asio::buffer(message), asio::redirect_error(use_awaitable, ec));
-        if (ec) break;
-      }
-      if (ec) {
-        state->End(StreamEnd::kClientGone);
-        continue;
-      }
-      if (batch.closing) {
-        co_await socket.async_close(ws::close_reason(static_cast<ws::close_code>(batch.code), batch.reason),
-                                    asio::redirect_error(use_awaitable, ec));
-        end = stopping_ ? StreamEnd::kShutdown : StreamEnd::kFinished;
-        break;
-      }
-      if (!batch.messages.empty()) continue;
-      state->wake.expires_after(std::chrono::hours(24));
-      beast::error_code wec;
-      co_await state->wake.async_wait(asio::redirect_error(use_awaitable, wec));
-    }
-    state->abort = nullptr;
-    if (end == StreamEnd::kOverflow) {
-      // A client that stopped reading: it gets no close handshake, just the end.
-      beast::error_code cec;
-      stream.socket().shutdown(tcp::socket::shutdown_both, cec);
-    }
-    // The reader ends with the close handshake or the socket; wait for it (it uses `socket`).
-    while (!reader->done) {
-      beast::error_code cec;
-      if (!state->Ended()) stream.socket().cancel(cec);
-      reader->done_timer.expires_after(std::chrono::seconds(2));
-      co_await reader->done_timer.async_wait(asio::redirect_error(use_awaitable, ec));
-      if (!reader->done) stream.socket().close(cec);
-    }
-    guard.end = end;
-    co_return end;
-  }
-
   awaitable<void> Session(tcp::socket socket, std::shared_ptr<Connection> conn, uint64_t conn_id) {
     beast::tcp_stream stream(std::move(socket));
     conn->stream = &stream;
@@ -1049,7 +678,9 @@ class Server::Impl {
         bool head = req.method == Method::kHead;
         if (res.websocket) {
           if (beast::websocket::is_upgrade(parser.get())) {
-            StreamEnd end = co_await RunWebSocket(stream, parser.get(), conn, req, res);
+            detail::WebSocketContext ctx{config_.header_timeout_seconds, stopping_, log_,
+                                         [conn](std::shared_ptr<WsState> state) { conn->websocket = std::move(state); }};
+            StreamEnd end = co_await detail::RunWebSocket(stream, parser.get(), req, res, std::move(ctx));
             Record(req, route_label, 101, std::chrono::duration<double>(Clock::now() - start).count(), 0, &end);
             break;  // the connection was the WebSocket's
           }

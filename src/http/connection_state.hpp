@@ -1,0 +1,275 @@
+// The queues between a streamed response's or a WebSocket's producers (any thread) and the
+// connection's coroutine, which alone writes to the socket. Internal to the http module
+// (server.cpp, websocket_session.cpp).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "http/message.hpp"
+
+namespace betterdev::http::detail {
+
+namespace asio = boost::asio;
+
+// One streamed response: the queue between the producer's threads (Send, Finish) and the
+// connection's coroutine, which alone writes to the socket. The coroutine waits on `wake` (a
+// timer on the connection's thread that Notify cancels), so waiting holds no thread.
+class StreamState final : public StreamSink, public std::enable_shared_from_this<StreamState> {
+ public:
+  StreamState(asio::any_io_executor ex, std::shared_ptr<StreamProducer> producer, size_t cap)
+      : wake(ex), executor_(std::move(ex)), producer_(std::move(producer)), cap_(cap) {}
+
+  bool Send(std::string bytes) override {
+    {
+      std::lock_guard lock(mu_);
+      if (end_ || finished_) return false;
+      if (queued_ + bytes.size() > cap_) {
+        end_ = StreamEnd::kOverflow;
+      } else {
+        queued_ += bytes.size();
+        queue_.push_back(std::move(bytes));
+      }
+    }
+    Notify();
+    return !Ended();
+  }
+  void Finish() override {
+    {
+      std::lock_guard lock(mu_);
+      if (end_ || finished_) return;
+      finished_ = true;
+    }
+    Notify();
+  }
+  bool open() const override {
+    std::lock_guard lock(mu_);
+    return !end_ && !finished_;
+  }
+  void Reply(Response response) override {
+    {
+      std::lock_guard lock(mu_);
+      if (end_ || finished_) return;
+      reply_ = std::move(response);
+      reply_->stream.reset();
+      finished_ = true;
+    }
+    Notify();
+  }
+  // The deferred response, once it was given.
+  std::optional<Response> TakeReply() {
+    std::lock_guard lock(mu_);
+    std::optional<Response> r = std::move(reply_);
+    reply_.reset();
+    return r;
+  }
+
+  // What the writer takes next: queued bytes, and whether the stream ended or was finished.
+  struct Batch {
+    std::string bytes;
+    std::optional<StreamEnd> end;
+    bool finished = false;
+  };
+  Batch Take() {
+    Batch b;
+    std::lock_guard lock(mu_);
+    b.end = end_;
+    b.finished = finished_;
+    if (b.end) return b;
+    for (std::string& piece : queue_) b.bytes += piece;
+    queue_.clear();
+    queued_ = 0;
+    return b;
+  }
+  // Ends the stream from the server's side (client gone, write timeout); the first reason wins.
+  void End(StreamEnd why) {
+    {
+      std::lock_guard lock(mu_);
+      if (!end_) end_ = why;
+    }
+    Notify();
+  }
+  bool Ended() const {
+    std::lock_guard lock(mu_);
+    return end_.has_value();
+  }
+  // After this no Send reaches the connection's executor (the session is over).
+  void Detach() {
+    std::lock_guard lock(mu_);
+    if (!end_) end_ = StreamEnd::kClientGone;
+    detached_ = true;
+  }
+
+  // The producer's callbacks, called on the connection's thread only.
+  void StartProducer() { producer_->Start(shared_from_this()); }
+  void StopProducer(StreamEnd why) {
+    if (stopped_) return;
+    stopped_ = true;
+    producer_->Stop(why);
+  }
+  // The producer finished and everything was written: nothing to stop.
+  void Completed() { stopped_ = true; }
+  // The session is over: the producer (which may hold this sink) is let go.
+  void ReleaseProducer() {
+    stopped_ = true;
+    producer_.reset();
+  }
+
+  asio::steady_timer wake;  // the connection's thread only
+
+ private:
+  void Notify() {
+    {
+      std::lock_guard lock(mu_);
+      if (detached_ || notify_pending_) return;
+      notify_pending_ = true;
+    }
+    asio::post(executor_, [self = shared_from_this()] {
+      bool ended;
+      {
+        std::lock_guard lock(self->mu_);
+        self->notify_pending_ = false;
+        ended = self->end_.has_value();
+      }
+      self->wake.cancel();
+      // Ended from outside the writer (the queue overflowed): a write stuck on a client that
+      // does not read must not keep the stream alive until its deadline.
+      if (ended && self->abort) std::exchange(self->abort, nullptr)();
+    });
+  }
+
+ public:
+  std::function<void()> abort;  // the connection's thread only: cancels the socket's pending write
+
+ private:
+
+  asio::any_io_executor executor_;
+  std::shared_ptr<StreamProducer> producer_;
+  const size_t cap_;
+  bool stopped_ = false;  // the connection's thread only
+  mutable std::mutex mu_;
+  std::deque<std::string> queue_;  // guarded by mu_
+  size_t queued_ = 0;              // guarded by mu_
+  bool finished_ = false;          // guarded by mu_
+  bool notify_pending_ = false;    // guarded by mu_
+  bool detached_ = false;          // guarded by mu_
+  std::optional<StreamEnd> end_;   // guarded by mu_
+  std::optional<Response> reply_;  // guarded by mu_
+};
+
+// One WebSocket: the message queue between the handler's threads and the connection's
+// coroutine, which alone writes. Like StreamState, but messages keep their boundaries.
+class WsState final : public WebSocketSink, public std::enable_shared_from_this<WsState> {
+ public:
+  WsState(asio::any_io_executor ex, size_t cap) : wake(ex), executor_(std::move(ex)), cap_(cap) {}
+
+  bool Send(std::string message, bool binary) override {
+    {
+      std::lock_guard lock(mu_);
+      if (end_ || closing_) return false;
+      if (queued_ + message.size() > cap_) {
+        end_ = StreamEnd::kOverflow;
+      } else {
+        queued_ += message.size();
+        queue_.emplace_back(std::move(message), binary);
+      }
+    }
+    Notify();
+    std::lock_guard lock(mu_);
+    return !end_;
+  }
+  void Close(int code, std::string reason) override {
+    {
+      std::lock_guard lock(mu_);
+      if (end_ || closing_) return;
+      closing_ = true;
+      close_code_ = code;
+      close_reason_ = std::move(reason);
+    }
+    Notify();
+  }
+  bool open() const override {
+    std::lock_guard lock(mu_);
+    return !end_ && !closing_;
+  }
+
+  struct Batch {
+    std::deque<std::pair<std::string, bool>> messages;
+    std::optional<StreamEnd> end;
+    bool closing = false;
+    int code = 1000;
+    std::string reason;
+  };
+  Batch Take() {
+    Batch b;
+    std::lock_guard lock(mu_);
+    b.end = end_;
+    if (b.end) return b;
+    b.messages.swap(queue_);
+    queued_ = 0;
+    b.closing = closing_;
+    b.code = close_code_;
+    b.reason = close_reason_;
+    return b;
+  }
+  void End(StreamEnd why) {
+    {
+      std::lock_guard lock(mu_);
+      if (!end_) end_ = why;
+    }
+    Notify();
+  }
+  bool Ended() const {
+    std::lock_guard lock(mu_);
+    return end_.has_value();
+  }
+  void Detach() {
+    std::lock_guard lock(mu_);
+    if (!end_) end_ = StreamEnd::kClientGone;
+    detached_ = true;
+  }
+
+  asio::steady_timer wake;       // the connection's thread only
+  std::function<void()> abort;   // the connection's thread only: cancels a stuck write
+
+ private:
+  void Notify() {
+    {
+      std::lock_guard lock(mu_);
+      if (detached_ || notify_pending_) return;
+      notify_pending_ = true;
+    }
+    asio::post(executor_, [self = shared_from_this()] {
+      bool ended;
+      {
+        std::lock_guard lock(self->mu_);
+        self->notify_pending_ = false;
+        ended = self->end_.has_value();
+      }
+      self->wake.cancel();
+      if (ended && self->abort) std::exchange(self->abort, nullptr)();
+    });
+  }
+
+  asio::any_io_executor executor_;
+  const size_t cap_;
+  mutable std::mutex mu_;
+  std::deque<std::pair<std::string, bool>> queue_;  // guarded by mu_
+  size_t queued_ = 0;                               // guarded by mu_
+  bool closing_ = false;                            // guarded by mu_
+  int close_code_ = 1000;                           // guarded by mu_
+  std::string close_reason_;                        // guarded by mu_
+  bool notify_pending_ = false;                     // guarded by mu_
+  bool detached_ = false;                           // guarded by mu_
+  std::optional<StreamEnd> end_;                    // guarded by mu_
+};
+
+}  // namespace betterdev::http::detail
