@@ -20,13 +20,73 @@ namespace betterdev::http::detail {
 
 namespace asio = boost::asio;
 
-// One streamed response: the queue between the producer's threads (Send, Finish) and the
-// connection's coroutine, which alone writes to the socket. The coroutine waits on `wake` (a
-// timer on the connection's thread that Notify cancels), so waiting holds no thread.
-class StreamState final : public StreamSink, public std::enable_shared_from_this<StreamState> {
+// What both queues share: how a producer wakes the writer, how the stream ends (the first
+// reason wins), and detaching when the session is over (no post may reach its executor then).
+// The writer coroutine waits on `wake` (a timer on the connection's thread that Notify
+// cancels), so waiting holds no thread.
+class ConnectionQueue : public std::enable_shared_from_this<ConnectionQueue> {
+ public:
+  explicit ConnectionQueue(asio::any_io_executor ex) : wake(ex), executor_(std::move(ex)) {}
+  virtual ~ConnectionQueue() = default;
+
+  // Ends from the server's side (client gone, write timeout).
+  void End(StreamEnd why) {
+    {
+      std::lock_guard lock(mu_);
+      if (!end_) end_ = why;
+    }
+    Notify();
+  }
+  bool Ended() const {
+    std::lock_guard lock(mu_);
+    return end_.has_value();
+  }
+  // After this no call reaches the connection's executor (the session is over).
+  void Detach() {
+    std::lock_guard lock(mu_);
+    if (!end_) end_ = StreamEnd::kClientGone;
+    detached_ = true;
+  }
+
+  asio::steady_timer wake;      // the connection's thread only
+  std::function<void()> abort;  // the connection's thread only: cancels a write stuck on the socket
+
+ protected:
+  // Wakes the writer. Ended from outside it (a queue over its cap): a write stuck on a client
+  // that does not read must not keep the connection until its deadline, so `abort` runs.
+  void Notify() {
+    {
+      std::lock_guard lock(mu_);
+      if (detached_ || notify_pending_) return;
+      notify_pending_ = true;
+    }
+    asio::post(executor_, [self = shared_from_this()] {
+      bool ended;
+      {
+        std::lock_guard lock(self->mu_);
+        self->notify_pending_ = false;
+        ended = self->end_.has_value();
+      }
+      self->wake.cancel();
+      if (ended && self->abort) std::exchange(self->abort, nullptr)();
+    });
+  }
+
+  mutable std::mutex mu_;
+  std::optional<StreamEnd> end_;  // guarded by mu_
+
+ private:
+  asio::any_io_executor executor_;
+  bool notify_pending_ = false;  // guarded by mu_
+  bool detached_ = false;        // guarded by mu_
+};
+
+// One streamed response: bytes from the producer's threads (Send, Finish, Reply) to the
+// connection's coroutine.
+class StreamState final : public ConnectionQueue, public StreamSink {
  public:
   StreamState(asio::any_io_executor ex, std::shared_ptr<StreamProducer> producer, size_t cap)
-      : wake(ex), executor_(std::move(ex)), producer_(std::move(producer)), cap_(cap) {}
+      : ConnectionQueue(std::move(ex)), producer_(std::move(producer)), cap_(cap) {}
 
   bool Send(std::string bytes) override {
     {
@@ -89,27 +149,9 @@ class StreamState final : public StreamSink, public std::enable_shared_from_this
     queued_ = 0;
     return b;
   }
-  // Ends the stream from the server's side (client gone, write timeout); the first reason wins.
-  void End(StreamEnd why) {
-    {
-      std::lock_guard lock(mu_);
-      if (!end_) end_ = why;
-    }
-    Notify();
-  }
-  bool Ended() const {
-    std::lock_guard lock(mu_);
-    return end_.has_value();
-  }
-  // After this no Send reaches the connection's executor (the session is over).
-  void Detach() {
-    std::lock_guard lock(mu_);
-    if (!end_) end_ = StreamEnd::kClientGone;
-    detached_ = true;
-  }
 
   // The producer's callbacks, called on the connection's thread only.
-  void StartProducer() { producer_->Start(shared_from_this()); }
+  void StartProducer() { producer_->Start(std::static_pointer_cast<StreamState>(shared_from_this())); }
   void StopProducer(StreamEnd why) {
     if (stopped_) return;
     stopped_ = true;
@@ -123,53 +165,21 @@ class StreamState final : public StreamSink, public std::enable_shared_from_this
     producer_.reset();
   }
 
-  asio::steady_timer wake;  // the connection's thread only
-
  private:
-  void Notify() {
-    {
-      std::lock_guard lock(mu_);
-      if (detached_ || notify_pending_) return;
-      notify_pending_ = true;
-    }
-    asio::post(executor_, [self = shared_from_this()] {
-      bool ended;
-      {
-        std::lock_guard lock(self->mu_);
-        self->notify_pending_ = false;
-        ended = self->end_.has_value();
-      }
-      self->wake.cancel();
-      // Ended from outside the writer (the queue overflowed): a write stuck on a client that
-      // does not read must not keep the stream alive until its deadline.
-      if (ended && self->abort) std::exchange(self->abort, nullptr)();
-    });
-  }
-
- public:
-  std::function<void()> abort;  // the connection's thread only: cancels the socket's pending write
-
- private:
-
-  asio::any_io_executor executor_;
   std::shared_ptr<StreamProducer> producer_;
   const size_t cap_;
   bool stopped_ = false;  // the connection's thread only
-  mutable std::mutex mu_;
   std::deque<std::string> queue_;  // guarded by mu_
   size_t queued_ = 0;              // guarded by mu_
   bool finished_ = false;          // guarded by mu_
-  bool notify_pending_ = false;    // guarded by mu_
-  bool detached_ = false;          // guarded by mu_
-  std::optional<StreamEnd> end_;   // guarded by mu_
   std::optional<Response> reply_;  // guarded by mu_
 };
 
-// One WebSocket: the message queue between the handler's threads and the connection's
-// coroutine, which alone writes. Like StreamState, but messages keep their boundaries.
-class WsState final : public WebSocketSink, public std::enable_shared_from_this<WsState> {
+// One WebSocket: messages (with their boundaries) from the handler's threads to the
+// connection's coroutine.
+class WsState final : public ConnectionQueue, public WebSocketSink {
  public:
-  WsState(asio::any_io_executor ex, size_t cap) : wake(ex), executor_(std::move(ex)), cap_(cap) {}
+  WsState(asio::any_io_executor ex, size_t cap) : ConnectionQueue(std::move(ex)), cap_(cap) {}
 
   bool Send(std::string message, bool binary) override {
     {
@@ -183,8 +193,7 @@ class WsState final : public WebSocketSink, public std::enable_shared_from_this<
       }
     }
     Notify();
-    std::lock_guard lock(mu_);
-    return !end_;
+    return !Ended();
   }
   void Close(int code, std::string reason) override {
     {
@@ -220,56 +229,14 @@ class WsState final : public WebSocketSink, public std::enable_shared_from_this<
     b.reason = close_reason_;
     return b;
   }
-  void End(StreamEnd why) {
-    {
-      std::lock_guard lock(mu_);
-      if (!end_) end_ = why;
-    }
-    Notify();
-  }
-  bool Ended() const {
-    std::lock_guard lock(mu_);
-    return end_.has_value();
-  }
-  void Detach() {
-    std::lock_guard lock(mu_);
-    if (!end_) end_ = StreamEnd::kClientGone;
-    detached_ = true;
-  }
-
-  asio::steady_timer wake;       // the connection's thread only
-  std::function<void()> abort;   // the connection's thread only: cancels a stuck write
 
  private:
-  void Notify() {
-    {
-      std::lock_guard lock(mu_);
-      if (detached_ || notify_pending_) return;
-      notify_pending_ = true;
-    }
-    asio::post(executor_, [self = shared_from_this()] {
-      bool ended;
-      {
-        std::lock_guard lock(self->mu_);
-        self->notify_pending_ = false;
-        ended = self->end_.has_value();
-      }
-      self->wake.cancel();
-      if (ended && self->abort) std::exchange(self->abort, nullptr)();
-    });
-  }
-
-  asio::any_io_executor executor_;
   const size_t cap_;
-  mutable std::mutex mu_;
   std::deque<std::pair<std::string, bool>> queue_;  // guarded by mu_
   size_t queued_ = 0;                               // guarded by mu_
   bool closing_ = false;                            // guarded by mu_
   int close_code_ = 1000;                           // guarded by mu_
   std::string close_reason_;                        // guarded by mu_
-  bool notify_pending_ = false;                     // guarded by mu_
-  bool detached_ = false;                           // guarded by mu_
-  std::optional<StreamEnd> end_;                    // guarded by mu_
 };
 
 }  // namespace betterdev::http::detail
