@@ -53,3 +53,10 @@ if ! npm ls --prefix tests/e2e --depth=0 >/dev/null 2>&1; then
   echo "setup: installing the end-to-end tests' npm packages"
   npm ci --prefix tests/e2e --no-audit --no-fund
 fi
+
+# What the official Engine.IO / Socket.IO conformance suites need (tests/conformance/package.json,
+# the versions of the suites' own lock files).
+if ! npm ls --prefix tests/conformance --depth=0 >/dev/null 2>&1; then
+  echo "setup: installing the conformance suites' npm packages"
+  npm ci --prefix tests/conformance --no-audit --no-fund
+fi

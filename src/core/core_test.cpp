@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
 #include <set>
 #include <thread>
 
@@ -11,6 +15,7 @@
 #include "core/random.hpp"
 #include "core/status.hpp"
 #include "core/time.hpp"
+#include "core/timer_queue.hpp"
 #include "testutil/testutil.hpp"
 
 namespace betterdev {
@@ -73,6 +78,16 @@ TEST(Encoding, Base64UrlRoundTrips) {
   EXPECT_FALSE(Base64UrlDecode("a+b"));
   EXPECT_FALSE(Base64UrlDecode("a"));
   EXPECT_EQ(HexEncode("\x01\xab"), "01ab");
+}
+
+TEST(Encoding, StandardBase64WithPadding) {
+  EXPECT_EQ(Base64Encode(std::string("\x01\x02\x03\x04", 4)), "AQIDBA==");
+  EXPECT_EQ(Base64Encode(""), "");
+  EXPECT_EQ(Base64Decode("AQIDBA=="), std::string("\x01\x02\x03\x04", 4));
+  EXPECT_EQ(Base64Decode("+/8="), std::string("\xfb\xff", 2));
+  EXPECT_FALSE(Base64Decode("AQIDBA"));    // padding missing
+  EXPECT_FALSE(Base64Decode("AQ-DBA=="));  // not the standard alphabet
+  EXPECT_FALSE(Base64Decode("AQIDBA==x"));
 }
 
 TEST(Ids, SortInCreationOrderWithinOneMillisecond) {
@@ -174,6 +189,39 @@ TEST(Logger, BufferedLinesAreWrittenByFlushAndOnDestruction) {
   EXPECT_EQ(text.find("hidden"), std::string::npos);
   std::fclose(mem);
   free(data);
+}
+
+
+TEST(TimerQueue, FiresInDeadlineOrderAndCancelledTimersNever) {
+  TimerQueue timers;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int> fired;
+  auto note = [&](int n) {
+    std::lock_guard lock(mu);
+    fired.push_back(n);
+    cv.notify_all();
+  };
+  timers.After(std::chrono::milliseconds(60), [&] { note(3); });
+  timers.After(std::chrono::milliseconds(20), [&] { note(1); });
+  const TimerQueue::Id dropped = timers.After(std::chrono::milliseconds(30), [&] { note(99); });
+  timers.After(std::chrono::milliseconds(40), [&] { note(2); });
+  timers.Cancel(dropped);
+  timers.Cancel(12345);  // never was: nothing happens
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return fired.size() == 3; }));
+  EXPECT_EQ(fired, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(timers.pending(), 0u);
+}
+
+TEST(TimerQueue, PendingTimersAreDroppedWithTheQueue) {
+  auto owned = std::make_shared<int>(7);
+  {
+    TimerQueue timers;
+    timers.After(std::chrono::hours(1), [owned] {});
+    EXPECT_EQ(timers.pending(), 1u);
+  }
+  EXPECT_EQ(owned.use_count(), 1);  // the callback (and what it held) is gone
 }
 
 }  // namespace

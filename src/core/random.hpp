@@ -19,6 +19,9 @@ std::string HexEncode(std::string_view bytes);
 std::string Sha256Hex(std::string_view bytes);
 std::string Base64UrlEncode(std::string_view bytes);  // no padding
 std::optional<std::string> Base64UrlDecode(std::string_view text);
+// Standard base64 (RFC 4648 section 4) with '=' padding; nullopt on anything else.
+std::string Base64Encode(std::string_view bytes);
+std::optional<std::string> Base64Decode(std::string_view text);
 
 // Generates opaque ids: `<prefix>_<26 chars>` where the 26 characters are a ULID (48-bit
 // millisecond time + 80 random bits, Crockford base32). Ids from one generator sort in

@@ -437,7 +437,9 @@ class Server::Impl {
         stream.get_executor(),
         [&stream, &buffer, state, watch]() -> awaitable<void> {
           beast::error_code ec;
-          while (buffer.size() < 64 * 1024) {
+          // `stopping` is checked before every read: a read that completed just as StopWatch
+          // cancelled must not be followed by another, which nothing would cancel.
+          while (!watch->stopping && buffer.size() < 64 * 1024) {
             size_t n = co_await stream.socket().async_read_some(buffer.prepare(4096), asio::redirect_error(use_awaitable, ec));
             if (ec) {
               // operation_aborted: this server closed or cancelled the socket (a write deadline
@@ -458,8 +460,8 @@ class Server::Impl {
     beast::error_code ec;
     if (watch.done) co_return;
     watch.stopping = true;
-    stream.socket().cancel(ec);
     while (!watch.done) {
+      stream.socket().cancel(ec);
       watch.done_timer.expires_after(std::chrono::seconds(5));
       co_await watch.done_timer.async_wait(asio::redirect_error(use_awaitable, ec));
     }
