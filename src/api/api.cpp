@@ -16,6 +16,7 @@ void RegisterApi(http::Router& router, Services& services) {
   RegisterChatRoutes(*api, services);
   RegisterOpenAiRoutes(*api, services);
   RegisterEventRoutes(*api, services);
+  RegisterSocketIoRoutes(*api, services);
   // Registered last so the document describes every route, itself included.
   OperationDoc doc{"OpenAPI 3.1 description of this API", "system", {}, 200, {{"type", "object"}}};
   api->Public(http::Method::kGet, "/openapi.json", doc, [api](http::Request&) {

@@ -14,6 +14,14 @@ void RegisterSearchRoutes(ApiRouter& r, Services& s);
 void RegisterChatRoutes(ApiRouter& r, Services& s);
 void RegisterOpenAiRoutes(ApiRouter& r, Services& s);
 void RegisterEventRoutes(ApiRouter& r, Services& s);
+// The Socket.IO gateway at /socket.io/ (routes_socketio.cpp).
+void RegisterSocketIoRoutes(ApiRouter& r, Services& s);
+
+// What the real-time channels share (routes_events.cpp): why `user_id` may not open another
+// channel now (empty: it may), and whether a browser's Origin may connect (--cors-origins or
+// this server's own).
+std::string ChannelLimit(Services& s, const std::string& user_id);
+bool OriginAllowed(const http::Request& req, const HttpConfig& config);
 
 // JSON forms of domain values, shared by the route files.
 void WriteUser(JsonWriter& w, const store::User& u);

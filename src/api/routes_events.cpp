@@ -9,9 +9,6 @@
 namespace betterdev::api {
 namespace {
 
-constexpr size_t kMaxStreamsPerUser = 32;
-constexpr size_t kMaxStreams = 20000;
-
 // One SSE subscriber: the hub's events for one user, as SSE events named by their type and
 // carrying their seq as the SSE id (so EventSource sends it back as Last-Event-ID).
 class EventStream final : public http::StreamProducer,
@@ -144,7 +141,16 @@ class WsEvents final : public http::WebSocketHandler,
   std::set<std::string> documents_;            // guarded by mu_; empty: every document
 };
 
-// A browser may connect from the allowed origins (--cors-origins) or this server's own.
+}  // namespace
+
+std::string ChannelLimit(Services& s, const std::string& user_id) {
+  if (s.events.subscribers(user_id) >= s.http.event_channels_per_user) {
+    return "too many open event channels for this user (at most " + std::to_string(s.http.event_channels_per_user) + ")";
+  }
+  if (s.events.subscribers() >= s.http.event_channels) return "too many open event channels on this server";
+  return "";
+}
+
 bool OriginAllowed(const http::Request& req, const HttpConfig& config) {
   const std::string* origin = req.FindHeader("Origin");
   if (origin == nullptr) return true;  // not a browser's cross-site request
@@ -153,8 +159,6 @@ bool OriginAllowed(const http::Request& req, const HttpConfig& config) {
   const std::string* host = req.FindHeader("Host");
   return host != nullptr && (*origin == "http://" + *host || *origin == "https://" + *host);
 }
-
-}  // namespace
 
 namespace {
 // Who connects to a channel, from where, and from which event on; or the refusal.
@@ -196,10 +200,9 @@ Channel OpenChannel(const http::Request& req, ApiRouter& r, Services& s, const c
     }
     c.last_seen = v;
   }
-  if (s.events.subscribers(c.user_id) >= kMaxStreamsPerUser) {
-    c.refused = ErrorResponse(HttpError{429, "rate_limited", "too many open event channels for this user (at most 32)", 5});
-  } else if (s.events.subscribers() >= kMaxStreams) {
-    c.refused = ErrorResponse(HttpError{503, "unavailable", "too many open event channels on this server", 5});
+  if (std::string why = ChannelLimit(s, c.user_id); !why.empty()) {
+    const bool per_user = s.events.subscribers(c.user_id) >= s.http.event_channels_per_user;
+    c.refused = ErrorResponse(HttpError{per_user ? 429 : 503, per_user ? "rate_limited" : "unavailable", why, 5});
   }
   return c;
 }

@@ -53,6 +53,12 @@ void AddServerOptions(CLI::App* app, std::set<std::string>& envs, Config& c, std
       ->check(CLI::Range(0, 3600));
   Opt(app, envs, "--cors-origins", cors, "BETTERDEV_CORS_ORIGINS",
       "Comma-separated origins allowed by CORS ('*' for any; empty: CORS off)");
+  Opt(app, envs, "--event-channels-per-user", h.event_channels_per_user, "BETTERDEV_EVENT_CHANNELS_PER_USER",
+      "Open real-time event channels (SSE, WebSocket, Socket.IO) per user")
+      ->check(CLI::Range(size_t{1}, size_t{100000}));
+  Opt(app, envs, "--event-channels", h.event_channels, "BETTERDEV_EVENT_CHANNELS",
+      "Open real-time event channels in all")
+      ->check(CLI::Range(size_t{1}, size_t{1000000}));
   Opt(app, envs, "--access-log", access_log, "BETTERDEV_ACCESS_LOG", "Log one JSON line per request");
   Opt(app, envs, "--token-ttl", a.token_ttl_seconds, "BETTERDEV_TOKEN_TTL", "Access token lifetime in seconds")
       ->check(CLI::Range(int64_t{60}, int64_t{365} * 24 * 3600));

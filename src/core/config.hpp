@@ -22,6 +22,8 @@ struct HttpConfig {
   int shutdown_timeout_seconds = 10;
   std::vector<std::string> cors_origins;  // empty: CORS off; "*": any origin
   bool access_log = true;
+  size_t event_channels_per_user = 32;  // open SSE / WebSocket / Socket.IO event channels per user
+  size_t event_channels = 20000;        // ... and in all
 };
 
 struct AuthConfig {

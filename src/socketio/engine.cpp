@@ -150,6 +150,7 @@ class EngineServer::Session final : public EngineSocket, public std::enable_shar
   bool opened_ = false;                         // the handler heard OnOpen
   bool upgraded_ = false;                       // the WebSocket carries the session
   bool probed_ = false;                         // the probe was answered; polling is paused
+  bool too_slow_ = false;                       // over max_queued_bytes: closing
   std::deque<EnginePacket> out_;                // for the next poll
   size_t out_bytes_ = 0;
   std::shared_ptr<http::StreamSink> poll_;      // the waiting GET
@@ -222,17 +223,30 @@ bool EngineServer::Session::Enqueue(EnginePacket p) {
   bool overflow = false;
   {
     std::lock_guard lock(mu_);
-    if (closed_) return false;
+    if (closed_ || too_slow_) return false;
     if (upgraded_ || (websocket_ && ws_)) {
-      overflow = !ws_->Send(std::move(p.data), p.binary) && ws_->open() == false;
+      // Over its cap the WebSocket closes by itself; the session hears it in WsEnded.
+      if (!ws_->Send(std::move(p.data), p.binary)) return false;
     } else {
       out_bytes_ += p.data.size();
       out_.push_back(std::move(p));
-      if (out_bytes_ > server_.options_.max_queued_bytes) overflow = true;
-      else if (poll_ && !probed_) FlushPoll();
+      if (out_bytes_ > server_.options_.max_queued_bytes) {
+        overflow = too_slow_ = true;
+        out_.clear();
+        out_bytes_ = 0;
+      } else if (poll_ && !probed_) {
+        FlushPoll();
+      }
     }
   }
-  if (overflow) Terminate("too slow");
+  if (overflow) {
+    // Not from here: Send is called from the handler's own callbacks (an event bus delivering
+    // under its lock), which OnClose must not re-enter.
+    std::weak_ptr<Session> weak = weak_from_this();
+    server_.timers_.After(std::chrono::milliseconds(0), [weak] {
+      if (auto s = weak.lock()) s->Terminate("too slow");
+    });
+  }
   return !overflow;
 }
 

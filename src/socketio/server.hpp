@@ -111,6 +111,7 @@ class Server final : public EngineHandler {
   size_t EmitToRoom(const std::string& nsp, const std::string& room, std::string_view name, const Json& args);
   size_t sockets() const;
   size_t engine_sessions() const { return engine_.sessions(); }
+  const EngineOptions& engine_options() const { return engine_.options(); }
 
   // EngineHandler
   void OnOpen(const std::shared_ptr<EngineSocket>& socket, const http::Request& handshake) override;
