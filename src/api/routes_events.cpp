@@ -222,7 +222,9 @@ void WriteEvent(JsonWriter& w, const realtime::Event& e) {
       w.Key("reason").String(e.reason).Key("attempts").Int(e.attempts);
       break;
     case realtime::EventType::kRetrying:
-      w.Key("reason").String(e.reason).Key("attempt").Int(e.attempts);
+      w.Key("reason").String(e.reason).Key("attempt").Int(e.attempts).Key("next_attempt_at");
+      if (e.next_attempt_at_ms > 0) w.Timestamp(e.next_attempt_at_ms);
+      else w.Null();
       break;
     case realtime::EventType::kQueued:
     case realtime::EventType::kDeleted:

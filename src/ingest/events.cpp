@@ -109,6 +109,7 @@ realtime::Event RealtimeEventSink::Convert(const IngestEvent& e, int64_t now_ms)
       out.type = realtime::EventType::kRetrying;
       out.reason = e.error;
       out.attempts = e.attempt;
+      out.next_attempt_at_ms = e.retry_at_ms;
       break;
     case IngestEvent::Type::kFailed:
       out.type = realtime::EventType::kFailed;

@@ -37,6 +37,7 @@ struct IngestEvent {
   double index_seconds = 0;    // storing the chunks, their vectors and keyword index
   // kRetrying, kFailed
   std::string error;
+  int64_t retry_at_ms = 0;  // kRetrying: when the next attempt may start
 };
 
 std::string_view EventTypeName(IngestEvent::Type type);  // "progress", "ready", "retrying", "failed"

@@ -372,6 +372,7 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
       (void)docs.MarkAttemptFailed(doc.id, job.id, out.reason, final, now);
       e.type = final ? IngestEvent::Type::kFailed : IngestEvent::Type::kRetrying;
       e.error = out.reason;
+      if (!final) e.retry_at_ms = r->retry_at;
       d_.events.Publish(e);
       d_.log.Warn(final ? "document failed" : "attempt failed; will retry",
                   {{"document_id", doc.id}, {"job_id", job.id}, {"attempt", job.attempts_made}, {"reason", out.reason}});

@@ -41,6 +41,7 @@ struct Event {
   // failed, retrying
   std::string reason;
   int attempts = 0;  // failed: attempts made; retrying: the attempt that failed
+  int64_t next_attempt_at_ms = 0;  // retrying: when the next attempt may start
 };
 
 }  // namespace betterdev::realtime

@@ -8,6 +8,7 @@
 
 #include "realtime/event_log.hpp"
 #include "realtime/hub.hpp"
+#include "store/sqlite/db.hpp"
 #include "core/time.hpp"
 #include "testutil/testutil.hpp"
 
@@ -112,6 +113,35 @@ TEST(SqliteEventLogTest, OldEventsArePruned) {
   ASSERT_EQ(events->size(), 1u);
   EXPECT_EQ((*events)[0].type, EventType::kReady);
   EXPECT_EQ((*events)[0].seq, 2u) << "seq is never reused";
+}
+
+TEST(SqliteEventLogTest, RetryingCarriesTheNextAttemptAlsoInALogMadeBeforeThatColumn) {
+  testutil::TempDir dir;
+  {
+    // The table as the first release made it, with one event in it.
+    auto conn = store::sqlite::Connection::Open(dir.File("events.db"), 1000);
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE((*conn)->Exec("CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, "
+                              "user_id TEXT NOT NULL, document_id TEXT NOT NULL, at INTEGER NOT NULL, stage TEXT NOT NULL "
+                              "DEFAULT '', progress INTEGER NOT NULL DEFAULT 0, page INTEGER NOT NULL DEFAULT 0, pages "
+                              "INTEGER NOT NULL DEFAULT 0, chunks INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT "
+                              "'', attempts INTEGER NOT NULL DEFAULT 0); INSERT INTO events(type, user_id, document_id, at) "
+                              "VALUES ('document.queued', 'alice', 'd1', strftime('%s', 'now') * 1000)").ok());
+  }
+  auto log = OpenSqliteEventLog(dir.File("events.db"));
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  Event e = Ev(EventType::kRetrying, "alice", "d1");
+  e.reason = "the embedding provider is unavailable";
+  e.attempts = 1;
+  e.next_attempt_at_ms = e.at_ms + 30000;
+  ASSERT_TRUE((*log)->Append(e).ok());
+  auto events = (*log)->ReadAfter(0, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].next_attempt_at_ms, 0);
+  EXPECT_EQ((*events)[1].type, EventType::kRetrying);
+  EXPECT_EQ((*events)[1].next_attempt_at_ms, e.at_ms + 30000);
+  EXPECT_EQ((*events)[1].attempts, 1);
 }
 
 class HubTest : public ::testing::Test {

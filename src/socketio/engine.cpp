@@ -151,6 +151,7 @@ class EngineServer::Session final : public EngineSocket, public std::enable_shar
   bool upgraded_ = false;                       // the WebSocket carries the session
   bool probed_ = false;                         // the probe was answered; polling is paused
   bool too_slow_ = false;                       // over max_queued_bytes: closing
+  const char* close_packet_ = "1";              // what a poll gets once closed
   std::deque<EnginePacket> out_;                // for the next poll
   size_t out_bytes_ = 0;
   std::shared_ptr<http::StreamSink> poll_;      // the waiting GET
@@ -295,6 +296,7 @@ void EngineServer::Session::Terminate(std::string reason, const char* poll_packe
     std::lock_guard lock(mu_);
     if (closed_) return;
     closed_ = true;
+    close_packet_ = poll_packet;
     notify = opened_;
     for (TimerQueue::Id t : {ping_timer_, pong_timer_, upgrade_timer_}) server_.timers_.Cancel(t);
     if (poll_) poll_->Reply(PollReply(poll_packet));
@@ -355,8 +357,8 @@ void EngineServer::Session::AttachPoll(const std::shared_ptr<http::StreamSink>& 
   bool duplicate = false;
   {
     std::lock_guard lock(mu_);
-    if (closed_) {
-      sink->Reply(PollReply("1"));
+    if (closed_) {  // closed between the GET and now: it is answered as a waiting poll would have been
+      sink->Reply(PollReply(close_packet_));
       return;
     }
     if (poll_) {
@@ -424,7 +426,7 @@ http::Response EngineServer::Session::Post(std::string_view body) {
 
 bool EngineServer::Session::BeginProbe(const std::shared_ptr<http::WebSocketSink>& sink) {
   std::lock_guard lock(mu_);
-  if (closed_ || upgraded_ || probe_) return false;
+  if (closed_ || upgraded_ || websocket_ || probe_) return false;  // only a polling session upgrades, once
   probe_ = sink;
   std::weak_ptr<Session> weak = weak_from_this();
   std::weak_ptr<http::WebSocketSink> weak_sink = sink;

@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 
+import { io } from 'socket.io-client';
+
 import {
   RawClient,
   api,
@@ -238,10 +240,25 @@ describe('ingestion faults', () => {
   test('an extractor killed once is retried and the document still becomes ready', async (t) => {
     const server = await serverFor(t, { args: ['--job-attempts', '3'] });
     const { token } = await registerAndLogin(server.url);
+    // A client following the document live hears the retry, with when it will be.
+    const heard = [];
+    const socket = io(server.url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+    t.after(() => socket.close());
+    socket.onAny((name, data) => heard.push({ name, data }));
+    await new Promise((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
     const u = await uploadOk(server.url, token, await slowMarkerPdf(100, 2), 'retry.pdf');
     const { child } = await extractorMidJob(server, token, u.document_id);
     process.kill(child, 'SIGKILL');
     const doc = await waitReady(server.url, token, u.document_id, { server, timeoutMs: 30000 });
+    const retrying = await eventually(() => heard.find((e) => e.name === 'document.retrying'), { what: 'document.retrying' });
+    assert.equal(retrying.data.document_id, u.document_id);
+    assert.equal(retrying.data.attempt, 1);
+    assert.match(retrying.data.reason, /signal 9/);
+    assert.ok(Date.parse(retrying.data.next_attempt_at) >= Date.parse(retrying.data.at), retrying.data.next_attempt_at);
+    await eventually(() => heard.find((e) => e.name === 'document.ready'), { what: 'document.ready after the retry' });
     assert.equal(doc.attempts, 2);
     assert.equal(doc.error, null, 'the first attempt\'s error must be cleared');
     const chunks = await allChunks(server.url, token, u.document_id);

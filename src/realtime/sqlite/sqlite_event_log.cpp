@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS events (
   pages       INTEGER NOT NULL DEFAULT 0,
   chunks      INTEGER NOT NULL DEFAULT 0,
   reason      TEXT NOT NULL DEFAULT '',
-  attempts    INTEGER NOT NULL DEFAULT 0
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  next_at     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_at ON events(at);
 )sql";
@@ -40,7 +41,7 @@ class SqliteEventLog final : public EventLog {
     std::lock_guard lock(write_mu_);
     return writer_
         ->Prepare("INSERT INTO events(type, user_id, document_id, at, stage, progress, page, pages, chunks, reason, "
-                  "attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                  "attempts, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .Bind(1, EventTypeName(e.type))
         .Bind(2, e.user_id)
         .Bind(3, e.document_id)
@@ -52,6 +53,7 @@ class SqliteEventLog final : public EventLog {
         .Bind(9, e.chunks)
         .Bind(10, e.reason)
         .Bind(11, int64_t{e.attempts})
+        .Bind(12, e.next_attempt_at_ms)
         .Run();
   }
 
@@ -59,7 +61,7 @@ class SqliteEventLog final : public EventLog {
     std::lock_guard lock(read_mu_);
     MaybePrune();
     db::Statement q = reader_->Prepare(
-        "SELECT seq, type, user_id, document_id, at, stage, progress, page, pages, chunks, reason, attempts "
+        "SELECT seq, type, user_id, document_id, at, stage, progress, page, pages, chunks, reason, attempts, next_at "
         "FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
     q.Bind(1, static_cast<int64_t>(after)).Bind(2, int64_t{limit});
     std::vector<Event> out;
@@ -82,6 +84,7 @@ class SqliteEventLog final : public EventLog {
       e.chunks = q.Int(9);
       e.reason = q.Text(10);
       e.attempts = static_cast<int>(q.Int(11));
+      e.next_attempt_at_ms = q.Int(12);
       out.push_back(std::move(e));
     }
     return out;
@@ -119,6 +122,13 @@ Result<std::unique_ptr<EventLog>> OpenSqliteEventLog(const std::string& path, co
   auto writer = db::Connection::Open(path, 5000);
   if (!writer.ok()) return writer.status();
   BD_RETURN_IF_ERROR((*writer)->Exec(kSchema));
+  // A log made before next_at existed gets the column (a second process adding it too fails
+  // harmlessly: "duplicate column").
+  {
+    db::Statement cols = (*writer)->Prepare("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'next_at'");
+    Result<bool> row = cols.Step();
+    if (row.ok() && *row && cols.Int(0) == 0) (void)(*writer)->Exec("ALTER TABLE events ADD COLUMN next_at INTEGER NOT NULL DEFAULT 0");
+  }
   const std::string busy = "PRAGMA busy_timeout=" + std::to_string(options.busy_timeout_ms);
   BD_RETURN_IF_ERROR((*writer)->Exec(busy.c_str()));
   auto reader = db::Connection::Open(path, 2000);
