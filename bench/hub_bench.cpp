@@ -21,6 +21,12 @@ using namespace betterdev;
 using namespace betterdev::realtime;
 
 namespace {
+std::string Name(const char* prefix, long n) {
+  std::string out(prefix);
+  out += std::to_string(n);
+  return out;
+}
+
 class Counter final : public Subscriber {
  public:
   explicit Counter(std::atomic<uint64_t>& n) : n_(n) {}
@@ -35,7 +41,7 @@ int main(int argc, char** argv) {
   const int events = argc > 1 ? std::atoi(argv[1]) : 20000;
   const int users = argc > 2 ? std::atoi(argv[2]) : 100;
   const int per_user = argc > 3 ? std::atoi(argv[3]) : 10;
-  const std::string dir = "/tmp/betterdev-hub-bench-" + std::to_string(::getpid());
+  const std::string dir = Name("/tmp/betterdev-hub-bench-", ::getpid());
   std::filesystem::create_directories(dir);
   auto api_log = OpenSqliteEventLog(dir + "/events.db");
   auto worker_log = OpenSqliteEventLog(dir + "/events.db");
@@ -45,14 +51,14 @@ int main(int argc, char** argv) {
   if (!hub.Start().ok()) return 1;
   std::atomic<uint64_t> delivered{0};
   for (int u = 0; u < users; ++u)
-    for (int s = 0; s < per_user; ++s) hub.Subscribe("user" + std::to_string(u), std::nullopt, std::make_shared<Counter>(delivered));
+    for (int s = 0; s < per_user; ++s) hub.Subscribe(Name("user", u), std::nullopt, std::make_shared<Counter>(delivered));
 
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < events; ++i) {
     Event e;
     e.type = EventType::kProcessing;
-    e.user_id = "user" + std::to_string(i % users);
-    e.document_id = "doc" + std::to_string(i);
+    e.user_id = Name("user", i % users);
+    e.document_id = Name("doc", i);
     e.at_ms = SystemClock().NowMillis();
     e.stage = "extracting";
     e.progress = 50;

@@ -26,18 +26,35 @@ namespace {
 
 using socketio::Json;
 
-Json EventJson(const realtime::Event& e) {
-  JsonWriter w;
-  WriteEvent(w, e);
-  return Json::parse(w.Take());
-}
+// The hub hands one event to every subscriber of its user in turn (under its lock): the packet
+// is encoded once, for all of them.
+class EncodedEvents {
+ public:
+  std::shared_ptr<const socketio::PreparedEvent> Get(const realtime::Event& e) {
+    std::lock_guard lock(mu_);
+    if (last_ && seq_ == e.seq) return last_;
+    JsonWriter w;
+    WriteEvent(w, e);
+    JsonWriter offset;
+    offset.String(std::to_string(e.seq));
+    last_ = std::make_shared<socketio::PreparedEvent>(
+        socketio::PrepareEvent("/", realtime::EventTypeName(e.type), {w.Take(), offset.Take()}));
+    seq_ = e.seq;
+    return last_;
+  }
+
+ private:
+  std::mutex mu_;
+  uint64_t seq_ = 0;                                       // guarded by mu_
+  std::shared_ptr<const socketio::PreparedEvent> last_;  // guarded by mu_
+};
 
 class GatewaySocket final : public socketio::SocketHandler,
                             public realtime::Subscriber,
                             public std::enable_shared_from_this<GatewaySocket> {
  public:
-  GatewaySocket(Services& s, std::string user_id, std::optional<uint64_t> last_seen)
-      : s_(s), user_id_(std::move(user_id)), last_seen_(last_seen) {}
+  GatewaySocket(Services& s, EncodedEvents& encoded, std::string user_id, std::optional<uint64_t> last_seen)
+      : s_(s), encoded_(encoded), user_id_(std::move(user_id)), last_seen_(last_seen) {}
 
   void OnConnect(const std::shared_ptr<socketio::Socket>& socket) override {
     {
@@ -95,7 +112,7 @@ class GatewaySocket final : public socketio::SocketHandler,
       if (!documents_.empty() && !documents_.count(e.document_id)) return;
       socket = socket_;
     }
-    if (socket) socket->Emit(realtime::EventTypeName(e.type), Json::array({EventJson(e), std::to_string(e.seq)}));
+    if (socket) socket->Emit(*encoded_.Get(e));
   }
   void OnResync() override {
     // Called from Subscribe, inside OnConnect: the socket is set.
@@ -111,6 +128,7 @@ class GatewaySocket final : public socketio::SocketHandler,
 
  private:
   Services& s_;
+  EncodedEvents& encoded_;
   const std::string user_id_;
   const std::optional<uint64_t> last_seen_;
   std::mutex mu_;
@@ -156,13 +174,14 @@ class GatewayNamespace final : public socketio::Namespace {
       SecureRandomBytes(bytes.data(), bytes.size());
       pid = Base64UrlEncode(bytes);
     }
-    socketio::Accept a{std::make_shared<GatewaySocket>(s_, user_id, last_seen)};
+    socketio::Accept a{std::make_shared<GatewaySocket>(s_, encoded_, user_id, last_seen)};
     a.extra = Json{{"pid", pid}};
     return a;
   }
 
  private:
   Services& s_;
+  EncodedEvents encoded_;
 };
 
 // The gateway lives as long as the routes that reach it.

@@ -285,7 +285,12 @@ int Serve(const Config& c, bool with_workers) {
     // Workers inherit the environment: the API key reaches them there, never on a command line.
     if (!c.search.openai_api_key.empty()) ::setenv("BETTERDEV_OPENAI_API_KEY", c.search.openai_api_key.c_str(), 1);
     supervisor = std::make_unique<ingest::Supervisor>(
-        WorkerArgv(c), n, c.ingest.worker_nice, [&metrics](const ingest::IngestEvent& e) { ingest::ObserveEvent(metrics, e); }, log);
+        WorkerArgv(c), n, c.ingest.worker_nice,
+        [&metrics, &hub](const ingest::IngestEvent& e) {
+          ingest::ObserveEvent(metrics, e);
+          hub.Wake();  // the worker appended the event to the log before telling the supervisor
+        },
+        log);
   }
   ingest::RegisterIngestMetrics(metrics, *backends->queue, supervisor.get());
   if (supervisor) ingest.OnEnqueued([s = supervisor.get()] { s->Wake(); });

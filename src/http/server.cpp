@@ -432,6 +432,9 @@ class Server::Impl {
   };
   std::shared_ptr<Watch> StartWatch(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                     const std::shared_ptr<StreamState>& state) {
+    // A long stream usually hears nothing from its client: the request buffer is given back
+    // (the watcher takes small pieces as they come).
+    if (buffer.size() == 0) buffer.shrink_to_fit();
     auto watch = std::make_shared<Watch>(stream.get_executor());
     asio::co_spawn(
         stream.get_executor(),
@@ -440,7 +443,7 @@ class Server::Impl {
           // `stopping` is checked before every read: a read that completed just as StopWatch
           // cancelled must not be followed by another, which nothing would cancel.
           while (!watch->stopping && buffer.size() < 64 * 1024) {
-            size_t n = co_await stream.socket().async_read_some(buffer.prepare(4096), asio::redirect_error(use_awaitable, ec));
+            size_t n = co_await stream.socket().async_read_some(buffer.prepare(512), asio::redirect_error(use_awaitable, ec));
             if (ec) {
               // operation_aborted: this server closed or cancelled the socket (a write deadline
               // passed, or the watch is being stopped); the writer reports why.
@@ -680,9 +683,13 @@ class Server::Impl {
         bool head = req.method == Method::kHead;
         if (res.websocket) {
           if (beast::websocket::is_upgrade(parser.get())) {
+            // The request buffer is not used by the WebSocket (a client sends frames only after
+            // the 101): with nothing left in it, its memory goes back now, not at the close.
+            if (buffer.size() == 0) buffer.shrink_to_fit();
             detail::WebSocketContext ctx{config_.header_timeout_seconds, stopping_, log_,
                                          [conn](std::shared_ptr<WsState> state) { conn->websocket = std::move(state); }};
-            StreamEnd end = co_await detail::RunWebSocket(stream, parser.get(), req, res, std::move(ctx));
+            req.headers = {};  // the handler has seen them; only the id and path are logged
+            StreamEnd end = co_await detail::RunWebSocket(stream, parser.release(), req, res, std::move(ctx));
             Record(req, route_label, 101, std::chrono::duration<double>(Clock::now() - start).count(), 0, &end);
             break;  // the connection was the WebSocket's
           }

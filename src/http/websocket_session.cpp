@@ -21,7 +21,7 @@ using asio::use_awaitable;
 
 // A WebSocket (see http/websocket.hpp): the handshake on the request already parsed, then a
 // reader coroutine handing messages to the handler while this one writes what it queues.
-awaitable<StreamEnd> RunWebSocket(beast::tcp_stream& stream, const bh::request<bh::string_body>& upgrade,
+awaitable<StreamEnd> RunWebSocket(beast::tcp_stream& stream, bh::request<bh::string_body> upgrade,
                                   const Request& req, Response& res, WebSocketContext ctx) {
   namespace ws = beast::websocket;
   const WebSocketOptions opts = res.websocket_options;
@@ -31,12 +31,16 @@ awaitable<StreamEnd> RunWebSocket(beast::tcp_stream& stream, const bh::request<b
   ws::stream_base::timeout timeouts{std::chrono::seconds(ctx.handshake_timeout_seconds), opts.idle_timeout, true};
   socket.set_option(timeouts);
   socket.read_message_max(opts.max_message_bytes);
+  // Messages go out as one frame each, straight from the queued string: no per-connection
+  // write buffer (Beast's default 4 KiB), which matters with thousands of idle subscribers.
+  socket.auto_fragment(false);
   socket.set_option(ws::stream_base::decorator([id = req.request_id](ws::response_type& r) {
     r.set(bh::field::server, "betterdev");
     r.set("X-Request-Id", id);
   }));
   beast::error_code ec;
   co_await socket.async_accept(upgrade, asio::redirect_error(use_awaitable, ec));
+  upgrade = {};  // the request's headers are not needed any more
   if (ec) {
     handler->OnClose(StreamEnd::kClientGone);
     co_return StreamEnd::kClientGone;

@@ -30,7 +30,7 @@ struct WebSocketContext {
 // The handshake on the request already parsed, then a reader coroutine handing messages to
 // the handler while this one writes what the handler queues. Returns how it ended.
 boost::asio::awaitable<StreamEnd> RunWebSocket(boost::beast::tcp_stream& stream,
-                                               const boost::beast::http::request<boost::beast::http::string_body>& upgrade,
+                                               boost::beast::http::request<boost::beast::http::string_body> upgrade,
                                                const Request& req, Response& res, WebSocketContext ctx);
 
 }  // namespace betterdev::http::detail

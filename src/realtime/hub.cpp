@@ -34,7 +34,15 @@ void EventHub::Publish(Event e) {
   if (Status s = log_.Append(e); !s.ok()) {
     logger_.Warn("event not published", {{"type", EventTypeName(e.type)}, {"error", s.message()}});
   }
-  run_cv_.notify_all();  // read it now rather than at the next poll
+  Wake();  // read it now rather than at the next poll
+}
+
+void EventHub::Wake() {
+  {
+    std::lock_guard lock(run_mu_);
+    wake_ = true;
+  }
+  run_cv_.notify_all();
 }
 
 void EventHub::Run() {
@@ -55,7 +63,8 @@ void EventHub::Run() {
     }
     std::unique_lock lock(run_mu_);
     if (stopping_) return;
-    run_cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms));
+    run_cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms), [this] { return stopping_ || wake_; });
+    wake_ = false;
   }
 }
 

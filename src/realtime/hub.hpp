@@ -58,6 +58,9 @@ class EventHub {
   // Appends an event of this process (document.queued, document.deleted) to the log; it reaches
   // subscribers through the log like any other, so every API process sees the same order.
   void Publish(Event e);
+  // Reads the log now instead of at the next poll: another process just appended to it (the
+  // supervisor hears each of its workers' events).
+  void Wake();
 
   struct Subscription {
     uint64_t id = 0;
@@ -101,6 +104,7 @@ class EventHub {
   std::mutex run_mu_;
   std::condition_variable run_cv_;
   bool stopping_ = false;  // guarded by run_mu_
+  bool wake_ = false;      // guarded by run_mu_
   std::thread thread_;
 };
 

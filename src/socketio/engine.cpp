@@ -1,6 +1,5 @@
 #include "socketio/engine.hpp"
 
-#include <deque>
 #include <optional>
 #include <vector>
 
@@ -20,6 +19,15 @@ http::Response EngineError(ErrorCode code, std::string_view message, int status 
   JsonWriter w;
   w.BeginObject().Key("code").Int(code).Key("message").String(message).EndObject();
   return http::Response::Json(status, w.Take());
+}
+
+// A packet: its type and data (built without `"4" + data`, which GCC 12 -O3 warns about).
+std::string WithType(char type, std::string_view data) {
+  std::string out;
+  out.reserve(data.size() + 1);
+  out.push_back(type);
+  out.append(data);
+  return out;
 }
 
 http::Response PollReply(std::string payload) { return http::Response::Text(200, kTextPlain, std::move(payload)); }
@@ -85,7 +93,7 @@ class EngineServer::Session final : public EngineSocket, public std::enable_shar
     return !closed_;
   }
   bool Send(std::string data, bool binary) override {
-    return Enqueue(binary ? EnginePacket{std::move(data), true} : EnginePacket{"4" + data, false});
+    return Enqueue(binary ? EnginePacket{std::move(data), true} : EnginePacket{WithType('4', data), false});
   }
   void Close(std::string reason) override { Terminate(std::move(reason), "1"); }
 
@@ -105,7 +113,7 @@ class EngineServer::Session final : public EngineSocket, public std::enable_shar
     const EngineOptions& o = server_.options_;
     w.EndArray().Key("pingInterval").Int(o.ping_interval.count()).Key("pingTimeout").Int(o.ping_timeout.count());
     w.Key("maxPayload").Int(static_cast<int64_t>(o.max_payload)).EndObject();
-    return "0" + w.Take();
+    return WithType('0', w.Take());
   }
   void MarkOpened() {
     std::lock_guard lock(mu_);
@@ -152,7 +160,9 @@ class EngineServer::Session final : public EngineSocket, public std::enable_shar
   bool probed_ = false;                         // the probe was answered; polling is paused
   bool too_slow_ = false;                       // over max_queued_bytes: closing
   const char* close_packet_ = "1";              // what a poll gets once closed
-  std::deque<EnginePacket> out_;                // for the next poll
+  bool owe_noop_ = false;                       // closed by the client's POST: its poll gets "6"
+  bool poll_claimed_ = false;                   // a GET's deferred response is on its way to AttachPoll
+  std::vector<EnginePacket> out_;               // for the next poll (a vector: an empty deque costs ~600 bytes)
   size_t out_bytes_ = 0;
   std::shared_ptr<http::StreamSink> poll_;      // the waiting GET
   std::shared_ptr<http::WebSocketSink> ws_;     // the transport, once upgraded (or from the start)
@@ -170,18 +180,25 @@ namespace {
 class PollWaiter final : public http::StreamProducer {
  public:
   explicit PollWaiter(std::weak_ptr<EngineServer::Session> session) : session_(std::move(session)) {}
+  // Dropped without ever starting (the request went no further): the session's claim ends.
+  ~PollWaiter() override {
+    if (sink_ || stopped_) return;
+    if (auto s = session_.lock()) s->PollEnded(nullptr, http::StreamEnd::kClientGone);
+  }
   void Start(std::shared_ptr<http::StreamSink> sink) override {
     sink_ = sink;
     if (auto s = session_.lock()) s->AttachPoll(sink);
     else sink->Reply(PollReply("1"));
   }
   void Stop(http::StreamEnd why) override {
+    stopped_ = true;
     if (auto s = session_.lock()) s->PollEnded(sink_, why);
   }
 
  private:
   std::weak_ptr<EngineServer::Session> session_;
   std::shared_ptr<http::StreamSink> sink_;
+  bool stopped_ = false;
 };
 
 // One WebSocket of the Engine.IO path: a new session, or the upgrade of a polling one.
@@ -199,6 +216,7 @@ class WsTransport final : public http::WebSocketHandler, public std::enable_shar
       return;
     }
     session_ = open_(sink);
+    open_ = nullptr;  // it held a copy of the handshake request
     if (!session_) sink->Close(1013, "too many sessions");
   }
   void OnMessage(std::string message, bool binary) override {
@@ -299,6 +317,9 @@ void EngineServer::Session::Terminate(std::string reason, const char* poll_packe
     close_packet_ = poll_packet;
     notify = opened_;
     for (TimerQueue::Id t : {ping_timer_, pong_timer_, upgrade_timer_}) server_.timers_.Cancel(t);
+    // A client that closes by POST may have sent its last poll on another connection that has
+    // not arrived yet: that poll is owed the noop (then the sid is forgotten, or after 2 s).
+    owe_noop_ = !poll_ && !upgraded_ && !websocket_ && std::string_view(poll_packet) == "6";
     if (poll_) poll_->Reply(PollReply(poll_packet));
     poll_.reset();
     if (ws_) ws_->Close(1000, "");
@@ -306,8 +327,16 @@ void EngineServer::Session::Terminate(std::string reason, const char* poll_packe
     ws_.reset();
     probe_.reset();
     out_.clear();
+    if (owe_noop_) {
+      std::weak_ptr<Session> weak = weak_from_this();
+      EngineServer* server = &server_;
+      const std::string id = id_;
+      server_.timers_.After(std::chrono::seconds(2), [weak, server, id] {
+        if (weak.lock()) server->Forget(id);
+      });
+    }
   }
-  server_.Forget(id_);
+  if (!owe_noop_) server_.Forget(id_);
   if (notify) server_.handler_.OnClose(shared_from_this(), reason);
 }
 
@@ -325,15 +354,18 @@ http::Response EngineServer::Session::Poll() {
   bool duplicate = false, overdue = false;
   {
     std::lock_guard lock(mu_);
+    if (closed_ && owe_noop_) {
+      owe_noop_ = false;
+      server_.Forget(id_);
+      return PollReply("6");
+    }
     if (closed_) return EngineError(kSessionUnknown, "Session ID unknown");
     if (upgraded_ || websocket_) return EngineError(kBadRequest, "Bad request");
     if (PongOverdue()) {
       overdue = true;
-    } else if (poll_) {
+    } else if (poll_ || poll_claimed_) {
       duplicate = true;
-    } else if (probed_) {
-      return PollReply("6");
-    } else if (!out_.empty()) {
+    } else if (!out_.empty() && !probed_) {
       std::vector<EnginePacket> batch(std::make_move_iterator(out_.begin()), std::make_move_iterator(out_.end()));
       out_.clear();
       out_bytes_ = 0;
@@ -348,6 +380,12 @@ http::Response EngineServer::Session::Poll() {
     Terminate("transport error");
     return EngineError(kBadRequest, "Bad request: a poll is already waiting");
   }
+  {
+    // Claimed now, in the order GETs reach the handler, so that a second one is seen as a
+    // duplicate even before the first one's deferred response starts.
+    std::lock_guard lock(mu_);
+    poll_claimed_ = true;
+  }
   http::StreamOptions o;
   o.deferred = true;
   return http::Response::Stream(200, kTextPlain, std::make_shared<PollWaiter>(weak_from_this()), o);
@@ -357,8 +395,13 @@ void EngineServer::Session::AttachPoll(const std::shared_ptr<http::StreamSink>& 
   bool duplicate = false;
   {
     std::lock_guard lock(mu_);
+    poll_claimed_ = false;
     if (closed_) {  // closed between the GET and now: it is answered as a waiting poll would have been
       sink->Reply(PollReply(close_packet_));
+      return;
+    }
+    if (upgraded_) {
+      sink->Reply(EngineError(kBadRequest, "Bad request"));
       return;
     }
     if (poll_) {
@@ -366,8 +409,19 @@ void EngineServer::Session::AttachPoll(const std::shared_ptr<http::StreamSink>& 
     } else {
       poll_ = sink;
       if (probed_) {
-        poll_->Reply(PollReply("6"));
-        poll_.reset();
+        // A poll during the upgrade: the noop, unless "5" comes first (which makes it a poll
+        // after the upgrade, refused). Clients send "5" only after their last poll returned.
+        std::weak_ptr<Session> weak = weak_from_this();
+        std::weak_ptr<http::StreamSink> weak_sink = sink;
+        server_.timers_.After(std::chrono::milliseconds(200), [weak, weak_sink] {
+          auto s = weak.lock();
+          auto w = weak_sink.lock();
+          if (!s || !w) return;
+          std::lock_guard l(s->mu_);
+          if (s->poll_ != w) return;
+          s->poll_->Reply(PollReply("6"));
+          s->poll_.reset();
+        });
       } else if (!out_.empty()) {
         FlushPoll();
       }
@@ -383,8 +437,12 @@ void EngineServer::Session::PollEnded(const std::shared_ptr<http::StreamSink>& s
   if (why == http::StreamEnd::kShutdown) return Terminate("server shutting down");
   {
     std::lock_guard lock(mu_);
-    if (poll_ != sink) return;  // already answered
-    poll_.reset();
+    if (!sink) {
+      poll_claimed_ = false;  // ended before it started
+    } else {
+      if (poll_ != sink) return;  // already answered
+      poll_.reset();
+    }
   }
   Terminate("transport close");  // the client abandoned its poll
 }
@@ -410,7 +468,7 @@ http::Response EngineServer::Session::Post(std::string_view body) {
     switch (p.data[0]) {
       case '4': messages.push_back({p.data.substr(1), false}); break;
       case '3': Pong(); break;
-      case '2': Enqueue({"3" + p.data.substr(1), false}); break;
+      case '2': Enqueue({WithType('3', std::string_view(p.data).substr(1)), false}); break;
       case '1': close = true; break;
       case '6': break;
       default:  // "0" and "5" have no place on this transport
@@ -457,8 +515,8 @@ void EngineServer::Session::OnWsMessage(const std::shared_ptr<http::WebSocketSin
         upgrade_timer_ = 0;
         upgraded_ = true;
         ws_ = std::move(probe_);
-        if (poll_) {
-          poll_->Reply(PollReply("6"));
+        if (poll_) {  // it came after the probe (the one before was answered then): too late
+          poll_->Reply(EngineError(kBadRequest, "Bad request"));
           poll_.reset();
         }
         for (EnginePacket& p : out_) ws_->Send(std::move(p.data), p.binary);
@@ -480,7 +538,7 @@ void EngineServer::Session::OnWsMessage(const std::shared_ptr<http::WebSocketSin
     switch (message[0]) {
       case '4': messages.push_back({message.substr(1), false}); break;
       case '3': Pong(); return;
-      case '2': Enqueue({"3" + message.substr(1), false}); return;
+      case '2': Enqueue({WithType('3', std::string_view(message).substr(1)), false}); return;
       case '1': return Terminate("forced close");
       case '5':
       case '6': return;

@@ -61,6 +61,29 @@ bool Socket::Emit(std::string_view name, Json args, std::vector<std::string> att
   return Server::SendPacket(*client, p);
 }
 
+PreparedEvent PrepareEvent(std::string_view nsp, std::string_view name, const std::vector<std::string>& json_args) {
+  PreparedEvent e{std::string(nsp), "2"};
+  if (nsp != "/") {
+    e.text.append(nsp);
+    e.text.push_back(',');
+  }
+  e.text.push_back('[');
+  e.text += Json(std::string(name)).dump();
+  for (const std::string& a : json_args) {
+    e.text.push_back(',');
+    e.text += a;
+  }
+  e.text.push_back(']');
+  return e;
+}
+
+bool Socket::Emit(const PreparedEvent& event) {
+  auto client = client_.lock();
+  if (!client || event.nsp != nsp_ || !connected()) return false;
+  std::lock_guard lock(client->send_mu);
+  return client->engine->Send(event.text);
+}
+
 void Socket::Disconnect() {
   if (auto client = client_.lock()) server_.RemoveSocket(client, nsp_, "server namespace disconnect", true);
 }
@@ -270,9 +293,6 @@ void Server::ConnectNamespace(const std::shared_ptr<Client>& client, Packet& pac
   {
     std::lock_guard lock(mu_);
     ++socket_count_;
-    const std::string key = RoomKey(packet.nsp, socket->id());
-    rooms_[key][socket->id()] = socket;
-    member_of_[socket->id()].insert(key);
   }
   Packet reply;
   reply.type = PacketType::kConnect;

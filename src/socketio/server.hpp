@@ -29,6 +29,14 @@ namespace betterdev::socketio {
 class Server;
 struct Client;  // server.cpp: one Engine.IO session and its namespaces
 
+// An event encoded once, to be emitted to many sockets of one namespace (a broadcast): the
+// arguments are JSON texts as they go on the wire.
+struct PreparedEvent {
+  std::string nsp;
+  std::string text;  // the packet
+};
+PreparedEvent PrepareEvent(std::string_view nsp, std::string_view name, const std::vector<std::string>& json_args);
+
 // One connection to one namespace. Thread-safe; may be kept after it disconnected (Emit then
 // returns false).
 class Socket : public std::enable_shared_from_this<Socket> {
@@ -40,11 +48,13 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // placeholders numbering `attachments`). False once disconnected or when the client is too
   // slow (its connection then closes).
   bool Emit(std::string_view name, Json args = Json::array(), std::vector<std::string> attachments = {});
+  // The same for an event encoded once (its namespace must be this socket's).
+  bool Emit(const PreparedEvent& event);
   // Leaves the namespace (the client hears a DISCONNECT packet).
   void Disconnect();
   bool connected() const;
 
-  // Rooms this socket is in; every socket is in the room named by its id.
+  // Rooms this socket joined.
   void Join(const std::string& room);
   void Leave(const std::string& room);
   std::set<std::string> rooms() const;

@@ -94,6 +94,19 @@ describe('Socket.IO gateway with socket.io-client 4.8', () => {
     }
   });
 
+  test('a browser from another site is refused unless allowed', async () => {
+    const { token } = await registerAndLogin(shared.url);
+    for (const transports of [['polling'], ['websocket']]) {
+      const c = connect(shared.url, { token }, { transports, extraHeaders: { Origin: 'http://evil.example' } });
+      const err = await c.opened.then(() => null, (e) => e);
+      assert.equal(err?.data?.code, 'forbidden', `${transports}: ${err?.message}`);
+      c.socket.close();
+    }
+    const same = connect(shared.url, { token }, { transports: ['polling'], extraHeaders: { Origin: shared.url } });
+    await same.opened;
+    same.socket.close();
+  });
+
   test('another namespace is refused with the protocol error', async () => {
     const { token } = await registerAndLogin(shared.url);
     const c = connect(`${shared.url}/admin`, { token });
@@ -202,6 +215,21 @@ describe('Socket.IO: 1,000 subscribers', () => {
     await eventually(() => crowds.every((c) => c.got === per), { timeoutMs: 120000, what: 'every socket hearing document.ready' });
     const r = await api(server.url, 'GET', '/healthz');
     assert.equal(r.status, 200);
+  });
+});
+
+describe('Socket.IO: shutdown', () => {
+  test('SIGTERM closes every Socket.IO connection, polling and WebSocket, and the server exits cleanly', async () => {
+    const server = await startServer({ command: 'api' });
+    const { token } = await registerAndLogin(server.url);
+    const clients = [connect(server.url, { token }, { transports: ['polling'] }), connect(server.url, { token }, { transports: ['websocket'] })];
+    await Promise.all(clients.map((c) => c.opened));
+    const gone = clients.map((c) => new Promise((resolve) => c.socket.once('disconnect', resolve)));
+    const started = Date.now();
+    assert.deepEqual(await server.stop(), { code: 0, signal: null });
+    const reasons = await Promise.all(gone);
+    for (const r of reasons) assert.match(r, /transport close|transport error|io server disconnect/);
+    assert.ok(Date.now() - started < 8000, 'shutdown waited for the connections');
   });
 });
 
