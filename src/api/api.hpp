@@ -29,6 +29,7 @@ struct Services {
   Logger& log;
   const HttpConfig& http;
   const IngestConfig& ingest_config;
+  const SearchConfig& search_config;
 };
 
 // Registers all routes, including GET /openapi.json describing all of them.

@@ -138,7 +138,7 @@ TEST(OpenApi, DescribesEveryRouteTheRouterServes) {
   ASSERT_TRUE(events.ok());
   realtime::EventHub hub(**events, log);
   realtime::Tickets tickets(clock);
-  Services services{**db, auth, conversations, chat, ingest, search, hub, tickets, metrics, log, hc, ic};
+  Services services{**db, auth, conversations, chat, ingest, search, hub, tickets, metrics, log, hc, ic, sc};
   http::Router router;
   RegisterApi(router, services);
 

@@ -1,17 +1,21 @@
 // POST /v1/search: keyword, vector or hybrid search over the caller's documents.
+#include "api/on_pool.hpp"
 #include "api/routes.hpp"
 
 namespace betterdev::api {
 
 void RegisterSearchRoutes(ApiRouter& r, Services& s) {
   using http::Method;
-  // Blocking pool: embedding the query may wait on a remote provider, and SQLite reads block.
-  http::RouteOptions json{s.http.max_json_body_bytes, true};
+  // The body is checked on the I/O thread; the search itself (SQLite reads, maybe a remote
+  // embedding of the query) runs on a pool of its own, so searches never queue behind logins
+  // (argon2id) or uploads on the shared blocking pool, nor those behind searches.
+  http::RouteOptions json{s.http.max_json_body_bytes, false};
+  auto pool = std::make_shared<TaskPool>(std::max(1, s.search_config.threads));
 
   r.Authed(Method::kPost, "/v1/search",
            {"Search the chunks of your ready documents (hybrid: keyword and vector, fused)", "search",
             Ref("SearchRequest"), 200, Ref("SearchResults"), "application/json", {404}},
-           [&s](http::Request& req, const auth::Principal& who) {
+           [&s, pool](http::Request& req, const auth::Principal& who) {
              API_ASSIGN(body, JsonBody::Parse(req, {"query", "document_ids", "k", "mode"}));
              API_ASSIGN(query, body.String("query", true));
              API_ASSIGN(docs, body.StringArray("document_ids"));
@@ -32,19 +36,24 @@ void RegisterSearchRoutes(ApiRouter& r, Services& s) {
              if (request.query.size() > 4096) {
                return ErrorResponse({400, "invalid_request", "query must be at most 4096 bytes"});
              }
-             auto hits = s.search.Search(request);
-             if (!hits.ok()) return ErrorResponse(hits.status(), req, s.log);
-             JsonWriter w;
-             w.BeginObject().Key("data").BeginArray();
-             for (const search::Hit& h : *hits) {
-               w.BeginObject();
-               WriteChunkFields(w, h.chunk);
-               w.Key("document_name").String(h.document_name).Key("score").Double(h.score).EndObject();
-             }
-             const embed::EmbeddingModel model = s.search.model();
-             w.EndArray().Key("mode").String(mode).Key("model").String(model.id + "/" + std::to_string(model.dimension));
-             w.EndObject();
-             return http::Response::Json(200, w.Take());
+             http::Request for_errors;  // what an error's log line names
+             for_errors.request_id = req.request_id;
+             for_errors.path = req.path;
+             return OnPool(pool, [&s, request = std::move(request), mode, req_copy = std::move(for_errors)]() {
+               auto hits = s.search.Search(request);
+               if (!hits.ok()) return ErrorResponse(hits.status(), req_copy, s.log);
+               JsonWriter w;
+               w.BeginObject().Key("data").BeginArray();
+               for (const search::Hit& h : *hits) {
+                 w.BeginObject();
+                 WriteChunkFields(w, h.chunk);
+                 w.Key("document_name").String(h.document_name).Key("score").Double(h.score).EndObject();
+               }
+               const embed::EmbeddingModel model = s.search.model();
+               w.EndArray().Key("mode").String(mode).Key("model").String(model.id + "/" + std::to_string(model.dimension));
+               w.EndObject();
+               return http::Response::Json(200, w.Take());
+             });
            },
            json);
 }

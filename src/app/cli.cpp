@@ -104,6 +104,9 @@ void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& 
   Opt(app, envs, "--hybrid-vector-weight", s.vector_weight, "BETTERDEV_HYBRID_VECTOR_WEIGHT",
       "Hybrid search: weight of the vector leg")
       ->check(CLI::Range(0.0, 100.0));
+  Opt(app, envs, "--search-threads", s.threads, "BETTERDEV_SEARCH_THREADS",
+      "Threads searches run on (apart from password hashing and uploads)")
+      ->check(CLI::Range(1, 64));
 }
 
 void AddChatOptions(CLI::App* app, std::set<std::string>& envs, ChatConfig& c) {

@@ -316,7 +316,7 @@ int Serve(const Config& c, bool with_workers) {
   metrics.AddCollector([&hub](MetricsRegistry& r) {
     r.Set("betterdev_event_subscribers", "", static_cast<double>(hub.subscribers()));
   });
-  api::Services services{store, auth, conversations, chat, ingest, search, hub, tickets, metrics, log, c.http, c.ingest};
+  api::Services services{store, auth, conversations, chat, ingest, search, hub, tickets, metrics, log, c.http, c.ingest, c.search};
   api::RegisterApi(router, services);
 
   http::Server server(c.http, router, metrics, log);

@@ -68,6 +68,7 @@ struct SearchConfig {
   double keyword_weight = 1.0;    // hybrid: the legs' weights in normalised score fusion
   double vector_weight = 0.2;
   int exact_below = 20000;        // a scope with fewer vectors is searched exactly, else by HNSW
+  int threads = 2;                // POST /v1/search runs here, apart from logins and uploads
 };
 
 // Chat: answers from the retrieved chunks.

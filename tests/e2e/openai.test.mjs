@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import { api, assertError, registerAndLogin, sleep, startServer, tempDir } from './helpers.mjs';
-import { uploadOk, waitForDocument, waitReady } from './ingest_helpers.mjs';
+import { uploadOk, uploadRaw, waitForDocument, waitReady } from './ingest_helpers.mjs';
 import { startOpenAiStandIn } from './openai_standin.mjs';
 
 describe('openai embeddings (stand-in provider)', () => {
@@ -78,6 +78,29 @@ describe('openai embeddings (stand-in provider)', () => {
     } finally {
       stand.refuse = null;
     }
+  });
+
+  test('searches waiting on a slow provider delay neither logins nor uploads (searches have their own threads)', async () => {
+    const { token, email, password } = await registerAndLogin(server.url);
+    const up = await uploadOk(server.url, token, Buffer.from('Iron deficiency causes fatigue.'), 'iron.txt');
+    await waitReady(server.url, token, up.document_id, { server });
+    stand.pause();  // every query embedding now waits
+    let settled = 0;
+    const searches = [];
+    try {
+      for (let i = 0; i < 4; i++) {  // more than the blocking pool's 2 threads
+        searches.push(api(server.url, 'POST', '/v1/search', { token, body: { query: `iron fatigue ${i}`, mode: 'vector' } })
+          .finally(() => (settled += 1)));
+      }
+      await sleep(300);
+      assert.equal((await api(server.url, 'POST', '/v1/auth/login', { body: { email, password } })).status, 200);
+      const other = await uploadRaw(server.url, token, Buffer.from('Zinc supports immunity.'), 'zinc.txt');
+      assert.equal(other.status, 202, other.text);
+      assert.equal(settled, 0, 'the searches were not held: the test proves nothing');
+    } finally {
+      stand.resume();
+    }
+    for (const r of await Promise.all(searches)) assert.equal(r.status, 200, r.text);
   });
 });
 
