@@ -8,7 +8,7 @@ DEB_PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config git
   # libraries
-  libboost1.74-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev libcli11-dev libssl-dev libpoppler-cpp-dev poppler-utils libmagic-dev libzip-dev libpugixml-dev
+  libboost1.74-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev libcli11-dev libssl-dev libpoppler-cpp-dev poppler-utils libmagic-dev libzip-dev libpugixml-dev zlib1g-dev
   libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-osd libgumbo-dev libuchardet-dev
   libhnswlib-dev
   # tests and benchmarks

@@ -16,11 +16,12 @@ void RegisterSearchRoutes(ApiRouter& r, Services& s) {
            {"Search the chunks of your ready documents (hybrid: keyword and vector, fused)", "search",
             Ref("SearchRequest"), 200, Ref("SearchResults"), "application/json", {404}},
            [&s, pool](http::Request& req, const auth::Principal& who) {
-             API_ASSIGN(body, JsonBody::Parse(req, {"query", "document_ids", "k", "mode"}));
+             API_ASSIGN(body, JsonBody::Parse(req, {"query", "document_ids", "k", "mode", "group_by"}));
              API_ASSIGN(query, body.String("query", true));
              API_ASSIGN(docs, body.StringArray("document_ids"));
-             API_ASSIGN(k, body.Int("k", 1, 100));
+             API_ASSIGN(k, body.Int("k", 1, search::kMaxK));
              API_ASSIGN(mode_name, body.String("mode", false));
+             API_ASSIGN(group_by, body.String("group_by", false));
              search::Request request;
              request.user_id = who.user_id;
              request.query = std::move(*query);
@@ -30,6 +31,11 @@ void RegisterSearchRoutes(ApiRouter& r, Services& s) {
              if (mode == "vector") request.mode = search::Mode::kVector;
              else if (mode == "keyword") request.mode = search::Mode::kKeyword;
              else if (mode != "hybrid") return ErrorResponse({400, "invalid_request", "mode must be hybrid, vector or keyword"});
+             const std::string grouping = group_by.value_or("chunk");
+             if (grouping != "chunk" && grouping != "document") {
+               return ErrorResponse({400, "invalid_request", "group_by must be chunk or document"});
+             }
+             request.group_by_document = grouping == "document";
              if (request.document_ids.size() > 1000) {
                return ErrorResponse({400, "invalid_request", "document_ids may name at most 1000 documents"});
              }

@@ -107,6 +107,12 @@ void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& 
   Opt(app, envs, "--search-threads", s.threads, "BETTERDEV_SEARCH_THREADS",
       "Threads searches run on (apart from password hashing and uploads)")
       ->check(CLI::Range(1, 64));
+  Opt(app, envs, "--exact-search-below", s.exact_below, "BETTERDEV_EXACT_SEARCH_BELOW",
+      "A user with fewer vectors is searched exactly; above, an HNSW graph is built in the background")
+      ->check(CLI::Range(1, 100000000));
+  Opt(app, envs, "--search-idle-seconds", s.idle_seconds, "BETTERDEV_SEARCH_IDLE_SECONDS",
+      "A user's search indexes leave memory after this long without a search (saved, reloaded at the next)")
+      ->check(CLI::Range(1, 100000000));
 }
 
 void AddChatOptions(CLI::App* app, std::set<std::string>& envs, ChatConfig& c) {

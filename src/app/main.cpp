@@ -298,7 +298,9 @@ int Serve(const Config& c, bool with_workers) {
   // One outbound client for the process: embeddings and answers share its kept-alive connections.
   std::shared_ptr<httpclient::Client> outbound = httpclient::NewClient();
   std::unique_ptr<embed::Embedder> embedder = MakeEmbedder(c.search, true, outbound);
-  search::SearchService search(store, *embedder, c.search, OtherModels(c.search, true, outbound));
+  SearchConfig search_config = c.search;
+  search_config.index_dir = (std::filesystem::path(c.data_dir) / "search").string();
+  search::SearchService search(store, *embedder, search_config, OtherModels(c.search, true, outbound), &log);
   // After a change of embedding model: every chunk re-embedded in the background (with the
   // workers' settings), search switching when done.
   std::unique_ptr<embed::Embedder> reembed_target = MakeEmbedder(c.search, false, outbound);
@@ -337,17 +339,11 @@ int Serve(const Config& c, bool with_workers) {
   std::fflush(stdout);
   log.Info("listening", {{"url", url}, {"data_dir", c.data_dir}});
   reembedder.Start();  // only once this process is serving (a second instance that cannot bind does nothing)
-  std::thread preload([&search, &log] {
-    const auto start = std::chrono::steady_clock::now();
-    if (Status s = search.Preload(); !s.ok()) {
-      log.Warn("search indexes not loaded; the first search tries again", {{"error", s.message()}});
-      return;
-    }
-    log.Info("search indexes loaded",
-             {{"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()}});
-  });
+  if (Status s = search.Preload(); !s.ok()) {
+    log.Warn("search cannot read the store yet; the first search tries again", {{"error", s.message()}});
+  }
   server.Run();
-  preload.join();
+  search.Flush();  // the keyword indexes of this run, for a warm start next time
   reembedder.Stop();
   if (supervisor) supervisor->Stop(c.http.shutdown_timeout_seconds);
   log.Info("stopped");

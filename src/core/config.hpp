@@ -67,8 +67,10 @@ struct SearchConfig {
   double embedding_price = 0.02;  // openai: USD per 1M tokens, for the cost recorded per document
   double keyword_weight = 1.0;    // hybrid: the legs' weights in normalised score fusion
   double vector_weight = 0.2;
-  int exact_below = 20000;        // a scope with fewer vectors is searched exactly, else by HNSW
+  int exact_below = 20000;        // a user with fewer vectors is searched exactly; HNSW is built above
   int threads = 2;                // POST /v1/search runs here, apart from logins and uploads
+  std::string index_dir;          // users' saved indexes (warm restarts); empty: none saved
+  int idle_seconds = 900;         // a user's indexes leave memory after this long without a search
 };
 
 // Chat: answers from the retrieved chunks.

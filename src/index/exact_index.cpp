@@ -22,6 +22,7 @@ class ExactIndex final : public VectorIndex {
   explicit ExactIndex(int dimension) : dim_(dimension) {}
   int dimension() const override { return dim_; }
   size_t size() const override { return keys_.size(); }
+  bool Contains(int64_t key) const override { return slot_.count(key) != 0; }
 
   Status Add(int64_t key, std::span<const float> vector) override {
     if (vector.size() != static_cast<size_t>(dim_)) {

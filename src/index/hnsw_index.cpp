@@ -2,9 +2,14 @@
 // inner product on normalised vectors = cosine. hnswlib 0.6 has no search filter, so a filtered
 // search asks for more neighbours and filters them, widening until it has `k` or has looked at
 // everything (then the caller's exact scan is the better tool, see SearchService).
+//
+// hnswlib 0.6 never reuses a deleted element's slot (0.7's replace_deleted does); here a new key
+// takes a deleted slot first: its label is changed, its vector replaced and its links repaired
+// (hnswlib's updatePoint), so an index whose documents come and go keeps its size.
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -24,14 +29,17 @@ class HnswIndex final : public VectorIndex {
   }
   int dimension() const override { return dim_; }
   size_t size() const override { return live_.size(); }
+  bool Contains(int64_t key) const override { return live_.count(key) != 0; }
 
   Status Add(int64_t key, std::span<const float> vector) override {
     if (vector.size() != static_cast<size_t>(dim_)) {
       return Status::InvalidArgument("vector has " + std::to_string(vector.size()) + " dimensions; the index has " +
                                      std::to_string(dim_));
     }
-    if (hnsw_.cur_element_count >= hnsw_.max_elements_) hnsw_.resizeIndex(hnsw_.max_elements_ * 2);
-    hnsw_.addPoint(vector.data(), static_cast<hnswlib::labeltype>(key));  // replaces (and revives) a known key
+    if (!Reuse(key, vector.data())) {
+      if (hnsw_.cur_element_count >= hnsw_.max_elements_) hnsw_.resizeIndex(hnsw_.max_elements_ * 2);
+      hnsw_.addPoint(vector.data(), static_cast<hnswlib::labeltype>(key));  // replaces (and revives) a known key
+    }
     live_.insert(key);
     return Status::Ok();
   }
@@ -40,7 +48,11 @@ class HnswIndex final : public VectorIndex {
   Status AddBatch(std::span<const int64_t> keys, std::span<const float> vectors, int threads) override {
     const auto dim = static_cast<size_t>(dim_);
     if (vectors.size() != keys.size() * dim) return Status::InvalidArgument("batch: vectors do not match keys");
-    size_t capacity = hnsw_.max_elements_;
+    size_t first = 0;  // freed slots are taken one by one, the rest in parallel
+    while (first < keys.size() && Reuse(keys[first], vectors.data() + first * dim)) live_.insert(keys[first++]);
+    keys = keys.subspan(first);
+    vectors = vectors.subspan(first * dim);
+    size_t capacity = std::max<size_t>(hnsw_.max_elements_, 1);
     while (capacity < hnsw_.cur_element_count + keys.size()) capacity *= 2;
     if (capacity != hnsw_.max_elements_) hnsw_.resizeIndex(capacity);
     std::atomic<size_t> next{0};
@@ -59,8 +71,41 @@ class HnswIndex final : public VectorIndex {
 
   void Remove(int64_t key) override {
     if (live_.erase(key) == 0) return;
-    hnsw_.markDelete(static_cast<hnswlib::labeltype>(key));
+    const auto label = static_cast<hnswlib::labeltype>(key);
+    const hnswlib::tableint id = hnsw_.label_lookup_.at(label);
+    hnsw_.markDelete(label);
+    hnsw_.label_lookup_.erase(label);
+    free_.push_back(id);
   }
+
+  size_t free_slots() const { return free_.size(); }
+
+  Status Save(const std::string& path) const {
+    try {
+      hnsw_.saveIndex(path);
+    } catch (const std::exception& e) {
+      return Status::Internal("cannot save the vector index to " + path + ": " + e.what());
+    }
+    return Status::Ok();
+  }
+
+  // After hnswlib's loadIndex: the live keys and the freed slots, as Remove leaves them.
+  void Adopt(int ef_search) {
+    hnsw_.setEf(static_cast<size_t>(ef_search));
+    for (hnswlib::tableint id = 0; id < hnsw_.cur_element_count; ++id) {
+      const hnswlib::labeltype label = hnsw_.getExternalLabel(id);
+      if (hnsw_.isMarkedDeleted(id)) {
+        auto it = hnsw_.label_lookup_.find(label);
+        if (it != hnsw_.label_lookup_.end() && it->second == id) hnsw_.label_lookup_.erase(it);
+        free_.push_back(id);
+      } else {
+        live_.insert(static_cast<int64_t>(label));
+      }
+    }
+  }
+
+  hnswlib::HierarchicalNSW<float>& hnsw() { return hnsw_; }
+  hnswlib::InnerProductSpace* space() { return &space_; }
 
   std::vector<Ranked> Search(std::span<const float> query, int k,
                              const std::function<bool(int64_t)>& allow) const override {
@@ -110,16 +155,58 @@ class HnswIndex final : public VectorIndex {
     return reinterpret_cast<const float*>(hnsw_.getDataByInternalId(id));
   }
 
+  // Puts a new key into a freed slot; false when there is none or the key is known.
+  bool Reuse(int64_t key, const float* vector) {
+    const auto label = static_cast<hnswlib::labeltype>(key);
+    if (free_.empty() || hnsw_.label_lookup_.count(label) != 0) return false;
+    const hnswlib::tableint id = free_.back();
+    free_.pop_back();
+    hnsw_.label_lookup_[label] = id;
+    hnsw_.setExternalLabel(id, label);
+    hnsw_.unmarkDeletedInternal(id);
+    hnsw_.updatePoint(vector, id, 1.0F);
+    return true;
+  }
+
   int dim_;
   hnswlib::InnerProductSpace space_;
   mutable hnswlib::HierarchicalNSW<float> hnsw_;
   std::unordered_set<int64_t> live_;
+  std::vector<hnswlib::tableint> free_;  // slots of removed keys, marked deleted in the graph
 };
 
 }  // namespace
 
 std::unique_ptr<VectorIndex> NewHnswIndex(int dimension, const HnswOptions& options) {
   return std::make_unique<HnswIndex>(dimension, options);
+}
+
+Status SaveHnswIndex(const VectorIndex& index, const std::string& path) {
+  const auto* hnsw = dynamic_cast<const HnswIndex*>(&index);
+  if (hnsw == nullptr) return Status::InvalidArgument("not an HNSW index");
+  return hnsw->Save(path);
+}
+
+Result<std::unique_ptr<VectorIndex>> LoadHnswIndex(const std::string& path, int dimension, const HnswOptions& options) {
+  auto index = std::make_unique<HnswIndex>(dimension, options);
+  try {
+    std::error_code ec;
+    const auto bytes = std::filesystem::file_size(path, ec);
+    if (ec) return Status::NotFound("no vector index at " + path);
+    index->hnsw().loadIndex(path, index->space());
+    if (index->hnsw().data_size_ != static_cast<size_t>(dimension) * sizeof(float) || bytes == 0) {
+      return Status::Internal("the vector index at " + path + " has another dimension");
+    }
+  } catch (const std::exception& e) {
+    return Status::Internal("cannot load the vector index at " + path + ": " + e.what());
+  }
+  index->Adopt(options.ef_search);
+  return std::unique_ptr<VectorIndex>(std::move(index));
+}
+
+size_t FreeSlots(const VectorIndex& index) {
+  const auto* hnsw = dynamic_cast<const HnswIndex*>(&index);
+  return hnsw == nullptr ? 0 : hnsw->free_slots();
 }
 
 }  // namespace betterdev::index

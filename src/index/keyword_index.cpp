@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace betterdev::index {
 
@@ -112,6 +113,109 @@ std::vector<Ranked> KeywordIndex::SearchAmong(std::span<const std::string> terms
     if (it != slot_of_.end()) any = among[it->second] = true;
   }
   return any ? Score(terms, k, &among) : std::vector<Ranked>{};
+}
+
+namespace {
+
+constexpr uint32_t kMagic = 0x574B4442;  // "BDKW"
+constexpr uint32_t kVersion = 1;
+
+template <typename T>
+void Put(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+// Reads fixed-size values and byte runs from a buffer, refusing to read past its end.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : rest_(bytes) {}
+  template <typename T>
+  bool Get(T& value) {
+    if (rest_.size() < sizeof value) return false;
+    std::memcpy(&value, rest_.data(), sizeof value);
+    rest_.remove_prefix(sizeof value);
+    return true;
+  }
+  bool Bytes(size_t n, std::string_view& out) {
+    if (rest_.size() < n) return false;
+    out = rest_.substr(0, n);
+    rest_.remove_prefix(n);
+    return true;
+  }
+  size_t left() const { return rest_.size(); }
+
+ private:
+  std::string_view rest_;
+};
+
+}  // namespace
+
+std::string KeywordIndex::Serialize() const {
+  std::string out;
+  Put(out, kMagic);
+  Put(out, kVersion);
+  std::vector<uint32_t> renumber(key_of_.size(), UINT32_MAX);
+  uint64_t live = 0;
+  for (size_t s = 0; s < key_of_.size(); ++s) {
+    if (alive_[s]) renumber[s] = static_cast<uint32_t>(live++);
+  }
+  Put(out, live);
+  for (size_t s = 0; s < key_of_.size(); ++s) {
+    if (!alive_[s]) continue;
+    Put(out, key_of_[s]);
+    Put(out, length_[s]);
+  }
+  Put(out, static_cast<uint64_t>(term_ids_.size()));
+  for (const auto& [term, id] : term_ids_) {
+    const std::vector<Posting>& list = postings_[id];
+    uint32_t n = 0;
+    for (const Posting& p : list) n += renumber[p.slot] != UINT32_MAX ? 1 : 0;
+    Put(out, static_cast<uint32_t>(term.size()));
+    out.append(term);
+    Put(out, n);
+    for (const Posting& p : list) {
+      if (renumber[p.slot] == UINT32_MAX) continue;
+      Put(out, renumber[p.slot]);
+      Put(out, p.weight);
+    }
+  }
+  return out;
+}
+
+std::optional<KeywordIndex> KeywordIndex::Deserialize(std::string_view bytes, const Bm25Options& options) {
+  Reader in(bytes);
+  uint32_t magic = 0, version = 0;
+  uint64_t slots = 0, terms = 0;
+  if (!in.Get(magic) || !in.Get(version) || magic != kMagic || version != kVersion || !in.Get(slots)) return std::nullopt;
+  if (slots > in.left() / (sizeof(int64_t) + sizeof(uint32_t))) return std::nullopt;
+  KeywordIndex index(options);
+  index.key_of_.resize(slots);
+  index.length_.resize(slots);
+  index.alive_.assign(slots, true);
+  for (uint64_t s = 0; s < slots; ++s) {
+    if (!in.Get(index.key_of_[s]) || !in.Get(index.length_[s])) return std::nullopt;
+    if (!index.slot_of_.emplace(index.key_of_[s], static_cast<uint32_t>(s)).second) return std::nullopt;
+    index.live_length_ += index.length_[s];
+  }
+  index.live_ = slots;
+  if (!in.Get(terms) || terms > in.left() / (2 * sizeof(uint32_t))) return std::nullopt;
+  index.postings_.resize(terms);
+  for (uint64_t t = 0; t < terms; ++t) {
+    uint32_t length = 0, n = 0;
+    std::string_view term;
+    if (!in.Get(length) || !in.Bytes(length, term) || !in.Get(n)) return std::nullopt;
+    if (n > in.left() / (sizeof(uint32_t) + sizeof(float))) return std::nullopt;
+    if (!index.term_ids_.emplace(std::string(term), static_cast<uint32_t>(t)).second) return std::nullopt;
+    std::vector<Posting>& list = index.postings_[t];
+    list.resize(n);
+    int64_t previous = -1;  // slots ascending, as Add leaves them
+    for (Posting& p : list) {
+      if (!in.Get(p.slot) || !in.Get(p.weight) || p.slot >= slots || p.slot <= previous) return std::nullopt;
+      previous = p.slot;
+    }
+  }
+  if (in.left() != 0) return std::nullopt;
+  return index;
 }
 
 }  // namespace betterdev::index

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -36,11 +37,21 @@ class KeywordIndex {
   // Forgets `key` at once. No-op for an unknown key.
   void Remove(int64_t key);
   size_t size() const { return live_; }
+  template <typename Visit>
+  void ForEachKey(Visit visit) const {
+    for (const auto& [key, slot] : slot_of_) visit(key);
+  }
 
   // The `k` best chunks holding any of `terms`, best first (score = BM25, higher is better).
   std::vector<Ranked> Search(std::span<const std::string> terms, int k) const;
   // The same among `keys` only (unknown keys skipped); statistics stay those of the whole index.
   std::vector<Ranked> SearchAmong(std::span<const std::string> terms, int k, std::span<const int64_t> keys) const;
+
+  // The live chunks, their lengths and postings as bytes (this machine's byte order: a file
+  // beside the database, not an exchange format), and back. Deserialize checks every count
+  // and slot against the bytes it has and answers nullopt for anything that does not add up.
+  std::string Serialize() const;
+  static std::optional<KeywordIndex> Deserialize(std::string_view bytes, const Bm25Options& options = {});
 
  private:
   struct Posting {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/status.hpp"
@@ -18,6 +19,7 @@ class VectorIndex {
   virtual ~VectorIndex() = default;
   virtual int dimension() const = 0;
   virtual size_t size() const = 0;
+  virtual bool Contains(int64_t key) const = 0;
   // Adds or replaces the vector of `key`. InvalidArgument when its length is not dimension().
   virtual Status Add(int64_t key, std::span<const float> vector) = 0;
   // Adds distinct keys[i] with vectors[i * dimension() ...] for every i, on up to `threads` threads where
@@ -49,7 +51,17 @@ struct HnswOptions {
 };
 
 // Approximate search (HNSW, hnswlib). Search is not safe to run concurrently with Add/Remove;
-// concurrent searches are safe.
+// concurrent searches are safe. A removed key's slot is taken by the next new key.
 std::unique_ptr<VectorIndex> NewHnswIndex(int dimension, const HnswOptions& options = {});
+
+// Writes an index made by NewHnswIndex or LoadHnswIndex to `path` (hnswlib's format).
+// Concurrent searches may go on meanwhile.
+Status SaveHnswIndex(const VectorIndex& index, const std::string& path);
+// Reads one back. hnswlib trusts what it reads: check the file's integrity before (see
+// search/index_files.hpp). Internal when the file cannot be read or has another dimension.
+Result<std::unique_ptr<VectorIndex>> LoadHnswIndex(const std::string& path, int dimension,
+                                                   const HnswOptions& options = {});
+// Slots of removed keys waiting for new ones (0 for other indexes).
+size_t FreeSlots(const VectorIndex& index);
 
 }  // namespace betterdev::index

@@ -1,16 +1,31 @@
 #include "search/search_service.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <future>
 #include <thread>
 #include <unordered_set>
-
-#include "index/fusion.hpp"
 
 namespace betterdev::search {
 namespace {
 
 constexpr int kLoadPage = 4096;
-constexpr int kMaxK = 100;
+constexpr size_t kBuildSlice = 4096;   // a build checks for shutdown between slices
+constexpr int64_t kSaveEvery = 1000;   // new chunks after which a user's keyword index is saved
+constexpr int64_t kSweepMs = 60'000;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Graph parameters by size: more links and candidates where a graph is large, so that
+// recall holds (docs/benchmarks.md).
+index::HnswOptions GraphOptions(size_t vectors) {
+  index::HnswOptions o;
+  o.initial_capacity = std::max<size_t>(1024, vectors + vectors / 4);
+  return o;
+}
 
 }  // namespace
 
@@ -23,207 +38,326 @@ std::string_view ModeName(Mode mode) {
   return "hybrid";
 }
 
-struct SearchService::UserIndex {
-  index::KeywordIndex keywords;
-  // Exact while small; replaced by HNSW (which keeps its own copy of each vector, so scoped
-  // searches scan those) once the user has exact_below vectors. Null until the first vector.
-  std::unique_ptr<index::VectorIndex> vectors;
-  bool approximate = false;
-  std::unordered_map<int64_t, std::string> document_of;
-  std::unordered_map<std::string, std::vector<int64_t>> keys_of;
-
-  void Remove(int64_t key) {
-    keywords.Remove(key);
-    if (vectors) vectors->Remove(key);
-    auto it = document_of.find(key);
-    if (it == document_of.end()) return;
-    auto& keys = keys_of[it->second];
-    keys.erase(std::remove(keys.begin(), keys.end(), key), keys.end());
-    if (keys.empty()) keys_of.erase(it->second);
-    document_of.erase(it);
-  }
-};
-
 SearchService::SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config,
-                             embed::EmbedderFactory other_models)
-    : store_(store), embedder_(embedder), config_(config), other_models_(std::move(other_models)),
-      tokenizer_(index::Tokenizer::Open()),
-      build_threads_(static_cast<int>(std::max(1U, std::thread::hardware_concurrency()))) {}
+                             embed::EmbedderFactory other_models, Logger* log)
+    : store_(store), embedder_(embedder), config_(config), other_models_(std::move(other_models)), log_(log),
+      files_(config.index_dir), tokenizer_(index::Tokenizer::Open()),
+      build_threads_(static_cast<int>(std::max(1U, std::thread::hardware_concurrency()))),
+      background_(1, /*nice=*/10) {}
 
-SearchService::~SearchService() = default;
+SearchService::~SearchService() { stopping_ = true; }
 
-SearchService::UserIndex& SearchService::UserOf(const std::string& user_id, const std::string& document_id,
-                                                int64_t key) {
-  std::unique_ptr<UserIndex>& u = users_[user_id];
-  if (!u) u = std::make_unique<UserIndex>();
-  if (u->document_of.emplace(key, document_id).second) u->keys_of[document_id].push_back(key);
-  return *u;
+void SearchService::Warn(std::string_view message, const std::string& user_id, const std::string& detail) {
+  if (log_ != nullptr) log_->Warn(message, {{"user_id", user_id}, {"detail", detail}});
 }
 
-Status SearchService::Refresh() {
-  BD_RETURN_IF_ERROR(SyncModel());
-  BD_RETURN_IF_ERROR(RefreshTexts());
-  return RefreshVectors();
-}
-
-Status SearchService::Preload() {
-  std::lock_guard lock(mu_);
-  return Refresh();
-}
-
-embed::EmbeddingModel SearchService::model() {
-  std::lock_guard lock(mu_);
-  (void)SyncModel();
-  return loaded_;
-}
-
-Status SearchService::SyncModel() {
+Result<SearchService::QueryModel> SearchService::SyncModel() {
   Result<std::optional<store::VectorModel>> active = store_.search().ActiveModel();
   if (!active.ok()) return active.status();
   const embed::EmbeddingModel model =
       *active ? embed::EmbeddingModel{(*active)->id, (*active)->dimension} : embedder_.model();
-  if (model == loaded_) return Status::Ok();
-  loaded_ = model;
-  query_embedder_.reset();
-  query_error_ = Status::Ok();
+  std::lock_guard lock(model_mu_);
+  QueryModel& q = query_model_;
+  if (model == q.model && (q.embedder || !q.error.ok())) return q;
+  q = {model, nullptr, Status::Ok()};
   if (model == embedder_.model()) {
-    query_embedder_ = std::shared_ptr<embed::Embedder>(&embedder_, [](embed::Embedder*) {});
+    q.embedder = std::shared_ptr<embed::Embedder>(&embedder_, [](embed::Embedder*) {});
   } else if (!other_models_) {
-    query_error_ = Status::Unavailable("search uses " + model.id + " until re-embedding finishes");
+    q.error = Status::Unavailable("search uses " + model.id + " until re-embedding finishes");
   } else if (Result<std::unique_ptr<embed::Embedder>> e = other_models_(model); e.ok()) {
-    query_embedder_ = std::move(*e);
+    q.embedder = std::move(*e);
   } else {
-    query_error_ = Status::Unavailable("search uses " + model.id + " until re-embedding finishes and cannot embed "
-                                       "with it: " + e.status().message());
+    q.error = Status::Unavailable("search uses " + model.id + " until re-embedding finishes and cannot embed "
+                                  "with it: " + e.status().message());
   }
-  for (auto& [user, u] : users_) {  // the new model's vectors load from the start
-    u->vectors.reset();
-    u->approximate = false;
+  return q;
+}
+
+Status SearchService::Preload() {
+  BD_RETURN_IF_ERROR(store_.Ping());
+  return SyncModel().status();
+}
+
+embed::EmbeddingModel SearchService::model() {
+  Result<QueryModel> q = SyncModel();
+  if (q.ok()) return q->model;
+  std::lock_guard lock(model_mu_);
+  return query_model_.model;
+}
+
+std::shared_ptr<UserIndex> SearchService::Acquire(const std::string& user_id) {
+  std::lock_guard lock(users_mu_);
+  std::shared_ptr<UserIndex>& u = users_[user_id];
+  if (!u) u = std::make_shared<UserIndex>(user_id);
+  return u;
+}
+
+Status SearchService::Begin(UserIndex& u) {
+  UserIndex::Cursor& c = u.cursor();
+  Result<std::vector<store::ChunkRef>> live = store_.search().ChunkRefs(u.user_id());
+  if (!live.ok()) return live.status();
+  Result<SavedKeywords> saved = files_.LoadKeywords(u.user_id());
+  if (saved.ok()) {
+    u.Start(*live, std::move(saved->index), saved->through_key);
+    c.text_key = c.saved_text_key = saved->through_key;
+  } else {
+    if (files_.enabled() && !live->empty()) Warn("search: keyword index rebuilt from the store", u.user_id(), saved.status().message());
+    u.Start(*live, std::nullopt, 0);
   }
-  last_vector_key_ = 0;
+  c.started = true;
   return Status::Ok();
 }
 
-Status SearchService::RefreshTexts() {
+Status SearchService::RefreshTexts(UserIndex& u) {
   if (!tokenizer_.ok()) return tokenizer_.status();
+  UserIndex::Cursor& c = u.cursor();
   while (true) {
-    Result<std::vector<store::TextRow>> rows = store_.search().TextsAfter(last_text_key_, kLoadPage);
+    Result<std::vector<store::TextRow>> rows = store_.search().TextsAfter(u.user_id(), c.text_key, kLoadPage);
     if (!rows.ok()) return rows.status();
-    for (const store::TextRow& r : *rows) {
-      last_text_key_ = std::max(last_text_key_, r.chunk_key);
-      if (r.ordinal == 0) ForgetChunksOf(r.user_id, r.document_id);  // reprocessed: the old chunks are gone
-      UserOf(r.user_id, r.document_id, r.chunk_key)
-          .keywords.Add(r.chunk_key, (*tokenizer_)->Document(r.text), (*tokenizer_)->Document(r.context));
+    std::vector<PreparedText> prepared;
+    prepared.reserve(rows->size());
+    for (store::TextRow& r : *rows) {  // tokenized with no lock held
+      prepared.push_back({r.chunk_key, std::move(r.document_id), r.ordinal, (*tokenizer_)->Document(r.text),
+                          (*tokenizer_)->Document(r.context)});
     }
+    if (!prepared.empty()) c.text_key = prepared.back().key;
+    u.AddTexts(prepared);
     if (rows->size() < static_cast<size_t>(kLoadPage)) return Status::Ok();
   }
 }
 
-Status SearchService::RefreshVectors() {
-  const embed::EmbeddingModel m = loaded_;
-  const auto dim = static_cast<size_t>(m.dimension);
+Status SearchService::RefreshVectors(UserIndex& u, const embed::EmbeddingModel& model) {
+  UserIndex::Cursor& c = u.cursor();
+  if (!(c.model == model)) {  // first load, or the active model changed: a saved graph if sound
+    Result<SavedGraph> saved = files_.LoadGraph(u.user_id(), model, GraphOptions(0));
+    Result<std::vector<store::ChunkRef>> live =
+        saved.ok() ? store_.search().ChunkRefs(u.user_id()) : Result<std::vector<store::ChunkRef>>(std::vector<store::ChunkRef>{});
+    if (!live.ok()) return live.status();
+    if (saved.ok()) {
+      u.ResetVectors(model, std::move(saved->graph), saved->through_key, *live);
+      c.vector_key = saved->through_key;
+    } else {
+      if (files_.enabled() && c.text_key > 0) Warn("search: vector index rebuilt from the store", u.user_id(), saved.status().message());
+      u.ResetVectors(model);
+      c.vector_key = 0;
+    }
+    c.model = model;
+  }
+  const auto dim = static_cast<size_t>(model.dimension);
   while (true) {
     Result<std::vector<store::VectorRow>> rows =
-        store_.search().VectorsAfter({m.id, m.dimension}, last_vector_key_, kLoadPage);
+        store_.search().VectorsAfter({model.id, model.dimension}, u.user_id(), c.vector_key, kLoadPage);
     if (!rows.ok()) return rows.status();
-    struct Batch {
-      std::vector<int64_t> keys;
-      std::vector<float> values;
-    };
-    std::unordered_map<UserIndex*, Batch> batches;
+    std::vector<int64_t> keys;
+    std::vector<float> values;
+    std::vector<std::string> documents;
     for (store::VectorRow& r : *rows) {
-      last_vector_key_ = std::max(last_vector_key_, r.chunk_key);
+      c.vector_key = std::max(c.vector_key, r.chunk_key);
       if (r.vector.size() != dim) continue;
-      UserIndex& u = UserOf(r.user_id, r.document_id, r.chunk_key);
-      if (!u.vectors) u.vectors = index::NewExactIndex(m.dimension);
-      Batch& b = batches[&u];
-      b.keys.push_back(r.chunk_key);
-      b.values.insert(b.values.end(), r.vector.begin(), r.vector.end());
+      keys.push_back(r.chunk_key);
+      values.insert(values.end(), r.vector.begin(), r.vector.end());
+      documents.push_back(std::move(r.document_id));
     }
-    for (auto& [user, b] : batches) {
-      UserIndex& u = *user;
-      if (!u.approximate && u.vectors->size() + b.keys.size() >= static_cast<size_t>(config_.exact_below)) {
-        // Move to HNSW: the exact index's vectors plus this batch, built on every core.
-        index::HnswOptions options;
-        options.initial_capacity = 2 * (u.vectors->size() + b.keys.size());
-        auto hnsw = index::NewHnswIndex(m.dimension, options);
-        u.vectors->ForEach([&](int64_t key, std::span<const float> v) {
-          b.keys.push_back(key);
-          b.values.insert(b.values.end(), v.begin(), v.end());
-        });
-        u.vectors = std::move(hnsw);
-        u.approximate = true;
-      }
-      BD_RETURN_IF_ERROR(u.vectors->AddBatch(b.keys, b.values, build_threads_));
-    }
+    u.AddVectors(keys, values, documents);
     if (rows->size() < static_cast<size_t>(kLoadPage)) return Status::Ok();
   }
+}
+
+Status SearchService::Refresh(UserIndex& u, const embed::EmbeddingModel* vectors) {
+  std::lock_guard lock(u.refresh_mutex());  // this user's refreshes only
+  if (!u.cursor().started) BD_RETURN_IF_ERROR(Begin(u));
+  BD_RETURN_IF_ERROR(RefreshTexts(u));
+  if (vectors != nullptr) BD_RETURN_IF_ERROR(RefreshVectors(u, *vectors));
+  return Status::Ok();
+}
+
+void SearchService::ScheduleBuild(const std::shared_ptr<UserIndex>& u) {
+  if (!u->WantsBuild(config_.exact_below) || u->build_queued().exchange(true)) return;
+  background_.Post([this, weak = std::weak_ptr<UserIndex>(u)] {
+    std::shared_ptr<UserIndex> user = weak.lock();
+    if (!user) return;
+    user->build_queued() = false;
+    if (!stopping_) Build(user);
+  });
+}
+
+void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
+  std::optional<BuildJob> job = u->StartBuild(config_.exact_below);
+  if (!job) return;
+  const size_t total = (job->base ? job->base->size() : 0) + job->keys.size();
+  std::unique_ptr<index::VectorIndex> next;
+  if (job->base) {
+    Result<std::unique_ptr<index::VectorIndex>> copy = files_.Copy(u->user_id(), *job->base, GraphOptions(total));
+    if (!copy.ok()) {
+      Warn("search: cannot copy a vector index to extend it", u->user_id(), copy.status().message());
+      u->CancelBuild();
+      return;
+    }
+    next = std::move(*copy);
+    for (int64_t key : job->dead) next->Remove(key);
+  } else {
+    next = index::NewHnswIndex(job->model.dimension, GraphOptions(total));
+  }
+  const auto dim = static_cast<size_t>(job->model.dimension);
+  for (size_t at = 0; at < job->keys.size(); at += kBuildSlice) {
+    if (stopping_) {
+      u->CancelBuild();
+      return;
+    }
+    const size_t n = std::min(kBuildSlice, job->keys.size() - at);
+    Status s = next->AddBatch(std::span(job->keys).subspan(at, n), std::span(job->values).subspan(at * dim, n * dim),
+                              build_threads_);
+    if (!s.ok()) {
+      Warn("search: vector index build failed", u->user_id(), s.message());
+      u->CancelBuild();
+      return;
+    }
+  }
+  if (Status s = files_.SaveGraph(u->user_id(), *next, job->model, job->through_key); !s.ok()) {
+    Warn("search: cannot save a vector index", u->user_id(), s.message());
+  }
+  if (u->FinishBuild(*job, std::move(next))) ScheduleBuild(u);  // more may have come meanwhile
+}
+
+void SearchService::ScheduleSave(const std::shared_ptr<UserIndex>& u) {
+  UserIndex::Cursor& c = u->cursor();  // refresh mutex held by the caller
+  if (!files_.enabled() || c.text_key - c.saved_text_key < kSaveEvery) return;
+  // Counted in keys, which all users share: at most every kSaveEvery chunks of this user.
+  c.saved_text_key = c.text_key;
+  background_.Post([this, weak = std::weak_ptr<UserIndex>(u)] {
+    std::shared_ptr<UserIndex> user = weak.lock();
+    if (!user || stopping_) return;
+    auto [bytes, through] = user->SerializeKeywords();
+    if (Status s = files_.SaveKeywords(user->user_id(), bytes, through); !s.ok()) {
+      Warn("search: cannot save a keyword index", user->user_id(), s.message());
+    }
+  });
+}
+
+void SearchService::Flush() {
+  std::vector<std::shared_ptr<UserIndex>> users;
+  {
+    std::lock_guard lock(users_mu_);
+    for (auto& [id, u] : users_) users.push_back(u);
+  }
+  for (const auto& u : users) {
+    std::lock_guard lock(u->refresh_mutex());
+    UserIndex::Cursor& c = u->cursor();
+    if (!c.started || c.text_key == c.saved_text_key) continue;
+    auto [bytes, through] = u->SerializeKeywords();
+    if (files_.SaveKeywords(u->user_id(), bytes, through).ok()) c.saved_text_key = c.text_key;
+  }
+}
+
+void SearchService::DropIdleUsers() {
+  const int64_t now = NowMs();
+  std::vector<std::shared_ptr<UserIndex>> idle;
+  {
+    std::lock_guard lock(users_mu_);
+    if (now - last_sweep_ms_ < std::min<int64_t>(kSweepMs, config_.idle_seconds * 1000LL)) return;
+    last_sweep_ms_ = now;
+    for (auto it = users_.begin(); it != users_.end();) {
+      if (now - it->second->last_used() >= config_.idle_seconds * 1000LL) {
+        idle.push_back(std::move(it->second));
+        it = users_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& u : idle) {  // saved before they go (a search that still holds one is unaffected)
+    std::lock_guard lock(u->refresh_mutex());
+    UserIndex::Cursor& c = u->cursor();
+    if (!files_.enabled() || !c.started || c.text_key == c.saved_text_key) continue;
+    c.saved_text_key = c.text_key;
+    background_.Post([this, u] {
+      auto [bytes, through] = u->SerializeKeywords();
+      (void)files_.SaveKeywords(u->user_id(), bytes, through);
+    });
+  }
+}
+
+void SearchService::WaitForBackgroundWork() {
+  for (int round = 0; round < 100; ++round) {  // a build may schedule the next one
+    std::promise<void> done;
+    background_.Post([&done] { done.set_value(); });
+    done.get_future().wait();
+    if (background_.queued() == 0) return;
+  }
+}
+
+size_t SearchService::users_in_memory() {
+  std::lock_guard lock(users_mu_);
+  return users_.size();
+}
+
+UserIndexStats SearchService::stats(const std::string& user_id) {
+  std::shared_ptr<UserIndex> u;
+  {
+    std::lock_guard lock(users_mu_);
+    auto it = users_.find(user_id);
+    if (it == users_.end()) return {};
+    u = it->second;
+  }
+  return u->stats();
 }
 
 void SearchService::ForgetDocument(const std::string& user_id, const std::string& document_id) {
-  std::lock_guard lock(mu_);
-  ForgetChunksOf(user_id, document_id);
-}
-
-void SearchService::ForgetChunksOf(const std::string& user_id, const std::string& document_id) {
-  auto u = users_.find(user_id);
-  if (u == users_.end()) return;
-  auto keys = u->second->keys_of.find(document_id);
-  if (keys == u->second->keys_of.end()) return;
-  const std::vector<int64_t> copy = keys->second;
-  for (int64_t key : copy) u->second->Remove(key);
-}
-
-std::vector<int64_t> SearchService::ScopeKeys(const UserIndex& u, const Request& request) {
-  std::vector<int64_t> keys;
-  for (const std::string& id : std::unordered_set<std::string>(request.document_ids.begin(), request.document_ids.end())) {
-    auto k = u.keys_of.find(id);
-    if (k != u.keys_of.end()) keys.insert(keys.end(), k->second.begin(), k->second.end());
+  std::shared_ptr<UserIndex> u;
+  {
+    std::lock_guard lock(users_mu_);
+    auto it = users_.find(user_id);
+    if (it == users_.end()) return;
+    u = it->second;
   }
-  return keys;
+  u->ForgetDocument(document_id);
 }
 
-Result<std::vector<index::Ranked>> SearchService::KeywordLeg(const Request& request, int depth) {
+Result<std::vector<index::Ranked>> SearchService::KeywordLeg(const std::shared_ptr<UserIndex>& u,
+                                                             const Request& request, int depth) {
   if (!tokenizer_.ok()) return tokenizer_.status();
   const std::vector<std::string> terms = (*tokenizer_)->Query(request.query);
   if (terms.empty()) return std::vector<index::Ranked>{};
-  std::lock_guard lock(mu_);
-  BD_RETURN_IF_ERROR(RefreshTexts());  // not the vectors: their trouble must not stop keyword search
-  auto it = users_.find(request.user_id);
-  if (it == users_.end()) return std::vector<index::Ranked>{};
-  const UserIndex& u = *it->second;
-  if (request.document_ids.empty()) return u.keywords.Search(terms, depth);
-  return u.keywords.SearchAmong(terms, depth, ScopeKeys(u, request));
-}
-
-Result<std::vector<index::Ranked>> SearchService::VectorLeg(const Request& request, int depth) {
-  std::shared_ptr<embed::Embedder> embedder;
-  embed::EmbeddingModel used;
   {
-    std::lock_guard lock(mu_);
-    BD_RETURN_IF_ERROR(Refresh());
-    if (!query_embedder_) return query_error_;
-    embedder = query_embedder_;
-    used = loaded_;
+    BD_RETURN_IF_ERROR(Refresh(*u, nullptr));  // not the vectors: their trouble must not stop keyword search
+    std::lock_guard lock(u->refresh_mutex());
+    ScheduleSave(u);
   }
-  std::vector<std::string> one{request.query};
-  Result<embed::Embeddings> q = embedder->Embed(one);  // outside the lock: a remote call
-  if (!q.ok()) return Status::Unavailable("could not embed the query: " + q.status().message());
-  std::lock_guard lock(mu_);  // (what became ready while the query was embedded waits for the next search)
-  if (!(loaded_ == used)) return Status::Unavailable("the embedding model changed during the search; try again");
-  auto it = users_.find(request.user_id);
-  if (it == users_.end() || !it->second->vectors) return std::vector<index::Ranked>{};
-  const UserIndex& u = *it->second;
-  if (request.document_ids.empty()) return u.vectors->Search(q->Row(0), depth);
-  return u.vectors->SearchAmong(q->Row(0), depth, ScopeKeys(u, request));
+  return u->SearchKeywords(terms, depth, request.document_ids);
 }
 
-Result<std::vector<Hit>> SearchService::Materialize(const Request& request, const std::vector<index::Ranked>& ranked) {
+Result<std::vector<index::Ranked>> SearchService::VectorLeg(const std::shared_ptr<UserIndex>& u,
+                                                            const Request& request, int depth) {
+  Result<QueryModel> q = SyncModel();
+  if (!q.ok()) return q.status();
+  BD_RETURN_IF_ERROR(Refresh(*u, &q->model));
+  {
+    std::lock_guard lock(u->refresh_mutex());
+    ScheduleSave(u);
+  }
+  ScheduleBuild(u);
+  if (!q->embedder) return q->error;
+  std::vector<std::string> one{request.query};
+  Result<embed::Embeddings> e = q->embedder->Embed(one);  // no lock held: maybe a remote call
+  if (!e.ok()) return Status::Unavailable("could not embed the query: " + e.status().message());
+  if (e->Row(0).size() != static_cast<size_t>(q->model.dimension)) {
+    return Status::Unavailable("the embedding model changed during the search; try again");
+  }
+  return u->SearchVectors(e->Row(0), depth, request.document_ids);
+}
+
+Result<std::vector<Hit>> SearchService::Materialize(UserIndex& u, const Request& request,
+                                                    const std::vector<index::Ranked>& ranked) {
   std::vector<Hit> hits;
   std::unordered_map<std::string, std::optional<store::Document>> documents;
+  std::unordered_set<std::string> taken;  // group_by_document: documents already answered
   std::vector<int64_t> gone;
   for (const index::Ranked& r : ranked) {
     if (hits.size() == static_cast<size_t>(request.k)) break;
+    if (request.group_by_document) {
+      std::optional<std::string> document = u.DocumentOf(r.key);
+      if (document && taken.count(*document) != 0) continue;  // a better chunk of it came first
+    }
     Result<std::vector<store::StoredChunk>> chunk = store_.search().ChunksByKey({r.key});
     if (!chunk.ok()) return chunk.status();
     if (chunk->empty()) {  // deleted or replaced since the index took it
@@ -237,14 +371,10 @@ Result<std::vector<Hit>> SearchService::Materialize(const Request& request, cons
       if (d.ok() && d->status == store::DocumentStatus::kReady) doc->second = std::move(*d);
     }
     if (!doc->second) continue;  // not this user's, or being reprocessed
+    if (request.group_by_document && !taken.insert(c.document_id).second) continue;
     hits.push_back({std::move(c), doc->second->filename, r.score});
   }
-  if (!gone.empty()) {  // every candidate came from this user's index or keyword search
-    std::lock_guard lock(mu_);
-    if (auto u = users_.find(request.user_id); u != users_.end()) {
-      for (int64_t key : gone) u->second->Remove(key);
-    }
-  }
+  if (!gone.empty()) u.Forget(gone);  // every candidate came from this user's index
   return hits;
 }
 
@@ -252,33 +382,36 @@ Result<std::vector<Hit>> SearchService::Search(const Request& request) {
   if (request.query.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Status::InvalidArgument("query must not be empty");
   }
-  if (request.k < 1 || request.k > kMaxK) return Status::InvalidArgument("k must be between 1 and 100");
+  if (request.k < 1 || request.k > kMaxK) return Status::InvalidArgument("k must be between 1 and 1000");
   for (const std::string& id : request.document_ids) {
     Result<store::Document> d = store_.documents().Get(request.user_id, id);
     if (!d.ok()) return d.status().code() == StatusCode::kNotFound ? Status::NotFound("no such document: " + id) : d.status();
   }
-  // Each leg looks deeper than k: hits of deleted documents are dropped later, and fusion
-  // needs candidates the other leg ranks low.
-  const int depth = std::max(request.k * 5, 50);
+  DropIdleUsers();
+  std::shared_ptr<UserIndex> u = Acquire(request.user_id);
+  u->last_used() = NowMs();
+  // Each leg looks deeper than k: hits of deleted documents are dropped later, fusion needs
+  // candidates the other leg ranks low, and documents need several chunks each.
+  const int depth = request.group_by_document ? std::max(request.k * 10, 100) : std::max(request.k * 5, 50);
   std::vector<index::Ranked> keyword;
   if (request.mode != Mode::kVector) {
-    Result<std::vector<index::Ranked>> leg = KeywordLeg(request, depth);
+    Result<std::vector<index::Ranked>> leg = KeywordLeg(u, request, depth);
     if (!leg.ok()) return leg.status();
     keyword = std::move(*leg);
   }
   std::vector<index::Ranked> vector;
   if (request.mode != Mode::kKeyword) {
-    Result<std::vector<index::Ranked>> leg = VectorLeg(request, depth);
+    Result<std::vector<index::Ranked>> leg = VectorLeg(u, request, depth);
     if (leg.ok()) vector = std::move(*leg);
     else if (request.mode == Mode::kVector) return leg.status();  // hybrid goes on with keywords
   }
   switch (request.mode) {
-    case Mode::kKeyword: return Materialize(request, keyword);
-    case Mode::kVector: return Materialize(request, vector);
+    case Mode::kKeyword: return Materialize(*u, request, keyword);
+    case Mode::kVector: return Materialize(*u, request, vector);
     case Mode::kHybrid: break;
   }
-  return Materialize(request, index::NormalizedScoreFusion({keyword, vector},
-                                                           {config_.keyword_weight, config_.vector_weight}));
+  return Materialize(*u, request, index::NormalizedScoreFusion({keyword, vector},
+                                                               {config_.keyword_weight, config_.vector_weight}));
 }
 
 }  // namespace betterdev::search

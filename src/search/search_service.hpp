@@ -3,19 +3,24 @@
 // vector (over the chunk vectors the workers stored) and hybrid (both, fused by normalised
 // scores).
 //
-// Both indexes live in this process, with the store as the source of truth: they load every
-// ready chunk (and its vector of the configured model) at the first search and then, before
-// each search, whatever became ready since (chunk keys only grow). Vectors are those of the
-// store's active model; when it changes, the vector indexes are rebuilt from the new vectors. One pair of indexes per
-// user, so a query never looks at another user's chunks and one user's words never shape
-// another's BM25 statistics. Vectors: an exact scan
-// while a user has fewer than SearchConfig::exact_below vectors, HNSW (built on every core)
-// above that; a query limited to some documents scans just their vectors either way. Every hit is checked against the store before it is
-// returned, so a deleted or reprocessed document's chunks are never returned, even when the
-// delete happened in another process; this process's own deletes also drop them at once
-// (ForgetDocument). Thread-safe.
+// Each user has indexes of their own (search/user_index.hpp), with the store as the source of
+// truth: loaded at the user's first search (from files saved earlier when they are sound, see
+// search/index_files.hpp, else from the store), then brought up to date before each search
+// with that user's chunks that became ready since (chunk keys only grow). One user's searches
+// never wait for another user's: no lock is shared beyond a map lookup. Vectors are those of
+// the store's active model; when it changes, each user's vectors are reloaded at their next
+// search. HNSW graphs are built on a background thread (at a lower CPU priority) once a user
+// has SearchConfig::exact_below vectors, and extended there as more arrive; until a build is
+// swapped in, the vectors it does not yet hold are scanned exactly, so every answer is
+// complete and no request waits on a build. Graphs and keyword indexes are saved beside the
+// database; a user idle for SearchConfig::idle_seconds leaves memory.
+//
+// Every hit is checked against the store before it is returned, so a deleted or reprocessed
+// document's chunks are never returned, even when the delete happened in another process;
+// this process's own deletes also drop them at once (ForgetDocument). Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,11 +28,14 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/log.hpp"
 #include "core/status.hpp"
+#include "core/task_pool.hpp"
 #include "embed/embedder.hpp"
-#include "index/keyword_index.hpp"
+#include "index/fusion.hpp"
 #include "index/tokenizer.hpp"
-#include "index/vector_index.hpp"
+#include "search/index_files.hpp"
+#include "search/user_index.hpp"
 #include "store/store.hpp"
 
 namespace betterdev::search {
@@ -41,6 +49,7 @@ struct Request {
   std::vector<std::string> document_ids;  // empty: all the user's documents
   int k = 10;
   Mode mode = Mode::kHybrid;
+  bool group_by_document = false;  // the best chunk of each document, up to k documents
 };
 
 struct Hit {
@@ -49,53 +58,75 @@ struct Hit {
   double score = 0;           // mode-dependent: BM25, cosine, or fused (0..keyword+vector weight)
 };
 
+constexpr int kMaxK = 1000;
+
 class SearchService {
  public:
   // `embedder` is the configured model's; `other_models` builds one for the store's active
   // model when that is another (search keeps using it until re-embedding is done, see
   // ingest::Reembedder). Without it, vector search is unavailable until the switch.
   SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config,
-                embed::EmbedderFactory other_models = {});
+                embed::EmbedderFactory other_models = {}, Logger* log = nullptr);
+  // Stops background work (a build in progress gives up at its next step).
   ~SearchService();
 
-  // Best first, at most request.k. InvalidArgument for an empty query or k outside 1..100;
-  // NotFound when a document id is not one of the user's.
+  // Best first, at most request.k. InvalidArgument for an empty query or k outside
+  // 1..kMaxK; NotFound when a document id is not one of the user's.
   Result<std::vector<Hit>> Search(const Request& request);
-  // Loads the indexes now rather than at the first search (the API calls it at start, in the
-  // background; searches meanwhile wait for it).
+  // Checks the store and the active model now (each user's indexes load at their first search).
   Status Preload();
-  // Drops a deleted document's vectors at once.
+  // Saves the keyword indexes that changed since they were last saved (at shutdown).
+  void Flush();
+  // Drops a deleted document's chunks at once.
   void ForgetDocument(const std::string& user_id, const std::string& document_id);
   // The model whose vectors vector search uses now.
   embed::EmbeddingModel model();
+  // Waits until no background build or save is queued or running (tests, benchmarks).
+  void WaitForBackgroundWork();
+  // Users whose indexes are in memory, and one user's figures (zero when not loaded).
+  size_t users_in_memory();
+  UserIndexStats stats(const std::string& user_id);
 
  private:
-  struct UserIndex;
-  Status Refresh();  // takes chunks that became ready since the last call; mu_ held
-  Status SyncModel();  // follows the store's active model; mu_ held
-  Status RefreshTexts();
-  Status RefreshVectors();
-  UserIndex& UserOf(const std::string& user_id, const std::string& document_id, int64_t key);
-  void ForgetChunksOf(const std::string& user_id, const std::string& document_id);  // mu_ held
-  // The chunk keys of the requested documents (empty when no scope was asked); mu_ held.
-  static std::vector<int64_t> ScopeKeys(const UserIndex& u, const Request& request);
-  Result<std::vector<index::Ranked>> KeywordLeg(const Request& request, int depth);
-  Result<std::vector<index::Ranked>> VectorLeg(const Request& request, int depth);
-  Result<std::vector<Hit>> Materialize(const Request& request, const std::vector<index::Ranked>& ranked);
+  struct QueryModel {
+    embed::EmbeddingModel model;
+    std::shared_ptr<embed::Embedder> embedder;  // null when it cannot be built
+    Status error;
+  };
+  Result<QueryModel> SyncModel();  // follows the store's active model
+  std::shared_ptr<UserIndex> Acquire(const std::string& user_id);
+  // Brings `u` up to date with the store: texts, and with `vectors` the vectors of `model`.
+  Status Refresh(UserIndex& u, const embed::EmbeddingModel* vectors);
+  Status Begin(UserIndex& u);
+  Status RefreshTexts(UserIndex& u);
+  Status RefreshVectors(UserIndex& u, const embed::EmbeddingModel& model);
+  void ScheduleBuild(const std::shared_ptr<UserIndex>& u);
+  void Build(const std::shared_ptr<UserIndex>& u);
+  void ScheduleSave(const std::shared_ptr<UserIndex>& u);
+  void DropIdleUsers();
+  Result<std::vector<index::Ranked>> KeywordLeg(const std::shared_ptr<UserIndex>& u, const Request& request, int depth);
+  Result<std::vector<index::Ranked>> VectorLeg(const std::shared_ptr<UserIndex>& u, const Request& request, int depth);
+  Result<std::vector<Hit>> Materialize(UserIndex& u, const Request& request, const std::vector<index::Ranked>& ranked);
+  void Warn(std::string_view message, const std::string& user_id, const std::string& detail);
 
   store::Store& store_;
   embed::Embedder& embedder_;
   SearchConfig config_;
   embed::EmbedderFactory other_models_;
-  embed::EmbeddingModel loaded_;                    // whose vectors the indexes hold
-  std::shared_ptr<embed::Embedder> query_embedder_;  // for loaded_; null when it cannot be built
-  Status query_error_;
+  Logger* log_;
+  IndexFiles files_;
   Result<std::unique_ptr<index::Tokenizer>> tokenizer_;
-  std::mutex mu_;
-  std::unordered_map<std::string, std::unique_ptr<UserIndex>> users_;
-  int64_t last_text_key_ = 0;
-  int64_t last_vector_key_ = 0;
   int build_threads_;
+
+  std::mutex model_mu_;
+  QueryModel query_model_;  // guarded by model_mu_
+
+  std::mutex users_mu_;
+  std::unordered_map<std::string, std::shared_ptr<UserIndex>> users_;  // guarded by users_mu_
+  int64_t last_sweep_ms_ = 0;                                          // guarded by users_mu_
+
+  std::atomic<bool> stopping_{false};
+  TaskPool background_;  // builds and saves, one at a time, at a lower CPU priority; last member
 };
 
 }  // namespace betterdev::search

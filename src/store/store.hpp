@@ -158,6 +158,12 @@ struct VectorRow {
   std::vector<float> vector;
 };
 
+// Which document a chunk key belongs to.
+struct ChunkRef {
+  int64_t chunk_key = 0;
+  std::string document_id;
+};
+
 // A chunk's words with what scoping needs (for the keyword index).
 struct TextRow {
   int64_t chunk_key = 0;
@@ -300,12 +306,17 @@ class SearchRepository {
   virtual ~SearchRepository() = default;
   // The chunks with these keys (missing ones left out), for showing hits.
   virtual Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) = 0;
-  // Vectors of `model` of ready documents with chunk keys above `after_key`, in key order, at
-  // most `limit` (an index loads them in pages at start, then takes what is new).
-  virtual Result<std::vector<VectorRow>> VectorsAfter(const VectorModel& model, int64_t after_key, int limit) = 0;
+  // One user's vectors of `model` of ready documents with chunk keys above `after_key`, in key
+  // order, at most `limit` (a user's index loads them in pages, then takes what is new). In
+  // time proportional to the rows returned, not to the user's or anyone's chunks.
+  virtual Result<std::vector<VectorRow>> VectorsAfter(const VectorModel& model, const std::string& user_id,
+                                                      int64_t after_key, int limit) = 0;
   // The same for chunk text and context (the keyword index, which lives in the searching
   // process like the vector index).
-  virtual Result<std::vector<TextRow>> TextsAfter(int64_t after_key, int limit) = 0;
+  virtual Result<std::vector<TextRow>> TextsAfter(const std::string& user_id, int64_t after_key, int limit) = 0;
+  // The keys of one user's chunks of ready documents with their documents, ascending (to check
+  // an index saved earlier against what exists now).
+  virtual Result<std::vector<ChunkRef>> ChunkRefs(const std::string& user_id) = 0;
 
   // Changing the embedding model. The active model is the one whose vectors search uses
   // (nullopt before any was set). Chunks keep a vector per model until DropVectorsExcept.

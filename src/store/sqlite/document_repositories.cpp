@@ -184,7 +184,8 @@ Status SqliteDocuments::CompleteWithChunks(const std::string& id, const std::str
   BD_RETURN_IF_ERROR(conn->Prepare("DELETE FROM chunks WHERE document_id = ?").Bind(1, id).Run());
   for (const StoredChunk& c : chunks) {
     BD_RETURN_IF_ERROR(conn->Prepare("INSERT INTO chunks(document_id, ordinal, page_start, page_end, char_start, "
-                                     "char_end, text, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                                     "char_end, text, context, user_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                                     "(SELECT user_id FROM documents WHERE id = ?1))")
                            .Bind(1, id)
                            .Bind(2, int64_t{c.ordinal})
                            .Bind(3, int64_t{c.page_start})

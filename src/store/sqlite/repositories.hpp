@@ -123,8 +123,10 @@ class SqliteSearch final : public SearchRepository {
  public:
   explicit SqliteSearch(Pool& pool) : pool_(pool) {}
   Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) override;
-  Result<std::vector<VectorRow>> VectorsAfter(const VectorModel& model, int64_t after_key, int limit) override;
-  Result<std::vector<TextRow>> TextsAfter(int64_t after_key, int limit) override;
+  Result<std::vector<VectorRow>> VectorsAfter(const VectorModel& model, const std::string& user_id, int64_t after_key,
+                                              int limit) override;
+  Result<std::vector<TextRow>> TextsAfter(const std::string& user_id, int64_t after_key, int limit) override;
+  Result<std::vector<ChunkRef>> ChunkRefs(const std::string& user_id) override;
   Result<std::optional<VectorModel>> ActiveModel() override;
   Status SetActiveModel(const VectorModel& model, int64_t now) override;
   Result<std::vector<TextRow>> ChunksWithoutVectors(const VectorModel& model, int64_t after_key, int limit) override;

@@ -48,15 +48,16 @@ Result<std::vector<StoredChunk>> SqliteSearch::ChunksByKey(const std::vector<int
   return chunks;
 }
 
-Result<std::vector<VectorRow>> SqliteSearch::VectorsAfter(const VectorModel& model, int64_t after_key, int limit) {
+Result<std::vector<VectorRow>> SqliteSearch::VectorsAfter(const VectorModel& model, const std::string& user_id,
+                                                          int64_t after_key, int limit) {
   std::vector<VectorRow> rows;
   auto conn = pool_.Acquire();
   Statement q = conn->Prepare(
-      "SELECT v.chunk_id, d.user_id, c.document_id, v.vector FROM chunk_vectors v "
-      "JOIN chunks c ON c.id = v.chunk_id JOIN documents d ON d.id = c.document_id "
-      "WHERE v.model = ?1 AND v.dimension = ?2 AND v.chunk_id > ?3 AND d.status = 'ready' "
-      "ORDER BY v.chunk_id LIMIT ?4");
-  q.Bind(1, model.id).Bind(2, int64_t{model.dimension}).Bind(3, after_key).Bind(4, int64_t{limit});
+      "SELECT c.id, c.user_id, c.document_id, v.vector FROM chunks c "
+      "JOIN documents d ON d.user_id = c.user_id AND d.id = c.document_id "
+      "JOIN chunk_vectors v ON v.chunk_id = c.id AND v.model = ?1 AND v.dimension = ?2 "
+      "WHERE c.user_id = ?3 AND c.id > ?4 AND d.status = 'ready' ORDER BY c.id LIMIT ?5");
+  q.Bind(1, model.id).Bind(2, int64_t{model.dimension}).Bind(3, user_id).Bind(4, after_key).Bind(5, int64_t{limit});
   while (true) {
     Result<bool> row = q.Step();
     if (!row.ok()) return row.status();
@@ -65,12 +66,31 @@ Result<std::vector<VectorRow>> SqliteSearch::VectorsAfter(const VectorModel& mod
   }
   return rows;
 }
-Result<std::vector<TextRow>> SqliteSearch::TextsAfter(int64_t after_key, int limit) {
+
+Result<std::vector<TextRow>> SqliteSearch::TextsAfter(const std::string& user_id, int64_t after_key, int limit) {
   auto conn = pool_.Acquire();
-  static const std::string sql = std::string(kTextRowColumns) + "ORDER BY c.id LIMIT ?2";
-  Statement q = conn->Prepare(sql.c_str());  // connections cache statements by this pointer
-  q.Bind(1, after_key).Bind(2, int64_t{limit});
+  Statement q = conn->Prepare(
+      "SELECT c.id, c.user_id, c.document_id, c.ordinal, c.text, c.context FROM chunks c "
+      "JOIN documents d ON d.user_id = c.user_id AND d.id = c.document_id "
+      "WHERE c.user_id = ?1 AND c.id > ?2 AND d.status = 'ready' ORDER BY c.id LIMIT ?3");
+  q.Bind(1, user_id).Bind(2, after_key).Bind(3, int64_t{limit});
   return ReadTextRows(q);
+}
+
+Result<std::vector<ChunkRef>> SqliteSearch::ChunkRefs(const std::string& user_id) {
+  std::vector<ChunkRef> keys;
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare(
+      "SELECT c.id, c.document_id FROM chunks c JOIN documents d ON d.user_id = c.user_id AND d.id = c.document_id "
+      "WHERE c.user_id = ?1 AND d.status = 'ready' ORDER BY c.id");
+  q.Bind(1, user_id);
+  while (true) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    keys.push_back({q.Int(0), q.Text(1)});
+  }
+  return keys;
 }
 
 Result<std::optional<VectorModel>> SqliteSearch::ActiveModel() {

@@ -364,38 +364,51 @@ class SearchStoreTest : public DocumentStoreTest {
   }
 };
 
-TEST_F(SearchStoreTest, TextsOfReadyChunksLoadInKeyOrderWithTheirOwnerAndContext) {
+TEST_F(SearchStoreTest, TextsOfReadyChunksLoadPerUserInKeyOrderWithContext) {
   Document a1 = Ready(alice, "a1", {"Vitamin D deficiency in children", "Unrelated words about trains"});
   Document pending = AddDocument(alice, "p1", "job_p1");  // not ready: not loaded
   Document b1 = Ready(bob, "b1", {"Zone NA | 12553"}, "Region | Sales");
-  auto all = store->search().TextsAfter(0, 100);
+  Document a2 = Ready(alice, "a2", {"After bob's"});
+  auto all = store->search().TextsAfter(alice, 0, 100);
   ASSERT_TRUE(all.ok()) << all.status().message();
-  ASSERT_EQ(all->size(), 3u);
+  ASSERT_EQ(all->size(), 3u);  // alice's only
   EXPECT_EQ((*all)[0].user_id, alice);
   EXPECT_EQ((*all)[0].document_id, a1.id);
   EXPECT_EQ((*all)[0].text, "Vitamin D deficiency in children");
-  EXPECT_EQ((*all)[2].user_id, bob);
-  EXPECT_EQ((*all)[2].document_id, b1.id);
-  EXPECT_EQ((*all)[2].context, "Region | Sales");
+  EXPECT_EQ((*all)[2].document_id, a2.id);
   EXPECT_LT((*all)[0].chunk_key, (*all)[1].chunk_key);
+  auto bobs = store->search().TextsAfter(bob, 0, 100);
+  ASSERT_EQ(bobs->size(), 1u);
+  EXPECT_EQ((*bobs)[0].user_id, bob);
+  EXPECT_EQ((*bobs)[0].document_id, b1.id);
+  EXPECT_EQ((*bobs)[0].context, "Region | Sales");
+  EXPECT_GT((*all)[2].chunk_key, (*bobs)[0].chunk_key);
+  auto refs = store->search().ChunkRefs(alice);
+  ASSERT_TRUE(refs.ok());
+  ASSERT_EQ(refs->size(), 3u);
+  EXPECT_EQ((*refs)[0].chunk_key, (*all)[0].chunk_key);
+  EXPECT_EQ((*refs)[0].document_id, a1.id);
+  EXPECT_EQ((*refs)[2].chunk_key, (*all)[2].chunk_key);
+  EXPECT_EQ((*refs)[2].document_id, a2.id);
   // Paging: after a key, at most `limit`.
-  auto next = store->search().TextsAfter((*all)[0].chunk_key, 1);
+  auto next = store->search().TextsAfter(alice, (*all)[0].chunk_key, 1);
   ASSERT_TRUE(next.ok());
   ASSERT_EQ(next->size(), 1u);
   EXPECT_EQ((*next)[0].chunk_key, (*all)[1].chunk_key);
   // The chunks behind the keys; a missing key is left out.
-  auto chunks = store->search().ChunksByKey({(*all)[2].chunk_key, 999999});
+  auto chunks = store->search().ChunksByKey({(*bobs)[0].chunk_key, 999999});
   ASSERT_TRUE(chunks.ok());
   ASSERT_EQ(chunks->size(), 1u);
   EXPECT_EQ((*chunks)[0].document_id, b1.id);
-  EXPECT_EQ((*chunks)[0].key, (*all)[2].chunk_key);
+  EXPECT_EQ((*chunks)[0].key, (*bobs)[0].chunk_key);
   EXPECT_EQ((*chunks)[0].context, "Region | Sales");
   // A deleted document's chunks are gone.
   ASSERT_TRUE(docs().Delete(alice, a1.id).ok());
-  auto left = store->search().TextsAfter(0, 100);
+  auto left = store->search().TextsAfter(alice, 0, 100);
   ASSERT_TRUE(left.ok());
   ASSERT_EQ(left->size(), 1u);
-  EXPECT_EQ((*left)[0].document_id, b1.id);
+  EXPECT_EQ((*left)[0].document_id, a2.id);
+  EXPECT_EQ(store->search().ChunkRefs(alice)->size(), 1u);
   (void)pending;
 }
 
@@ -417,22 +430,22 @@ TEST_F(SearchStoreTest, VectorsAreStoredWithChunksAndLoadedByModelInKeyOrder) {
   chunks[0].vector = {1, 0};
   chunks[1].vector = {0, 1};
   ASSERT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 7, chunks, {"m", 2}, 2).ok());
-  auto rows = store->search().VectorsAfter({"m", 2}, 0, 10);
+  auto rows = store->search().VectorsAfter({"m", 2}, alice, 0, 10);
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 2u);
   EXPECT_LT((*rows)[0].chunk_key, (*rows)[1].chunk_key);
   EXPECT_EQ((*rows)[0].user_id, alice);
   EXPECT_EQ((*rows)[1].vector, (std::vector<float>{0, 1}));
-  EXPECT_TRUE(store->search().VectorsAfter({"m", 3}, 0, 10)->empty());        // other dimension
-  EXPECT_TRUE(store->search().VectorsAfter({"other", 2}, 0, 10)->empty());    // other model
-  EXPECT_EQ(store->search().VectorsAfter({"m", 2}, (*rows)[0].chunk_key, 10)->size(), 1u);
+  EXPECT_TRUE(store->search().VectorsAfter({"m", 3}, alice, 0, 10)->empty());        // other dimension
+  EXPECT_TRUE(store->search().VectorsAfter({"other", 2}, alice, 0, 10)->empty());    // other model
+  EXPECT_EQ(store->search().VectorsAfter({"m", 2}, alice, (*rows)[0].chunk_key, 10)->size(), 1u);
   // Replaced chunks get new keys, never old ones: an index that saw key K misses nothing.
   const int64_t last = (*rows)[1].chunk_key;
   ASSERT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 7, chunks, {"m", 2}, 3).ok());
-  auto again = store->search().VectorsAfter({"m", 2}, last, 10);
+  auto again = store->search().VectorsAfter({"m", 2}, alice, last, 10);
   ASSERT_EQ(again->size(), 2u);
   ASSERT_TRUE(docs().Delete(alice, d.id).ok());
-  EXPECT_TRUE(store->search().VectorsAfter({"m", 2}, 0, 10)->empty());  // cascaded
+  EXPECT_TRUE(store->search().VectorsAfter({"m", 2}, alice, 0, 10)->empty());  // cascaded
 }
 
 TEST_F(SearchStoreTest, VectorsOfTwoModelsSideBySideUntilTheOldAreDropped) {
@@ -458,17 +471,17 @@ TEST_F(SearchStoreTest, VectorsOfTwoModelsSideBySideUntilTheOldAreDropped) {
   EXPECT_EQ(*s.LastVectorKey(old_model), k1);
   EXPECT_EQ(s.ChunksWithoutVectors(new_model, 0, 10)->size(), 1u);
   EXPECT_TRUE(s.ChunksWithoutVectors(new_model, k1, 10)->empty());  // after the cursor
-  ASSERT_EQ(s.VectorsAfter(old_model, 0, 10)->size(), 2u);  // both models kept
-  ASSERT_EQ(s.VectorsAfter(new_model, 0, 10)->size(), 1u);
+  ASSERT_EQ(s.VectorsAfter(old_model, alice, 0, 10)->size(), 2u);  // both models kept
+  ASSERT_EQ(s.VectorsAfter(new_model, alice, 0, 10)->size(), 1u);
   ASSERT_TRUE(s.DropVectorsExcept(new_model).ok());
-  EXPECT_TRUE(s.VectorsAfter(old_model, 0, 10)->empty());
+  EXPECT_TRUE(s.VectorsAfter(old_model, alice, 0, 10)->empty());
   EXPECT_EQ(*s.LastVectorKey(old_model), 0);
-  EXPECT_EQ(s.VectorsAfter(new_model, 0, 10)->at(0).vector, (std::vector<float>{1, 2, 3}));
+  EXPECT_EQ(s.VectorsAfter(new_model, alice, 0, 10)->at(0).vector, (std::vector<float>{1, 2, 3}));
 }
 
 TEST_F(SearchStoreTest, DeletedReprocessedAndUnreadyDocumentsAreNotLoaded) {
   auto texts = [&] {
-    Result<std::vector<TextRow>> rows = store->search().TextsAfter(0, 100);
+    Result<std::vector<TextRow>> rows = store->search().TextsAfter(alice, 0, 100);
     std::vector<std::string> out;
     if (!rows.ok()) return std::vector<std::string>{"error: " + rows.status().message()};
     for (const TextRow& r : *rows) out.push_back(r.text);

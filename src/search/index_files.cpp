@@ -1,0 +1,203 @@
+#include "search/index_files.hpp"
+
+#include <zlib.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/random.hpp"
+
+namespace betterdev::search {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr uint32_t kKeywordMagic = 0x464B4442;  // "BDKF"
+constexpr uint32_t kKeywordVersion = 1;
+constexpr const char* kGraphHeader = "betterdev-hnsw 1";
+
+uint32_t Crc(uint32_t crc, const char* data, size_t n) {
+  while (n > 0) {
+    const auto step = static_cast<uInt>(std::min<size_t>(n, 1U << 30));
+    crc = static_cast<uint32_t>(crc32(crc, reinterpret_cast<const Bytef*>(data), step));
+    data += step;
+    n -= step;
+  }
+  return crc;
+}
+
+// The CRC-32 and size of a file, read in blocks; nullopt when it cannot be read.
+std::optional<std::pair<uint32_t, uint64_t>> CrcOfFile(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return std::nullopt;
+  std::vector<char> block(1 << 20);
+  uint32_t crc = Crc(0, nullptr, 0);
+  uint64_t size = 0;
+  size_t n;
+  while ((n = std::fread(block.data(), 1, block.size(), f)) > 0) {
+    crc = Crc(crc, block.data(), n);
+    size += n;
+  }
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return std::nullopt;
+  return std::make_pair(crc, size);
+}
+
+Status WriteFile(const std::string& path, std::string_view bytes) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) return Status::Internal("cannot write " + tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::Internal("cannot rename " + tmp + ": " + ec.message());
+  return Status::Ok();
+}
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream s;
+  s << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return std::move(s).str();
+}
+
+bool SafeName(const std::string& s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+IndexFiles::IndexFiles(std::string dir) : dir_(std::move(dir)) {}
+
+std::string IndexFiles::PathOf(const std::string& user_id, const std::string& kind) const {
+  const std::string name = SafeName(user_id) ? user_id : "u" + Sha256Hex(user_id).substr(0, 40);
+  return (fs::path(dir_.empty() ? fs::temp_directory_path().string() : dir_) / (name + "." + kind)).string();
+}
+
+Status IndexFiles::SaveKeywords(const std::string& user_id, std::string_view body, int64_t through_key) const {
+  if (!enabled()) return Status::Ok();
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  std::string file;
+  file.reserve(body.size() + 28);
+  auto put = [&file](const auto& v) { file.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(kKeywordMagic);
+  put(kKeywordVersion);
+  put(through_key);
+  put(static_cast<uint64_t>(body.size()));
+  put(Crc(Crc(0, nullptr, 0), body.data(), body.size()));
+  file += body;
+  return WriteFile(PathOf(user_id, "kw"), file);
+}
+
+Result<SavedKeywords> IndexFiles::LoadKeywords(const std::string& user_id) const {
+  if (!enabled()) return Status::NotFound("no index directory");
+  const std::string path = PathOf(user_id, "kw");
+  std::optional<std::string> file = ReadFile(path);
+  if (!file) return Status::NotFound("no saved keyword index");
+  uint32_t magic = 0, version = 0, crc = 0;
+  int64_t through = 0;
+  uint64_t length = 0;
+  constexpr size_t kHeader = sizeof magic + sizeof version + sizeof through + sizeof length + sizeof crc;
+  if (file->size() < kHeader) return Status::NotFound("truncated keyword index " + path);
+  const char* p = file->data();
+  auto get = [&p](auto& v) {
+    std::memcpy(&v, p, sizeof v);
+    p += sizeof v;
+  };
+  get(magic);
+  get(version);
+  get(through);
+  get(length);
+  get(crc);
+  const std::string_view body(file->data() + kHeader, file->size() - kHeader);
+  if (magic != kKeywordMagic || version != kKeywordVersion || length != body.size() ||
+      Crc(Crc(0, nullptr, 0), body.data(), body.size()) != crc) {
+    return Status::NotFound("corrupt or foreign keyword index " + path);
+  }
+  std::optional<index::KeywordIndex> keywords = index::KeywordIndex::Deserialize(body);
+  if (!keywords) return Status::NotFound("unreadable keyword index " + path);
+  return SavedKeywords{std::move(*keywords), through};
+}
+
+Status IndexFiles::SaveGraph(const std::string& user_id, const index::VectorIndex& graph,
+                             const embed::EmbeddingModel& model, int64_t through_key) const {
+  if (!enabled()) return Status::Ok();
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  const std::string path = PathOf(user_id, "hnsw"), tmp = path + ".tmp";
+  BD_RETURN_IF_ERROR(index::SaveHnswIndex(graph, tmp));
+  std::optional<std::pair<uint32_t, uint64_t>> crc = CrcOfFile(tmp);
+  if (!crc) return Status::Internal("cannot read back " + tmp);
+  // The meta goes first (naming the new file's checksum): between the two renames the old
+  // graph fails its check and is rebuilt, never served with the wrong coverage.
+  std::ostringstream meta;
+  meta << kGraphHeader << "\n"
+       << model.id << "\n"
+       << model.dimension << "\n"
+       << through_key << "\n"
+       << crc->second << "\n"
+       << crc->first << "\n";
+  BD_RETURN_IF_ERROR(WriteFile(PathOf(user_id, "hnsw.meta"), meta.str()));
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::Internal("cannot rename " + tmp + ": " + ec.message());
+  return Status::Ok();
+}
+
+Result<SavedGraph> IndexFiles::LoadGraph(const std::string& user_id, const embed::EmbeddingModel& model,
+                                         const index::HnswOptions& options) const {
+  if (!enabled()) return Status::NotFound("no index directory");
+  std::optional<std::string> meta = ReadFile(PathOf(user_id, "hnsw.meta"));
+  if (!meta) return Status::NotFound("no saved vector index");
+  std::istringstream in(*meta);
+  std::string header, model_id;
+  int dimension = 0;
+  int64_t through = 0;
+  uint64_t bytes = 0;
+  uint32_t crc = 0;
+  if (!std::getline(in, header) || header != kGraphHeader || !std::getline(in, model_id) ||
+      !(in >> dimension >> through >> bytes >> crc)) {
+    return Status::NotFound("unreadable vector index description");
+  }
+  if (model_id != model.id || dimension != model.dimension) return Status::NotFound("saved vectors of another model");
+  const std::string path = PathOf(user_id, "hnsw");
+  std::optional<std::pair<uint32_t, uint64_t>> actual = CrcOfFile(path);
+  if (!actual || actual->first != crc || actual->second != bytes) {
+    return Status::NotFound("corrupt or stale vector index " + path);
+  }
+  Result<std::unique_ptr<index::VectorIndex>> graph = index::LoadHnswIndex(path, dimension, options);
+  if (!graph.ok()) return Status::NotFound(graph.status().message());
+  return SavedGraph{std::move(*graph), through};
+}
+
+Result<std::unique_ptr<index::VectorIndex>> IndexFiles::Copy(const std::string& user_id,
+                                                            const index::VectorIndex& graph,
+                                                            const index::HnswOptions& options) const {
+  if (enabled()) {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+  }
+  char nonce[8];
+  SecureRandomBytes(nonce, sizeof nonce);
+  const std::string tmp = PathOf(user_id, "hnsw.copy." + HexEncode(std::string_view(nonce, sizeof nonce)));
+  BD_RETURN_IF_ERROR(index::SaveHnswIndex(graph, tmp));
+  Result<std::unique_ptr<index::VectorIndex>> copy = index::LoadHnswIndex(tmp, graph.dimension(), options);
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  return copy;
+}
+
+}  // namespace betterdev::search

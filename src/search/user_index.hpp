@@ -1,0 +1,142 @@
+// One user's search indexes in memory: keyword (BM25) and vectors, with the document each
+// chunk key belongs to (for scoping and deletes). Independent of every other user's: a search
+// takes this user's lock shared; a change (new chunks, a delete, a finished graph build)
+// takes it exclusively for the change alone, never for a build or for I/O.
+//
+// Vectors: those the current graph (HNSW, immutable once published) holds, and a tail of the
+// ones added since (scanned exactly). A background build copies the graph, adds the tail and
+// swaps the copy in; until then, and while no graph exists yet, searches are exact over the
+// tail and complete. Keys removed from a published graph are filtered out of its answers
+// until the next build drops them (their slots then take new vectors).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "embed/embedder.hpp"
+#include "index/keyword_index.hpp"
+#include "index/vector_index.hpp"
+#include "store/store.hpp"
+
+namespace betterdev::search {
+
+// A chunk's words, tokenized before the lock is taken.
+struct PreparedText {
+  int64_t key = 0;
+  std::string document_id;
+  int ordinal = 0;  // 0: the document starts (again): its chunks with lower keys are gone
+  index::Terms text;
+  index::Terms context;
+};
+
+// What a background build starts from (UserIndex::StartBuild) and hands back.
+struct BuildJob {
+  uint64_t generation = 0;  // of the vectors: a model change makes older builds stale
+  embed::EmbeddingModel model;
+  std::shared_ptr<const index::VectorIndex> base;  // the graph to copy and extend; null: build anew
+  std::vector<int64_t> keys;  // the tail when the build started
+  std::vector<float> values;
+  std::vector<int64_t> dead;  // keys the copy drops
+  int64_t through_key = 0;    // every vector key up to this is in the result
+};
+
+struct UserIndexStats {
+  size_t chunks = 0;
+  size_t graph_vectors = 0;
+  size_t tail_vectors = 0;
+  size_t dead_vectors = 0;
+};
+
+class UserIndex {
+ public:
+  explicit UserIndex(std::string user_id);
+  const std::string& user_id() const { return user_id_; }
+
+  // Where the store feed stands for this user; read and written only by the holder of
+  // refresh_mutex() (one refresher per user at a time; searches of other users never wait).
+  struct Cursor {
+    bool started = false;       // saved files looked at, document map filled
+    int64_t text_key = 0;       // texts taken up to this key
+    int64_t saved_text_key = 0; // what the saved keyword file covers
+    embed::EmbeddingModel model;  // whose vectors are in memory
+    int64_t vector_key = 0;     // vectors taken up to this key
+  };
+  std::mutex& refresh_mutex() { return refresh_mu_; }
+  Cursor& cursor() { return cursor_; }
+
+  // Starts from what exists in the store (`live`: every ready chunk with its document) and,
+  // when given, a saved keyword index covering keys up to `through_key`, which loses the keys
+  // that are no longer live.
+  void Start(const std::vector<store::ChunkRef>& live, std::optional<index::KeywordIndex> keywords,
+             int64_t through_key);
+  void AddTexts(std::vector<PreparedText>& rows);
+  // Drops every vector (and the graph) for `model`'s; then `graph` (a saved one, covering keys
+  // up to `through_key`) when given, minus the keys not in `live`.
+  void ResetVectors(const embed::EmbeddingModel& model, std::unique_ptr<index::VectorIndex> graph = nullptr,
+                    int64_t through_key = 0, const std::vector<store::ChunkRef>& live = {});
+  // Vectors of the current model: keys[i] with values[i * dimension ...], of documents[i].
+  void AddVectors(std::span<const int64_t> keys, std::span<const float> values,
+                  std::span<const std::string> documents);
+  void ForgetDocument(const std::string& document_id);
+  void Forget(std::span<const int64_t> keys);  // chunks found gone from the store
+
+  // Best first, at most `depth`, among the chunks of `documents` (all when empty).
+  std::vector<index::Ranked> SearchKeywords(std::span<const std::string> terms, int depth,
+                                            const std::vector<std::string>& documents) const;
+  std::vector<index::Ranked> SearchVectors(std::span<const float> query, int depth,
+                                           const std::vector<std::string>& documents) const;
+  std::optional<std::string> DocumentOf(int64_t key) const;
+
+  // Background builds. StartBuild answers a job when the tail or the removed keys have grown
+  // past the policy (see user_index.cpp) and no build is running; FinishBuild swaps the result
+  // in (false when the vectors changed model meanwhile); CancelBuild gives up.
+  bool WantsBuild(int exact_below) const;
+  std::optional<BuildJob> StartBuild(int exact_below);
+  bool FinishBuild(const BuildJob& job, std::unique_ptr<index::VectorIndex> graph);
+  void CancelBuild();
+  // Set while a build is queued for this user (the scheduler posts one at a time).
+  std::atomic<bool>& build_queued() { return build_queued_; }
+
+  // The keyword index as bytes, with the key it covers (for saving).
+  std::pair<std::string, int64_t> SerializeKeywords() const;
+  UserIndexStats stats() const;
+  // Steady-clock milliseconds of the last search (for dropping idle users).
+  std::atomic<int64_t>& last_used() { return last_used_; }
+
+ private:
+  void RemoveLocked(int64_t key);
+  void IndexDocumentLocked(int64_t key, const std::string& document_id);
+  void ForgetDocumentBelowLocked(const std::string& document_id, int64_t below);
+  std::vector<int64_t> ScopeLocked(const std::vector<std::string>& documents) const;
+
+  const std::string user_id_;
+  std::mutex refresh_mu_;
+  Cursor cursor_;  // guarded by refresh_mu_
+
+  mutable std::shared_mutex mu_;  // guards everything below
+  index::KeywordIndex keywords_;
+  int64_t keyword_through_ = 0;
+  std::unordered_map<int64_t, std::string> document_of_;
+  std::unordered_map<std::string, std::vector<int64_t>> keys_of_;
+  embed::EmbeddingModel model_;
+  uint64_t generation_ = 0;
+  std::shared_ptr<const index::VectorIndex> graph_;
+  std::unique_ptr<index::VectorIndex> tail_;  // exact; null until the first vector
+  std::unordered_set<int64_t> dead_;          // removed keys the graph still holds
+  int64_t vector_through_ = 0;                // the largest vector key taken
+  bool building_ = false;
+
+  std::atomic<bool> build_queued_{false};
+  std::atomic<int64_t> last_used_{0};
+};
+
+}  // namespace betterdev::search
