@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -104,8 +105,24 @@ class HnswIndex final : public VectorIndex {
     }
   }
 
-  hnswlib::HierarchicalNSW<float>& hnsw() { return hnsw_; }
-  hnswlib::InnerProductSpace* space() { return &space_; }
+  // hnswlib 0.6's loadIndex allocates afresh without freeing what the constructor allocated
+  // (and its loading constructor leaves the deletion count unset): given back first here.
+  void LoadFrom(const std::string& path) {
+    std::free(hnsw_.data_level0_memory_);
+    hnsw_.data_level0_memory_ = nullptr;
+    std::free(static_cast<void*>(hnsw_.linkLists_));
+    hnsw_.linkLists_ = nullptr;
+    delete hnsw_.visited_list_pool_;
+    hnsw_.visited_list_pool_ = nullptr;
+    hnsw_.num_deleted_ = 0;
+    try {
+      hnsw_.loadIndex(path, &space_);
+    } catch (...) {
+      hnsw_.cur_element_count = 0;  // what the destructor walks
+      throw;
+    }
+  }
+  const hnswlib::HierarchicalNSW<float>& hnsw() const { return hnsw_; }
 
   std::vector<Ranked> Search(std::span<const float> query, int k,
                              const std::function<bool(int64_t)>& allow) const override {
@@ -193,8 +210,10 @@ Result<std::unique_ptr<VectorIndex>> LoadHnswIndex(const std::string& path, int 
     std::error_code ec;
     const auto bytes = std::filesystem::file_size(path, ec);
     if (ec) return Status::NotFound("no vector index at " + path);
-    index->hnsw().loadIndex(path, index->space());
-    if (index->hnsw().data_size_ != static_cast<size_t>(dimension) * sizeof(float) || bytes == 0) {
+    index->LoadFrom(path);
+    // hnswlib takes the vector size from the space it is given, the layout from the file.
+    const auto& h = index->hnsw();
+    if (h.label_offset_ - h.offsetData_ != static_cast<size_t>(dimension) * sizeof(float) || bytes == 0) {
       return Status::Internal("the vector index at " + path + " has another dimension");
     }
   } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <vector>
 
@@ -143,6 +144,71 @@ TEST(HnswIndex, RecallAgainstExactRemoveReplaceAndFilter) {
   EXPECT_EQ(scoped[0].key, 7);
   ASSERT_TRUE(hnsw->Add(5, all[9]).ok());  // back, with another vector
   EXPECT_EQ(hnsw->Search(all[9], 2).size(), 2u);
+}
+
+TEST(HnswIndex, RemovedSlotsTakeNewKeysAndSurviveSaveAndLoad) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g;
+  const int dim = 16, n = 400;
+  auto random_unit = [&] {
+    std::vector<float> v(dim);
+    for (float& x : v) x = g(rng);
+    return Unit(v);
+  };
+  auto hnsw = NewHnswIndex(dim, {16, 100, 64, 1024});
+  std::vector<std::vector<float>> all;
+  for (int i = 0; i < n; ++i) {
+    all.push_back(random_unit());
+    ASSERT_TRUE(hnsw->Add(i, all.back()).ok());
+  }
+  for (int i = 0; i < n; i += 2) hnsw->Remove(i);
+  EXPECT_EQ(FreeSlots(*hnsw), static_cast<size_t>(n / 2));
+  EXPECT_FALSE(hnsw->Contains(0));
+  EXPECT_TRUE(hnsw->Contains(1));
+
+  // Saved with its removals, loaded back: the same answers, the same free slots.
+  const std::string path = ::testing::TempDir() + "/hnsw_slots_test.bin";
+  ASSERT_TRUE(SaveHnswIndex(*hnsw, path).ok());
+  auto loaded = LoadHnswIndex(path, dim, {16, 100, 64, 1024});
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  auto& back = *loaded;
+  EXPECT_EQ(back->size(), hnsw->size());
+  EXPECT_EQ(FreeSlots(*back), static_cast<size_t>(n / 2));
+  for (int q = 1; q < 40; q += 2) {
+    auto a = hnsw->Search(all[static_cast<size_t>(q)], 5), b = back->Search(all[static_cast<size_t>(q)], 5);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].key, b[i].key);
+  }
+  EXPECT_EQ(LoadHnswIndex(path, dim + 1).status().code(), StatusCode::kInternal);  // another dimension
+  EXPECT_EQ(LoadHnswIndex(path + ".missing", dim).status().code(), StatusCode::kNotFound);
+
+  // New keys fill the freed slots first (one by one, then a batch); nothing removed comes back.
+  for (int i = 0; i < 50; ++i) {
+    all.push_back(random_unit());
+    ASSERT_TRUE(back->Add(n + i, all.back()).ok());
+  }
+  std::vector<int64_t> keys;
+  std::vector<float> values;
+  for (int i = 50; i < n / 2 + 10; ++i) {
+    all.push_back(random_unit());
+    keys.push_back(n + i);
+    values.insert(values.end(), all.back().begin(), all.back().end());
+  }
+  ASSERT_TRUE(back->AddBatch(keys, values, 2).ok());
+  EXPECT_EQ(FreeSlots(*back), 0u);
+  EXPECT_EQ(back->size(), static_cast<size_t>(n / 2 + n / 2 + 10));
+  int found = 0;
+  for (int i = 0; i < n / 2 + 10; ++i) {
+    const int64_t key = n + i;
+    auto hits = back->Search(all[static_cast<size_t>(key)], 1);
+    ASSERT_EQ(hits.size(), 1u);
+    found += hits[0].key == key ? 1 : 0;
+  }
+  EXPECT_GE(found, (n / 2 + 10) * 95 / 100);  // each new vector is its own nearest neighbour
+  for (int i = 0; i < n; i += 2) {
+    for (const Ranked& r : back->Search(all[static_cast<size_t>(i)], 10)) EXPECT_NE(r.key % 2 == 0 && r.key < n, true);
+  }
+  std::remove(path.c_str());
 }
 
 }  // namespace

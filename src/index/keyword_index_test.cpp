@@ -145,5 +145,43 @@ TEST_F(KeywordTest, StatisticsFollowRemovalsAndCompaction) {
   EXPECT_EQ(index.Search(tokenizer->Query("alone"), 10).size(), 1u);
 }
 
+TEST_F(KeywordTest, SerializedIndexRanksAsTheOriginalAndBrokenBytesAreRefused) {
+  KeywordIndex index;
+  for (int64_t key = 0; key < 300; ++key) {
+    Add(index, key * 3, key % 4 == 0 ? "vitamin d and bone density" : "sleep and melatonin in adults",
+        key % 5 == 0 ? "Region | Sales" : "");
+  }
+  for (int64_t key = 0; key < 300; key += 7) index.Remove(key * 3);
+  const std::string bytes = index.Serialize();
+  std::optional<KeywordIndex> back = KeywordIndex::Deserialize(bytes);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->size(), index.size());
+  for (const char* q : {"vitamin bone", "melatonin", "sales region sleep"}) {
+    const auto a = index.Search(tokenizer->Query(q), 1000), b = back->Search(tokenizer->Query(q), 1000);
+    ASSERT_EQ(a.size(), b.size()) << q;
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].key, b[i].key);
+      EXPECT_DOUBLE_EQ(a[i].score, b[i].score);
+    }
+  }
+  // The copy takes changes like the original.
+  Add(*back, 9001, "melatonin alone");
+  back->Remove(3);
+  EXPECT_EQ(back->Search(tokenizer->Query("alone"), 10).size(), 1u);
+  // Any truncation, a trailing byte, or another format is refused, never half-read.
+  for (size_t cut : {size_t{0}, size_t{3}, size_t{8}, bytes.size() / 3, bytes.size() / 2, bytes.size() - 1}) {
+    EXPECT_FALSE(KeywordIndex::Deserialize(std::string_view(bytes).substr(0, cut)).has_value()) << cut;
+  }
+  EXPECT_FALSE(KeywordIndex::Deserialize(bytes + "x").has_value());
+  std::string foreign = bytes;
+  foreign[0] ^= 0x20;
+  EXPECT_FALSE(KeywordIndex::Deserialize(foreign).has_value());
+  std::string huge = bytes;  // a slot count far beyond the bytes that follow
+  huge[8] = '\xff';
+  huge[9] = '\xff';
+  huge[12] = '\x7f';
+  EXPECT_FALSE(KeywordIndex::Deserialize(huge).has_value());
+}
+
 }  // namespace
 }  // namespace betterdev::index

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
 
 #include "ingest/reembedder.hpp"
 #include "search/search_service.hpp"
@@ -45,6 +49,16 @@ class SearchTest : public ::testing::Test {
     const embed::EmbeddingModel& m = embedder.model();
     EXPECT_TRUE(db->documents().CompleteWithChunks(id, d.job_id, 1, 10, chunks, {m.id, m.dimension}, 1).ok());
     return id;
+  }
+  std::vector<int64_t> Keys(SearchService& s, const std::string& user, const std::string& query, Mode mode,
+                            int k = 10) {
+    auto hits = s.Search({user, query, {}, k, mode});
+    EXPECT_TRUE(hits.ok()) << hits.status().message();
+    std::vector<int64_t> out;
+    if (hits.ok()) {
+      for (const Hit& h : *hits) out.push_back(h.chunk.key);
+    }
+    return out;
   }
   std::vector<std::string> Found(SearchService& s, const std::string& user, const std::string& query, Mode mode,
                                  std::vector<std::string> scope = {}) {
@@ -183,6 +197,223 @@ TEST_F(SearchTest, AStoreWithoutAnActiveModelTakesTheConfiguredOne) {
   auto active = db->search().ActiveModel();
   ASSERT_TRUE(active.ok() && active->has_value());
   EXPECT_EQ(**active, (store::VectorModel{model->model().id, 32}));
+}
+
+// Texts whose words overlap enough for every query to rank many chunks.
+std::vector<std::string> Notes(const std::string& topic, int n) {
+  static const char* kWords[] = {"vitamin", "bone", "sleep", "melatonin", "zinc", "iron", "diet", "trial"};
+  std::vector<std::string> texts;
+  for (int i = 0; i < n; ++i) {
+    texts.push_back(topic + " " + kWords[i % 8] + " " + kWords[(i * 3 + 1) % 8] + " note " + std::to_string(i));
+  }
+  return texts;
+}
+
+TEST_F(SearchTest, GraphsAreBuiltInTheBackgroundSavedAndLoadedWarmAndABrokenFileIsRebuiltNeverServed) {
+  auto embedder = embed::NewLocalEmbedder(32);
+  const std::string a1 = Ready("alice", Notes("cardiology", 20), *embedder);
+  const std::string a2 = Ready("alice", Notes("oncology", 20), *embedder);
+  const std::string a3 = Ready("alice", Notes("neurology", 20), *embedder);
+  Ready("bob", Notes("cardiology", 5), *embedder);
+  SearchConfig reference_config;  // exact, nothing saved: the answers every other service must give
+  reference_config.exact_below = 1000000;
+  config.exact_below = 30;
+  config.index_dir = dir.File("search");
+  const std::vector<std::string> queries = {"cardiology vitamin bone", "sleep melatonin", "oncology zinc trial"};
+  auto same_as_reference = [&](SearchService& s, const std::string& when) {
+    SearchService reference(*db, *embedder, reference_config);
+    for (Mode mode : {Mode::kKeyword, Mode::kVector, Mode::kHybrid}) {
+      for (const std::string& q : queries) {
+        EXPECT_EQ(Keys(s, "alice", q, mode), Keys(reference, "alice", q, mode)) << when << " " << ModeName(mode) << " " << q;
+      }
+    }
+  };
+  {
+    SearchService s(*db, *embedder, config);
+    same_as_reference(s, "before the build");  // exact while the graph is built
+    s.WaitForBackgroundWork();
+    EXPECT_EQ(s.stats("alice").graph_vectors, 60u);
+    EXPECT_EQ(s.stats("alice").tail_vectors, 0u);
+    EXPECT_EQ(s.stats("bob").graph_vectors, 0u);  // 5 vectors: exact
+    same_as_reference(s, "after the build");
+    s.Flush();
+  }
+  for (const char* kind : {"alice.kw", "alice.hnsw", "alice.hnsw.meta"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir.File("search/") + kind)) << kind;
+  }
+  const auto saved_at = std::filesystem::last_write_time(dir.File("search/alice.hnsw"));
+  {
+    // Restart: the first search is answered by the saved graph, with no build.
+    SearchService s(*db, *embedder, config);
+    EXPECT_EQ(Keys(s, "alice", queries[0], Mode::kHybrid).size(), 10u);
+    EXPECT_EQ(s.stats("alice").graph_vectors, 60u);
+    EXPECT_EQ(s.stats("alice").tail_vectors, 0u);
+    same_as_reference(s, "warm");
+    // New chunks join the exact tail; a document deleted elsewhere is never returned.
+    const std::string a4 = Ready("alice", Notes("dermatology", 5), *embedder);
+    EXPECT_EQ(Found(s, "alice", "dermatology", Mode::kVector).at(0), a4);
+    EXPECT_EQ(s.stats("alice").tail_vectors, 5u);
+    ASSERT_TRUE(db->documents().Delete("alice", a2).ok());
+    for (Mode mode : {Mode::kKeyword, Mode::kVector, Mode::kHybrid}) {
+      const auto found = Found(s, "alice", "oncology zinc trial", mode);
+      EXPECT_EQ(std::count(found.begin(), found.end(), a2), 0) << ModeName(mode);
+    }
+    s.WaitForBackgroundWork();
+  }
+  EXPECT_EQ(std::filesystem::last_write_time(dir.File("search/alice.hnsw")), saved_at);  // never rebuilt
+  {
+    // Another restart after the delete: the saved indexes lose the deleted chunks at load.
+    SearchService s(*db, *embedder, config);
+    same_as_reference(s, "after a delete");
+    EXPECT_EQ(s.stats("alice").chunks, 45u);
+    EXPECT_EQ(s.stats("alice").graph_vectors, 40u);
+  }
+  // Broken files: one byte of the graph changed, the keyword file cut short.
+  {
+    std::fstream f(dir.File("search/alice.hnsw"), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(dir.File("search/alice.hnsw")) / 2));
+    f.put('\x5a');
+  }
+  std::filesystem::resize_file(dir.File("search/alice.kw"), std::filesystem::file_size(dir.File("search/alice.kw")) / 2);
+  {
+    SearchService s(*db, *embedder, config);
+    same_as_reference(s, "broken files");
+    s.WaitForBackgroundWork();
+    EXPECT_EQ(s.stats("alice").graph_vectors, 45u);  // rebuilt from the store
+    same_as_reference(s, "rebuilt");
+  }
+  IndexFiles files(config.index_dir);
+  auto graph = files.LoadGraph("alice", embedder->model(), {});
+  ASSERT_TRUE(graph.ok()) << graph.status().message();
+  EXPECT_EQ(graph->graph->size(), 45u);
+  EXPECT_EQ(files.LoadGraph("alice", {"another-model", 32}, {}).status().code(), StatusCode::kNotFound);
+  (void)a1;
+  (void)a3;
+}
+
+TEST_F(SearchTest, DocumentsGroupTheirBestChunkUpToKDocuments) {
+  auto embedder = embed::NewLocalEmbedder(32);
+  const std::string many = Ready("alice", Notes("melatonin", 30), *embedder);
+  const std::string one = Ready("alice", {"melatonin and sleep in adults"}, *embedder);
+  const std::string other = Ready("alice", {"melatonin dosage"}, *embedder);
+  SearchService s(*db, *embedder, config);
+  for (Mode mode : {Mode::kKeyword, Mode::kVector, Mode::kHybrid}) {
+    Request passages{"alice", "melatonin", {}, 3, mode};
+    auto chunks = s.Search(passages);
+    ASSERT_TRUE(chunks.ok());
+    ASSERT_EQ(chunks->size(), 3u);
+    Request grouped = passages;
+    grouped.group_by_document = true;
+    grouped.k = 1000;
+    auto best = s.Search(grouped);
+    ASSERT_TRUE(best.ok());
+    std::vector<std::string> ids;
+    for (const Hit& h : *best) ids.push_back(h.chunk.document_id);
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(ids, (std::vector<std::string>{many, one, other})) << ModeName(mode);
+    for (size_t i = 1; i < best->size(); ++i) EXPECT_GE((*best)[i - 1].score, (*best)[i].score);
+    grouped.k = 2;
+    EXPECT_EQ(s.Search(grouped)->size(), 2u);
+  }
+  EXPECT_EQ(s.Search({"alice", "melatonin", {}, 1001, Mode::kHybrid}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(SearchTest, IdleUsersLeaveMemoryAndComeBackOnTheirNextSearch) {
+  auto embedder = embed::NewLocalEmbedder(32);
+  const std::string a1 = Ready("alice", {"quantum chromodynamics"}, *embedder);
+  const std::string b1 = Ready("bob", {"quantum gravity"}, *embedder);
+  config.idle_seconds = 1;
+  config.index_dir = dir.File("search");
+  SearchService s(*db, *embedder, config);
+  EXPECT_EQ(Found(s, "alice", "quantum", Mode::kHybrid), std::vector<std::string>{a1});
+  EXPECT_EQ(Found(s, "bob", "quantum", Mode::kHybrid), std::vector<std::string>{b1});
+  EXPECT_EQ(s.users_in_memory(), 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(Found(s, "bob", "quantum", Mode::kHybrid), std::vector<std::string>{b1});
+  EXPECT_EQ(s.users_in_memory(), 1u);  // alice (and bob, who came back at once) left
+  EXPECT_EQ(s.stats("alice").chunks, 0u);
+  EXPECT_EQ(Found(s, "alice", "quantum", Mode::kHybrid), std::vector<std::string>{a1});
+  EXPECT_EQ(s.stats("alice").chunks, 1u);
+}
+
+std::vector<float> RandomUnit(std::mt19937& rng, int dim) {
+  std::normal_distribution<float> g;
+  std::vector<float> v(static_cast<size_t>(dim));
+  float n = 0;
+  for (float& x : v) {
+    x = g(rng);
+    n += x * x;
+  }
+  for (float& x : v) x /= std::sqrt(n);
+  return v;
+}
+
+TEST(UserIndexTest, SearchesStayExactAndCompleteWhileAGraphIsBuiltAndSwappedIn) {
+  std::mt19937 rng(7);
+  const int dim = 8;
+  UserIndex u("alice");
+  u.Start({}, std::nullopt, 0);
+  u.ResetVectors({"m", dim});
+  auto reference = index::NewExactIndex(dim);
+  auto add = [&](int64_t from, int64_t to, const std::string& document) {
+    std::vector<int64_t> keys;
+    std::vector<float> values;
+    std::vector<std::string> documents;
+    for (int64_t key = from; key <= to; ++key) {
+      const std::vector<float> v = RandomUnit(rng, dim);
+      ASSERT_TRUE(reference->Add(key, v).ok());
+      keys.push_back(key);
+      values.insert(values.end(), v.begin(), v.end());
+      documents.push_back(document);
+    }
+    u.AddVectors(keys, values, documents);
+  };
+  auto forget = [&](int64_t key) {
+    u.Forget(std::vector<int64_t>{key});
+    reference->Remove(key);
+  };
+  auto agrees = [&](const std::string& when) {
+    for (int q = 0; q < 20; ++q) {
+      const std::vector<float> query = RandomUnit(rng, dim);
+      const auto want = reference->Search(query, 100), got = u.SearchVectors(query, 100, {});
+      ASSERT_EQ(got.size(), want.size()) << when;
+      for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got[i].key, want[i].key) << when << " rank " << i;
+    }
+  };
+  add(1, 20, "d1");
+  add(21, 40, "d2");
+  EXPECT_FALSE(u.WantsBuild(50));
+  ASSERT_TRUE(u.WantsBuild(16));
+  std::optional<BuildJob> job = u.StartBuild(16);
+  ASSERT_TRUE(job.has_value());
+  EXPECT_FALSE(u.StartBuild(16).has_value());  // one build at a time
+  EXPECT_EQ(job->keys.size(), 40u);
+  EXPECT_EQ(job->through_key, 40);
+  // While it builds: new vectors, a removal of a key the build has taken.
+  add(41, 45, "d3");
+  forget(3);
+  agrees("during the build");
+  auto graph = index::NewHnswIndex(dim);
+  ASSERT_TRUE(graph->AddBatch(job->keys, job->values, 2).ok());
+  ASSERT_TRUE(u.FinishBuild(*job, std::move(graph)));
+  EXPECT_EQ(u.stats().graph_vectors, 40u);
+  EXPECT_EQ(u.stats().tail_vectors, 5u);
+  EXPECT_EQ(u.stats().dead_vectors, 1u);  // 3: in the new graph, filtered out
+  agrees("after the swap");
+  forget(10);
+  u.ForgetDocument("d3");
+  for (int64_t key = 41; key <= 45; ++key) reference->Remove(key);
+  agrees("after removals");
+  const auto scoped = u.SearchVectors(RandomUnit(rng, dim), 100, {"d1"});
+  EXPECT_EQ(scoped.size(), 18u);  // d1 without 3 and 10
+  // A model change during a build makes it stale: its graph is dropped.
+  add(46, 80, "d4");
+  job = u.StartBuild(16);
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->dead.size(), 2u);
+  u.ResetVectors({"m2", dim});
+  EXPECT_FALSE(u.FinishBuild(*job, index::NewHnswIndex(dim)));
+  EXPECT_EQ(u.stats().graph_vectors, 0u);
 }
 
 }  // namespace
