@@ -112,7 +112,7 @@ Result<SavedKeywords> IndexFiles::LoadKeywords(const std::string& user_id) const
   int64_t through = 0;
   uint64_t length = 0;
   constexpr size_t kHeader = sizeof magic + sizeof version + sizeof through + sizeof length + sizeof crc;
-  if (file->size() < kHeader) return Status::NotFound("truncated keyword index " + path);
+  if (file->size() < kHeader) return Status::Internal("truncated keyword index " + path);
   const char* p = file->data();
   auto get = [&p](auto& v) {
     std::memcpy(&v, p, sizeof v);
@@ -126,10 +126,10 @@ Result<SavedKeywords> IndexFiles::LoadKeywords(const std::string& user_id) const
   const std::string_view body(file->data() + kHeader, file->size() - kHeader);
   if (magic != kKeywordMagic || version != kKeywordVersion || length != body.size() ||
       Crc(Crc(0, nullptr, 0), body.data(), body.size()) != crc) {
-    return Status::NotFound("corrupt or foreign keyword index " + path);
+    return Status::Internal("corrupt or foreign keyword index " + path);
   }
   std::optional<index::KeywordIndex> keywords = index::KeywordIndex::Deserialize(body);
-  if (!keywords) return Status::NotFound("unreadable keyword index " + path);
+  if (!keywords) return Status::Internal("unreadable keyword index " + path);
   return SavedKeywords{std::move(*keywords), through};
 }
 
@@ -170,16 +170,16 @@ Result<SavedGraph> IndexFiles::LoadGraph(const std::string& user_id, const embed
   uint32_t crc = 0;
   if (!std::getline(in, header) || header != kGraphHeader || !std::getline(in, model_id) ||
       !(in >> dimension >> through >> bytes >> crc)) {
-    return Status::NotFound("unreadable vector index description");
+    return Status::Internal("unreadable vector index description");
   }
   if (model_id != model.id || dimension != model.dimension) return Status::NotFound("saved vectors of another model");
   const std::string path = PathOf(user_id, "hnsw");
   std::optional<std::pair<uint32_t, uint64_t>> actual = CrcOfFile(path);
   if (!actual || actual->first != crc || actual->second != bytes) {
-    return Status::NotFound("corrupt or stale vector index " + path);
+    return Status::Internal("corrupt or stale vector index " + path);
   }
   Result<std::unique_ptr<index::VectorIndex>> graph = index::LoadHnswIndex(path, dimension, options);
-  if (!graph.ok()) return Status::NotFound(graph.status().message());
+  if (!graph.ok()) return Status::Internal(graph.status().message());
   return SavedGraph{std::move(*graph), through};
 }
 

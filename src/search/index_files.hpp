@@ -2,8 +2,8 @@
 // index (index::KeywordIndex::Serialize) and the HNSW graph (hnswlib's format), each with what
 // it covers (chunk keys up to `through_key`; the graph also its embedding model). A file is
 // trusted only when its checksum (CRC-32 of every byte, recorded when it was written) matches:
-// a missing, stale, truncated or corrupt file is reported as NotFound and rebuilt by the
-// caller, never served. Files are written under a temporary name and renamed, so a crash
+// a missing file (or a graph of another model) is NotFound, a truncated or corrupt one
+// Internal; either way the caller rebuilds from the store, never serving it. Files are written under a temporary name and renamed, so a crash
 // leaves the old file or the new one. Thread-safe (no state beside the directory).
 #pragma once
 

@@ -101,7 +101,9 @@ Status SearchService::Begin(UserIndex& u) {
     u.Start(*live, std::move(saved->index), saved->through_key);
     c.text_key = c.saved_text_key = saved->through_key;
   } else {
-    if (files_.enabled() && !live->empty()) Warn("search: keyword index rebuilt from the store", u.user_id(), saved.status().message());
+    if (saved.status().code() != StatusCode::kNotFound) {
+      Warn("search: keyword index rebuilt from the store", u.user_id(), saved.status().message());
+    }
     u.Start(*live, std::nullopt, 0);
   }
   c.started = true;
@@ -137,7 +139,9 @@ Status SearchService::RefreshVectors(UserIndex& u, const embed::EmbeddingModel& 
       u.ResetVectors(model, std::move(saved->graph), saved->through_key, *live);
       c.vector_key = saved->through_key;
     } else {
-      if (files_.enabled() && c.text_key > 0) Warn("search: vector index rebuilt from the store", u.user_id(), saved.status().message());
+      if (saved.status().code() != StatusCode::kNotFound) {
+        Warn("search: vector index rebuilt from the store", u.user_id(), saved.status().message());
+      }
       u.ResetVectors(model);
       c.vector_key = 0;
     }

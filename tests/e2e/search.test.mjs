@@ -2,9 +2,13 @@
 // and indexed by the workers; the API searches keyword, vector and hybrid, scoped to the caller
 // and optionally to some documents; deleted and reprocessed documents drop out at once.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 
-import { api, assertError, eventually, metricValue, parseMetrics, registerAndLogin, sharedServer } from './helpers.mjs';
+import {
+  api, assertError, eventually, metricValue, parseMetrics, registerAndLogin, sharedServer, startServer, tempDir,
+} from './helpers.mjs';
 import { CHUNK_KEYS, uploadOk, waitForDocument, waitReady } from './ingest_helpers.mjs';
 
 const TEXTS = {
@@ -106,8 +110,9 @@ describe('search', () => {
     const cases = [
       [{}, /query is required/],
       [{ query: '   ' }, /query must not be empty/],
-      [{ query: 'x', k: 0 }, /k must be an integer from 1 to 100/],
-      [{ query: 'x', k: 101 }, /k must be an integer from 1 to 100/],
+      [{ query: 'x', k: 0 }, /k must be an integer from 1 to 1000/],
+      [{ query: 'x', k: 1001 }, /k must be an integer from 1 to 1000/],
+      [{ query: 'x', group_by: 'page' }, /group_by must be chunk or document/],
       [{ query: 'x', k: 2.5 }, /k must be an integer/],
       [{ query: 'x', mode: 'semantic' }, /mode must be hybrid, vector or keyword/],
       [{ query: 'x', document_ids: 'abc' }, /document_ids must be an array of strings/],
@@ -121,5 +126,75 @@ describe('search', () => {
     }
     assertError(await search(shared.url, token, { query: 'x', document_ids: ['doc_nope'] }), 404, 'not_found');
     assertError(await api(shared.url, 'POST', '/v1/search', { body: { query: 'x' } }), 401, 'unauthorized');
+  });
+
+  test('group_by document: the best chunk of each document, up to k documents', async () => {
+    const { token, ids } = await library();
+    const extra = await uploadOk(shared.url, token, Buffer.from(`${TEXTS['vitamins.txt']} `.repeat(40)), 'long.txt');
+    await waitReady(shared.url, token, extra.document_id, { server: shared.server });
+    for (const mode of ['hybrid', 'vector', 'keyword']) {
+      const chunks = await search(shared.url, token, { query: 'vitamin D bone density', mode, k: 5 });
+      assert.ok(new Set(chunks.json.data.map((h) => h.document_id)).size < chunks.json.data.length, `${mode}: passages repeat documents`);
+      const docs = await search(shared.url, token, { query: 'vitamin D bone density', mode, k: 1000, group_by: 'document' });
+      assert.equal(docs.status, 200, docs.text);
+      const got = docs.json.data.map((h) => h.document_id);
+      assert.equal(new Set(got).size, got.length, `${mode}: one chunk per document`);
+      assert.ok(got.includes(ids['vitamins.txt']) && got.includes(extra.document_id), `${mode}: ${got}`);
+      for (let i = 1; i < docs.json.data.length; i++) assert.ok(docs.json.data[i - 1].score >= docs.json.data[i].score);
+      const one = await search(shared.url, token, { query: 'vitamin D bone density', mode, k: 1, group_by: 'document' });
+      assert.equal(one.json.data.length, 1);
+    }
+  });
+});
+
+describe('search indexes across restarts', () => {
+  test('saved beside the database, loaded at the next start; a corrupt file is rebuilt, never served', async () => {
+    const dir = tempDir();
+    const dataDir = path.join(dir, 'data');
+    const args = ['--workers', '1', '--poll-ms', '50', '--exact-search-below', '4'];
+    const queries = ['vitamin D bone density', 'northern line timetable', 'green tea caffeine'];
+    const answers = async (url, token) => {
+      const out = [];
+      for (const mode of ['hybrid', 'vector', 'keyword']) {
+        for (const query of queries) out.push((await search(url, token, { query, mode, k: 5 })).json.data.map((h) => h.id));
+      }
+      return out;
+    };
+    let server = await startServer({ args, dataDir });
+    let user;
+    let before;
+    try {
+      user = await registerAndLogin(server.url);
+      for (const [name, text] of Object.entries(TEXTS)) {
+        // Several chunks per document: past the exact-search threshold, so a graph is built.
+        const up = await uploadOk(server.url, user.token, Buffer.from(`${text}\n\n`.repeat(30)), name);
+        await waitReady(server.url, user.token, up.document_id, { server });
+      }
+      before = await answers(server.url, user.token);
+      const graph = path.join(dataDir, 'search', `${user.id}.hnsw`);
+      await eventually(() => fs.existsSync(graph), { timeoutMs: 20000, what: 'a saved graph' });
+    } finally {
+      await server.stop();
+    }
+    assert.ok(fs.existsSync(path.join(dataDir, 'search', `${user.id}.kw`)), 'the keyword index saved at shutdown');
+    try {
+      server = await startServer({ args, dataDir });
+      const token = (await api(server.url, 'POST', '/v1/auth/login', { body: { email: user.email, password: user.password } })).json.access_token;
+      assert.deepEqual(await answers(server.url, token), before, 'the same answers from the saved indexes');
+      assert.ok(!server.logs().includes('rebuilt from the store'), server.logs());
+      await server.stop();
+      // One byte of the graph changed: detected, rebuilt, the answers unchanged.
+      const graph = path.join(dataDir, 'search', `${user.id}.hnsw`);
+      const bytes = fs.readFileSync(graph);
+      bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+      fs.writeFileSync(graph, bytes);
+      server = await startServer({ args, dataDir });
+      const again = (await api(server.url, 'POST', '/v1/auth/login', { body: { email: user.email, password: user.password } })).json.access_token;
+      assert.deepEqual(await answers(server.url, again), before, 'the same answers while the graph is rebuilt');
+      assert.match(server.logs(), /vector index rebuilt from the store/);
+    } finally {
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
