@@ -22,6 +22,22 @@ start_server() {  # args...
     sed -E 's/.*"access_token":"([^"]+)".*/\1/')
 }
 stop_server() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
+restart_server() {  # args... : the same data dir, the same users (tokens stay valid)
+  "$BIN" serve --port 0 --data-dir "$WORK/data" --access-log false "$@" >"$WORK/out.log" 2>&1 &
+  PID=$!
+  URL=""
+  for _ in $(seq 1 1000); do
+    URL=$(grep -oE 'on http://[^ ]+' "$WORK/out.log" | head -1 | cut -c4- || true)
+    [ -n "$URL" ] && break
+    sleep 0.005
+  done
+}
+new_user() {  # email -> a bearer token
+  local j='Content-Type: application/json'
+  curl -fs -XPOST "$URL/v1/auth/register" -H "$j" -d "{\"email\":\"$1\",\"password\":\"benchmark-password\"}" >/dev/null
+  curl -fs -XPOST "$URL/v1/auth/login" -H "$j" -d "{\"email\":\"$1\",\"password\":\"benchmark-password\"}" |
+    sed -E 's/.*"access_token":"([^"]+)".*/\1/'
+}
 upload() {  # file [name] -> document id
   curl -fs -XPOST "$URL/v1/documents" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/octet-stream' \
     -H "X-Filename: ${2:-$(basename "$1")}" --data-binary @"$1" | sed -E 's/.*"document_id":"([^"]+)".*/\1/'

@@ -2,6 +2,7 @@
 #include <queue>
 #include <unordered_map>
 
+#include "index/distance.hpp"
 #include "index/vector_index.hpp"
 
 namespace betterdev::index {
@@ -59,11 +60,10 @@ class ExactIndex final : public VectorIndex {
     if (k <= 0 || query.size() != static_cast<size_t>(dim_)) return {};
     auto worse = [](const Ranked& a, const Ranked& b) { return a.score > b.score; };
     std::priority_queue<Ranked, std::vector<Ranked>, decltype(worse)> best(worse);  // min-heap of the top k
+    const DotFn dot_of = Dot();
     for (size_t s = 0; s < keys_.size(); ++s) {
       if (allow && !allow(keys_[s])) continue;
-      const float* v = values_.data() + s * dim_;
-      float dot = 0;
-      for (int d = 0; d < dim_; ++d) dot += v[d] * query[static_cast<size_t>(d)];
+      const float dot = dot_of(values_.data() + s * dim_, query.data(), static_cast<size_t>(dim_));
       if (best.size() < static_cast<size_t>(k)) {
         best.push({keys_[s], dot});
       } else if (dot > best.top().score) {
@@ -85,10 +85,7 @@ class ExactIndex final : public VectorIndex {
     for (int64_t key : keys) {
       auto it = slot_.find(key);
       if (it == slot_.end()) continue;
-      const float* v = values_.data() + it->second * dim_;
-      float dot = 0;
-      for (int d = 0; d < dim_; ++d) dot += v[d] * query[static_cast<size_t>(d)];
-      scored.push_back({key, dot});
+      scored.push_back({key, Dot()(values_.data() + it->second * dim_, query.data(), static_cast<size_t>(dim_))});
     }
     return TopK(std::move(scored), k);
   }

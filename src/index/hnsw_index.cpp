@@ -16,10 +16,26 @@
 #include <thread>
 #include <unordered_set>
 
+#include "index/distance.hpp"
 #include "index/vector_index.hpp"
 
 namespace betterdev::index {
 namespace {
+
+// Inner-product distance (1 - a·b) with the kernel index/distance.hpp chose for this CPU,
+// instead of the one hnswlib's InnerProductSpace fixes when it is compiled (SSE in the
+// portable build). Only hnswlib's templates for this one type are instantiated.
+class DispatchedInnerProduct final : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit DispatchedInnerProduct(size_t dimension) : dimension_(dimension), distance_(InnerProductDistance()) {}
+  size_t get_data_size() override { return dimension_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return distance_; }
+  void* get_dist_func_param() override { return &dimension_; }
+
+ private:
+  size_t dimension_;
+  DistanceFn distance_;
+};
 
 class HnswIndex final : public VectorIndex {
  public:
@@ -153,10 +169,7 @@ class HnswIndex final : public VectorIndex {
     if (k <= 0 || query.size() != static_cast<size_t>(dim_)) return scored;
     for (int64_t key : keys) {
       if (live_.count(key) == 0) continue;
-      const float* v = Vector(key);
-      float dot = 0;
-      for (size_t d = 0; d < query.size(); ++d) dot += v[d] * query[d];
-      scored.push_back({key, dot});
+      scored.push_back({key, Dot()(Vector(key), query.data(), query.size())});
     }
     return TopK(std::move(scored), k);
   }
@@ -186,7 +199,7 @@ class HnswIndex final : public VectorIndex {
   }
 
   int dim_;
-  hnswlib::InnerProductSpace space_;
+  DispatchedInnerProduct space_;
   mutable hnswlib::HierarchicalNSW<float> hnsw_;
   std::unordered_set<int64_t> live_;
   std::vector<hnswlib::tableint> free_;  // slots of removed keys, marked deleted in the graph

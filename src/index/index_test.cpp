@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "index/distance.hpp"
 #include "index/fusion.hpp"
 #include "index/vector_index.hpp"
 
@@ -22,6 +23,27 @@ std::vector<float> Unit(std::vector<float> v) {
   for (float x : v) n += x * x;
   for (float& x : v) x /= std::sqrt(n);
   return v;
+}
+
+TEST(Distance, EveryKernelThisCpuRunsAgreesWithPlainArithmeticAtEveryLength) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1, 1);
+  const std::vector<DotKernel> kernels = DotKernels();
+  ASSERT_GE(kernels.size(), 1u);
+  bool in_use_listed = false;
+  for (const DotKernel& k : kernels) in_use_listed |= k.name == DotKernelName() && k.dot == index::Dot();
+  EXPECT_TRUE(in_use_listed) << DotKernelName();
+  for (size_t n : {0, 1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 100, 384, 1023, 1024, 1536}) {
+    std::vector<float> a(n + 1), b(n + 1);  // one float more: kernels must not read it
+    for (size_t i = 0; i < n; ++i) {
+      a[i] = u(rng);
+      b[i] = u(rng);
+    }
+    a[n] = b[n] = 1e30F;
+    double want = 0;
+    for (size_t i = 0; i < n; ++i) want += static_cast<double>(a[i]) * b[i];
+    for (const DotKernel& k : kernels) EXPECT_NEAR(k.dot(a.data(), b.data(), n), want, 1e-4 * (1 + n)) << k.name << " " << n;
+  }
 }
 
 TEST(Fusion, ReciprocalRankFusionAddsWeightedReciprocalRanks) {

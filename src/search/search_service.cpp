@@ -188,6 +188,7 @@ void SearchService::ScheduleBuild(const std::shared_ptr<UserIndex>& u) {
 void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
   std::optional<BuildJob> job = u->StartBuild(config_.exact_below);
   if (!job) return;
+  const int64_t started = NowMs();
   const size_t total = (job->base ? job->base->size() : 0) + job->keys.size();
   std::unique_ptr<index::VectorIndex> next;
   if (job->base) {
@@ -220,7 +221,13 @@ void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
   if (Status s = files_.SaveGraph(u->user_id(), *next, job->model, job->through_key); !s.ok()) {
     Warn("search: cannot save a vector index", u->user_id(), s.message());
   }
-  if (u->FinishBuild(*job, std::move(next))) ScheduleBuild(u);  // more may have come meanwhile
+  const size_t vectors = next->size();
+  if (!u->FinishBuild(*job, std::move(next))) return;  // the model changed meanwhile
+  if (log_ != nullptr) {
+    log_->Info("search: vector index built", {{"user_id", u->user_id()}, {"vectors", vectors},
+                                              {"added", job->keys.size()}, {"ms", NowMs() - started}});
+  }
+  ScheduleBuild(u);  // more may have come meanwhile
 }
 
 void SearchService::ScheduleSave(const std::shared_ptr<UserIndex>& u) {

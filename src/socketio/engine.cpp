@@ -319,7 +319,8 @@ void EngineServer::Session::Terminate(std::string reason, const char* poll_packe
     for (TimerQueue::Id t : {ping_timer_, pong_timer_, upgrade_timer_}) server_.timers_.Cancel(t);
     // A client that closes by POST may have sent its last poll on another connection that has
     // not arrived yet: that poll is owed the noop (then the sid is forgotten, or after 2 s).
-    owe_noop_ = !poll_ && !upgraded_ && !websocket_ && std::string_view(poll_packet) == "6";
+    // A poll that arrived but is not attached yet (claimed) gets it in AttachPoll instead.
+    owe_noop_ = !poll_ && !poll_claimed_ && !upgraded_ && !websocket_ && std::string_view(poll_packet) == "6";
     if (poll_) poll_->Reply(PollReply(poll_packet));
     poll_.reset();
     if (ws_) ws_->Close(1000, "");
