@@ -47,17 +47,28 @@ std::optional<std::pair<uint32_t, uint64_t>> CrcOfFile(const std::string& path) 
   return std::make_pair(crc, size);
 }
 
+// A temporary name no other writer (thread or process) uses: their bytes never interleave.
+std::string TempName(const std::string& path) {
+  char nonce[8];
+  SecureRandomBytes(nonce, sizeof nonce);
+  return path + ".tmp." + HexEncode(std::string_view(nonce, sizeof nonce));
+}
+
 Status WriteFile(const std::string& path, std::string_view bytes) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = TempName(path);
+  bool written;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     out.close();
-    if (!out) return Status::Internal("cannot write " + tmp);
+    written = static_cast<bool>(out);
   }
   std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Status::Internal("cannot rename " + tmp + ": " + ec.message());
+  if (written) fs::rename(tmp, path, ec);
+  if (!written || ec) {
+    fs::remove(tmp, ec);
+    return Status::Internal("cannot write " + path);
+  }
   return Status::Ok();
 }
 
@@ -138,10 +149,13 @@ Status IndexFiles::SaveGraph(const std::string& user_id, const index::VectorInde
   if (!enabled()) return Status::Ok();
   std::error_code ec;
   fs::create_directories(dir_, ec);
-  const std::string path = PathOf(user_id, "hnsw"), tmp = path + ".tmp";
-  BD_RETURN_IF_ERROR(index::SaveHnswIndex(graph, tmp));
-  std::optional<std::pair<uint32_t, uint64_t>> crc = CrcOfFile(tmp);
-  if (!crc) return Status::Internal("cannot read back " + tmp);
+  const std::string path = PathOf(user_id, "hnsw"), tmp = TempName(path);
+  Status saved = index::SaveHnswIndex(graph, tmp);
+  std::optional<std::pair<uint32_t, uint64_t>> crc = saved.ok() ? CrcOfFile(tmp) : std::nullopt;
+  if (!crc) {
+    fs::remove(tmp, ec);
+    return saved.ok() ? Status::Internal("cannot read back " + tmp) : saved;
+  }
   // The meta goes first (naming the new file's checksum): between the two renames the old
   // graph fails its check and is rebuilt, never served with the wrong coverage.
   std::ostringstream meta;
@@ -151,9 +165,12 @@ Status IndexFiles::SaveGraph(const std::string& user_id, const index::VectorInde
        << through_key << "\n"
        << crc->second << "\n"
        << crc->first << "\n";
-  BD_RETURN_IF_ERROR(WriteFile(PathOf(user_id, "hnsw.meta"), meta.str()));
-  fs::rename(tmp, path, ec);
-  if (ec) return Status::Internal("cannot rename " + tmp + ": " + ec.message());
+  Status written = WriteFile(PathOf(user_id, "hnsw.meta"), meta.str());
+  if (written.ok()) fs::rename(tmp, path, ec);
+  if (!written.ok() || ec) {
+    fs::remove(tmp, ec);
+    return written.ok() ? Status::Internal("cannot rename " + tmp) : written;
+  }
   return Status::Ok();
 }
 
@@ -190,9 +207,7 @@ Result<std::unique_ptr<index::VectorIndex>> IndexFiles::Copy(const std::string& 
     std::error_code ec;
     fs::create_directories(dir_, ec);
   }
-  char nonce[8];
-  SecureRandomBytes(nonce, sizeof nonce);
-  const std::string tmp = PathOf(user_id, "hnsw.copy." + HexEncode(std::string_view(nonce, sizeof nonce)));
+  const std::string tmp = TempName(PathOf(user_id, "hnsw.copy"));
   BD_RETURN_IF_ERROR(index::SaveHnswIndex(graph, tmp));
   Result<std::unique_ptr<index::VectorIndex>> copy = index::LoadHnswIndex(tmp, graph.dimension(), options);
   std::error_code ec;

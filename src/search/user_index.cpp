@@ -224,6 +224,7 @@ bool UserIndex::FinishBuild(const BuildJob& job, std::unique_ptr<index::VectorIn
     if (tail_ && tail_->Contains(key)) tail_->Remove(key);
     else dead.insert(key);
   }
+  if (tail_ && tail_->size() == 0) tail_.reset();  // its buffer goes with it
   dead_ = std::move(dead);
   graph_ = std::move(graph);
   return true;
