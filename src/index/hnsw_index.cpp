@@ -73,15 +73,24 @@ class HnswIndex final : public VectorIndex {
     while (capacity < hnsw_.cur_element_count + keys.size()) capacity *= 2;
     if (capacity != hnsw_.max_elements_) hnsw_.resizeIndex(capacity);
     std::atomic<size_t> next{0};
+    std::mutex failed_mu;
+    std::string failed;  // the first exception's message (hnswlib throws; a thread must not)
     auto work = [&] {
-      for (size_t i = next++; i < keys.size(); i = next++) {
-        hnsw_.addPoint(vectors.data() + i * dim, static_cast<hnswlib::labeltype>(keys[i]));
+      try {
+        for (size_t i = next++; i < keys.size(); i = next++) {
+          hnsw_.addPoint(vectors.data() + i * dim, static_cast<hnswlib::labeltype>(keys[i]));
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard lock(failed_mu);
+        if (failed.empty()) failed = e.what();
+        next = keys.size();
       }
     };
     std::vector<std::thread> pool;
     for (int t = 1; t < std::min<int>(threads, static_cast<int>(keys.size())); ++t) pool.emplace_back(work);
     work();
     for (std::thread& t : pool) t.join();
+    if (!failed.empty()) return Status::Internal("vector index: " + failed);
     live_.insert(keys.begin(), keys.end());
     return Status::Ok();
   }
@@ -107,17 +116,19 @@ class HnswIndex final : public VectorIndex {
   }
 
   // After hnswlib's loadIndex: the live keys and the freed slots, as Remove leaves them.
+  // (A deleted slot may carry the label a live slot took again later: the lookup is rebuilt
+  // from the live slots alone, not trusted from loadIndex, where the highest slot wins.)
   void Adopt(int ef_search) {
     hnsw_.setEf(static_cast<size_t>(ef_search));
+    hnsw_.label_lookup_.clear();
     for (hnswlib::tableint id = 0; id < hnsw_.cur_element_count; ++id) {
-      const hnswlib::labeltype label = hnsw_.getExternalLabel(id);
       if (hnsw_.isMarkedDeleted(id)) {
-        auto it = hnsw_.label_lookup_.find(label);
-        if (it != hnsw_.label_lookup_.end() && it->second == id) hnsw_.label_lookup_.erase(it);
         free_.push_back(id);
-      } else {
-        live_.insert(static_cast<int64_t>(label));
+        continue;
       }
+      const hnswlib::labeltype label = hnsw_.getExternalLabel(id);
+      hnsw_.label_lookup_[label] = id;
+      live_.insert(static_cast<int64_t>(label));
     }
   }
 

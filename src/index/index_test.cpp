@@ -231,6 +231,25 @@ TEST(HnswIndex, RemovedSlotsTakeNewKeysAndSurviveSaveAndLoad) {
     for (const Ranked& r : back->Search(all[static_cast<size_t>(i)], 10)) EXPECT_NE(r.key % 2 == 0 && r.key < n, true);
   }
   std::remove(path.c_str());
+
+  // A key that left a slot and came back in another: after a save and a load it is found in
+  // its new slot, not in the deleted one that still carries its label.
+  auto small = NewHnswIndex(dim);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(small->Add(i, all[static_cast<size_t>(i)]).ok());
+  small->Remove(5);
+  small->Remove(2);
+  ASSERT_TRUE(small->Add(5, all[5]).ok());  // takes slot 2
+  ASSERT_TRUE(SaveHnswIndex(*small, path).ok());
+  auto reloaded = LoadHnswIndex(path, dim);
+  ASSERT_TRUE(reloaded.ok());
+  EXPECT_TRUE((*reloaded)->Contains(5));
+  EXPECT_FALSE((*reloaded)->Contains(2));
+  const std::vector<int64_t> five = {5};
+  ASSERT_EQ((*reloaded)->SearchAmong(all[5], 1, five).size(), 1u);
+  EXPECT_EQ((*reloaded)->Search(all[5], 1).at(0).key, 5);
+  (*reloaded)->Remove(5);
+  EXPECT_FALSE((*reloaded)->Contains(5));
+  std::remove(path.c_str());
 }
 
 }  // namespace

@@ -94,8 +94,9 @@ bool SafeName(const std::string& s) {
 IndexFiles::IndexFiles(std::string dir) : dir_(std::move(dir)) {}
 
 std::string IndexFiles::PathOf(const std::string& user_id, const std::string& kind) const {
-  const std::string name = SafeName(user_id) ? user_id : "u" + Sha256Hex(user_id).substr(0, 40);
-  return (fs::path(dir_.empty() ? fs::temp_directory_path().string() : dir_) / (name + "." + kind)).string();
+  std::string name = SafeName(user_id) ? user_id : Sha256Hex(user_id).substr(0, 40).insert(0, 1, 'u');
+  name.append(1, '.').append(kind);  // (appends: GCC 12 -O3 warns falsely on "a" + b + "c")
+  return (fs::path(dir_.empty() ? fs::temp_directory_path().string() : dir_) / name).string();
 }
 
 Status IndexFiles::SaveKeywords(const std::string& user_id, std::string_view body, int64_t through_key) const {
@@ -109,7 +110,8 @@ Status IndexFiles::SaveKeywords(const std::string& user_id, std::string_view bod
   put(kKeywordVersion);
   put(through_key);
   put(static_cast<uint64_t>(body.size()));
-  put(Crc(Crc(0, nullptr, 0), body.data(), body.size()));
+  put(Crc(Crc(Crc(0, nullptr, 0), reinterpret_cast<const char*>(&through_key), sizeof through_key), body.data(),
+          body.size()));  // the key covered is checked with the bytes
   file += body;
   return WriteFile(PathOf(user_id, "kw"), file);
 }
@@ -136,7 +138,8 @@ Result<SavedKeywords> IndexFiles::LoadKeywords(const std::string& user_id) const
   get(crc);
   const std::string_view body(file->data() + kHeader, file->size() - kHeader);
   if (magic != kKeywordMagic || version != kKeywordVersion || length != body.size() ||
-      Crc(Crc(0, nullptr, 0), body.data(), body.size()) != crc) {
+      Crc(Crc(Crc(0, nullptr, 0), reinterpret_cast<const char*>(&through), sizeof through), body.data(),
+          body.size()) != crc) {
     return Status::Internal("corrupt or foreign keyword index " + path);
   }
   std::optional<index::KeywordIndex> keywords = index::KeywordIndex::Deserialize(body);
@@ -165,7 +168,10 @@ Status IndexFiles::SaveGraph(const std::string& user_id, const index::VectorInde
        << through_key << "\n"
        << crc->second << "\n"
        << crc->first << "\n";
-  Status written = WriteFile(PathOf(user_id, "hnsw.meta"), meta.str());
+  std::string text = meta.str();
+  text += std::to_string(Crc(Crc(0, nullptr, 0), text.data(), text.size()));  // the description's own
+  text += "\n";
+  Status written = WriteFile(PathOf(user_id, "hnsw.meta"), text);
   if (written.ok()) fs::rename(tmp, path, ec);
   if (!written.ok() || ec) {
     fs::remove(tmp, ec);
@@ -179,7 +185,12 @@ Result<SavedGraph> IndexFiles::LoadGraph(const std::string& user_id, const embed
   if (!enabled()) return Status::NotFound("no index directory");
   std::optional<std::string> meta = ReadFile(PathOf(user_id, "hnsw.meta"));
   if (!meta) return Status::NotFound("no saved vector index");
-  std::istringstream in(*meta);
+  const size_t last_line = meta->size() >= 2 ? meta->rfind('\n', meta->size() - 2) : std::string::npos;
+  if (last_line == std::string::npos ||
+      std::to_string(Crc(Crc(0, nullptr, 0), meta->data(), last_line + 1)) + "\n" != meta->substr(last_line + 1)) {
+    return Status::Internal("corrupt vector index description");
+  }
+  std::istringstream in(meta->substr(0, last_line + 1));
   std::string header, model_id;
   int dimension = 0;
   int64_t through = 0;
@@ -190,14 +201,28 @@ Result<SavedGraph> IndexFiles::LoadGraph(const std::string& user_id, const embed
     return Status::Internal("unreadable vector index description");
   }
   if (model_id != model.id || dimension != model.dimension) return Status::NotFound("saved vectors of another model");
-  const std::string path = PathOf(user_id, "hnsw");
-  std::optional<std::pair<uint32_t, uint64_t>> actual = CrcOfFile(path);
-  if (!actual || actual->first != crc || actual->second != bytes) {
-    return Status::Internal("corrupt or stale vector index " + path);
-  }
-  Result<std::unique_ptr<index::VectorIndex>> graph = index::LoadHnswIndex(path, dimension, options);
+  // Checked and read through a link of our own: a graph saved meanwhile (another thread or
+  // process) replaces the name, never the file we check and then read.
+  const std::string path = PathOf(user_id, "hnsw"), mine = TempName(path);
+  std::error_code ec;
+  fs::create_hard_link(path, mine, ec);
+  if (ec) return Status::Internal("no vector index beside its description: " + ec.message());
+  std::optional<std::pair<uint32_t, uint64_t>> actual = CrcOfFile(mine);
+  Result<std::unique_ptr<index::VectorIndex>> graph =
+      actual && actual->first == crc && actual->second == bytes
+          ? index::LoadHnswIndex(mine, dimension, options)
+          : Result<std::unique_ptr<index::VectorIndex>>(Status::Internal("corrupt or stale vector index " + path));
+  fs::remove(mine, ec);
   if (!graph.ok()) return Status::Internal(graph.status().message());
   return SavedGraph{std::move(*graph), through};
+}
+
+void IndexFiles::RemoveLeftovers() const {
+  if (!enabled()) return;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().find(".tmp.") != std::string::npos) fs::remove(it->path(), ec);
+  }
 }
 
 Result<std::unique_ptr<index::VectorIndex>> IndexFiles::Copy(const std::string& user_id,

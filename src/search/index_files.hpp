@@ -49,6 +49,8 @@ class IndexFiles {
                                                    const index::HnswOptions& options) const;
   // The path a user's file of this kind ("kw", "hnsw", "hnsw.meta") has.
   std::string PathOf(const std::string& user_id, const std::string& kind) const;
+  // Removes temporary files a crash left behind (at start).
+  void RemoveLeftovers() const;
 
  private:
   std::string dir_;

@@ -13,6 +13,7 @@ constexpr int kLoadPage = 4096;
 constexpr size_t kBuildSlice = 4096;   // a build checks for shutdown between slices
 constexpr int64_t kSaveEvery = 1000;   // new chunks after which a user's keyword index is saved
 constexpr int64_t kSweepMs = 60'000;
+constexpr int64_t kRetryBuildMs = 60'000;  // after a failed build
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -74,6 +75,7 @@ Result<SearchService::QueryModel> SearchService::SyncModel() {
 }
 
 Status SearchService::Preload() {
+  files_.RemoveLeftovers();
   BD_RETURN_IF_ERROR(store_.Ping());
   return SyncModel().status();
 }
@@ -89,17 +91,21 @@ std::shared_ptr<UserIndex> SearchService::Acquire(const std::string& user_id) {
   std::lock_guard lock(users_mu_);
   std::shared_ptr<UserIndex>& u = users_[user_id];
   if (!u) u = std::make_shared<UserIndex>(user_id);
+  u->last_used() = NowMs();  // under the lock: the idle sweep never takes a user being acquired
   return u;
 }
 
 Status SearchService::Begin(UserIndex& u) {
   UserIndex::Cursor& c = u.cursor();
+  // The file first, then what is live: a chunk that becomes ready in between is newer than the
+  // file, so it is taken by the refresh rather than dropped as gone.
+  Result<SavedKeywords> saved = LoadKeywords(u.user_id());
   Result<std::vector<store::ChunkRef>> live = store_.search().ChunkRefs(u.user_id());
   if (!live.ok()) return live.status();
-  Result<SavedKeywords> saved = files_.LoadKeywords(u.user_id());
   if (saved.ok()) {
     u.Start(*live, std::move(saved->index), saved->through_key);
-    c.text_key = c.saved_text_key = saved->through_key;
+    c.text_key = saved->through_key;
+    u.saved_text_key() = saved->through_key;
   } else {
     if (saved.status().code() != StatusCode::kNotFound) {
       Warn("search: keyword index rebuilt from the store", u.user_id(), saved.status().message());
@@ -123,6 +129,7 @@ Status SearchService::RefreshTexts(UserIndex& u) {
                           (*tokenizer_)->Document(r.context)});
     }
     if (!prepared.empty()) c.text_key = prepared.back().key;
+    c.unsaved_texts += static_cast<int64_t>(prepared.size());
     u.AddTexts(prepared);
     if (rows->size() < static_cast<size_t>(kLoadPage)) return Status::Ok();
   }
@@ -132,6 +139,9 @@ Status SearchService::RefreshVectors(UserIndex& u, const embed::EmbeddingModel& 
   UserIndex::Cursor& c = u.cursor();
   if (!(c.model == model)) {  // first load, or the active model changed: a saved graph if sound
     Result<SavedGraph> saved = files_.LoadGraph(u.user_id(), model, GraphOptions(0));
+    if (saved.ok()) {
+      if (Status s = CheckCoverage(saved->through_key); !s.ok()) saved = s;
+    }
     Result<std::vector<store::ChunkRef>> live =
         saved.ok() ? store_.search().ChunkRefs(u.user_id()) : Result<std::vector<store::ChunkRef>>(std::vector<store::ChunkRef>{});
     if (!live.ok()) return live.status();
@@ -176,12 +186,21 @@ Status SearchService::Refresh(UserIndex& u, const embed::EmbeddingModel* vectors
 }
 
 void SearchService::ScheduleBuild(const std::shared_ptr<UserIndex>& u) {
-  if (!u->WantsBuild(config_.exact_below) || u->build_queued().exchange(true)) return;
+  if (NowMs() < u->build_not_before() || !u->WantsBuild(config_.exact_below) || u->build_queued().exchange(true)) {
+    return;
+  }
   background_.Post([this, weak = std::weak_ptr<UserIndex>(u)] {
     std::shared_ptr<UserIndex> user = weak.lock();
     if (!user) return;
     user->build_queued() = false;
-    if (!stopping_) Build(user);
+    if (stopping_) return;
+    try {
+      Build(user);
+    } catch (const std::exception& e) {  // (out of memory, hnswlib's errors): the process goes on
+      user->CancelBuild();
+      user->build_not_before() = NowMs() + kRetryBuildMs;
+      Warn("search: vector index build failed", user->user_id(), e.what());
+    }
   });
 }
 
@@ -192,10 +211,11 @@ void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
   const size_t total = (job->base ? job->base->size() : 0) + job->keys.size();
   std::unique_ptr<index::VectorIndex> next;
   if (job->base) {
-    Result<std::unique_ptr<index::VectorIndex>> copy = files_.Copy(u->user_id(), *job->base, GraphOptions(total));
+    Result<std::unique_ptr<index::VectorIndex>> copy = files_.Copy(u->user_id(), *job->base, GraphOptions(0));
     if (!copy.ok()) {
       Warn("search: cannot copy a vector index to extend it", u->user_id(), copy.status().message());
       u->CancelBuild();
+      u->build_not_before() = NowMs() + kRetryBuildMs;
       return;
     }
     next = std::move(*copy);
@@ -215,8 +235,13 @@ void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
     if (!s.ok()) {
       Warn("search: vector index build failed", u->user_id(), s.message());
       u->CancelBuild();
+      u->build_not_before() = NowMs() + kRetryBuildMs;
       return;
     }
+  }
+  if (!u->Current(*job)) {  // the model changed meanwhile: nothing to save or swap in
+    u->CancelBuild();
+    return;
   }
   if (Status s = files_.SaveGraph(u->user_id(), *next, job->model, job->through_key); !s.ok()) {
     Warn("search: cannot save a vector index", u->user_id(), s.message());
@@ -232,17 +257,40 @@ void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
 
 void SearchService::ScheduleSave(const std::shared_ptr<UserIndex>& u) {
   UserIndex::Cursor& c = u->cursor();  // refresh mutex held by the caller
-  if (!files_.enabled() || c.text_key - c.saved_text_key < kSaveEvery) return;
-  // Counted in keys, which all users share: at most every kSaveEvery chunks of this user.
-  c.saved_text_key = c.text_key;
+  if (!files_.enabled() || c.unsaved_texts < kSaveEvery) return;
+  c.unsaved_texts = 0;
   background_.Post([this, weak = std::weak_ptr<UserIndex>(u)] {
     std::shared_ptr<UserIndex> user = weak.lock();
-    if (!user || stopping_) return;
-    auto [bytes, through] = user->SerializeKeywords();
-    if (Status s = files_.SaveKeywords(user->user_id(), bytes, through); !s.ok()) {
-      Warn("search: cannot save a keyword index", user->user_id(), s.message());
-    }
+    if (user && !stopping_) SaveKeywords(*user);
   });
+}
+
+void SearchService::SaveKeywords(UserIndex& u) {
+  auto [bytes, through] = u.SerializeKeywords();
+  if (Status s = files_.SaveKeywords(u.user_id(), bytes, through); !s.ok()) {
+    Warn("search: cannot save a keyword index", u.user_id(), s.message());
+    return;
+  }
+  u.saved_text_key() = through;
+}
+
+Result<SavedKeywords> SearchService::LoadKeywords(const std::string& user_id) {
+  Result<SavedKeywords> saved = files_.LoadKeywords(user_id);
+  if (!saved.ok()) return saved;
+  if (Status s = CheckCoverage(saved->through_key); !s.ok()) return s;
+  return saved;
+}
+
+Status SearchService::CheckCoverage(int64_t through_key) {
+  // A file that claims chunks the database never gave out (a database restored from a backup,
+  // or its last commits lost) would make the refresh skip the keys given out again.
+  Result<int64_t> last = store_.search().LastChunkKey();
+  if (!last.ok()) return last.status();
+  if (through_key > *last) {
+    return Status::Internal("saved index covers chunk keys up to " + std::to_string(through_key) +
+                            ", beyond the database's last (" + std::to_string(*last) + ")");
+  }
+  return Status::Ok();
 }
 
 void SearchService::Flush() {
@@ -253,10 +301,7 @@ void SearchService::Flush() {
   }
   for (const auto& u : users) {
     std::lock_guard lock(u->refresh_mutex());
-    UserIndex::Cursor& c = u->cursor();
-    if (!c.started || c.text_key == c.saved_text_key) continue;
-    auto [bytes, through] = u->SerializeKeywords();
-    if (files_.SaveKeywords(u->user_id(), bytes, through).ok()) c.saved_text_key = c.text_key;
+    if (u->cursor().started && u->cursor().text_key > u->saved_text_key()) SaveKeywords(*u);
   }
 }
 
@@ -268,7 +313,8 @@ void SearchService::DropIdleUsers() {
     if (now - last_sweep_ms_ < std::min<int64_t>(kSweepMs, config_.idle_seconds * 1000LL)) return;
     last_sweep_ms_ = now;
     for (auto it = users_.begin(); it != users_.end();) {
-      if (now - it->second->last_used() >= config_.idle_seconds * 1000LL) {
+      // (A user another thread holds is in use, whatever its clock says.)
+      if (now - it->second->last_used() >= config_.idle_seconds * 1000LL && it->second.use_count() == 1) {
         idle.push_back(std::move(it->second));
         it = users_.erase(it);
       } else {
@@ -276,15 +322,9 @@ void SearchService::DropIdleUsers() {
       }
     }
   }
-  for (const auto& u : idle) {  // saved before they go (a search that still holds one is unaffected)
-    std::lock_guard lock(u->refresh_mutex());
-    UserIndex::Cursor& c = u->cursor();
-    if (!files_.enabled() || !c.started || c.text_key == c.saved_text_key) continue;
-    c.saved_text_key = c.text_key;
-    background_.Post([this, u] {
-      auto [bytes, through] = u->SerializeKeywords();
-      (void)files_.SaveKeywords(u->user_id(), bytes, through);
-    });
+  for (const auto& u : idle) {  // saved before they go, on the background thread
+    if (!files_.enabled() || !u->cursor().started || u->cursor().text_key <= u->saved_text_key()) continue;
+    background_.Post([this, u] { SaveKeywords(*u); });
   }
 }
 
@@ -351,10 +391,9 @@ Result<std::vector<index::Ranked>> SearchService::VectorLeg(const std::shared_pt
   std::vector<std::string> one{request.query};
   Result<embed::Embeddings> e = q->embedder->Embed(one);  // no lock held: maybe a remote call
   if (!e.ok()) return Status::Unavailable("could not embed the query: " + e.status().message());
-  if (e->Row(0).size() != static_cast<size_t>(q->model.dimension)) {
-    return Status::Unavailable("the embedding model changed during the search; try again");
-  }
-  return u->SearchVectors(e->Row(0), depth, request.document_ids);
+  std::optional<std::vector<index::Ranked>> hits = u->SearchVectors(e->Row(0), depth, request.document_ids, q->model);
+  if (!hits) return Status::Unavailable("the embedding model changed during the search; try again");
+  return std::move(*hits);
 }
 
 Result<std::vector<Hit>> SearchService::Materialize(UserIndex& u, const Request& request,

@@ -103,6 +103,10 @@ class SearchService {
   void ScheduleBuild(const std::shared_ptr<UserIndex>& u);
   void Build(const std::shared_ptr<UserIndex>& u);
   void ScheduleSave(const std::shared_ptr<UserIndex>& u);
+  void SaveKeywords(UserIndex& u);
+  Result<SavedKeywords> LoadKeywords(const std::string& user_id);
+  // Internal when a saved file covers keys the database has not given out.
+  Status CheckCoverage(int64_t through_key);
   void DropIdleUsers();
   Result<std::vector<index::Ranked>> KeywordLeg(const std::shared_ptr<UserIndex>& u, const Request& request, int depth);
   Result<std::vector<index::Ranked>> VectorLeg(const std::shared_ptr<UserIndex>& u, const Request& request, int depth);

@@ -282,6 +282,21 @@ TEST_F(SearchTest, GraphsAreBuiltInTheBackgroundSavedAndLoadedWarmAndABrokenFile
     EXPECT_EQ(s.stats("alice").graph_vectors, 45u);  // rebuilt from the store
     same_as_reference(s, "rebuilt");
   }
+  // Files saved from another database (restored from an older backup, say) claim chunk keys it
+  // never gave out: never used, whatever their checksums say.
+  {
+    testutil::TempDir other;
+    auto s2 = store::OpenSqliteStore({other.File("t.db")});
+    ASSERT_TRUE(s2.ok());
+    std::swap(db, *s2);
+    ASSERT_TRUE(db->users().Create({"alice", "alice@example.com", "-", 0}).ok());
+    Ready("alice", Notes("cardiology", 12), *embedder);
+    SearchService s(*db, *embedder, config);
+    same_as_reference(s, "another database");
+    EXPECT_EQ(s.stats("alice").chunks, 12u);
+    EXPECT_EQ(s.stats("alice").graph_vectors, 0u);  // (12 < 30: exact)
+    std::swap(db, *s2);
+  }
   IndexFiles files(config.index_dir);
   auto graph = files.LoadGraph("alice", embedder->model(), {});
   ASSERT_TRUE(graph.ok()) << graph.status().message();
@@ -375,9 +390,11 @@ TEST(UserIndexTest, SearchesStayExactAndCompleteWhileAGraphIsBuiltAndSwappedIn) 
   auto agrees = [&](const std::string& when) {
     for (int q = 0; q < 20; ++q) {
       const std::vector<float> query = RandomUnit(rng, dim);
-      const auto want = reference->Search(query, 100), got = u.SearchVectors(query, 100, {});
-      ASSERT_EQ(got.size(), want.size()) << when;
-      for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got[i].key, want[i].key) << when << " rank " << i;
+      const auto want = reference->Search(query, 100);
+      const auto got = u.SearchVectors(query, 100, {}, {"m", dim});
+      ASSERT_TRUE(got.has_value());
+      ASSERT_EQ(got->size(), want.size()) << when;
+      for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ((*got)[i].key, want[i].key) << when << " rank " << i;
     }
   };
   add(1, 20, "d1");
@@ -404,8 +421,11 @@ TEST(UserIndexTest, SearchesStayExactAndCompleteWhileAGraphIsBuiltAndSwappedIn) 
   u.ForgetDocument("d3");
   for (int64_t key = 41; key <= 45; ++key) reference->Remove(key);
   agrees("after removals");
-  const auto scoped = u.SearchVectors(RandomUnit(rng, dim), 100, {"d1"});
-  EXPECT_EQ(scoped.size(), 18u);  // d1 without 3 and 10
+  const auto scoped = u.SearchVectors(RandomUnit(rng, dim), 100, {"d1"}, {"m", dim});
+  ASSERT_TRUE(scoped.has_value());
+  EXPECT_EQ(scoped->size(), 18u);  // d1 without 3 and 10
+  // A query embedded with another model (of the same size) is refused, not scored.
+  EXPECT_FALSE(u.SearchVectors(RandomUnit(rng, dim), 100, {}, {"other", dim}).has_value());
   // A model change during a build makes it stale: its graph is dropped.
   add(46, 80, "d4");
   job = u.StartBuild(16);

@@ -149,10 +149,11 @@ std::vector<index::Ranked> UserIndex::SearchKeywords(std::span<const std::string
   return keywords_.SearchAmong(terms, depth, ScopeLocked(documents));
 }
 
-std::vector<index::Ranked> UserIndex::SearchVectors(std::span<const float> query, int depth,
-                                                    const std::vector<std::string>& documents) const {
+std::optional<std::vector<index::Ranked>> UserIndex::SearchVectors(std::span<const float> query, int depth,
+                                                                   const std::vector<std::string>& documents,
+                                                                   const embed::EmbeddingModel& model) const {
   std::shared_lock lock(mu_);
-  if (query.size() != static_cast<size_t>(model_.dimension)) return {};
+  if (!(model_ == model) || query.size() != static_cast<size_t>(model_.dimension)) return std::nullopt;
   std::vector<index::Ranked> from_graph, from_tail;
   if (documents.empty()) {
     if (graph_) {
@@ -228,6 +229,11 @@ bool UserIndex::FinishBuild(const BuildJob& job, std::unique_ptr<index::VectorIn
   dead_ = std::move(dead);
   graph_ = std::move(graph);
   return true;
+}
+
+bool UserIndex::Current(const BuildJob& job) const {
+  std::shared_lock lock(mu_);
+  return job.generation == generation_;
 }
 
 void UserIndex::CancelBuild() {

@@ -66,9 +66,9 @@ class UserIndex {
   struct Cursor {
     bool started = false;       // saved files looked at, document map filled
     int64_t text_key = 0;       // texts taken up to this key
-    int64_t saved_text_key = 0; // what the saved keyword file covers
     embed::EmbeddingModel model;  // whose vectors are in memory
     int64_t vector_key = 0;     // vectors taken up to this key
+    int64_t unsaved_texts = 0;  // chunks taken since a keyword save was last posted
   };
   std::mutex& refresh_mutex() { return refresh_mu_; }
   Cursor& cursor() { return cursor_; }
@@ -92,8 +92,11 @@ class UserIndex {
   // Best first, at most `depth`, among the chunks of `documents` (all when empty).
   std::vector<index::Ranked> SearchKeywords(std::span<const std::string> terms, int depth,
                                             const std::vector<std::string>& documents) const;
-  std::vector<index::Ranked> SearchVectors(std::span<const float> query, int depth,
-                                           const std::vector<std::string>& documents) const;
+  // nullopt when the vectors in memory are not of `model` (it changed since the query was
+  // embedded).
+  std::optional<std::vector<index::Ranked>> SearchVectors(std::span<const float> query, int depth,
+                                                          const std::vector<std::string>& documents,
+                                                          const embed::EmbeddingModel& model) const;
   std::optional<std::string> DocumentOf(int64_t key) const;
 
   // Background builds. StartBuild answers a job when the tail or the removed keys have grown
@@ -103,6 +106,8 @@ class UserIndex {
   std::optional<BuildJob> StartBuild(int exact_below);
   bool FinishBuild(const BuildJob& job, std::unique_ptr<index::VectorIndex> graph);
   void CancelBuild();
+  // Whether a job's vectors are still the ones in memory (a model change makes it stale).
+  bool Current(const BuildJob& job) const;
   // Set while a build is queued for this user (the scheduler posts one at a time).
   std::atomic<bool>& build_queued() { return build_queued_; }
 
@@ -111,6 +116,10 @@ class UserIndex {
   UserIndexStats stats() const;
   // Steady-clock milliseconds of the last search (for dropping idle users).
   std::atomic<int64_t>& last_used() { return last_used_; }
+  // The text key the last successful keyword save covered; no build before this (after a
+  // failed one) in steady-clock milliseconds.
+  std::atomic<int64_t>& saved_text_key() { return saved_text_key_; }
+  std::atomic<int64_t>& build_not_before() { return build_not_before_; }
 
  private:
   void RemoveLocked(int64_t key);
@@ -137,6 +146,8 @@ class UserIndex {
 
   std::atomic<bool> build_queued_{false};
   std::atomic<int64_t> last_used_{0};
+  std::atomic<int64_t> saved_text_key_{0};
+  std::atomic<int64_t> build_not_before_{0};
 };
 
 }  // namespace betterdev::search

@@ -317,6 +317,9 @@ class SearchRepository {
   // The keys of one user's chunks of ready documents with their documents, ascending (to check
   // an index saved earlier against what exists now).
   virtual Result<std::vector<ChunkRef>> ChunkRefs(const std::string& user_id) = 0;
+  // The largest chunk key ever given out (0 before the first chunk): an index saved earlier
+  // that claims more was not saved from this database.
+  virtual Result<int64_t> LastChunkKey() = 0;
 
   // Changing the embedding model. The active model is the one whose vectors search uses
   // (nullopt before any was set). Chunks keep a vector per model until DropVectorsExcept.

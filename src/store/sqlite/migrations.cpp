@@ -229,7 +229,7 @@ CREATE TABLE message_citations (
 -- one this index took"), in time proportional to what is new: the owner on the chunk, indexed
 -- with the key. Documents never change owner.
 ALTER TABLE chunks ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
-UPDATE chunks SET user_id = (SELECT d.user_id FROM documents d WHERE d.id = chunks.document_id);
+UPDATE chunks SET user_id = coalesce((SELECT d.user_id FROM documents d WHERE d.id = chunks.document_id), '');
 CREATE INDEX chunks_by_owner ON chunks(user_id, id);
 )sql"},
   };

@@ -93,6 +93,15 @@ Result<std::vector<ChunkRef>> SqliteSearch::ChunkRefs(const std::string& user_id
   return keys;
 }
 
+Result<int64_t> SqliteSearch::LastChunkKey() {
+  auto conn = pool_.Acquire();
+  // AUTOINCREMENT's high-water mark: it survives deletes, unlike max(id).
+  Statement q = conn->Prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'chunks'), 0)");
+  Result<bool> row = q.Step();
+  if (!row.ok()) return row.status();
+  return *row ? q.Int(0) : int64_t{0};
+}
+
 Result<std::optional<VectorModel>> SqliteSearch::ActiveModel() {
   auto conn = pool_.Acquire();
   Statement q = conn->Prepare("SELECT model, dimension FROM search_model WHERE id = 1");
