@@ -25,6 +25,7 @@
 #include "embed/embedder.hpp"
 #include "index/keyword_index.hpp"
 #include "index/vector_index.hpp"
+#include "search/index_files.hpp"
 #include "store/store.hpp"
 
 namespace betterdev::search {
@@ -69,6 +70,11 @@ class UserIndex {
     embed::EmbeddingModel model;  // whose vectors are in memory
     int64_t vector_key = 0;     // vectors taken up to this key
     int64_t unsaved_texts = 0;  // chunks taken since a keyword save was last posted
+    // Read at the start beside the keyword index (on another thread), for the first vector
+    // refresh: the saved graph of `preloaded_model` (or why not) and the chunks live then.
+    std::optional<Result<SavedGraph>> preloaded;
+    embed::EmbeddingModel preloaded_model;
+    std::vector<store::ChunkRef> live_at_start;
   };
   std::mutex& refresh_mutex() { return refresh_mu_; }
   Cursor& cursor() { return cursor_; }
