@@ -116,7 +116,9 @@ echo "Login (argon2id) latency, 40 in a row: idle $(logins 40); while 16 clients
 wrk_search "$BIG" hybrid 16 "$((DURATION + 5))" >"$WORK/wrk16" &
 WRK=$!
 sleep 2
-echo "$(logins 40) (searches meanwhile: $(wait $WRK; cat "$WORK/wrk16"))"
+L=$(logins 40)
+wait $WRK
+echo "$L (searches meanwhile, requests/s p50 p99: $(cat "$WORK/wrk16"))"
 echo
 echo "API resident memory: $(rss_mb) MB"
 stop_server

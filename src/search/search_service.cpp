@@ -101,22 +101,35 @@ Status SearchService::Begin(UserIndex& u) {
   // The saved graph (the bigger file) is read on another thread meanwhile, for the first
   // vector refresh: a warm start costs the larger of the two reads, not their sum.
   std::future<Result<SavedGraph>> graph;
+  int64_t graph_ms = 0;
   Result<QueryModel> model = SyncModel();
   if (files_.enabled() && model.ok()) {
-    graph = std::async(std::launch::async, [this, user = u.user_id(), m = model->model] {
-      return files_.LoadGraph(user, m, GraphOptions(0));
+    graph = std::async(std::launch::async, [this, &graph_ms, user = u.user_id(), m = model->model] {
+      const int64_t t = NowMs();
+      Result<SavedGraph> g = files_.LoadGraph(user, m, GraphOptions(0));
+      graph_ms = NowMs() - t;
+      return g;
     });
   }
   // The files first, then what is live: a chunk that becomes ready in between is newer than
   // the files, so it is taken by the refresh rather than dropped as gone.
+  // The graph may be read after the live list (it is read meanwhile): keys given out after the
+  // list (above `through`) are kept, not taken for gone. (Keys are given out in commit order:
+  // SQLite has one writer.)
   Result<SavedKeywords> saved = LoadKeywords(u.user_id());
-  if (graph.valid()) graph.wait();
+  const int64_t keywords_ms = NowMs() - started;
+  const int64_t live_started = NowMs();
+  Result<int64_t> through = store_.search().LastChunkKey();
+  if (!through.ok()) return through.status();
   Result<std::vector<store::ChunkRef>> live = store_.search().ChunkRefs(u.user_id());
   if (!live.ok()) return live.status();
+  const int64_t live_ms = NowMs() - live_started;
+  if (graph.valid()) graph.wait();
   if (graph.valid()) {
     c.preloaded = graph.get();
     c.preloaded_model = model->model;
     c.live_at_start = *live;
+    c.live_through = *through;
   }
   if (saved.ok()) {
     u.Start(*live, std::move(saved->index), saved->through_key);
@@ -133,7 +146,8 @@ Status SearchService::Begin(UserIndex& u) {
     log_->Info("search: user indexes loaded", {{"user_id", u.user_id()}, {"chunks", live->size()},
                                                {"keywords_saved", saved.ok()},
                                                {"graph_saved", c.preloaded && c.preloaded->ok()},
-                                               {"ms", NowMs() - started}});
+                                               {"keywords_ms", keywords_ms}, {"graph_ms", graph_ms},
+                                               {"live_ms", live_ms}, {"ms", NowMs() - started}});
   }
   return Status::Ok();
 }
@@ -170,11 +184,12 @@ Status SearchService::RefreshVectors(UserIndex& u, const embed::EmbeddingModel& 
         !saved.ok()  ? Result<std::vector<store::ChunkRef>>(std::vector<store::ChunkRef>{})
         : preloaded ? Result<std::vector<store::ChunkRef>>(std::move(c.live_at_start))
                     : store_.search().ChunkRefs(u.user_id());
+    const int64_t live_through = preloaded ? c.live_through : INT64_MAX;  // (else read after the graph)
     c.preloaded.reset();
     c.live_at_start = {};
     if (!live.ok()) return live.status();
     if (saved.ok()) {
-      u.ResetVectors(model, std::move(saved->graph), saved->through_key, *live);
+      u.ResetVectors(model, std::move(saved->graph), saved->through_key, *live, live_through);
       c.vector_key = saved->through_key;
     } else {
       if (saved.status().code() != StatusCode::kNotFound) {

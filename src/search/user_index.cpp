@@ -56,7 +56,7 @@ void UserIndex::AddTexts(std::vector<PreparedText>& rows) {
 }
 
 void UserIndex::ResetVectors(const embed::EmbeddingModel& model, std::unique_ptr<index::VectorIndex> graph,
-                             int64_t through_key, const std::vector<store::ChunkRef>& live) {
+                             int64_t through_key, const std::vector<store::ChunkRef>& live, int64_t live_through) {
   std::unique_lock lock(mu_);
   model_ = model;
   ++generation_;
@@ -73,7 +73,7 @@ void UserIndex::ResetVectors(const embed::EmbeddingModel& model, std::unique_ptr
   }
   std::vector<int64_t> gone;
   graph->ForEach([&](int64_t key, std::span<const float>) {
-    if (alive.count(key) == 0) gone.push_back(key);
+    if (key <= live_through && alive.count(key) == 0) gone.push_back(key);
   });
   for (int64_t key : gone) graph->Remove(key);  // not yet published: no search can see it
   graph_ = std::move(graph);

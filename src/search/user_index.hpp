@@ -75,6 +75,7 @@ class UserIndex {
     std::optional<Result<SavedGraph>> preloaded;
     embed::EmbeddingModel preloaded_model;
     std::vector<store::ChunkRef> live_at_start;
+    int64_t live_through = 0;  // the last chunk key given out when live_at_start was read
   };
   std::mutex& refresh_mutex() { return refresh_mu_; }
   Cursor& cursor() { return cursor_; }
@@ -86,9 +87,11 @@ class UserIndex {
              int64_t through_key);
   void AddTexts(std::vector<PreparedText>& rows);
   // Drops every vector (and the graph) for `model`'s; then `graph` (a saved one, covering keys
-  // up to `through_key`) when given, minus the keys not in `live`.
+  // up to `through_key`) when given, minus the keys not in `live`, a list of every live chunk
+  // with a key up to `live_through` (keys above it were given out after the list was read).
   void ResetVectors(const embed::EmbeddingModel& model, std::unique_ptr<index::VectorIndex> graph = nullptr,
-                    int64_t through_key = 0, const std::vector<store::ChunkRef>& live = {});
+                    int64_t through_key = 0, const std::vector<store::ChunkRef>& live = {},
+                    int64_t live_through = INT64_MAX);
   // Vectors of the current model: keys[i] with values[i * dimension ...], of documents[i].
   void AddVectors(std::span<const int64_t> keys, std::span<const float> values,
                   std::span<const std::string> documents);
