@@ -20,8 +20,8 @@ int64_t NowMs() {
       .count();
 }
 
-// Graph parameters by size: more links and candidates where a graph is large, so that
-// recall holds (docs/benchmarks.md).
+// Graph parameters (M 16, ef_construction 200, ef_search 160: docs/benchmarks.md) with room
+// for `vectors`.
 index::HnswOptions GraphOptions(size_t vectors) {
   index::HnswOptions o;
   o.initial_capacity = std::max<size_t>(1024, vectors + vectors / 4);
