@@ -48,3 +48,20 @@ wait_ready() {  # until no document is queued or processing
   done
 }
 
+nfcorpus_files() {  # copies: $WORK/files/f*.txt of ~50 NFCorpus abstracts each (title + text),
+  # the corpus `copies` times over; $WORK/queries.lua: the first 300 test queries for wrk. Needs DATA.
+  node -e "
+    const fs = require('fs');
+    const docs = fs.readFileSync('$DATA/beir/nfcorpus/corpus.jsonl', 'utf8').trim().split('\n').map(JSON.parse);
+    fs.mkdirSync('$WORK/files');
+    let n = 0;
+    for (let c = 0; c < $1; c++)
+      for (let i = 0; i < docs.length; i += 50) {
+        const text = docs.slice(i, i + 50).map((d) => d.title + '\n\n' + d.text).join('\n\n') + '\n\ncopy ' + c + '\n';
+        fs.writeFileSync('$WORK/files/f' + (n++) + '.txt', text);
+      }
+    const queries = fs.readFileSync('$DATA/beir/nfcorpus/queries.jsonl', 'utf8').trim().split('\n').map(JSON.parse)
+      .slice(0, 300).map((q) => q.text.replace(/[\\\\\"]/g, ' '));
+    fs.writeFileSync('$WORK/queries.lua', 'queries = {' + queries.map((q) => JSON.stringify(q)).join(',') + '}\n');
+  "
+}

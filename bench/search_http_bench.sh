@@ -17,21 +17,7 @@ cleanup() { [ -n "$PID" ] && { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/d
 trap cleanup EXIT
 source bench/lib.sh
 
-# Files of ~50 abstracts each (title + text), COPIES times over.
-node -e "
-  const fs = require('fs');
-  const docs = fs.readFileSync('$DATA/beir/nfcorpus/corpus.jsonl', 'utf8').trim().split('\n').map(JSON.parse);
-  fs.mkdirSync('$WORK/files');
-  let n = 0;
-  for (let c = 0; c < $COPIES; c++)
-    for (let i = 0; i < docs.length; i += 50) {
-      const text = docs.slice(i, i + 50).map((d) => d.title + '\n\n' + d.text).join('\n\n') + '\n\ncopy ' + c + '\n';
-      fs.writeFileSync('$WORK/files/f' + (n++) + '.txt', text);
-    }
-  const queries = fs.readFileSync('$DATA/beir/nfcorpus/queries.jsonl', 'utf8').trim().split('\n').map(JSON.parse)
-    .slice(0, 300).map((q) => q.text.replace(/[\\\\\"]/g, ' '));
-  fs.writeFileSync('$WORK/queries.lua', 'queries = {' + queries.map((q) => JSON.stringify(q)).join(',') + '}\n');
-"
+nfcorpus_files "$COPIES"
 machine_line
 start_server --workers 2
 T0=$(now_ms)
