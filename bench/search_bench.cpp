@@ -6,10 +6,11 @@
 //   document's 50 chunks among all vectors (what a search narrowed by document_ids does), and
 //   an exact scan of every vector (what a search answers from while a user's graph is built).
 // The distance kernel is the one index/distance.hpp picks for this CPU; BETTERDEV_SIMD=sse
-// (or scalar, avx2) picks a narrower one, to compare.
+// (or scalar, avx2) picks a narrower one, to compare. Vectors are kept as the search service
+// keeps them: int8 by default, or float32 (recall is always against a float32 brute force).
 // Data: see Data below; queries are drawn the same way as the vectors.
 //   build/release/bench/search_bench [vectors=100000] [dimension=384] [ef_search=160[,400...]] [threads=2]
-//                                    [data=topics|noise] [m=16]
+//                                    [data=topics|noise] [m=16] [encoding=int8|float32]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -117,6 +118,9 @@ int main(int argc, char** argv) {
   const int threads = argc > 4 ? std::atoi(argv[4]) : 2;
   const std::string kind = argc > 5 ? argv[5] : "topics";
   options.m = argc > 6 ? std::atoi(argv[6]) : 16;
+  const std::string encoding = argc > 7 ? argv[7] : "int8";
+  if (!betterdev::index::ParseEncoding(encoding)) return 5;
+  options.encoding = *betterdev::index::ParseEncoding(encoding);
   options.initial_capacity = static_cast<size_t>(n);
   const auto udim = static_cast<size_t>(dim);
   Data data(dim, kind == "topics");
@@ -188,7 +192,7 @@ int main(int argc, char** argv) {
   // Exact: every vector scanned, as ExactIndex does for a user whose graph is being built.
   std::vector<double> exact_ms;
   {
-    auto exact = betterdev::index::NewExactIndex(dim);
+    auto exact = betterdev::index::NewExactIndex(dim, options.encoding);
     if (!exact->AddBatch(keys, all, 1).ok()) return 3;
     for (size_t q = 0; q < 50; ++q) {
       const auto s = Clock::now();
@@ -199,8 +203,8 @@ int main(int argc, char** argv) {
   }
   const std::string kernel(betterdev::index::DotKernelName());
   for (const Row& r : rows) {
-    std::printf("| %d | %d | %s | %s | %d | %d | %d | %.0f | %.0f | %.3f | %.3f | %.3f | %.3f | %.1f |\n", n, dim,
-                kind.c_str(), kernel.c_str(), options.m, r.ef, threads, n / build_s,
+    std::printf("| %d | %d | %s | %s | %s | %d | %d | %d | %.0f | %.0f | %.3f | %.3f | %.3f | %.3f | %.1f |\n", n, dim,
+                kind.c_str(), kernel.c_str(), encoding.c_str(), options.m, r.ef, threads, n / build_s,
                 static_cast<double>(rss1 - rss0) * 1024.0 / n, r.p50, r.p99, r.recall, Percentile(scoped_ms, 0.99),
                 Percentile(exact_ms, 0.99));
   }

@@ -113,6 +113,13 @@ void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& 
   Opt(app, envs, "--search-idle-seconds", s.idle_seconds, "BETTERDEV_SEARCH_IDLE_SECONDS",
       "A user's search indexes leave memory after this long without a search (saved, reloaded at the next)")
       ->check(CLI::Range(1, 100000000));
+  Opt(app, envs, "--vector-encoding", s.vector_encoding, "BETTERDEV_VECTOR_ENCODING",
+      "Vectors in memory and in saved graphs: int8 (a quarter of the memory) or float32")
+      ->check(CLI::IsMember({"int8", "float32"}));
+  Opt(app, envs, "--search-follow-ms", s.follow_ms, "BETTERDEV_SEARCH_FOLLOW_MS",
+      "How often the store is checked for new chunks, whose owners' indexes then load or catch up in the "
+      "background (0: only when they search)")
+      ->check(CLI::Range(0, 3600000));
 }
 
 void AddChatOptions(CLI::App* app, std::set<std::string>& envs, ChatConfig& c) {
@@ -294,6 +301,8 @@ Invocation ParseCommandLine(int argc, char** argv) {
   eval->add_option("--split", inv.eval.split, "BEIR: which qrels file (test, dev, train); QA: all, dev (first half), test (second half)");
   eval->add_option("--limit", inv.eval.limit, "QA: at most this many questions")->check(CLI::Range(0, 100000));
   eval->add_option("--dimension", inv.eval.dimension, "Local embedder dimension")->check(CLI::Range(8, 8192));
+  eval->add_option("--vector-encoding", inv.eval.vector_encoding, "Vectors searched: int8 (the default) or float32")
+      ->check(CLI::IsMember({"int8", "float32"}));
   eval->add_option("--keyword-weight", inv.eval.keyword_weight, "Hybrid: weight of the keyword leg");
   eval->add_option("--vector-weight", inv.eval.vector_weight, "Hybrid: weight of the vector leg");
   eval->add_option("--rrf-k", inv.eval.rrf_k, "Hybrid: reciprocal rank fusion constant");

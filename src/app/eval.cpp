@@ -205,7 +205,8 @@ int RunEval(const EvalOptions& options_in, const Config& config) {
     return 1;
   }
   std::unique_ptr<embed::Embedder> embedder = embed::NewLocalEmbedder(options.dimension);
-  std::unique_ptr<index::VectorIndex> vectors = index::NewExactIndex(options.dimension);
+  std::unique_ptr<index::VectorIndex> vectors = index::NewExactIndex(
+      options.dimension, index::ParseEncoding(options.vector_encoding).value_or(index::VectorEncoding::kInt8));
   Result<std::unique_ptr<index::Tokenizer>> tokenizer = index::Tokenizer::Open();
   if (!tokenizer.ok()) {
     std::cerr << "error: " << tokenizer.status().message() << "\n";

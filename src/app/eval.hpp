@@ -19,6 +19,7 @@ struct EvalOptions {
   double rrf_k = 60;
   std::string fusion = "score";  // "score" (normalised score fusion) or "rrf"
   bool title_context = true;     // each chunk carries the document's title as its context
+  std::string vector_encoding = "int8";  // of the vectors searched ("int8" or "float32", as the server's)
 };
 
 // Prints a Markdown table; returns the exit code (2 for unusable input). With qa_dir set, runs

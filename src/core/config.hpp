@@ -71,6 +71,8 @@ struct SearchConfig {
   int threads = 2;                // POST /v1/search runs here, apart from logins and uploads
   std::string index_dir;          // users' saved indexes (warm restarts); empty: none saved
   int idle_seconds = 900;         // a user's indexes leave memory after this long without a search
+  std::string vector_encoding = "int8";  // vectors in memory and saved graphs: "int8" or "float32"
+  int follow_ms = 1000;  // new chunks' owners are brought up to date this often, before they search; 0: never
 };
 
 // Chat: answers from the retrieved chunks.

@@ -23,7 +23,95 @@ float DotScalar(const float* a, const float* b, size_t n) {
   return (s0 + s1) + (s2 + s3);
 }
 
+int32_t DotI8Scalar(const int8_t* a, const int8_t* b, size_t n) {
+  int32_t s = 0;
+  for (size_t i = 0; i < n; ++i) s += int32_t{a[i]} * int32_t{b[i]};
+  return s;
+}
+
+float DotF32I8Scalar(const float* a, const int8_t* b, size_t n) {
+  float s0 = 0, s1 = 0;
+  size_t i = 0;
+  for (; i + 2 <= n; i += 2) {
+    s0 += a[i] * static_cast<float>(b[i]);
+    s1 += a[i + 1] * static_cast<float>(b[i + 1]);
+  }
+  for (; i < n; ++i) s0 += a[i] * static_cast<float>(b[i]);
+  return s0 + s1;
+}
+
 #if defined(__x86_64__)
+
+// SSE2 (x86-64's baseline) has no sign extension of bytes: interleave a byte with itself and
+// shift the 16-bit lane right arithmetically by 8.
+inline __m128i Low8To16(__m128i v) { return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8); }
+inline __m128i High8To16(__m128i v) { return _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8); }
+
+inline int32_t SumLanes(__m128i v) {
+  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2)));
+  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(v);
+}
+
+int32_t DotI8Sse(const int8_t* a, const int8_t* b, size_t n) {
+  __m128i s = _mm_setzero_si128();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i));
+    const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i));
+    s = _mm_add_epi32(s, _mm_madd_epi16(Low8To16(x), Low8To16(y)));
+    s = _mm_add_epi32(s, _mm_madd_epi16(High8To16(x), High8To16(y)));
+  }
+  return SumLanes(s) + DotI8Scalar(a + i, b + i, n - i);
+}
+
+float DotF32I8Sse(const float* a, const int8_t* b, size_t n) {
+  __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i w = Low8To16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + i)));  // 8 × int16
+    const __m128i lo = _mm_srai_epi32(_mm_unpacklo_epi16(w, w), 16);
+    const __m128i hi = _mm_srai_epi32(_mm_unpackhi_epi16(w, w), 16);
+    s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(a + i), _mm_cvtepi32_ps(lo)));
+    s1 = _mm_add_ps(s1, _mm_mul_ps(_mm_loadu_ps(a + i + 4), _mm_cvtepi32_ps(hi)));
+  }
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, _mm_add_ps(s0, s1));
+  return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + DotF32I8Scalar(a + i, b + i, n - i);
+}
+
+__attribute__((target("avx2"))) int32_t DotI8Avx2(const int8_t* a, const int8_t* b, size_t n) {
+  __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
+    const __m256i y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i)));
+    const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i + 16)));
+    const __m256i y1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i + 16)));
+    s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x0, y0));
+    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x1, y1));
+  }
+  const __m256i s = _mm256_add_epi32(s0, s1);
+  return SumLanes(_mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1))) +
+         DotI8Scalar(a + i, b + i, n - i);
+}
+
+__attribute__((target("avx2,fma"))) float DotF32I8Avx2(const float* a, const int8_t* b, size_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 y0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + i))));
+    const __m256 y1 =
+        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + i + 8))));
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), y0, s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), y1, s1);
+  }
+  const __m256 s = _mm256_add_ps(s0, s1);
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h) + DotF32I8Scalar(a + i, b + i, n - i);
+}
 
 float DotSse(const float* a, const float* b, size_t n) {
   __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
@@ -80,6 +168,8 @@ struct Kernel {
   DotFn dot;
   DistanceFn distance;
   const char* name;
+  DotI8Fn dot_i8;
+  DotF32I8Fn dot_f32_i8;
 };
 
 template <DotFn F>
@@ -94,14 +184,16 @@ Kernel Choose() {
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("avx512f") != 0;
   const bool avx2 = __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0;
-  if (want == "scalar") return {DotScalar, Distance<DotScalar>, "scalar"};
-  if (want == "sse") return {DotSse, Distance<DotSse>, "sse"};
-  if (avx512 && (want.empty() || want == "avx512")) return {DotAvx512, Distance<DotAvx512>, "avx512"};
-  if (avx2) return {DotAvx2, Distance<DotAvx2>, "avx2"};
-  return {DotSse, Distance<DotSse>, "sse"};
+  if (want == "scalar") return {DotScalar, Distance<DotScalar>, "scalar", DotI8Scalar, DotF32I8Scalar};
+  if (want == "sse") return {DotSse, Distance<DotSse>, "sse", DotI8Sse, DotF32I8Sse};
+  if (avx512 && avx2 && (want.empty() || want == "avx512")) {
+    return {DotAvx512, Distance<DotAvx512>, "avx512", DotI8Avx2, DotF32I8Avx2};
+  }
+  if (avx2) return {DotAvx2, Distance<DotAvx2>, "avx2", DotI8Avx2, DotF32I8Avx2};
+  return {DotSse, Distance<DotSse>, "sse", DotI8Sse, DotF32I8Sse};
 #else
   (void)want;
-  return {DotScalar, Distance<DotScalar>, "scalar"};
+  return {DotScalar, Distance<DotScalar>, "scalar", DotI8Scalar, DotF32I8Scalar};
 #endif
 }
 
@@ -115,16 +207,19 @@ const Kernel& Chosen() {
 DotFn Dot() { return Chosen().dot; }
 
 std::vector<DotKernel> DotKernels() {
-  std::vector<DotKernel> out{{"scalar", DotScalar}};
+  std::vector<DotKernel> out{{"scalar", DotScalar, DotI8Scalar, DotF32I8Scalar}};
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  out.push_back({"sse", DotSse});
-  if (__builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0) out.push_back({"avx2", DotAvx2});
-  if (__builtin_cpu_supports("avx512f") != 0) out.push_back({"avx512", DotAvx512});
+  out.push_back({"sse", DotSse, DotI8Sse, DotF32I8Sse});
+  const bool avx2 = __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0;
+  if (avx2) out.push_back({"avx2", DotAvx2, DotI8Avx2, DotF32I8Avx2});
+  if (avx2 && __builtin_cpu_supports("avx512f") != 0) out.push_back({"avx512", DotAvx512, DotI8Avx2, DotF32I8Avx2});
 #endif
   return out;
 }
 std::string_view DotKernelName() { return Chosen().name; }
 DistanceFn InnerProductDistance() { return Chosen().distance; }
+DotI8Fn DotI8() { return Chosen().dot_i8; }
+DotF32I8Fn DotF32I8() { return Chosen().dot_f32_i8; }
 
 }  // namespace betterdev::index

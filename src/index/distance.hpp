@@ -7,20 +7,30 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
 namespace betterdev::index {
 
 using DotFn = float (*)(const float* a, const float* b, size_t n);
+// Of signed bytes (int8 vectors, see vector_codec.hpp): exact in 32 bits for n < 133,000.
+using DotI8Fn = int32_t (*)(const int8_t* a, const int8_t* b, size_t n);
+// Of floats with signed bytes (a query against stored int8 vectors).
+using DotF32I8Fn = float (*)(const float* a, const int8_t* b, size_t n);
 
 // The kernel in use and its name ("avx512", "avx2", "sse", "scalar").
 DotFn Dot();
 std::string_view DotKernelName();
 
+DotI8Fn DotI8();
+DotF32I8Fn DotF32I8();
+
 struct DotKernel {
   std::string_view name;
   DotFn dot;
+  DotI8Fn dot_i8;  // the byte kernels are AVX2 at most (AVX-512 CPUs get those)
+  DotF32I8Fn dot_f32_i8;
 };
 // Every kernel this CPU can run, narrowest first (to compare them).
 std::vector<DotKernel> DotKernels();

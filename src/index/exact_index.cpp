@@ -2,7 +2,6 @@
 #include <queue>
 #include <unordered_map>
 
-#include "index/distance.hpp"
 #include "index/vector_index.hpp"
 
 namespace betterdev::index {
@@ -20,8 +19,10 @@ namespace {
 
 class ExactIndex final : public VectorIndex {
  public:
-  explicit ExactIndex(int dimension) : dim_(dimension) {}
+  ExactIndex(int dimension, VectorEncoding encoding)
+      : dim_(dimension), codec_(encoding, static_cast<size_t>(dimension)), bytes_(codec_.bytes()) {}
   int dimension() const override { return dim_; }
+  VectorEncoding encoding() const override { return codec_.encoding(); }
   size_t size() const override { return keys_.size(); }
   bool Contains(int64_t key) const override { return slot_.count(key) != 0; }
 
@@ -33,10 +34,9 @@ class ExactIndex final : public VectorIndex {
     auto [it, fresh] = slot_.try_emplace(key, keys_.size());
     if (fresh) {
       keys_.push_back(key);
-      values_.insert(values_.end(), vector.begin(), vector.end());
-    } else {
-      std::copy(vector.begin(), vector.end(), values_.begin() + static_cast<ptrdiff_t>(it->second * dim_));
+      values_.resize(values_.size() + bytes_);
     }
+    codec_.Encode(vector.data(), At(it->second));
     return Status::Ok();
   }
 
@@ -45,13 +45,12 @@ class ExactIndex final : public VectorIndex {
     if (it == slot_.end()) return;
     const size_t s = it->second, last = keys_.size() - 1;
     if (s != last) {  // move the last vector into the hole
-      std::copy(values_.begin() + static_cast<ptrdiff_t>(last * dim_), values_.end(),
-                values_.begin() + static_cast<ptrdiff_t>(s * dim_));
+      std::copy_n(At(last), bytes_, At(s));
       keys_[s] = keys_[last];
       slot_[keys_[s]] = s;
     }
     keys_.pop_back();
-    values_.resize(last * dim_);
+    values_.resize(last * bytes_);
     slot_.erase(it);
   }
 
@@ -60,10 +59,9 @@ class ExactIndex final : public VectorIndex {
     if (k <= 0 || query.size() != static_cast<size_t>(dim_)) return {};
     auto worse = [](const Ranked& a, const Ranked& b) { return a.score > b.score; };
     std::priority_queue<Ranked, std::vector<Ranked>, decltype(worse)> best(worse);  // min-heap of the top k
-    const DotFn dot_of = Dot();
     for (size_t s = 0; s < keys_.size(); ++s) {
       if (allow && !allow(keys_[s])) continue;
-      const float dot = dot_of(values_.data() + s * dim_, query.data(), static_cast<size_t>(dim_));
+      const float dot = codec_.Dot(query.data(), At(s));
       if (best.size() < static_cast<size_t>(k)) {
         best.push({keys_[s], dot});
       } else if (dot > best.top().score) {
@@ -85,26 +83,35 @@ class ExactIndex final : public VectorIndex {
     for (int64_t key : keys) {
       auto it = slot_.find(key);
       if (it == slot_.end()) continue;
-      scored.push_back({key, Dot()(values_.data() + it->second * dim_, query.data(), static_cast<size_t>(dim_))});
+      scored.push_back({key, codec_.Dot(query.data(), At(it->second))});
     }
     return TopK(std::move(scored), k);
   }
 
   void ForEach(const std::function<void(int64_t, std::span<const float>)>& visit) const override {
+    std::vector<float> vector(static_cast<size_t>(dim_));
     for (size_t s = 0; s < keys_.size(); ++s) {
-      visit(keys_[s], {values_.data() + s * dim_, static_cast<size_t>(dim_)});
+      codec_.Decode(At(s), vector.data());
+      visit(keys_[s], vector);
     }
   }
 
  private:
+  std::byte* At(size_t slot) { return values_.data() + slot * bytes_; }
+  const std::byte* At(size_t slot) const { return values_.data() + slot * bytes_; }
+
   int dim_;
+  VectorCodec codec_;
+  size_t bytes_;
   std::vector<int64_t> keys_;
-  std::vector<float> values_;
+  std::vector<std::byte> values_;  // bytes_ per slot
   std::unordered_map<int64_t, size_t> slot_;
 };
 
 }  // namespace
 
-std::unique_ptr<VectorIndex> NewExactIndex(int dimension) { return std::make_unique<ExactIndex>(dimension); }
+std::unique_ptr<VectorIndex> NewExactIndex(int dimension, VectorEncoding encoding) {
+  return std::make_unique<ExactIndex>(dimension, encoding);
+}
 
 }  // namespace betterdev::index

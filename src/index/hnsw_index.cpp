@@ -22,29 +22,30 @@
 namespace betterdev::index {
 namespace {
 
-// Inner-product distance (1 - a·b) with the kernel index/distance.hpp chose for this CPU,
-// instead of the one hnswlib's InnerProductSpace fixes when it is compiled (SSE in the
-// portable build). Only hnswlib's templates for this one type are instantiated.
-class DispatchedInnerProduct final : public hnswlib::SpaceInterface<float> {
+// Inner-product distance (1 - a·b) of vectors as the codec stores them, with the kernel
+// index/distance.hpp chose for this CPU (instead of the one hnswlib's InnerProductSpace fixes
+// when it is compiled: SSE in the portable build). Only hnswlib's templates for this one type
+// are instantiated.
+class CodecSpace final : public hnswlib::SpaceInterface<float> {
  public:
-  explicit DispatchedInnerProduct(size_t dimension) : dimension_(dimension), distance_(InnerProductDistance()) {}
-  size_t get_data_size() override { return dimension_ * sizeof(float); }
-  hnswlib::DISTFUNC<float> get_dist_func() override { return distance_; }
-  void* get_dist_func_param() override { return &dimension_; }
+  explicit CodecSpace(const VectorCodec& codec) : codec_(codec) {}
+  size_t get_data_size() override { return codec_.bytes(); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return codec_.Distance(); }
+  void* get_dist_func_param() override { return const_cast<void*>(codec_.DistanceParam()); }
 
  private:
-  size_t dimension_;
-  DistanceFn distance_;
+  const VectorCodec& codec_;
 };
 
 class HnswIndex final : public VectorIndex {
  public:
   HnswIndex(int dimension, const HnswOptions& o)
-      : dim_(dimension), space_(static_cast<size_t>(dimension)),
+      : dim_(dimension), codec_(o.encoding, static_cast<size_t>(dimension)), space_(codec_),
         hnsw_(&space_, o.initial_capacity, static_cast<size_t>(o.m), static_cast<size_t>(o.ef_construction)) {
     hnsw_.setEf(static_cast<size_t>(o.ef_search));
   }
   int dimension() const override { return dim_; }
+  VectorEncoding encoding() const override { return codec_.encoding(); }
   size_t size() const override { return live_.size(); }
   bool Contains(int64_t key) const override { return live_.count(key) != 0; }
 
@@ -53,9 +54,11 @@ class HnswIndex final : public VectorIndex {
       return Status::InvalidArgument("vector has " + std::to_string(vector.size()) + " dimensions; the index has " +
                                      std::to_string(dim_));
     }
-    if (!Reuse(key, vector.data())) {
+    std::vector<std::byte> stored(codec_.bytes());
+    codec_.Encode(vector.data(), stored.data());
+    if (!Reuse(key, stored.data())) {
       if (hnsw_.cur_element_count >= hnsw_.max_elements_) hnsw_.resizeIndex(hnsw_.max_elements_ * 2);
-      hnsw_.addPoint(vector.data(), static_cast<hnswlib::labeltype>(key));  // replaces (and revives) a known key
+      hnsw_.addPoint(stored.data(), static_cast<hnswlib::labeltype>(key));  // replaces (and revives) a known key
     }
     live_.insert(key);
     return Status::Ok();
@@ -65,8 +68,13 @@ class HnswIndex final : public VectorIndex {
   Status AddBatch(std::span<const int64_t> keys, std::span<const float> vectors, int threads) override {
     const auto dim = static_cast<size_t>(dim_);
     if (vectors.size() != keys.size() * dim) return Status::InvalidArgument("batch: vectors do not match keys");
+    std::vector<std::byte> stored(codec_.bytes());
     size_t first = 0;  // freed slots are taken one by one, the rest in parallel
-    while (first < keys.size() && Reuse(keys[first], vectors.data() + first * dim)) live_.insert(keys[first++]);
+    while (first < keys.size() && !free_.empty()) {
+      codec_.Encode(vectors.data() + first * dim, stored.data());
+      if (!Reuse(keys[first], stored.data())) break;
+      live_.insert(keys[first++]);
+    }
     keys = keys.subspan(first);
     vectors = vectors.subspan(first * dim);
     size_t capacity = std::max<size_t>(hnsw_.max_elements_, 1);
@@ -77,8 +85,10 @@ class HnswIndex final : public VectorIndex {
     std::string failed;  // the first exception's message (hnswlib throws; a thread must not)
     auto work = [&] {
       try {
+        std::vector<std::byte> mine(codec_.bytes());
         for (size_t i = next++; i < keys.size(); i = next++) {
-          hnsw_.addPoint(vectors.data() + i * dim, static_cast<hnswlib::labeltype>(keys[i]));
+          codec_.Encode(vectors.data() + i * dim, mine.data());
+          hnsw_.addPoint(mine.data(), static_cast<hnswlib::labeltype>(keys[i]));
         }
       } catch (const std::exception& e) {
         std::lock_guard lock(failed_mu);
@@ -154,19 +164,28 @@ class HnswIndex final : public VectorIndex {
   std::vector<Ranked> Search(std::span<const float> query, int k,
                              const std::function<bool(int64_t)>& allow) const override {
     if (k <= 0 || query.size() != static_cast<size_t>(dim_) || live_.empty()) return {};
-    size_t want = static_cast<size_t>(k);
+    const bool rescore = codec_.encoding() != VectorEncoding::kFloat32;
+    std::vector<std::byte> encoded(codec_.bytes());
+    codec_.Encode(query.data(), encoded.data());
+    // Rescored candidates: twice as many, so that the float scores can reorder the edge.
+    size_t want = static_cast<size_t>(k) * (rescore ? 2 : 1);
     while (true) {
       const size_t ask = std::min(want, live_.size());
-      auto found = hnsw_.searchKnn(query.data(), ask);
+      auto found = hnsw_.searchKnn(encoded.data(), ask);
       std::vector<Ranked> out;
       out.reserve(found.size());
       while (!found.empty()) {  // farthest first
         const auto [distance, label] = found.top();
         found.pop();
         const auto key = static_cast<int64_t>(label);
-        if (!allow || allow(key)) out.push_back({key, 1.0 - static_cast<double>(distance)});
+        if (allow && !allow(key)) continue;
+        out.push_back({key, rescore ? codec_.Dot(query.data(), Stored(key)) : 1.0 - static_cast<double>(distance)});
       }
-      std::reverse(out.begin(), out.end());
+      if (rescore) {
+        std::stable_sort(out.begin(), out.end(), [](const Ranked& a, const Ranked& b) { return a.score > b.score; });
+      } else {
+        std::reverse(out.begin(), out.end());
+      }
       if (out.size() >= static_cast<size_t>(k) || ask >= live_.size()) {
         if (out.size() > static_cast<size_t>(k)) out.resize(static_cast<size_t>(k));
         return out;
@@ -180,24 +199,29 @@ class HnswIndex final : public VectorIndex {
     if (k <= 0 || query.size() != static_cast<size_t>(dim_)) return scored;
     for (int64_t key : keys) {
       if (live_.count(key) == 0) continue;
-      scored.push_back({key, Dot()(Vector(key), query.data(), query.size())});
+      scored.push_back({key, codec_.Dot(query.data(), Stored(key))});
     }
     return TopK(std::move(scored), k);
   }
 
   void ForEach(const std::function<void(int64_t, std::span<const float>)>& visit) const override {
-    for (int64_t key : live_) visit(key, {Vector(key), static_cast<size_t>(dim_)});
+    std::vector<float> vector(static_cast<size_t>(dim_));
+    for (int64_t key : live_) {
+      codec_.Decode(Stored(key), vector.data());
+      visit(key, vector);
+    }
   }
 
  private:
   // The stored vector of a live key (hnswlib keeps a copy of each in its level-0 block).
-  const float* Vector(int64_t key) const {
+  const std::byte* Stored(int64_t key) const {
     const auto id = hnsw_.label_lookup_.at(static_cast<hnswlib::labeltype>(key));
-    return reinterpret_cast<const float*>(hnsw_.getDataByInternalId(id));
+    return reinterpret_cast<const std::byte*>(hnsw_.getDataByInternalId(id));
   }
 
-  // Puts a new key into a freed slot; false when there is none or the key is known.
-  bool Reuse(int64_t key, const float* vector) {
+  // Puts a new key (its vector encoded) into a freed slot; false when there is none or the key
+  // is known.
+  bool Reuse(int64_t key, const std::byte* stored) {
     const auto label = static_cast<hnswlib::labeltype>(key);
     if (free_.empty() || hnsw_.label_lookup_.count(label) != 0) return false;
     const hnswlib::tableint id = free_.back();
@@ -205,12 +229,13 @@ class HnswIndex final : public VectorIndex {
     hnsw_.label_lookup_[label] = id;
     hnsw_.setExternalLabel(id, label);
     hnsw_.unmarkDeletedInternal(id);
-    hnsw_.updatePoint(vector, id, 1.0F);
+    hnsw_.updatePoint(stored, id, 1.0F);
     return true;
   }
 
   int dim_;
-  DispatchedInnerProduct space_;
+  VectorCodec codec_;
+  CodecSpace space_;
   mutable hnswlib::HierarchicalNSW<float> hnsw_;
   std::unordered_set<int64_t> live_;
   std::vector<hnswlib::tableint> free_;  // slots of removed keys, marked deleted in the graph
@@ -237,8 +262,9 @@ Result<std::unique_ptr<VectorIndex>> LoadHnswIndex(const std::string& path, int 
     index->LoadFrom(path);
     // hnswlib takes the vector size from the space it is given, the layout from the file.
     const auto& h = index->hnsw();
-    if (h.label_offset_ - h.offsetData_ != static_cast<size_t>(dimension) * sizeof(float) || bytes == 0) {
-      return Status::Internal("the vector index at " + path + " has another dimension");
+    if (h.label_offset_ - h.offsetData_ != VectorCodec(options.encoding, static_cast<size_t>(dimension)).bytes() ||
+        bytes == 0) {
+      return Status::Internal("the vector index at " + path + " has another dimension or encoding");
     }
   } catch (const std::exception& e) {
     return Status::Internal("cannot load the vector index at " + path + ": " + e.what());

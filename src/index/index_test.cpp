@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -43,7 +44,66 @@ TEST(Distance, EveryKernelThisCpuRunsAgreesWithPlainArithmeticAtEveryLength) {
     double want = 0;
     for (size_t i = 0; i < n; ++i) want += static_cast<double>(a[i]) * b[i];
     for (const DotKernel& k : kernels) EXPECT_NEAR(k.dot(a.data(), b.data(), n), want, 1e-4 * (1 + n)) << k.name << " " << n;
+    // Bytes, at their extremes too: integer sums are exact.
+    std::vector<int8_t> x(n + 1), y(n + 1);
+    std::uniform_int_distribution<int> byte(-127, 127);
+    for (size_t i = 0; i < n; ++i) {
+      x[i] = static_cast<int8_t>(i % 5 == 0 ? -127 : byte(rng));
+      y[i] = static_cast<int8_t>(i % 5 == 0 ? -127 : byte(rng));
+    }
+    x[n] = y[n] = 99;
+    int32_t want_i8 = 0;
+    double want_f32_i8 = 0;
+    for (size_t i = 0; i < n; ++i) {
+      want_i8 += int32_t{x[i]} * y[i];
+      want_f32_i8 += static_cast<double>(a[i]) * y[i];
+    }
+    for (const DotKernel& k : kernels) {
+      EXPECT_EQ(k.dot_i8(x.data(), y.data(), n), want_i8) << k.name << " " << n;
+      EXPECT_NEAR(k.dot_f32_i8(a.data(), y.data(), n), want_f32_i8, 1e-2 * (1 + n)) << k.name << " " << n;
+    }
   }
+}
+
+TEST(VectorCodec, Int8KeepsEachComponentWithinHalfAStepAndScoresCloseToFloat) {
+  std::mt19937 rng(4);
+  std::normal_distribution<float> g;
+  EXPECT_EQ(ParseEncoding("int8"), VectorEncoding::kInt8);
+  EXPECT_EQ(ParseEncoding("float32"), VectorEncoding::kFloat32);
+  EXPECT_FALSE(ParseEncoding("float16").has_value());
+  for (size_t dim : {3, 17, 384, 1024}) {
+    const VectorCodec codec(VectorEncoding::kInt8, dim);
+    ASSERT_EQ(codec.bytes(), dim + 4);
+    std::vector<float> a(dim), b(dim), back(dim);
+    for (float& x : a) x = g(rng);
+    for (float& x : b) x = g(rng);
+    a = Unit(a);
+    b = Unit(b);
+    std::vector<std::byte> ea(codec.bytes()), eb(codec.bytes()), again(codec.bytes());
+    codec.Encode(a.data(), ea.data());
+    codec.Encode(b.data(), eb.data());
+    codec.Decode(ea.data(), back.data());
+    float largest = 0;
+    for (float x : a) largest = std::max(largest, std::fabs(x));
+    for (size_t i = 0; i < dim; ++i) EXPECT_LE(std::fabs(back[i] - a[i]), largest / 127 / 2 + 1e-6F) << dim << " " << i;
+    codec.Encode(back.data(), again.data());
+    EXPECT_EQ(again, ea) << "encoding a decoded vector gives the same bytes";
+    // A float query against the stored vector; two stored vectors against each other.
+    EXPECT_NEAR(codec.Dot(b.data(), ea.data()), Dot(a, b), 0.02);
+    std::vector<float> back_b(dim);
+    codec.Decode(eb.data(), back_b.data());
+    EXPECT_NEAR(codec.Distance()(ea.data(), eb.data(), codec.DistanceParam()), 1 - Dot(back, back_b), 1e-4);
+    EXPECT_NEAR(codec.Dot(a.data(), ea.data()), 1.0, 0.01);
+  }
+  const VectorCodec codec(VectorEncoding::kInt8, 4);
+  std::vector<std::byte> zero(codec.bytes());
+  const std::vector<float> nothing(4, 0.0F), query = Unit({1, 2, 3, 4});
+  codec.Encode(nothing.data(), zero.data());
+  EXPECT_EQ(codec.Dot(query.data(), zero.data()), 0.0F);
+  const VectorCodec plain(VectorEncoding::kFloat32, 4);
+  std::vector<std::byte> stored(plain.bytes());
+  plain.Encode(query.data(), stored.data());
+  EXPECT_FLOAT_EQ(plain.Dot(query.data(), stored.data()), Dot(query, query));
 }
 
 TEST(Fusion, ReciprocalRankFusionAddsWeightedReciprocalRanks) {
@@ -249,6 +309,65 @@ TEST(HnswIndex, RemovedSlotsTakeNewKeysAndSurviveSaveAndLoad) {
   EXPECT_EQ((*reloaded)->Search(all[5], 1).at(0).key, 5);
   (*reloaded)->Remove(5);
   EXPECT_FALSE((*reloaded)->Contains(5));
+  std::remove(path.c_str());
+}
+
+TEST(HnswIndex, Int8VectorsFindWhatFloatsFindAndKeepTheirEncodingOnDisk) {
+  std::mt19937 rng(6);
+  std::normal_distribution<float> g;
+  const int dim = 64, n = 3000;
+  auto truth = NewExactIndex(dim);
+  auto exact8 = NewExactIndex(dim, VectorEncoding::kInt8);
+  HnswOptions options{16, 100, 64, 16, VectorEncoding::kInt8};
+  auto graph8 = NewHnswIndex(dim, options);
+  EXPECT_EQ(graph8->encoding(), VectorEncoding::kInt8);
+  std::vector<std::vector<float>> all;
+  std::vector<int64_t> keys;
+  std::vector<float> values;
+  for (int i = 0; i < n; ++i) {
+    std::vector<float> v(dim);
+    for (float& x : v) x = g(rng);
+    all.push_back(Unit(v));
+    ASSERT_TRUE(truth->Add(i, all.back()).ok());
+    ASSERT_TRUE(exact8->Add(i, all.back()).ok());
+    keys.push_back(i);
+    values.insert(values.end(), all.back().begin(), all.back().end());
+  }
+  ASSERT_TRUE(graph8->AddBatch(keys, values, 2).ok());
+  int exact_agree = 0, graph_agree = 0, total = 0;
+  for (int q = 0; q < 50; ++q) {
+    std::vector<float> query(dim);
+    for (float& x : query) x = g(rng);
+    query = Unit(query);
+    const auto want = truth->Search(query, 10);
+    const auto scanned = exact8->Search(query, 10), walked = graph8->Search(query, 10);
+    ASSERT_EQ(walked.size(), 10u);
+    for (size_t i = 1; i < walked.size(); ++i) EXPECT_GE(walked[i - 1].score, walked[i].score);
+    for (const Ranked& t : want) {
+      ++total;
+      for (const Ranked& a : scanned) exact_agree += a.key == t.key ? 1 : 0;
+      for (const Ranked& a : walked) graph_agree += a.key == t.key ? 1 : 0;
+    }
+    // Scores are the float query against the stored bytes: close to the float truth.
+    EXPECT_NEAR(walked[0].score, Dot(query, all[static_cast<size_t>(walked[0].key)]), 0.02);
+  }
+  EXPECT_GE(static_cast<double>(exact_agree) / total, 0.95);
+  EXPECT_GE(static_cast<double>(graph_agree) / total, 0.9);
+  // Each vector is still its own nearest neighbour; ForEach gives back what was stored.
+  EXPECT_EQ(graph8->Search(all[42], 1).at(0).key, 42);
+  auto copy = NewExactIndex(dim, VectorEncoding::kInt8);
+  graph8->ForEach([&](int64_t key, std::span<const float> v) { ASSERT_TRUE(copy->Add(key, v).ok()); });
+  EXPECT_EQ(copy->size(), static_cast<size_t>(n));
+  EXPECT_FLOAT_EQ(copy->Search(all[7], 1).at(0).score, exact8->Search(all[7], 1).at(0).score);
+
+  const std::string path = ::testing::TempDir() + "/hnsw_int8_test.bin";
+  graph8->Remove(42);
+  ASSERT_TRUE(SaveHnswIndex(*graph8, path).ok());
+  auto back = LoadHnswIndex(path, dim, options);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ((*back)->size(), static_cast<size_t>(n - 1));
+  EXPECT_EQ((*back)->Search(all[43], 1).at(0).key, 43);
+  EXPECT_EQ(LoadHnswIndex(path, dim).status().code(), StatusCode::kInternal);  // read as float32: refused
   std::remove(path.c_str());
 }
 

@@ -11,6 +11,7 @@
 
 #include "core/status.hpp"
 #include "index/fusion.hpp"
+#include "index/vector_codec.hpp"
 
 namespace betterdev::index {
 
@@ -18,6 +19,7 @@ class VectorIndex {
  public:
   virtual ~VectorIndex() = default;
   virtual int dimension() const = 0;
+  virtual VectorEncoding encoding() const = 0;
   virtual size_t size() const = 0;
   virtual bool Contains(int64_t key) const = 0;
   // Adds or replaces the vector of `key`. InvalidArgument when its length is not dimension().
@@ -35,22 +37,25 @@ class VectorIndex {
   // The `k` best of `keys` only (unknown keys skipped): a search narrowed to a few documents,
   // in time proportional to keys.size(), not to size().
   virtual std::vector<Ranked> SearchAmong(std::span<const float> query, int k, std::span<const int64_t> keys) const = 0;
-  // Calls `visit` with every key and its vector (to build another index from this one).
+  // Calls `visit` with every key and its vector as stored (decoded: to build another index
+  // from this one; an int8 vector encodes to the same bytes again).
   virtual void ForEach(const std::function<void(int64_t, std::span<const float>)>& visit) const = 0;
 };
 
 // Exact search: a scan of every vector. Right for small scopes (one conversation's documents)
 // and as the reference the approximate index is measured against.
-std::unique_ptr<VectorIndex> NewExactIndex(int dimension);
+std::unique_ptr<VectorIndex> NewExactIndex(int dimension, VectorEncoding encoding = VectorEncoding::kFloat32);
 
 struct HnswOptions {
   int m = 16;                // links per node
   int ef_construction = 200;
   int ef_search = 160;       // candidates kept while searching: recall@10 0.99 at 100k (docs/benchmarks.md)
   size_t initial_capacity = 1024;  // grows by doubling
+  VectorEncoding encoding = VectorEncoding::kFloat32;
 };
 
-// Approximate search (HNSW, hnswlib). Search is not safe to run concurrently with Add/Remove;
+// Approximate search (HNSW, hnswlib). With int8 vectors the graph is walked with the query
+// encoded too, and the candidates found are scored again with the float query. Search is not safe to run concurrently with Add/Remove;
 // concurrent searches are safe. A removed key's slot is taken by the next new key.
 std::unique_ptr<VectorIndex> NewHnswIndex(int dimension, const HnswOptions& options = {});
 
@@ -58,7 +63,8 @@ std::unique_ptr<VectorIndex> NewHnswIndex(int dimension, const HnswOptions& opti
 // Concurrent searches may go on meanwhile.
 Status SaveHnswIndex(const VectorIndex& index, const std::string& path);
 // Reads one back. hnswlib trusts what it reads: check the file's integrity before (see
-// search/index_files.hpp). Internal when the file cannot be read or has another dimension.
+// search/index_files.hpp). Internal when the file cannot be read or has another dimension or
+// encoding (options.encoding).
 Result<std::unique_ptr<VectorIndex>> LoadHnswIndex(const std::string& path, int dimension,
                                                    const HnswOptions& options = {});
 // Slots of removed keys waiting for new ones (0 for other indexes).

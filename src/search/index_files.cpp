@@ -22,7 +22,7 @@ namespace {
 
 constexpr uint32_t kKeywordMagic = 0x464B4442;  // "BDKF"
 constexpr uint32_t kKeywordVersion = 1;
-constexpr const char* kGraphHeader = "betterdev-hnsw 1";
+constexpr const char* kGraphHeader = "betterdev-hnsw 2";
 
 uint32_t Crc(uint32_t crc, const char* data, size_t n) {
   while (n > 0) {
@@ -197,6 +197,7 @@ Status IndexFiles::SaveGraph(const std::string& user_id, const index::VectorInde
   meta << kGraphHeader << "\n"
        << model.id << "\n"
        << model.dimension << "\n"
+       << index::EncodingName(graph.encoding()) << "\n"
        << through_key << "\n"
        << crc->second << "\n"
        << crc->first << "\n";
@@ -223,16 +224,17 @@ Result<SavedGraph> IndexFiles::LoadGraph(const std::string& user_id, const embed
     return Status::Internal("corrupt vector index description");
   }
   std::istringstream in(meta->substr(0, last_line + 1));
-  std::string header, model_id;
+  std::string header, model_id, encoding;
   int dimension = 0;
   int64_t through = 0;
   uint64_t bytes = 0;
   uint32_t crc = 0;
-  if (!std::getline(in, header) || header != kGraphHeader || !std::getline(in, model_id) ||
-      !(in >> dimension >> through >> bytes >> crc)) {
+  if (!std::getline(in, header) || header != kGraphHeader) return Status::NotFound("a vector index of another format");
+  if (!std::getline(in, model_id) || !(in >> dimension >> encoding >> through >> bytes >> crc)) {
     return Status::Internal("unreadable vector index description");
   }
   if (model_id != model.id || dimension != model.dimension) return Status::NotFound("saved vectors of another model");
+  if (encoding != index::EncodingName(options.encoding)) return Status::NotFound("saved vectors of another encoding");
   // Checked and read through a link of our own: a graph saved meanwhile (another thread or
   // process) replaces the name, never the file we check and then read.
   const std::string path = PathOf(user_id, "hnsw"), mine = TempName(path);

@@ -1,6 +1,7 @@
 // A user's search indexes saved beside the database, so that a restart is warm: the keyword
 // index (index::KeywordIndex::Serialize) and the HNSW graph (hnswlib's format), each with what
-// it covers (chunk keys up to `through_key`; the graph also its embedding model). A file is
+// it covers (chunk keys up to `through_key`; the graph also its embedding model and vector
+// encoding). A file is
 // trusted only when its checksum (CRC-32 of every byte, recorded when it was written) matches:
 // a missing file (or a graph of another model) is NotFound, a truncated or corrupt one
 // Internal; either way the caller rebuilds from the store, never serving it. Files are written under a temporary name and renamed, so a crash
@@ -40,7 +41,8 @@ class IndexFiles {
   Result<SavedKeywords> LoadKeywords(const std::string& user_id) const;
   Status SaveGraph(const std::string& user_id, const index::VectorIndex& graph, const embed::EmbeddingModel& model,
                    int64_t through_key) const;
-  // NotFound also when the saved graph is of another model.
+  // NotFound also when the saved graph is of another model or encoding (options.encoding), or
+  // of an older format.
   Result<SavedGraph> LoadGraph(const std::string& user_id, const embed::EmbeddingModel& model,
                                const index::HnswOptions& options) const;
   // A copy of `graph` (through a temporary file): the base a background build adds to while

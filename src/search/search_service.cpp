@@ -21,10 +21,11 @@ int64_t NowMs() {
 }
 
 // Graph parameters (M 16, ef_construction 200, ef_search 160: docs/benchmarks.md) with room
-// for `vectors`.
-index::HnswOptions GraphOptions(size_t vectors) {
+// for `vectors`, in `encoding`.
+index::HnswOptions GraphOptions(size_t vectors, index::VectorEncoding encoding) {
   index::HnswOptions o;
   o.initial_capacity = std::max<size_t>(1024, vectors + vectors / 4);
+  o.encoding = encoding;
   return o;
 }
 
@@ -42,11 +43,20 @@ std::string_view ModeName(Mode mode) {
 SearchService::SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config,
                              embed::EmbedderFactory other_models, Logger* log)
     : store_(store), embedder_(embedder), config_(config), other_models_(std::move(other_models)), log_(log),
-      files_(config.index_dir), tokenizer_(index::Tokenizer::Open()),
+      files_(config.index_dir),
+      encoding_(index::ParseEncoding(config.vector_encoding).value_or(index::VectorEncoding::kInt8)),
+      tokenizer_(index::Tokenizer::Open()),
       build_threads_(static_cast<int>(std::max(1U, std::thread::hardware_concurrency()))),
       background_(1, /*nice=*/10) {}
 
-SearchService::~SearchService() { stopping_ = true; }
+SearchService::~SearchService() {
+  {
+    std::lock_guard lock(follow_mu_);
+    stopping_ = true;
+  }
+  follow_cv_.notify_all();
+  if (follower_.joinable()) follower_.join();
+}
 
 void SearchService::Warn(std::string_view message, const std::string& user_id, const std::string& detail) {
   if (log_ != nullptr) log_->Warn(message, {{"user_id", user_id}, {"detail", detail}});
@@ -77,7 +87,49 @@ Result<SearchService::QueryModel> SearchService::SyncModel() {
 Status SearchService::Preload() {
   files_.RemoveLeftovers();
   BD_RETURN_IF_ERROR(store_.Ping());
+  if (config_.follow_ms > 0 && !follower_.joinable()) {
+    Result<int64_t> last = store_.search().LastChunkKey();
+    if (!last.ok()) return last.status();
+    followed_through_ = *last;
+    follower_ = std::thread([this] { FollowLoop(); });
+  }
   return SyncModel().status();
+}
+
+void SearchService::FollowLoop() {
+  std::unique_lock lock(follow_mu_);
+  while (!follow_cv_.wait_for(lock, std::chrono::milliseconds(config_.follow_ms), [this] { return stopping_.load(); })) {
+    lock.unlock();
+    try {
+      Follow();
+    } catch (const std::exception& e) {  // (out of memory): the process goes on, and so does the follower
+      Warn("search: following the store failed", "", e.what());
+    }
+    lock.lock();
+  }
+}
+
+void SearchService::Follow() {
+  DropIdleUsers();
+  Result<int64_t> last = store_.search().LastChunkKey();
+  if (!last.ok() || *last <= followed_through_) return;  // (a store that is away: the next pass tries again)
+  Result<std::vector<std::string>> owners = store_.search().ChunkOwnersAfter(followed_through_);
+  if (!owners.ok()) return;
+  followed_through_ = *last;
+  Result<QueryModel> q = SyncModel();
+  for (const std::string& user : *owners) {
+    if (stopping_) return;
+    std::shared_ptr<UserIndex> u = Acquire(user);  // an upload is activity: the idle clock restarts
+    if (Status s = Refresh(*u, q.ok() ? &q->model : nullptr); !s.ok()) {
+      Warn("search: cannot bring a user's indexes up to date", user, s.message());
+      continue;
+    }
+    {
+      std::lock_guard lock(u->refresh_mutex());
+      ScheduleSave(u);
+    }
+    ScheduleBuild(u);
+  }
 }
 
 embed::EmbeddingModel SearchService::model() {
@@ -90,7 +142,7 @@ embed::EmbeddingModel SearchService::model() {
 std::shared_ptr<UserIndex> SearchService::Acquire(const std::string& user_id) {
   std::lock_guard lock(users_mu_);
   std::shared_ptr<UserIndex>& u = users_[user_id];
-  if (!u) u = std::make_shared<UserIndex>(user_id);
+  if (!u) u = std::make_shared<UserIndex>(user_id, encoding_);
   u->last_used() = NowMs();  // under the lock: the idle sweep never takes a user being acquired
   return u;
 }
@@ -106,7 +158,7 @@ Status SearchService::Begin(UserIndex& u) {
   if (files_.enabled() && model.ok()) {
     graph = std::async(std::launch::async, [this, &graph_ms, user = u.user_id(), m = model->model] {
       const int64_t t = NowMs();
-      Result<SavedGraph> g = files_.LoadGraph(user, m, GraphOptions(0));
+      Result<SavedGraph> g = files_.LoadGraph(user, m, GraphOptions(0, encoding_));
       graph_ms = NowMs() - t;
       return g;
     });
@@ -176,7 +228,7 @@ Status SearchService::RefreshVectors(UserIndex& u, const embed::EmbeddingModel& 
   if (!(c.model == model)) {  // first load, or the active model changed: a saved graph if sound
     const bool preloaded = c.preloaded && c.preloaded_model == model;
     Result<SavedGraph> saved =
-        preloaded ? std::move(*c.preloaded) : files_.LoadGraph(u.user_id(), model, GraphOptions(0));
+        preloaded ? std::move(*c.preloaded) : files_.LoadGraph(u.user_id(), model, GraphOptions(0, encoding_));
     if (saved.ok()) {
       if (Status s = CheckCoverage(saved->through_key); !s.ok()) saved = s;
     }
@@ -254,7 +306,7 @@ void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
   const size_t total = (job->base ? job->base->size() : 0) + job->keys.size();
   std::unique_ptr<index::VectorIndex> next;
   if (job->base) {
-    Result<std::unique_ptr<index::VectorIndex>> copy = files_.Copy(u->user_id(), *job->base, GraphOptions(0));
+    Result<std::unique_ptr<index::VectorIndex>> copy = files_.Copy(u->user_id(), *job->base, GraphOptions(0, encoding_));
     if (!copy.ok()) {
       Warn("search: cannot copy a vector index to extend it", u->user_id(), copy.status().message());
       u->CancelBuild();
@@ -264,7 +316,7 @@ void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
     next = std::move(*copy);
     for (int64_t key : job->dead) next->Remove(key);
   } else {
-    next = index::NewHnswIndex(job->model.dimension, GraphOptions(total));
+    next = index::NewHnswIndex(job->model.dimension, GraphOptions(total, encoding_));
   }
   const auto dim = static_cast<size_t>(job->model.dimension);
   for (size_t at = 0; at < job->keys.size(); at += kBuildSlice) {

@@ -13,7 +13,11 @@
 // has SearchConfig::exact_below vectors, and extended there as more arrive; until a build is
 // swapped in, the vectors it does not yet hold are scanned exactly, so every answer is
 // complete and no request waits on a build. Graphs and keyword indexes are saved beside the
-// database; a user idle for SearchConfig::idle_seconds leaves memory.
+// database; a user idle for SearchConfig::idle_seconds leaves memory. Once Preload has run, a
+// follower thread looks for new chunks every SearchConfig::follow_ms and brings their owners'
+// indexes up to date (loading them when they are not in memory): someone who has just
+// uploaded documents finds their indexes ready at their first search (an upload counts as
+// activity for the idle clock).
 //
 // Every hit is checked against the store before it is returned, so a deleted or reprocessed
 // document's chunks are never returned, even when the delete happened in another process;
@@ -21,9 +25,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -67,13 +73,14 @@ class SearchService {
   // ingest::Reembedder). Without it, vector search is unavailable until the switch.
   SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config,
                 embed::EmbedderFactory other_models = {}, Logger* log = nullptr);
-  // Stops background work (a build in progress gives up at its next step).
+  // Stops background work (a build in progress gives up at its next step) and the follower.
   ~SearchService();
 
   // Best first, at most request.k. InvalidArgument for an empty query or k outside
   // 1..kMaxK; NotFound when a document id is not one of the user's.
   Result<std::vector<Hit>> Search(const Request& request);
-  // Checks the store and the active model now (each user's indexes load at their first search).
+  // Checks the store and the active model now, and starts following the store from its
+  // current last chunk (each user's indexes load at their first search or upload).
   Status Preload();
   // Saves the keyword indexes that changed since they were last saved (at shutdown).
   void Flush();
@@ -108,6 +115,9 @@ class SearchService {
   // Internal when a saved file covers keys the database has not given out.
   Status CheckCoverage(int64_t through_key);
   void DropIdleUsers();
+  // One pass of the follower: the owners of chunks that arrived since the last pass.
+  void Follow();
+  void FollowLoop();
   Result<std::vector<index::Ranked>> KeywordLeg(const std::shared_ptr<UserIndex>& u, const Request& request, int depth);
   Result<std::vector<index::Ranked>> VectorLeg(const std::shared_ptr<UserIndex>& u, const Request& request, int depth);
   Result<std::vector<Hit>> Materialize(UserIndex& u, const Request& request, const std::vector<index::Ranked>& ranked);
@@ -119,6 +129,7 @@ class SearchService {
   embed::EmbedderFactory other_models_;
   Logger* log_;
   IndexFiles files_;
+  index::VectorEncoding encoding_;
   Result<std::unique_ptr<index::Tokenizer>> tokenizer_;
   int build_threads_;
 
@@ -130,6 +141,10 @@ class SearchService {
   int64_t last_sweep_ms_ = 0;                                          // guarded by users_mu_
 
   std::atomic<bool> stopping_{false};
+  int64_t followed_through_ = 0;  // the last chunk key the follower has looked at (its thread's)
+  std::mutex follow_mu_;
+  std::condition_variable follow_cv_;  // wakes the follower to stop
+  std::thread follower_;
   TaskPool background_;  // builds and saves, one at a time, at a lower CPU priority; last member
 };
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -298,10 +299,26 @@ TEST_F(SearchTest, GraphsAreBuiltInTheBackgroundSavedAndLoadedWarmAndABrokenFile
     std::swap(db, *s2);
   }
   IndexFiles files(config.index_dir);
-  auto graph = files.LoadGraph("alice", embedder->model(), {});
+  index::HnswOptions int8;  // the default encoding
+  int8.encoding = index::VectorEncoding::kInt8;
+  auto graph = files.LoadGraph("alice", embedder->model(), int8);
   ASSERT_TRUE(graph.ok()) << graph.status().message();
   EXPECT_EQ(graph->graph->size(), 45u);
-  EXPECT_EQ(files.LoadGraph("alice", {"another-model", 32}, {}).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(graph->graph->encoding(), index::VectorEncoding::kInt8);
+  EXPECT_EQ(files.LoadGraph("alice", {"another-model", 32}, int8).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(files.LoadGraph("alice", embedder->model(), {}).status().code(), StatusCode::kNotFound);  // float32
+  // Restarted with float32 vectors: the int8 graph is not used; one of floats is built and saved.
+  config.vector_encoding = reference_config.vector_encoding = "float32";
+  {
+    SearchService s(*db, *embedder, config);
+    same_as_reference(s, "float32");
+    s.WaitForBackgroundWork();
+    EXPECT_EQ(s.stats("alice").graph_vectors, 45u);
+    same_as_reference(s, "float32 graph");
+  }
+  graph = files.LoadGraph("alice", embedder->model(), {});
+  ASSERT_TRUE(graph.ok()) << graph.status().message();
+  EXPECT_EQ(graph->graph->encoding(), index::VectorEncoding::kFloat32);
   (void)a1;
   (void)a3;
 }
@@ -351,6 +368,35 @@ TEST_F(SearchTest, IdleUsersLeaveMemoryAndComeBackOnTheirNextSearch) {
   EXPECT_EQ(s.stats("alice").chunks, 1u);
 }
 
+TEST_F(SearchTest, OwnersOfNewChunksAreLoadedInTheBackgroundBeforeTheirFirstSearch) {
+  auto embedder = embed::NewLocalEmbedder(32);
+  Ready("bob", Notes("cardiology", 5), *embedder);  // before the start: loaded at bob's first search
+  config.follow_ms = 20;
+  config.exact_below = 30;
+  config.idle_seconds = 1;
+  config.index_dir = dir.File("search");
+  SearchService s(*db, *embedder, config);
+  ASSERT_TRUE(s.Preload().ok());
+  auto wait_for = [&](const std::function<bool()>& done) {  // the follower's pace, not a timing check
+    for (int i = 0; i < 1000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return done();
+  };
+  const std::string a1 = Ready("alice", Notes("oncology", 40), *embedder);
+  ASSERT_TRUE(wait_for([&] { return s.stats("alice").chunks == 40; }));
+  EXPECT_EQ(s.users_in_memory(), 1u);  // bob has no news
+  EXPECT_EQ(s.stats("bob").chunks, 0u);
+  ASSERT_TRUE(wait_for([&] { return s.stats("alice").graph_vectors == 40; }));  // built, unasked
+  EXPECT_TRUE(std::filesystem::exists(dir.File("search/alice.hnsw")));
+  // More of alice's chunks join while she does not search; her answers hold them.
+  const std::string a2 = Ready("alice", Notes("dermatology", 5), *embedder);
+  ASSERT_TRUE(wait_for([&] { return s.stats("alice").tail_vectors == 5 && s.stats("alice").chunks == 45; }));
+  EXPECT_EQ(Found(s, "alice", "dermatology", Mode::kVector).at(0), a2);
+  EXPECT_EQ(Found(s, "alice", "dermatology", Mode::kKeyword).at(0), a2);
+  // Idle users leave memory even when nobody searches.
+  ASSERT_TRUE(wait_for([&] { return s.users_in_memory() == 0; }));
+  (void)a1;
+}
+
 std::vector<float> RandomUnit(std::mt19937& rng, int dim) {
   std::normal_distribution<float> g;
   std::vector<float> v(static_cast<size_t>(dim));
@@ -363,13 +409,17 @@ std::vector<float> RandomUnit(std::mt19937& rng, int dim) {
   return v;
 }
 
-TEST(UserIndexTest, SearchesStayExactAndCompleteWhileAGraphIsBuiltAndSwappedIn) {
+// With either encoding: the reference is an exact index of the same encoding (the scores of
+// float queries against stored vectors), which the graph's answers must equal.
+void ExactAndCompleteWhileAGraphIsBuilt(index::VectorEncoding encoding) {
   std::mt19937 rng(7);
   const int dim = 8;
-  UserIndex u("alice");
+  index::HnswOptions options;
+  options.encoding = encoding;
+  UserIndex u("alice", encoding);
   u.Start({}, std::nullopt, 0);
   u.ResetVectors({"m", dim});
-  auto reference = index::NewExactIndex(dim);
+  auto reference = index::NewExactIndex(dim, encoding);
   auto add = [&](int64_t from, int64_t to, const std::string& document) {
     std::vector<int64_t> keys;
     std::vector<float> values;
@@ -410,7 +460,7 @@ TEST(UserIndexTest, SearchesStayExactAndCompleteWhileAGraphIsBuiltAndSwappedIn) 
   add(41, 45, "d3");
   forget(3);
   agrees("during the build");
-  auto graph = index::NewHnswIndex(dim);
+  auto graph = index::NewHnswIndex(dim, options);
   ASSERT_TRUE(graph->AddBatch(job->keys, job->values, 2).ok());
   ASSERT_TRUE(u.FinishBuild(*job, std::move(graph)));
   EXPECT_EQ(u.stats().graph_vectors, 40u);
@@ -432,8 +482,13 @@ TEST(UserIndexTest, SearchesStayExactAndCompleteWhileAGraphIsBuiltAndSwappedIn) 
   ASSERT_TRUE(job.has_value());
   EXPECT_EQ(job->dead.size(), 2u);
   u.ResetVectors({"m2", dim});
-  EXPECT_FALSE(u.FinishBuild(*job, index::NewHnswIndex(dim)));
+  EXPECT_FALSE(u.FinishBuild(*job, index::NewHnswIndex(dim, options)));
   EXPECT_EQ(u.stats().graph_vectors, 0u);
+}
+
+TEST(UserIndexTest, SearchesStayExactAndCompleteWhileAGraphIsBuiltAndSwappedIn) {
+  ExactAndCompleteWhileAGraphIsBuilt(index::VectorEncoding::kFloat32);
+  ExactAndCompleteWhileAGraphIsBuilt(index::VectorEncoding::kInt8);
 }
 
 }  // namespace

@@ -25,7 +25,8 @@ std::vector<index::Ranked> Merge(std::vector<index::Ranked> a, const std::vector
 
 }  // namespace
 
-UserIndex::UserIndex(std::string user_id) : user_id_(std::move(user_id)) {}
+UserIndex::UserIndex(std::string user_id, index::VectorEncoding encoding)
+    : user_id_(std::move(user_id)), encoding_(encoding) {}
 
 void UserIndex::IndexDocumentLocked(int64_t key, const std::string& document_id) {
   if (document_of_.emplace(key, document_id).second) keys_of_[document_id].push_back(key);
@@ -83,7 +84,7 @@ void UserIndex::ResetVectors(const embed::EmbeddingModel& model, std::unique_ptr
 void UserIndex::AddVectors(std::span<const int64_t> keys, std::span<const float> values,
                            std::span<const std::string> documents) {
   std::unique_lock lock(mu_);
-  if (!tail_) tail_ = index::NewExactIndex(model_.dimension);
+  if (!tail_) tail_ = index::NewExactIndex(model_.dimension, encoding_);
   const auto dim = static_cast<size_t>(model_.dimension);
   for (size_t i = 0; i < keys.size(); ++i) {
     if (graph_ && graph_->Contains(keys[i])) continue;  // a saved graph already has it

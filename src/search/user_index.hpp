@@ -59,7 +59,8 @@ struct UserIndexStats {
 
 class UserIndex {
  public:
-  explicit UserIndex(std::string user_id);
+  // Vectors are kept in `encoding` (the tail, and the graphs the service builds).
+  UserIndex(std::string user_id, index::VectorEncoding encoding);
   const std::string& user_id() const { return user_id_; }
 
   // Where the store feed stands for this user; read and written only by the holder of
@@ -137,6 +138,7 @@ class UserIndex {
   std::vector<int64_t> ScopeLocked(const std::vector<std::string>& documents) const;
 
   const std::string user_id_;
+  const index::VectorEncoding encoding_;
   std::mutex refresh_mu_;
   Cursor cursor_;  // guarded by refresh_mu_
 

@@ -320,6 +320,8 @@ class SearchRepository {
   // The largest chunk key ever given out (0 before the first chunk): an index saved earlier
   // that claims more was not saved from this database.
   virtual Result<int64_t> LastChunkKey() = 0;
+  // The users who own a chunk with a key above `after_key` (whose indexes have news).
+  virtual Result<std::vector<std::string>> ChunkOwnersAfter(int64_t after_key) = 0;
 
   // Changing the embedding model. The active model is the one whose vectors search uses
   // (nullopt before any was set). Chunks keep a vector per model until DropVectorsExcept.

@@ -93,6 +93,20 @@ Result<std::vector<ChunkRef>> SqliteSearch::ChunkRefs(const std::string& user_id
   return keys;
 }
 
+Result<std::vector<std::string>> SqliteSearch::ChunkOwnersAfter(int64_t after_key) {
+  std::vector<std::string> users;
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare("SELECT DISTINCT user_id FROM chunks WHERE id > ?1 ORDER BY user_id");
+  q.Bind(1, after_key);
+  while (true) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    users.push_back(q.Text(0));
+  }
+  return users;
+}
+
 Result<int64_t> SqliteSearch::LastChunkKey() {
   auto conn = pool_.Acquire();
   // AUTOINCREMENT's high-water mark: it survives deletes, unlike max(id).

@@ -1,6 +1,8 @@
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -410,6 +412,12 @@ TEST_F(SearchStoreTest, TextsOfReadyChunksLoadPerUserInKeyOrderWithContext) {
   EXPECT_EQ((*left)[0].document_id, a2.id);
   EXPECT_EQ(store->search().ChunkRefs(alice)->size(), 1u);
   EXPECT_EQ(*store->search().LastChunkKey(), (*all)[2].chunk_key);  // deletes do not lower it
+  // Who has chunks above a key: bob and alice above 0; alice alone after bob's chunk.
+  std::vector<std::string> both{alice, bob};
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(*store->search().ChunkOwnersAfter(0), both);
+  EXPECT_EQ(*store->search().ChunkOwnersAfter((*bobs)[0].chunk_key), std::vector<std::string>{alice});
+  EXPECT_TRUE(store->search().ChunkOwnersAfter((*all)[2].chunk_key)->empty());
   (void)pending;
 }
 
