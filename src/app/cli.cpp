@@ -104,6 +104,10 @@ void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& 
   Opt(app, envs, "--hybrid-vector-weight", s.vector_weight, "BETTERDEV_HYBRID_VECTOR_WEIGHT",
       "Hybrid search: weight of the vector leg")
       ->check(CLI::Range(0.0, 100.0));
+  Opt(app, envs, "--hybrid-feedback", s.hybrid_feedback, "BETTERDEV_HYBRID_FEEDBACK",
+      "Hybrid search: the vector query moves toward the vectors of this many of the keyword leg's best chunks "
+      "(pseudo-relevance feedback; 0: off)")
+      ->check(CLI::Range(0, 100));
   Opt(app, envs, "--search-threads", s.threads, "BETTERDEV_SEARCH_THREADS",
       "Threads searches run on (apart from password hashing and uploads)")
       ->check(CLI::Range(1, 64));
@@ -305,6 +309,8 @@ Invocation ParseCommandLine(int argc, char** argv) {
       ->check(CLI::IsMember({"int8", "float32"}));
   eval->add_option("--keyword-weight", inv.eval.keyword_weight, "Hybrid: weight of the keyword leg");
   eval->add_option("--vector-weight", inv.eval.vector_weight, "Hybrid: weight of the vector leg");
+  eval->add_option("--feedback", inv.eval.feedback, "Hybrid: keyword hits the vector query moves toward (0: off)")
+      ->check(CLI::Range(0, 100));
   eval->add_option("--rrf-k", inv.eval.rrf_k, "Hybrid: reciprocal rank fusion constant");
   eval->add_option("--fusion", inv.eval.fusion, "Hybrid: rrf (reciprocal rank fusion) or score (normalised scores)")
       ->check(CLI::IsMember({"rrf", "score"}));

@@ -13,9 +13,10 @@ struct EvalOptions {
   std::string split;             // BEIR: the qrels file (default test); QA: all (default), dev, test
   int limit = 0;                 // QA: at most this many questions (0: all)
   int dimension = 1024;          // of the local embedder
-  // Hybrid: the legs' weights, chosen on NFCorpus's dev split (docs/benchmarks.md).
+  // Hybrid: the legs' weights and the feedback, chosen on NFCorpus's dev split (docs/benchmarks.md).
   double keyword_weight = 1.0;
-  double vector_weight = 0.2;
+  double vector_weight = 1.0;
+  int feedback = 10;  // keyword hits the hybrid vector query moves toward (0: off)
   double rrf_k = 60;
   std::string fusion = "score";  // "score" (normalised score fusion) or "rrf"
   bool title_context = true;     // each chunk carries the document's title as its context

@@ -308,7 +308,9 @@ int RunQaEval(const EvalOptions& options, const Config& config_in) {
       return 1;
     }
     std::vector<std::string> texts;
-    for (const chunk::Chunk& c : *chunks) texts.push_back(ingest::EmbeddingText(c.text, c.context));
+    for (const chunk::Chunk& c : *chunks) {
+      texts.push_back(ingest::EmbeddingText(c.text, c.context, store::TitleOfFile(d.filename)));
+    }
     auto vectors = embedder->Embed(texts);
     if (!vectors.ok()) {
       std::cerr << "error: " << vectors.status().message() << "\n";

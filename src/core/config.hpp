@@ -66,7 +66,11 @@ struct SearchConfig {
   int embedding_dimensions = 0;   // 0: local 1024, openai the model's own
   double embedding_price = 0.02;  // openai: USD per 1M tokens, for the cost recorded per document
   double keyword_weight = 1.0;    // hybrid: the legs' weights in normalised score fusion
-  double vector_weight = 0.2;
+  double vector_weight = 1.0;
+  // Hybrid: the vector leg's query is moved toward the vectors of this many of the keyword
+  // leg's best chunks (pseudo-relevance feedback, index/feedback.hpp); 0: off (then a vector
+  // weight of 0.2 measured best with the offline embedder).
+  int hybrid_feedback = 10;
   int exact_below = 20000;        // a user with fewer vectors is searched exactly; HNSW is built above
   int threads = 2;                // POST /v1/search runs here, apart from logins and uploads
   std::string index_dir;          // users' saved indexes (warm restarts); empty: none saved

@@ -88,6 +88,13 @@ class ExactIndex final : public VectorIndex {
     return TopK(std::move(scored), k);
   }
 
+  bool Get(int64_t key, std::span<float> out) const override {
+    auto it = slot_.find(key);
+    if (it == slot_.end() || out.size() != static_cast<size_t>(dim_)) return false;
+    codec_.Decode(At(it->second), out.data());
+    return true;
+  }
+
   void ForEach(const std::function<void(int64_t, std::span<const float>)>& visit) const override {
     std::vector<float> vector(static_cast<size_t>(dim_));
     for (size_t s = 0; s < keys_.size(); ++s) {

@@ -204,6 +204,12 @@ class HnswIndex final : public VectorIndex {
     return TopK(std::move(scored), k);
   }
 
+  bool Get(int64_t key, std::span<float> out) const override {
+    if (live_.count(key) == 0 || out.size() != static_cast<size_t>(dim_)) return false;
+    codec_.Decode(Stored(key), out.data());
+    return true;
+  }
+
   void ForEach(const std::function<void(int64_t, std::span<const float>)>& visit) const override {
     std::vector<float> vector(static_cast<size_t>(dim_));
     for (int64_t key : live_) {

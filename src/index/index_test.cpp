@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "index/distance.hpp"
+#include "index/feedback.hpp"
 #include "index/fusion.hpp"
 #include "index/vector_index.hpp"
 
@@ -104,6 +105,21 @@ TEST(VectorCodec, Int8KeepsEachComponentWithinHalfAStepAndScoresCloseToFloat) {
   std::vector<std::byte> stored(plain.bytes());
   plain.Encode(query.data(), stored.data());
   EXPECT_FLOAT_EQ(plain.Dot(query.data(), stored.data()), Dot(query, query));
+}
+
+TEST(Feedback, MovesTheQueryTowardTheSeedsByTheirScoresAndNormalises) {
+  const std::vector<float> q = {1, 0, 0};
+  const std::vector<float> seeds = {0, 1, 0, /**/ 0, 0, 1};
+  const std::vector<double> scores = {10, 5};
+  // q + 4 · (1·(0,1,0) + 0.5·(0,0,1)) / 2 = (1, 2, 1), normalised.
+  const std::vector<float> moved = MoveQueryToward(q, seeds, scores, 4.0);
+  ASSERT_EQ(moved.size(), 3u);
+  const float n = std::sqrt(6.0F);
+  EXPECT_NEAR(moved[0], 1 / n, 1e-6);
+  EXPECT_NEAR(moved[1], 2 / n, 1e-6);
+  EXPECT_NEAR(moved[2], 1 / n, 1e-6);
+  EXPECT_EQ(MoveQueryToward(q, {}, {}), q);  // no seeds: the query itself
+  EXPECT_EQ(MoveQueryToward(q, seeds, std::vector<double>{1}), q);  // mismatched sizes: unchanged
 }
 
 TEST(Fusion, ReciprocalRankFusionAddsWeightedReciprocalRanks) {

@@ -37,6 +37,8 @@ class VectorIndex {
   // The `k` best of `keys` only (unknown keys skipped): a search narrowed to a few documents,
   // in time proportional to keys.size(), not to size().
   virtual std::vector<Ranked> SearchAmong(std::span<const float> query, int k, std::span<const int64_t> keys) const = 0;
+  // The stored vector of `key` (decoded) into `out` (dimension() floats); false when unknown.
+  virtual bool Get(int64_t key, std::span<float> out) const = 0;
   // Calls `visit` with every key and its vector as stored (decoded: to build another index
   // from this one; an int8 vector encodes to the same bytes again).
   virtual void ForEach(const std::function<void(int64_t, std::span<const float>)>& visit) const = 0;

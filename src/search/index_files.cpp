@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint32_t kKeywordMagic = 0x464B4442;  // "BDKF"
-constexpr uint32_t kKeywordVersion = 1;
+constexpr uint32_t kKeywordVersion = 2;  // 2: document titles indexed
 constexpr const char* kGraphHeader = "betterdev-hnsw 2";
 
 uint32_t Crc(uint32_t crc, const char* data, size_t n) {

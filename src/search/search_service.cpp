@@ -4,6 +4,10 @@
 #include <chrono>
 #include <future>
 #include <thread>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <unordered_set>
 
 namespace betterdev::search {
@@ -14,6 +18,17 @@ constexpr size_t kBuildSlice = 4096;   // a build checks for shutdown between sl
 constexpr int64_t kSaveEvery = 1000;   // new chunks after which a user's keyword index is saved
 constexpr int64_t kSweepMs = 60'000;
 constexpr int64_t kRetryBuildMs = 60'000;  // after a failed build
+// Builds run below the job processes (nice 10): documents being read come first, since a
+// user's searches are exact and complete meanwhile.
+constexpr int kBuildNice = 15;
+
+// Gives the heap's free pages back to the system (glibc keeps them after a build's copy or an
+// idle user's indexes are freed; resident memory would otherwise stay at its peak).
+void ReturnFreeMemory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -47,7 +62,7 @@ SearchService::SearchService(store::Store& store, embed::Embedder& embedder, con
       encoding_(index::ParseEncoding(config.vector_encoding).value_or(index::VectorEncoding::kInt8)),
       tokenizer_(index::Tokenizer::Open()),
       build_threads_(static_cast<int>(std::max(1U, std::thread::hardware_concurrency()))),
-      background_(1, /*nice=*/10) {}
+      background_(1, kBuildNice) {}
 
 SearchService::~SearchService() {
   {
@@ -213,8 +228,9 @@ Status SearchService::RefreshTexts(UserIndex& u) {
     std::vector<PreparedText> prepared;
     prepared.reserve(rows->size());
     for (store::TextRow& r : *rows) {  // tokenized with no lock held
+      const std::string title = store::TitleOfFile(r.document_name);  // indexed with the context
       prepared.push_back({r.chunk_key, std::move(r.document_id), r.ordinal, (*tokenizer_)->Document(r.text),
-                          (*tokenizer_)->Document(r.context)});
+                          (*tokenizer_)->Document(title.empty() ? r.context : title + "\n" + r.context)});
     }
     if (!prepared.empty()) c.text_key = prepared.back().key;
     c.unsaved_texts += static_cast<int64_t>(prepared.size());
@@ -341,11 +357,14 @@ void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
   if (Status s = files_.SaveGraph(u->user_id(), *next, job->model, job->through_key); !s.ok()) {
     Warn("search: cannot save a vector index", u->user_id(), s.message());
   }
-  const size_t vectors = next->size();
-  if (!u->FinishBuild(*job, std::move(next))) return;  // the model changed meanwhile
+  const size_t vectors = next->size(), added = job->keys.size();
+  const bool swapped = u->FinishBuild(*job, std::move(next));
+  job.reset();  // the tail's copy
+  ReturnFreeMemory();  // the old graph (unless a search still holds it) and the copy's buffers
+  if (!swapped) return;  // the model changed meanwhile
   if (log_ != nullptr) {
     log_->Info("search: vector index built", {{"user_id", u->user_id()}, {"vectors", vectors},
-                                              {"added", job->keys.size()}, {"ms", NowMs() - started}});
+                                              {"added", added}, {"ms", NowMs() - started}});
   }
   ScheduleBuild(u);  // more may have come meanwhile
 }
@@ -421,6 +440,7 @@ void SearchService::DropIdleUsers() {
     if (!files_.enabled() || !u->cursor().started || u->cursor().text_key <= u->saved_text_key()) continue;
     background_.Post([this, u] { SaveKeywords(*u); });
   }
+  if (!idle.empty()) background_.Post([] { ReturnFreeMemory(); });  // after the saves that hold them
 }
 
 void SearchService::WaitForBackgroundWork() {
@@ -473,7 +493,8 @@ Result<std::vector<index::Ranked>> SearchService::KeywordLeg(const std::shared_p
 }
 
 Result<std::vector<index::Ranked>> SearchService::VectorLeg(const std::shared_ptr<UserIndex>& u,
-                                                            const Request& request, int depth) {
+                                                            const Request& request, int depth,
+                                                            std::span<const index::Ranked> feedback) {
   Result<QueryModel> q = SyncModel();
   if (!q.ok()) return q.status();
   BD_RETURN_IF_ERROR(Refresh(*u, &q->model));
@@ -486,7 +507,11 @@ Result<std::vector<index::Ranked>> SearchService::VectorLeg(const std::shared_pt
   std::vector<std::string> one{request.query};
   Result<embed::Embeddings> e = q->embedder->Embed(one);  // no lock held: maybe a remote call
   if (!e.ok()) return Status::Unavailable("could not embed the query: " + e.status().message());
-  std::optional<std::vector<index::Ranked>> hits = u->SearchVectors(e->Row(0), depth, request.document_ids, q->model);
+  std::optional<std::vector<float>> query =
+      feedback.empty() ? std::vector<float>(e->Row(0).begin(), e->Row(0).end())
+                       : u->FeedbackQuery(e->Row(0), feedback, q->model);
+  std::optional<std::vector<index::Ranked>> hits =
+      query ? u->SearchVectors(*query, depth, request.document_ids, q->model) : std::nullopt;
   if (!hits) return Status::Unavailable("the embedding model changed during the search; try again");
   return std::move(*hits);
 }
@@ -546,7 +571,9 @@ Result<std::vector<Hit>> SearchService::Search(const Request& request) {
   }
   std::vector<index::Ranked> vector;
   if (request.mode != Mode::kKeyword) {
-    Result<std::vector<index::Ranked>> leg = VectorLeg(u, request, depth);
+    const size_t seeds = request.mode == Mode::kHybrid ? static_cast<size_t>(config_.hybrid_feedback) : 0;
+    Result<std::vector<index::Ranked>> leg =
+        VectorLeg(u, request, depth, std::span(keyword).first(std::min(seeds, keyword.size())));
     if (leg.ok()) vector = std::move(*leg);
     else if (request.mode == Mode::kVector) return leg.status();  // hybrid goes on with keywords
   }

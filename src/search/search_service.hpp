@@ -1,7 +1,8 @@
 // Search over a user's documents (if the embedder fails, vector search answers its error and
 // hybrid search answers from the keyword leg alone): keyword (BM25, index/keyword_index.hpp),
 // vector (over the chunk vectors the workers stored) and hybrid (both, fused by normalised
-// scores).
+// scores; the vector leg's query moved toward the keyword leg's best chunks first, see
+// index/feedback.hpp and SearchConfig::hybrid_feedback).
 //
 // Each user has indexes of their own (search/user_index.hpp), with the store as the source of
 // truth: loaded at the user's first search (from files saved earlier when they are sound, see
@@ -28,6 +29,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -119,7 +121,9 @@ class SearchService {
   void Follow();
   void FollowLoop();
   Result<std::vector<index::Ranked>> KeywordLeg(const std::shared_ptr<UserIndex>& u, const Request& request, int depth);
-  Result<std::vector<index::Ranked>> VectorLeg(const std::shared_ptr<UserIndex>& u, const Request& request, int depth);
+  // With `feedback` (the keyword leg's best chunks), the query vector moves toward theirs.
+  Result<std::vector<index::Ranked>> VectorLeg(const std::shared_ptr<UserIndex>& u, const Request& request, int depth,
+                                               std::span<const index::Ranked> feedback);
   Result<std::vector<Hit>> Materialize(UserIndex& u, const Request& request, const std::vector<index::Ranked>& ranked);
   void Warn(std::string_view message, const std::string& user_id, const std::string& detail);
 

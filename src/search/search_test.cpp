@@ -29,12 +29,13 @@ class SearchTest : public ::testing::Test {
     }
   }
   // A ready document whose chunks carry vectors of `embedder` (as a worker stores them).
-  std::string Ready(const std::string& user, const std::vector<std::string>& texts, embed::Embedder& embedder) {
+  std::string Ready(const std::string& user, const std::vector<std::string>& texts, embed::Embedder& embedder,
+                    const std::string& filename = "") {
     const std::string id = "doc_" + std::to_string(++documents);
     store::Document d;
     d.id = id;
     d.user_id = user;
-    d.filename = id + ".txt";
+    d.filename = filename.empty() ? id + ".txt" : filename;
     d.content_type = "text/plain";
     d.sha256 = id;
     d.job_id = "job_" + id;
@@ -366,6 +367,58 @@ TEST_F(SearchTest, IdleUsersLeaveMemoryAndComeBackOnTheirNextSearch) {
   EXPECT_EQ(s.stats("alice").chunks, 0u);
   EXPECT_EQ(Found(s, "alice", "quantum", Mode::kHybrid), std::vector<std::string>{a1});
   EXPECT_EQ(s.stats("alice").chunks, 1u);
+}
+
+TEST_F(SearchTest, HybridMovesTheVectorQueryTowardTheKeywordLegsBestChunks) {
+  auto embedder = embed::NewLocalEmbedder(256);
+  const std::string a = Ready("alice", {"zinc supplementation trial in children with diarrhea"}, *embedder);
+  const std::string b = Ready("alice", {"supplementation trial in children with persistent diarrhea"}, *embedder);
+  const std::string c = Ready("alice", {"northern line railway timetable changes"}, *embedder);
+  auto score_of = [&](SearchService& s, const std::string& document) {
+    auto hits = s.Search({"alice", "zinc", {}, 10, Mode::kHybrid});
+    EXPECT_TRUE(hits.ok());
+    for (const Hit& h : *hits) {
+      if (h.chunk.document_id == document) return h.score;
+    }
+    return 0.0;
+  };
+  // Only `a` holds the word; `b` says the rest of what `a` says, `c` nothing of it.
+  config.hybrid_feedback = 0;
+  SearchService plain(*db, *embedder, config);
+  config.hybrid_feedback = 10;
+  SearchService fed(*db, *embedder, config);
+  auto hits = fed.Search({"alice", "zinc", {}, 3, Mode::kHybrid});
+  ASSERT_TRUE(hits.ok());
+  ASSERT_GE(hits->size(), 2u);
+  EXPECT_EQ((*hits)[0].chunk.document_id, a);
+  EXPECT_EQ((*hits)[1].chunk.document_id, b);
+  EXPECT_GT(score_of(fed, b), score_of(plain, b) + 0.3);  // its vector now resembles the query's
+  EXPECT_GT(score_of(fed, b), score_of(fed, c) + 0.3);
+  // The vector mode is the query's own vector, unmoved.
+  auto vector = fed.Search({"alice", "zinc", {}, 3, Mode::kVector});
+  auto unmoved = plain.Search({"alice", "zinc", {}, 3, Mode::kVector});
+  ASSERT_TRUE(vector.ok() && unmoved.ok());
+  ASSERT_EQ(vector->size(), unmoved->size());
+  for (size_t i = 0; i < vector->size(); ++i) EXPECT_DOUBLE_EQ((*vector)[i].score, (*unmoved)[i].score);
+}
+
+TEST_F(SearchTest, EveryChunkIsIndexedWithItsDocumentsTitle) {
+  auto embedder = embed::NewLocalEmbedder(64);
+  const std::string report = Ready("alice", {"Revenue grew in the quarter.", "Costs fell."}, *embedder,
+                                   "Zephyrcorp_Quarterly-Report.pdf");
+  Ready("alice", {"Revenue of another company grew."}, *embedder, "other.pdf");
+  SearchService s(*db, *embedder, config);
+  // Only the file name says "zephyrcorp": both of its chunks are found by it.
+  auto hits = s.Search({"alice", "zephyrcorp revenue", {}, 10, Mode::kKeyword});
+  ASSERT_TRUE(hits.ok());
+  ASSERT_GE(hits->size(), 2u);
+  EXPECT_EQ((*hits)[0].chunk.document_id, report);
+  EXPECT_EQ((*hits)[1].chunk.document_id, report);
+  EXPECT_EQ(hits->at(0).chunk.context, "");  // the stored context is untouched
+  EXPECT_EQ(store::TitleOfFile("Zephyrcorp_Quarterly-Report.pdf"), "Zephyrcorp Quarterly Report");
+  EXPECT_EQ(store::TitleOfFile("dir/2023 Q3 AAPL.10q.pdf"), "2023 Q3 AAPL 10q");
+  EXPECT_EQ(store::TitleOfFile("README"), "README");
+  EXPECT_EQ(store::TitleOfFile(".env"), "env");
 }
 
 TEST_F(SearchTest, OwnersOfNewChunksAreLoadedInTheBackgroundBeforeTheirFirstSearch) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "index/feedback.hpp"
+
 namespace betterdev::search {
 namespace {
 
@@ -171,6 +173,24 @@ std::optional<std::vector<index::Ranked>> UserIndex::SearchVectors(std::span<con
     }
   }
   return Merge(std::move(from_graph), from_tail, depth);
+}
+
+std::optional<std::vector<float>> UserIndex::FeedbackQuery(std::span<const float> query,
+                                                           std::span<const index::Ranked> seeds,
+                                                           const embed::EmbeddingModel& model) const {
+  std::shared_lock lock(mu_);
+  const auto dim = static_cast<size_t>(model_.dimension);
+  if (!(model_ == model) || query.size() != dim) return std::nullopt;
+  std::vector<float> vectors(seeds.size() * dim);
+  std::vector<double> scores;
+  for (const index::Ranked& seed : seeds) {
+    const std::span<float> out(vectors.data() + scores.size() * dim, dim);
+    const bool found = (tail_ && tail_->Get(seed.key, out)) ||
+                       (graph_ && dead_.count(seed.key) == 0 && graph_->Get(seed.key, out));
+    if (found) scores.push_back(seed.score);
+  }
+  vectors.resize(scores.size() * dim);
+  return index::MoveQueryToward(query, vectors, scores);
 }
 
 std::optional<std::string> UserIndex::DocumentOf(int64_t key) const {

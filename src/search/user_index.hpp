@@ -107,6 +107,10 @@ class UserIndex {
   std::optional<std::vector<index::Ranked>> SearchVectors(std::span<const float> query, int depth,
                                                           const std::vector<std::string>& documents,
                                                           const embed::EmbeddingModel& model) const;
+  // `query` moved toward the vectors of `seeds` (index/feedback.hpp; seeds without a vector are
+  // skipped); nullopt when the vectors in memory are not of `model`.
+  std::optional<std::vector<float>> FeedbackQuery(std::span<const float> query, std::span<const index::Ranked> seeds,
+                                                  const embed::EmbeddingModel& model) const;
   std::optional<std::string> DocumentOf(int64_t key) const;
 
   // Background builds. StartBuild answers a job when the tail or the removed keys have grown

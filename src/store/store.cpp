@@ -40,6 +40,23 @@ std::optional<DocumentStatus> ParseDocumentStatus(std::string_view name) {
   return std::nullopt;
 }
 
+std::string TitleOfFile(std::string_view filename) {
+  if (const size_t slash = filename.find_last_of("/\\"); slash != std::string_view::npos) {
+    filename.remove_prefix(slash + 1);
+  }
+  if (const size_t dot = filename.rfind('.'); dot != std::string_view::npos && dot > 0 && filename.size() - dot <= 6) {
+    filename = filename.substr(0, dot);
+  }
+  std::string title;
+  for (char c : filename) {
+    const char t = c == '_' || c == '-' || c == '.' ? ' ' : c;
+    if (t == ' ' && (title.empty() || title.back() == ' ')) continue;
+    title.push_back(t);
+  }
+  while (!title.empty() && title.back() == ' ') title.pop_back();
+  return title;
+}
+
 std::string ChunkId(const std::string& document_id, int ordinal) {
   return document_id + "_" + std::to_string(ordinal);
 }

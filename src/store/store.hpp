@@ -172,10 +172,16 @@ struct TextRow {
   int ordinal = 0;  // 0 starts a document's chunks (again, after reprocessing)
   std::string text;
   std::string context;
+  std::string document_name;  // the uploaded file's name (its title, see TitleOfFile)
 };
 
 // A chunk's public id: "<document id>_<ordinal>".
 std::string ChunkId(const std::string& document_id, int ordinal);
+
+// What search takes for a document's title, from its file name: the name without its
+// extension, with '_', '-' and '.' read as spaces ("Q3_2023-apple.10q.pdf" → "Q3 2023 apple
+// 10q"). Every chunk is indexed and embedded with its document's title before its context.
+std::string TitleOfFile(std::string_view filename);
 
 // Keyset pagination: items strictly after `after_id` in the list's order.
 struct PageRequest {
