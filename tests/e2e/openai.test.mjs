@@ -31,9 +31,11 @@ describe('openai embeddings (stand-in provider)', () => {
     const b = await uploadOk(server.url, token, Buffer.from('The northern line runs every six minutes at peak.'), 'b.txt');
     const readyA = await waitReady(server.url, token, a.document_id, { server });
     await waitReady(server.url, token, b.document_id, { server });
-    // Usage as the provider counted it (the stand-in: ceil(length / 4) per input), priced at the
-    // default $0.02 per 1M tokens.
-    const tokensA = Math.ceil('Vitamin D deficiency weakens bones in older adults.'.length / 4);
+    // What is embedded: the document's title (its file name without the extension), then the
+    // chunk. Usage as the provider counted it (the stand-in: ceil(length / 4) per input), priced
+    // at the default $0.02 per 1M tokens.
+    const inputA = 'a\nVitamin D deficiency weakens bones in older adults.';
+    const tokensA = Math.ceil(inputA.length / 4);
     assert.equal(readyA.embedding_tokens, tokensA);
     assert.ok(Math.abs(readyA.embedding_cost_usd - (tokensA * 0.02) / 1e6) < 1e-9, String(readyA.embedding_cost_usd));
     const chunkCalls = stand.requests.filter((r) => r.path === '/v1/embeddings');
@@ -43,7 +45,7 @@ describe('openai embeddings (stand-in provider)', () => {
       assert.equal(r.body.model, 'text-embedding-3-small');
       assert.equal(r.body.dimensions, 64);
     }
-    assert.ok(chunkCalls.some((r) => r.body.input.includes('Vitamin D deficiency weakens bones in older adults.')));
+    assert.ok(chunkCalls.some((r) => r.body.input.includes(inputA)), JSON.stringify(chunkCalls.map((r) => r.body.input)));
     const res = await api(server.url, 'POST', '/v1/search', { token, body: { query: 'vitamin bones', mode: 'vector' } });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.model, 'text-embedding-3-small/64');
@@ -144,7 +146,10 @@ describe('changing the embedding model', () => {
       assert.equal(after.json.model, 'text-embedding-3-small/64', 'search switched once every chunk was re-embedded');
       assert.equal(after.json.data[0].document_id, ids['a.txt']);
       const embedded = stand.requests.flatMap((r) => r.body.input ?? []);
-      for (const text of Object.values(texts)) assert.ok(embedded.includes(text), `${text} was re-embedded`);
+      for (const [name, text] of Object.entries(texts)) {
+        const input = `${name.replace(/\.txt$/, '')}\n${text}`;  // the title, then the chunk
+        assert.ok(embedded.includes(input), `${input} was re-embedded`);
+      }
       assert.ok(embedded.includes('vitamin bones'), 'the query is embedded by the new model');
       const a = (await api(server.url, 'GET', `/v1/documents/${ids['a.txt']}`, { token })).json;
       // Recorded on the document: the provider's tokens (ceil(length / 4)) on top of the local ones.
