@@ -1,6 +1,16 @@
 # Shared by the benchmark scripts (sourced, not run): a server on loopback in $WORK, uploads,
 # waiting for the queue to drain. Needs BIN and WORK set; sets PID, URL and TOKEN.
 
+bench_init() {  # BIN (the release build), DATA, WORK (removed at exit, with the server PID runs)
+  BIN=$PWD/build/release/betterdev
+  DATA=$PWD/../shared/data
+  [ -x "$BIN" ] || { echo "build the release binary first" >&2; exit 1; }
+  WORK=$(mktemp -d)
+  PID=""
+  trap 'bench_cleanup' EXIT
+}
+bench_cleanup() { [ -n "$PID" ] && { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }; rm -rf "$WORK"; }
+
 machine_line() {
   echo "Machine: $(nproc --all) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 }

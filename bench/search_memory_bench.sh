@@ -14,14 +14,8 @@ USERS="${1:-10}"
 FILES="${2:-173}"
 shift $(($# < 2 ? $# : 2))
 EXTRA=("$@")
-BIN=$PWD/build/release/betterdev
-DATA=$PWD/../shared/data
-[ -x "$BIN" ] || { echo "build the release binary first" >&2; exit 1; }
-WORK=$(mktemp -d)
-PID=""
-cleanup() { [ -n "$PID" ] && { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }; rm -rf "$WORK"; }
-trap cleanup EXIT
 source bench/lib.sh
+bench_init
 
 COPIES=$(( (FILES + 72) / 73 ))  # 73 files per copy of the corpus
 nfcorpus_files "$COPIES"
@@ -62,20 +56,24 @@ for TOKEN in "${TOKENS[@]}"; do
   CHUNKS=$((CHUNKS + n))
 done
 echo "$USERS users × $FILES files: $CHUNKS chunks, ingested in $(( (T1 - T0) / 1000 )) s; RSS then $(rss_mb) MB"
-# Until every user's graph is built and no build has finished for 20 s.
-last=-1 quiet=0
-while [ "$quiet" -lt 20 ] || [ "$(built)" -lt "$USERS" ]; do
-  sleep 1
-  b=$(built)
-  if [ "$b" = "$last" ]; then quiet=$((quiet + 1)); else quiet=0; last=$b; fi
-done
-echo "graphs built: $(built) builds, last $(( ($(now_ms) - T1) / 1000 - 20 )) s after ingestion ended; RSS $(rss_mb) MB (all $USERS users loaded, nobody has searched)"
+graph_vectors() {  # the vectors in every user's latest graph, from the log
+  node -e "
+    const last = {};
+    for (const l of require('fs').readFileSync('$WORK/out.log', 'utf8').split('\n')) {
+      if (!l.includes('\"search: vector index built\"')) continue;
+      const j = JSON.parse(l);
+      last[j.user_id] = j.vectors;
+    }
+    console.log(Object.values(last).reduce((a, b) => a + b, 0));"
+}
+until [ "$(graph_vectors)" -ge "$CHUNKS" ]; do sleep 2; done  # every vector in a graph
+echo "graphs built: $(built) builds, every user's covering all their chunks $(( ($(now_ms) - T1) / 1000 )) s after ingestion ended; RSS $(rss_mb) MB (all $USERS users loaded, nobody has searched)"
 ALL=()
 for TOKEN in "${TOKENS[@]}"; do
   while IFS= read -r q; do ALL+=("$(search_once "$TOKEN" "$q")"); done <<<"$QUERIES"
 done
 echo "every user searches 40 queries in turn (hybrid, k 10): $(printf '%s\n' "${ALL[@]}" | percentiles); RSS $(rss_mb) MB"
-echo "saved indexes: $(du -sm "$WORK/data/search" | cut -f1) MB ($(ls "$WORK/data/search" | wc -l) files); database $(du -sm "$WORK/data" | cut -f1) MB in all"
+echo "saved indexes: graphs $(cat "$WORK"/data/search/*.hnsw | wc -c | awk '{printf "%.0f", $1/1048576}') MB, keyword indexes $(cat "$WORK"/data/search/*.kw | wc -c | awk '{printf "%.0f", $1/1048576}') MB ($(ls "$WORK/data/search" | wc -l) files); database $(du -sm "$WORK/data" | cut -f1) MB in all"
 stop_server
 
 T0=$(now_ms)
@@ -87,6 +85,10 @@ for TOKEN in "${TOKENS[@]}"; do
 done
 T1=$(now_ms)
 echo "restart: every user's first search (loads their saved indexes): $(printf '%s\n' "${FIRST[@]}" | percentiles); all $USERS answered $((T1 - T0)) ms after exec; RSS $(rss_mb) MB"
+echo "the loads (ms): $(grep '"search: user indexes loaded"' "$WORK/out.log" |
+  node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(s.trim().split('\n').map(l=>{const j=JSON.parse(l);
+    return (j.keywords_saved&&j.graph_saved?'':'NOT SAVED ')+'keywords '+j.keywords_ms+' graph '+j.graph_ms+' live '+j.live_ms+' all '+j.ms}).join('; ')))")"
+grep -E '"level":"(warn|error)"' "$WORK/out.log" | head -5 || true
 ALL=()
 for TOKEN in "${TOKENS[@]}"; do
   while IFS= read -r q; do ALL+=("$(search_once "$TOKEN" "$q")"); done <<<"$QUERIES"

@@ -12,14 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 COPIES="${1:-6}"
 DURATION="${2:-10}"
-BIN=$PWD/build/release/betterdev
-DATA=$PWD/../shared/data
-[ -x "$BIN" ] || { echo "build the release binary first" >&2; exit 1; }
-WORK=$(mktemp -d)
-PID=""
-cleanup() { [ -n "$PID" ] && { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }; rm -rf "$WORK"; }
-trap cleanup EXIT
 source bench/lib.sh
+bench_init
 
 nfcorpus_files "$COPIES"
 wrk_search() {  # token mode connections seconds -> "requests/s p50 p99"
