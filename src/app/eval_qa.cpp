@@ -309,7 +309,7 @@ int RunQaEval(const EvalOptions& options, const Config& config_in) {
     }
     std::vector<std::string> texts;
     for (const chunk::Chunk& c : *chunks) {
-      texts.push_back(ingest::EmbeddingText(c.text, c.context, store::TitleOfFile(d.filename)));
+      texts.push_back(ingest::EmbeddingText(c.text, store::TitledContext(d.filename, c.context)));
     }
     auto vectors = embedder->Embed(texts);
     if (!vectors.ok()) {

@@ -4,14 +4,8 @@
 
 namespace betterdev::ingest {
 
-std::string EmbeddingText(const std::string& text, const std::string& context, const std::string& title) {
-  std::string out;
-  for (const std::string* part : {&title, &context}) {
-    if (part->empty()) continue;
-    out += *part;
-    out += '\n';
-  }
-  return out + text;
+std::string EmbeddingText(const std::string& text, const std::string& context) {
+  return context.empty() ? text : context + "\n" + text;
 }
 
 Result<std::vector<std::vector<float>>> EmbedWithCache(embed::Embedder& embedder, store::SearchRepository& store,

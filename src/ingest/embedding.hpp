@@ -12,7 +12,7 @@ namespace betterdev::ingest {
 
 // What is embedded for a chunk is what a reader sees: its context (a table's header row), a
 // newline, and its text.
-std::string EmbeddingText(const std::string& text, const std::string& context, const std::string& title);
+std::string EmbeddingText(const std::string& text, const std::string& context);
 
 // One vector per text, in order. A remote embedder's vectors are cached by (model, SHA-256 of
 // the text): only texts never embedded before cost a call, and `tokens` grows by what the

@@ -22,7 +22,7 @@ Status Reembedder::Backfill(const store::VectorModel& model, embed::Embedder& em
   std::vector<std::string> texts;
   std::vector<int64_t> keys;
   for (const store::TextRow& r : *rows) {
-    texts.push_back(EmbeddingText(r.text, r.context, store::TitleOfFile(r.document_name)));
+    texts.push_back(EmbeddingText(r.text, store::TitledContext(r.document_name, r.context)));
     keys.push_back(r.chunk_key);
   }
   int64_t tokens = 0;

@@ -303,8 +303,9 @@ Status Worker::EmbedChunks(const queue::Job& job, const store::Document& doc, Ou
     Progress(job, doc, "embedding", progress, out.pages, out.pages, from == 0);
     texts.clear();
     const size_t to = std::min(n, from + kEmbedBatch);
-    const std::string title = store::TitleOfFile(doc.filename);
-    for (size_t i = from; i < to; ++i) texts.push_back(EmbeddingText(out.chunks[i].text, out.chunks[i].context, title));
+    for (size_t i = from; i < to; ++i) {
+      texts.push_back(EmbeddingText(out.chunks[i].text, store::TitledContext(doc.filename, out.chunks[i].context)));
+    }
     Result<std::vector<std::vector<float>>> vectors =
         EmbedWithCache(d_.embedder, d_.store.search(), texts, d_.clock.NowMillis(), out.embedding_tokens);
     if (!vectors.ok()) return vectors.status();

@@ -4,11 +4,11 @@
 #include <chrono>
 #include <future>
 #include <thread>
+#include <unordered_set>
 
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
-#include <unordered_set>
 
 namespace betterdev::search {
 namespace {
@@ -228,9 +228,8 @@ Status SearchService::RefreshTexts(UserIndex& u) {
     std::vector<PreparedText> prepared;
     prepared.reserve(rows->size());
     for (store::TextRow& r : *rows) {  // tokenized with no lock held
-      const std::string title = store::TitleOfFile(r.document_name);  // indexed with the context
       prepared.push_back({r.chunk_key, std::move(r.document_id), r.ordinal, (*tokenizer_)->Document(r.text),
-                          (*tokenizer_)->Document(title.empty() ? r.context : title + "\n" + r.context)});
+                          (*tokenizer_)->Document(store::TitledContext(r.document_name, r.context))});
     }
     if (!prepared.empty()) c.text_key = prepared.back().key;
     c.unsaved_texts += static_cast<int64_t>(prepared.size());

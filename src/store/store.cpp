@@ -57,6 +57,13 @@ std::string TitleOfFile(std::string_view filename) {
   return title;
 }
 
+std::string TitledContext(std::string_view filename, const std::string& context) {
+  std::string title = TitleOfFile(filename);
+  if (title.empty()) return context;
+  if (context.empty()) return title;
+  return title + "\n" + context;
+}
+
 std::string ChunkId(const std::string& document_id, int ordinal) {
   return document_id + "_" + std::to_string(ordinal);
 }

@@ -180,8 +180,11 @@ std::string ChunkId(const std::string& document_id, int ordinal);
 
 // What search takes for a document's title, from its file name: the name without its
 // extension, with '_', '-' and '.' read as spaces ("Q3_2023-apple.10q.pdf" → "Q3 2023 apple
-// 10q"). Every chunk is indexed and embedded with its document's title before its context.
+// 10q").
 std::string TitleOfFile(std::string_view filename);
+// What a chunk is indexed and embedded with as its context: its document's title (from the
+// file name), then its own context (a table's header row), one per line.
+std::string TitledContext(std::string_view filename, const std::string& context);
 
 // Keyset pagination: items strictly after `after_id` in the list's order.
 struct PageRequest {
