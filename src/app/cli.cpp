@@ -108,6 +108,10 @@ void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& 
       "Hybrid search: the vector query moves toward the vectors of this many of the keyword leg's best chunks "
       "(pseudo-relevance feedback; 0: off)")
       ->check(CLI::Range(0, 100));
+  Opt(app, envs, "--hybrid-expansion", s.hybrid_expansion, "BETTERDEV_HYBRID_EXPANSION",
+      "Hybrid search: the keyword query gains this many terms from its own best chunks "
+      "(pseudo-relevance feedback; 0: off)")
+      ->check(CLI::Range(0, 100));
   Opt(app, envs, "--search-threads", s.threads, "BETTERDEV_SEARCH_THREADS",
       "Threads searches run on (apart from password hashing and uploads)")
       ->check(CLI::Range(1, 64));
@@ -309,6 +313,9 @@ Invocation ParseCommandLine(int argc, char** argv) {
       ->check(CLI::IsMember({"int8", "float32"}));
   eval->add_option("--keyword-weight", inv.eval.keyword_weight, "Hybrid: weight of the keyword leg");
   eval->add_option("--vector-weight", inv.eval.vector_weight, "Hybrid: weight of the vector leg");
+  eval->add_option("--expansion-terms", inv.eval.expansion_terms,
+                   "Hybrid: terms the keyword query gains from its own best hits (0: off)");
+  eval->add_option("--original-weight", inv.eval.original_weight, "Hybrid: the query's own terms' share after expansion");
   eval->add_option("--feedback", inv.eval.feedback, "Hybrid: keyword hits the vector query moves toward (0: off)")
       ->check(CLI::Range(0, 100));
   eval->add_option("--rrf-k", inv.eval.rrf_k, "Hybrid: reciprocal rank fusion constant");

@@ -100,6 +100,7 @@ double RecallAt100(const std::vector<std::string>& ranked, const std::map<std::s
 struct Corpus {
   std::unordered_map<int64_t, std::string> doc_of_chunk;  // chunk key -> corpus id
   std::unordered_map<int64_t, std::vector<float>> vector_of;  // chunk key -> its vector (for feedback)
+  std::unordered_map<int64_t, index::Terms> terms_of;         // chunk key -> its terms (for feedback)
   size_t documents = 0;
   size_t chunks = 0;
   double bytes = 0;
@@ -151,8 +152,11 @@ Status Ingest(const fs::path& corpus_path, const chunk::ChunkOptions& chunking, 
     embed_seconds += Seconds(t0);
     for (size_t i = 0; i < keyed->items.size(); ++i) {
       BD_RETURN_IF_ERROR(vectors.Add(keyed->items[i].key, e->Row(i)));
-      keywords.Add(keyed->items[i].key, tokenizer.Document(keyed->items[i].text),
-                   tokenizer.Document(keyed->items[i].context));
+      index::Terms words = tokenizer.Document(keyed->items[i].text);
+      index::Terms context = tokenizer.Document(keyed->items[i].context);
+      keywords.Add(keyed->items[i].key, words, context);
+      words.terms.insert(words.terms.end(), context.terms.begin(), context.terms.end());
+      corpus.terms_of[keyed->items[i].key] = std::move(words);
       corpus.doc_of_chunk[keyed->items[i].key] = id;
       corpus.vector_of[keyed->items[i].key].assign(e->Row(i).begin(), e->Row(i).end());
     }
@@ -249,6 +253,7 @@ int RunEval(const EvalOptions& options_in, const Config& config) {
     double ndcg = 0, recall = 0, seconds = 0;
   };
   Mode modes[] = {{"keyword (BM25)"},
+                  {"(keyword, its query expanded from its own best chunks)"},
                   {"vector (local embedder, exact)"},
                   {options.fusion == "score" ? "hybrid (normalised score fusion)" : "hybrid (reciprocal rank fusion)"},
                   {"(vector, its query moved toward the keyword leg's best chunks)"}};
@@ -256,27 +261,42 @@ int RunEval(const EvalOptions& options_in, const Config& config) {
   for (const auto& [qid, text] : queries) {
     const std::map<std::string, int>& relevant = qrels->at(qid);
     auto t0 = Clock::now();
-    const std::vector<index::Ranked> keyword = keywords.Search((*tokenizer)->Query(text), kDepth);
+    const std::vector<std::string> terms = (*tokenizer)->Query(text);
+    const std::vector<index::Ranked> plain = keywords.Search(terms, kDepth);
+    modes[0].seconds += Seconds(t0);
+    // Hybrid's keyword leg: the query expanded from the first answer's best chunks.
+    std::vector<index::Ranked> keyword = plain;
+    if (options.expansion_terms > 0) {
+      const size_t m = std::min(plain.size(), static_cast<size_t>(index::kFeedbackChunks));
+      std::vector<index::Terms> seeds;
+      std::vector<double> scores;
+      for (size_t i = 0; i < m; ++i) {
+        seeds.push_back(corpus.terms_of.at(plain[i].key));
+        scores.push_back(plain[i].score);
+      }
+      keyword = keywords.SearchWeighted(
+          index::ExpandQuery(terms, seeds, scores, options.expansion_terms, options.original_weight), kDepth);
+    }
     const double keyword_seconds = Seconds(t0);
-    modes[0].seconds += keyword_seconds;
+    modes[1].seconds += keyword_seconds;
     t0 = Clock::now();
     std::vector<std::string> one{text};
     Result<embed::Embeddings> q = embedder->Embed(one);
     const std::vector<index::Ranked> vector = vectors->Search(q->Row(0), kDepth);
     const double vector_seconds = Seconds(t0);
-    modes[1].seconds += vector_seconds;
+    modes[2].seconds += vector_seconds;
     // Hybrid as the search service does it: with feedback, the vector leg's query moves toward
     // the keyword leg's best chunks (index/feedback.hpp) before it searches.
     t0 = Clock::now();
     std::vector<index::Ranked> seeded = vector;
     if (options.feedback > 0) {
-      const size_t m = std::min(keyword.size(), static_cast<size_t>(options.feedback));
+      const size_t m = std::min(plain.size(), static_cast<size_t>(options.feedback));
       std::vector<float> seeds;
       std::vector<double> scores;
       for (size_t i = 0; i < m; ++i) {
-        const std::vector<float>& v = corpus.vector_of.at(keyword[i].key);
+        const std::vector<float>& v = corpus.vector_of.at(plain[i].key);
         seeds.insert(seeds.end(), v.begin(), v.end());
-        scores.push_back(keyword[i].score);
+        scores.push_back(plain[i].score);
       }
       seeded = vectors->Search(index::MoveQueryToward(q->Row(0), seeds, scores), kDepth);
     }
@@ -286,10 +306,10 @@ int RunEval(const EvalOptions& options_in, const Config& config) {
             : index::ReciprocalRankFusion({keyword, seeded}, {options.keyword_weight, options.vector_weight},
                                           options.rrf_k);
     const double hybrid_seconds = keyword_seconds + vector_seconds + Seconds(t0);
-    modes[2].seconds += hybrid_seconds;
-    modes[3].seconds += hybrid_seconds - keyword_seconds;
-    const std::vector<index::Ranked>* lists[] = {&keyword, &vector, &hybrid, &seeded};
-    for (int m = 0; m < 4; ++m) {
+    modes[3].seconds += hybrid_seconds;
+    modes[4].seconds += hybrid_seconds - keyword_seconds;
+    const std::vector<index::Ranked>* lists[] = {&plain, &keyword, &vector, &hybrid, &seeded};
+    for (int m = 0; m < 5; ++m) {
       const std::vector<std::string> docs = DocumentsOf(*lists[m], corpus.doc_of_chunk, 100);
       modes[m].ndcg += NdcgAt10(docs, relevant);
       modes[m].recall += RecallAt100(docs, relevant);
@@ -303,14 +323,15 @@ int RunEval(const EvalOptions& options_in, const Config& config) {
               corpus.bytes / 1e6 / std::max(embed_seconds, 1e-9));
   std::printf("| mode | nDCG@10 | recall@100 | ms/query |\n|---|---|---|---|\n");
   for (const Mode& m : modes) {
-    if (&m == &modes[3] && options.feedback == 0) continue;
+    if (&m == &modes[4] && options.feedback == 0) continue;
+    if (&m == &modes[1] && options.expansion_terms == 0) continue;
     std::printf("| %s | %.4f | %.4f | %.2f |\n", m.name, m.ndcg / n, m.recall / n, m.seconds * 1000 / n);
   }
-  std::printf("\nhybrid: %s fusion, keyword weight %.2f, vector weight %.2f%s, feedback from %d chunks; vectors: %s, "
-              "%d dimensions, %s\n",
+  std::printf("\nhybrid: %s fusion, keyword weight %.2f, vector weight %.2f%s, feedback from %d chunks, "
+              "%d expansion terms (query weight %.2f); vectors: %s, %d dimensions, %s\n",
               options.fusion.c_str(), options.keyword_weight, options.vector_weight,
               options.fusion == "rrf" ? (", k " + std::to_string(static_cast<int>(options.rrf_k))).c_str() : "",
-              options.feedback, embedder->model().id.c_str(), options.dimension, options.vector_encoding.c_str());
+              options.feedback, options.expansion_terms, options.original_weight, embedder->model().id.c_str(), options.dimension, options.vector_encoding.c_str());
   return 0;
 }
 

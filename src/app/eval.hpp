@@ -15,8 +15,10 @@ struct EvalOptions {
   int dimension = 1024;          // of the local embedder
   // Hybrid: the legs' weights and the feedback, chosen on NFCorpus's dev split (docs/benchmarks.md).
   double keyword_weight = 1.0;
-  double vector_weight = 1.0;
-  int feedback = 10;  // keyword hits the hybrid vector query moves toward (0: off)
+  double vector_weight = 0.2;
+  int feedback = 0;              // keyword hits the hybrid vector query moves toward (0: off)
+  int expansion_terms = 10;      // terms the hybrid keyword query gains from its best hits (0: off)
+  double original_weight = 0.3;  // the query's own terms' share of the expanded query
   double rrf_k = 60;
   std::string fusion = "score";  // "score" (normalised score fusion) or "rrf"
   bool title_context = true;     // each chunk carries the document's title as its context

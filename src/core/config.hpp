@@ -65,12 +65,15 @@ struct SearchConfig {
   std::string embedding_model = "text-embedding-3-small";  // openai
   int embedding_dimensions = 0;   // 0: local 1024, openai the model's own
   double embedding_price = 0.02;  // openai: USD per 1M tokens, for the cost recorded per document
-  double keyword_weight = 1.0;    // hybrid: the legs' weights in normalised score fusion
-  double vector_weight = 1.0;
-  // Hybrid: the vector leg's query is moved toward the vectors of this many of the keyword
-  // leg's best chunks (pseudo-relevance feedback, index/feedback.hpp); 0: off (then a vector
-  // weight of 0.2 measured best with the offline embedder).
-  int hybrid_feedback = 10;
+  // Hybrid, as chosen on NFCorpus's dev split with the offline embedder (docs/benchmarks.md):
+  // the keyword leg's query gains `hybrid_expansion` terms from its own best chunks (RM3,
+  // index/feedback.hpp; 0: off), then the legs are fused with these weights (normalised score
+  // fusion). `hybrid_feedback` > 0 also moves the vector query toward the vectors of that many
+  // of the keyword leg's best chunks (Rocchio; with it a vector weight of 1.0 measured best).
+  double keyword_weight = 1.0;
+  double vector_weight = 0.2;
+  int hybrid_expansion = 10;
+  int hybrid_feedback = 0;
   int exact_below = 20000;        // a user with fewer vectors is searched exactly; HNSW is built above
   int threads = 2;                // POST /v1/search runs here, apart from logins and uploads
   std::string index_dir;          // users' saved indexes (warm restarts); empty: none saved

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
+#include <utility>
 
 namespace betterdev::index {
 
@@ -21,6 +23,47 @@ std::vector<float> MoveQueryToward(std::span<const float> query, std::span<const
     for (float& x : q) x *= scale;
   }
   return q;
+}
+
+WeightedQuery ExpandQuery(std::span<const std::string> query, std::span<const Terms> seeds,
+                          std::span<const double> seed_scores, int expansion_terms, double original_weight) {
+  WeightedQuery out;
+  if (seeds.empty() || seeds.size() != seed_scores.size() || !(seed_scores[0] > 0) || expansion_terms <= 0) {
+    out.terms.assign(query.begin(), query.end());
+    out.weights.assign(query.size(), 1.0);
+    return out;
+  }
+  std::unordered_map<std::string, double> relevance;
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    if (seeds[i].terms.empty()) continue;
+    const double w = std::max(0.0, seed_scores[i] / seed_scores[0]) / static_cast<double>(seeds[i].terms.size());
+    for (const std::string& t : seeds[i].terms) relevance[t] += w;
+  }
+  std::vector<std::pair<std::string, double>> best(relevance.begin(), relevance.end());
+  const size_t keep = std::min(best.size(), static_cast<size_t>(expansion_terms));
+  // Largest first; ties by term so that the same seeds always give the same query.
+  std::partial_sort(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(keep), best.end(),
+                    [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+  best.resize(keep);
+  double total = 0;
+  for (const auto& [t, w] : best) total += w;
+  std::unordered_map<std::string, double> weight;
+  std::vector<std::string> order;
+  auto add = [&](const std::string& t, double w) {
+    auto [it, fresh] = weight.try_emplace(t, 0.0);
+    if (fresh) order.push_back(t);
+    it->second += w;
+  };
+  for (const std::string& t : query) add(t, original_weight / static_cast<double>(query.size()));
+  if (total > 0) {
+    for (const auto& [t, w] : best) add(t, (1 - original_weight) * w / total);
+  }
+  for (const std::string& t : order) {
+    if (weight[t] <= 0) continue;
+    out.terms.push_back(t);
+    out.weights.push_back(weight[t]);
+  }
+  return out;
 }
 
 }  // namespace betterdev::index

@@ -1,4 +1,7 @@
-// Pseudo-relevance feedback for the vector leg of hybrid search (Rocchio): the query vector is
+// Pseudo-relevance feedback for hybrid search: both legs learn from the keyword leg's first
+// answer before they search for good.
+//
+// The vector leg (Rocchio): the query vector is
 // moved toward the vectors of the keyword leg's best chunks,
 //   q' = q + β · Σ_i (s_i / s_1) · v_i / m,  then normalised,
 // over the top m keyword hits with BM25 scores s_1 ≥ s_2 ≥ … A weak embedder (the offline
@@ -8,7 +11,10 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <vector>
+
+#include "index/tokenizer.hpp"
 
 namespace betterdev::index {
 
@@ -18,5 +24,24 @@ constexpr double kFeedbackBeta = 4.0;
 // `seeds` holds seed_scores.size() vectors of query.size() floats each, best first.
 std::vector<float> MoveQueryToward(std::span<const float> query, std::span<const float> seeds,
                                    std::span<const double> seed_scores, double beta = kFeedbackBeta);
+
+// The keyword leg (RM3, a relevance model): the words the best chunks share become part of the
+// query. Each seed chunk i (best first, BM25 score s_i) gives every term t its share
+// P(t|i) = count of t in i / terms in i, weighted by s_i / s_1; the `expansion_terms` terms with
+// the largest weighted sum, normalised to sum 1, are mixed with the query's own terms (each
+// 1 / |query|) as  original_weight · query + (1 - original_weight) · expansion.
+constexpr int kExpansionTerms = 10;
+constexpr double kOriginalQueryWeight = 0.3;
+
+struct WeightedQuery {
+  std::vector<std::string> terms;
+  std::vector<double> weights;  // one per term, > 0
+};
+
+// `seeds` and `seed_scores` have the same length. Without seeds (or with a seed score ≤ 0 at
+// the top), the query's terms each with weight 1.
+WeightedQuery ExpandQuery(std::span<const std::string> query, std::span<const Terms> seeds,
+                          std::span<const double> seed_scores, int expansion_terms = kExpansionTerms,
+                          double original_weight = kOriginalQueryWeight);
 
 }  // namespace betterdev::index

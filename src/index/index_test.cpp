@@ -122,6 +122,33 @@ TEST(Feedback, MovesTheQueryTowardTheSeedsByTheirScoresAndNormalises) {
   EXPECT_EQ(MoveQueryToward(q, seeds, std::vector<double>{1}), q);  // mismatched sizes: unchanged
 }
 
+TEST(Feedback, ExpandsTheQueryWithTheSeedsMostSharedTermsWeightedByScore) {
+  const std::vector<std::string> query = {"zinc", "child"};
+  std::vector<Terms> seeds(2);
+  seeds[0].terms = {"zinc", "diarrhea", "diarrhea", "trial"};  // P: zinc 1/4, diarrhea 1/2, trial 1/4
+  seeds[1].terms = {"diarrhea", "oral"};                       // P: diarrhea 1/2, oral 1/2
+  const std::vector<double> scores = {8, 4};                   // weights 1 and 1/2
+  // relevance: diarrhea 1/2 + 1/4 = 3/4, zinc 1/4, trial 1/4, oral 1/4; the best 2 are diarrhea
+  // and (ties by term) oral: 3/4 and 1/4 of them, i.e. 0.75 and 0.25 of the expansion's share.
+  const WeightedQuery q = ExpandQuery(query, seeds, scores, 2, 0.4);
+  ASSERT_EQ(q.terms, (std::vector<std::string>{"zinc", "child", "diarrhea", "oral"}));
+  ASSERT_EQ(q.weights.size(), 4u);
+  EXPECT_NEAR(q.weights[0], 0.2, 1e-12);  // 0.4 / 2
+  EXPECT_NEAR(q.weights[1], 0.2, 1e-12);
+  EXPECT_NEAR(q.weights[2], 0.6 * 0.75, 1e-12);
+  EXPECT_NEAR(q.weights[3], 0.6 * 0.25, 1e-12);
+  // A query term the seeds share keeps one entry with both shares.
+  const WeightedQuery both = ExpandQuery(std::vector<std::string>{"diarrhea"}, seeds, scores, 1, 0.5);
+  ASSERT_EQ(both.terms, std::vector<std::string>{"diarrhea"});
+  EXPECT_NEAR(both.weights[0], 1.0, 1e-12);
+  // No seeds, mismatched sizes or nothing to add: the query's terms, each weighing 1.
+  for (const WeightedQuery& same : {ExpandQuery(query, {}, {}), ExpandQuery(query, seeds, std::vector<double>{1}),
+                                    ExpandQuery(query, seeds, scores, 0)}) {
+    EXPECT_EQ(same.terms, query);
+    EXPECT_EQ(same.weights, (std::vector<double>{1, 1}));
+  }
+}
+
 TEST(Fusion, ReciprocalRankFusionAddsWeightedReciprocalRanks) {
   const std::vector<Ranked> keyword = {{1, 9}, {2, 8}, {3, 7}};
   const std::vector<Ranked> vector = {{3, 0.9}, {4, 0.8}, {1, 0.7}};

@@ -65,7 +65,7 @@ void KeywordIndex::Compact() {
   }
 }
 
-std::vector<Ranked> KeywordIndex::Score(std::span<const std::string> terms, int k,
+std::vector<Ranked> KeywordIndex::Score(std::span<const std::string> terms, std::span<const double> weights, int k,
                                         const std::vector<bool>* among) const {
   if (k <= 0 || live_ == 0) return {};
   const double n = static_cast<double>(live_);
@@ -74,8 +74,9 @@ std::vector<Ranked> KeywordIndex::Score(std::span<const std::string> terms, int 
   std::vector<double> score(key_of_.size(), 0.0);
   std::vector<bool> seen(key_of_.size(), false);
   std::vector<uint32_t> touched;
-  for (const std::string& term : terms) {
-    auto id = term_ids_.find(term);
+  for (size_t t = 0; t < terms.size(); ++t) {
+    const double query_weight = weights.empty() ? 1.0 : weights[t];
+    auto id = term_ids_.find(terms[t]);
     if (id == term_ids_.end()) continue;
     const std::vector<Posting>& list = postings_[id->second];
     double df = 0;
@@ -83,6 +84,7 @@ std::vector<Ranked> KeywordIndex::Score(std::span<const std::string> terms, int 
     if (df == 0) continue;
     double idf = std::log((n - df + 0.5) / (df + 0.5));
     if (idf <= 0) idf = 1e-6;
+    idf *= query_weight;
     for (const Posting& p : list) {
       if (!alive_[p.slot] || (among != nullptr && !(*among)[p.slot])) continue;
       const double w = p.weight;
@@ -101,18 +103,31 @@ std::vector<Ranked> KeywordIndex::Score(std::span<const std::string> terms, int 
 }
 
 std::vector<Ranked> KeywordIndex::Search(std::span<const std::string> terms, int k) const {
-  return Score(terms, k, nullptr);
+  return Score(terms, {}, k, nullptr);
 }
 
-std::vector<Ranked> KeywordIndex::SearchAmong(std::span<const std::string> terms, int k,
-                                              std::span<const int64_t> keys) const {
+std::optional<std::vector<bool>> KeywordIndex::Among(std::span<const int64_t> keys) const {
   std::vector<bool> among(key_of_.size(), false);
   bool any = false;
   for (int64_t key : keys) {
     auto it = slot_of_.find(key);
     if (it != slot_of_.end()) any = among[it->second] = true;
   }
-  return any ? Score(terms, k, &among) : std::vector<Ranked>{};
+  if (!any) return std::nullopt;
+  return among;
+}
+
+std::vector<Ranked> KeywordIndex::SearchAmong(std::span<const std::string> terms, int k,
+                                              std::span<const int64_t> keys) const {
+  std::optional<std::vector<bool>> among = Among(keys);
+  return among ? Score(terms, {}, k, &*among) : std::vector<Ranked>{};
+}
+
+std::vector<Ranked> KeywordIndex::SearchWeighted(const WeightedQuery& query, int k,
+                                                 std::span<const int64_t> keys) const {
+  if (keys.empty()) return Score(query.terms, query.weights, k, nullptr);
+  std::optional<std::vector<bool>> among = Among(keys);
+  return among ? Score(query.terms, query.weights, k, &*among) : std::vector<Ranked>{};
 }
 
 namespace {

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "index/feedback.hpp"
 #include "index/fusion.hpp"
 #include "index/tokenizer.hpp"
 
@@ -46,6 +47,9 @@ class KeywordIndex {
   std::vector<Ranked> Search(std::span<const std::string> terms, int k) const;
   // The same among `keys` only (unknown keys skipped); statistics stay those of the whole index.
   std::vector<Ranked> SearchAmong(std::span<const std::string> terms, int k, std::span<const int64_t> keys) const;
+  // Both with each term's BM25 contribution multiplied by its weight (an expanded query, see
+  // index/feedback.hpp); `keys` empty means every chunk.
+  std::vector<Ranked> SearchWeighted(const WeightedQuery& query, int k, std::span<const int64_t> keys = {}) const;
 
   // The live chunks, their lengths and postings as bytes (this machine's byte order: a file
   // beside the database, not an exchange format), and back. Deserialize checks every count
@@ -58,7 +62,9 @@ class KeywordIndex {
     uint32_t slot;
     float weight;  // the term's frequency weighted by column
   };
-  std::vector<Ranked> Score(std::span<const std::string> terms, int k, const std::vector<bool>* among) const;
+  std::vector<Ranked> Score(std::span<const std::string> terms, std::span<const double> weights, int k,
+                            const std::vector<bool>* among) const;
+  std::optional<std::vector<bool>> Among(std::span<const int64_t> keys) const;  // nullopt: none known
   void Compact();  // drops removed slots from every posting list
 
   Bm25Options options_;

@@ -69,6 +69,28 @@ TEST_F(KeywordTest, RanksStemsScopesAndForgets) {
   EXPECT_EQ(index.size(), 3u);
 }
 
+TEST_F(KeywordTest, WeightedTermsScaleTheirShareOfTheScore) {
+  KeywordIndex index;
+  Add(index, 1, "zinc trial");
+  Add(index, 2, "diarrhea trial");
+  Add(index, 3, "unrelated trains");
+  const std::vector<std::string> terms = {"zinc", "diarrhea"};
+  const auto even = index.Search(terms, 10);
+  ASSERT_EQ(even.size(), 2u);
+  EXPECT_DOUBLE_EQ(even[0].score, even[1].score);  // the same statistics, one word each
+  const auto weighted = index.SearchWeighted({terms, {1.0, 0.25}}, 10);
+  ASSERT_EQ(weighted.size(), 2u);
+  EXPECT_EQ(weighted[0].key, 1);
+  EXPECT_DOUBLE_EQ(weighted[0].score, even[0].score);
+  EXPECT_DOUBLE_EQ(weighted[1].score, even[0].score * 0.25);
+  const std::vector<int64_t> scope{2, 3};
+  const auto among = index.SearchWeighted({terms, {1.0, 0.25}}, 10, scope);
+  ASSERT_EQ(among.size(), 1u);
+  EXPECT_EQ(among[0].key, 2);
+  const std::vector<int64_t> unknown{99};
+  EXPECT_TRUE(index.SearchWeighted({terms, {1.0, 1.0}}, 10, unknown).empty());
+}
+
 // The ranking is FTS5's bm25(table, 1.0, 2.0): checked against SQLite itself over random texts.
 TEST_F(KeywordTest, ScoresEqualSqliteFts5Bm25) {
   sqlite3* db = nullptr;

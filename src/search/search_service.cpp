@@ -4,6 +4,7 @@
 #include <chrono>
 #include <future>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #ifdef __GLIBC__
@@ -491,6 +492,38 @@ Result<std::vector<index::Ranked>> SearchService::KeywordLeg(const std::shared_p
   return u->SearchKeywords(terms, depth, request.document_ids);
 }
 
+Result<std::vector<index::Ranked>> SearchService::ExpandedKeywordLeg(UserIndex& u, const Request& request, int depth,
+                                                                     std::span<const index::Ranked> first) {
+  const std::vector<std::string> terms = (*tokenizer_)->Query(request.query);
+  std::vector<int64_t> keys;
+  for (const index::Ranked& r : first) keys.push_back(r.key);
+  Result<std::vector<store::StoredChunk>> chunks = store_.search().ChunksByKey(keys);
+  if (!chunks.ok()) return chunks.status();
+  std::unordered_map<int64_t, const store::StoredChunk*> by_key;
+  for (const store::StoredChunk& c : *chunks) by_key[c.key] = &c;
+  std::unordered_map<std::string, std::string> titles;  // document id -> its title
+  std::vector<index::Terms> seeds;
+  std::vector<double> scores;
+  for (const index::Ranked& r : first) {  // best first, as the index ranked them
+    auto c = by_key.find(r.key);
+    if (c == by_key.end()) continue;  // gone since the index took it
+    const store::StoredChunk& chunk = *c->second;
+    auto [title, fresh] = titles.try_emplace(chunk.document_id);
+    if (fresh) {
+      Result<store::Document> d = store_.documents().Get(request.user_id, chunk.document_id);
+      if (d.ok()) title->second = d->filename;
+    }
+    // The words the index holds for it: the text, and the context with its document's title.
+    index::Terms words = (*tokenizer_)->Document(chunk.text);
+    index::Terms context = (*tokenizer_)->Document(store::TitledContext(title->second, chunk.context));
+    words.terms.insert(words.terms.end(), context.terms.begin(), context.terms.end());
+    seeds.push_back(std::move(words));
+    scores.push_back(r.score);
+  }
+  return u.SearchKeywords(index::ExpandQuery(terms, seeds, scores, config_.hybrid_expansion), depth,
+                          request.document_ids);
+}
+
 Result<std::vector<index::Ranked>> SearchService::VectorLeg(const std::shared_ptr<UserIndex>& u,
                                                             const Request& request, int depth,
                                                             std::span<const index::Ranked> feedback) {
@@ -568,11 +601,18 @@ Result<std::vector<Hit>> SearchService::Search(const Request& request) {
     if (!leg.ok()) return leg.status();
     keyword = std::move(*leg);
   }
+  // Hybrid: both legs learn from the keyword leg's first answer (index/feedback.hpp).
+  const std::vector<index::Ranked> first = request.mode == Mode::kHybrid ? keyword : std::vector<index::Ranked>{};
+  if (!first.empty() && config_.hybrid_expansion > 0) {
+    const size_t seeds = std::min(first.size(), static_cast<size_t>(index::kFeedbackChunks));
+    Result<std::vector<index::Ranked>> leg = ExpandedKeywordLeg(*u, request, depth, std::span(first).first(seeds));
+    if (!leg.ok()) return leg.status();
+    keyword = std::move(*leg);
+  }
   std::vector<index::Ranked> vector;
   if (request.mode != Mode::kKeyword) {
-    const size_t seeds = request.mode == Mode::kHybrid ? static_cast<size_t>(config_.hybrid_feedback) : 0;
-    Result<std::vector<index::Ranked>> leg =
-        VectorLeg(u, request, depth, std::span(keyword).first(std::min(seeds, keyword.size())));
+    const size_t seeds = std::min(first.size(), static_cast<size_t>(config_.hybrid_feedback));
+    Result<std::vector<index::Ranked>> leg = VectorLeg(u, request, depth, std::span(first).first(seeds));
     if (leg.ok()) vector = std::move(*leg);
     else if (request.mode == Mode::kVector) return leg.status();  // hybrid goes on with keywords
   }

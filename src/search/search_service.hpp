@@ -121,6 +121,9 @@ class SearchService {
   void Follow();
   void FollowLoop();
   Result<std::vector<index::Ranked>> KeywordLeg(const std::shared_ptr<UserIndex>& u, const Request& request, int depth);
+  // The keyword leg again, its query expanded from `first` (its best chunks, read from the store).
+  Result<std::vector<index::Ranked>> ExpandedKeywordLeg(UserIndex& u, const Request& request, int depth,
+                                                        std::span<const index::Ranked> first);
   // With `feedback` (the keyword leg's best chunks), the query vector moves toward theirs.
   Result<std::vector<index::Ranked>> VectorLeg(const std::shared_ptr<UserIndex>& u, const Request& request, int depth,
                                                std::span<const index::Ranked> feedback);

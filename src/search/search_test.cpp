@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -383,6 +384,8 @@ TEST_F(SearchTest, HybridMovesTheVectorQueryTowardTheKeywordLegsBestChunks) {
     return 0.0;
   };
   // Only `a` holds the word; `b` says the rest of what `a` says, `c` nothing of it.
+  config.hybrid_expansion = 0;  // the vector leg's feedback alone
+  config.vector_weight = 1.0;
   config.hybrid_feedback = 0;
   SearchService plain(*db, *embedder, config);
   config.hybrid_feedback = 10;
@@ -400,6 +403,53 @@ TEST_F(SearchTest, HybridMovesTheVectorQueryTowardTheKeywordLegsBestChunks) {
   ASSERT_TRUE(vector.ok() && unmoved.ok());
   ASSERT_EQ(vector->size(), unmoved->size());
   for (size_t i = 0; i < vector->size(); ++i) EXPECT_DOUBLE_EQ((*vector)[i].score, (*unmoved)[i].score);
+}
+
+TEST_F(SearchTest, HybridExpandsTheKeywordQueryWithItsBestChunksWords) {
+  auto embedder = embed::NewLocalEmbedder(256);
+  const std::string a = Ready("alice", {"zinc supplementation trial in children with diarrhea"}, *embedder);
+  const std::string b = Ready("alice", {"supplementation trial in children with persistent diarrhea"}, *embedder);
+  const std::string c = Ready("alice", {"northern line railway timetable changes"}, *embedder);
+  const std::string d = Ready("alice", {"a trial of the new timetable"}, *embedder);
+  for (const char* filler : {"bus depot opening hours", "ferry ticket prices", "tram network map", "airport parking"}) {
+    Ready("alice", {filler}, *embedder);  // words shared by two chunks of eight are rare enough to count
+  }
+  const std::string other = Ready("bob", {"persistent diarrhea supplementation"}, *embedder);
+  config.vector_weight = 0;  // the keyword leg alone decides the scores
+  config.hybrid_expansion = 0;
+  SearchService plain(*db, *embedder, config);
+  config.hybrid_expansion = 10;
+  SearchService expanded(*db, *embedder, config);
+  auto scores = [](const Result<std::vector<Hit>>& hits) {
+    std::map<std::string, double> out;
+    for (const Hit& h : *hits) out[h.chunk.document_id] = h.score;
+    return out;
+  };
+  // Only `a` holds the word: without expansion nothing else scores.
+  auto before = plain.Search({"alice", "zinc", {}, 10, Mode::kHybrid});
+  ASSERT_TRUE(before.ok());
+  EXPECT_GT(scores(before)[a], 0);
+  EXPECT_EQ(scores(before)[b], 0);
+  // Expanded with `a`'s words, `b` (which shares most of them) is found below `a`, `d` (one)
+  // below `b`; `c` shares none.
+  auto after = expanded.Search({"alice", "zinc", {}, 10, Mode::kHybrid});
+  ASSERT_TRUE(after.ok());
+  ASSERT_GE(after->size(), 3u);
+  EXPECT_EQ((*after)[0].chunk.document_id, a);
+  EXPECT_EQ((*after)[1].chunk.document_id, b);
+  EXPECT_EQ((*after)[2].chunk.document_id, d);
+  EXPECT_GT(scores(after)[b], 0.2);
+  EXPECT_EQ(scores(after)[c], 0);
+  for (const Hit& h : *after) EXPECT_NE(h.chunk.document_id, other);  // bob's chunk shares words, not alice's index
+  // Scoped: expansion stays within the documents asked for.
+  auto scoped = expanded.Search({"alice", "zinc", {a, c}, 10, Mode::kHybrid});
+  ASSERT_TRUE(scoped.ok());
+  for (const Hit& h : *scoped) EXPECT_NE(h.chunk.document_id, b);
+  // The keyword mode is the query's own words.
+  auto keyword = expanded.Search({"alice", "zinc", {}, 10, Mode::kKeyword});
+  ASSERT_TRUE(keyword.ok());
+  ASSERT_EQ(keyword->size(), 1u);
+  EXPECT_EQ((*keyword)[0].chunk.document_id, a);
 }
 
 TEST_F(SearchTest, EveryChunkIsIndexedWithItsDocumentsTitle) {

@@ -152,6 +152,15 @@ std::vector<index::Ranked> UserIndex::SearchKeywords(std::span<const std::string
   return keywords_.SearchAmong(terms, depth, ScopeLocked(documents));
 }
 
+std::vector<index::Ranked> UserIndex::SearchKeywords(const index::WeightedQuery& query, int depth,
+                                                     const std::vector<std::string>& documents) const {
+  std::shared_lock lock(mu_);
+  if (documents.empty()) return keywords_.SearchWeighted(query, depth);
+  const std::vector<int64_t> keys = ScopeLocked(documents);
+  if (keys.empty()) return {};
+  return keywords_.SearchWeighted(query, depth, keys);
+}
+
 std::optional<std::vector<index::Ranked>> UserIndex::SearchVectors(std::span<const float> query, int depth,
                                                                    const std::vector<std::string>& documents,
                                                                    const embed::EmbeddingModel& model) const {

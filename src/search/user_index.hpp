@@ -100,6 +100,8 @@ class UserIndex {
   void Forget(std::span<const int64_t> keys);  // chunks found gone from the store
 
   // Best first, at most `depth`, among the chunks of `documents` (all when empty).
+  std::vector<index::Ranked> SearchKeywords(const index::WeightedQuery& query, int depth,
+                                            const std::vector<std::string>& documents) const;
   std::vector<index::Ranked> SearchKeywords(std::span<const std::string> terms, int depth,
                                             const std::vector<std::string>& documents) const;
   // nullopt when the vectors in memory are not of `model` (it changed since the query was
