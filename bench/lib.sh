@@ -42,6 +42,17 @@ restart_server() {  # args... : the same data dir, the same users (tokens stay v
     sleep 0.005
   done
 }
+wait_healthy() { for _ in $(seq 1 2000); do curl -fs "$URL/healthz" >/dev/null 2>&1 && return 0; sleep 0.01; done; return 1; }
+graph_vectors() {  # the vectors in every user's latest HNSW graph, from the server's log
+  node -e "
+    const last = {};
+    for (const l of require('fs').readFileSync('$WORK/out.log', 'utf8').split('\n')) {
+      if (!l.includes('\"search: vector index built\"')) continue;
+      const j = JSON.parse(l);
+      last[j.user_id] = j.vectors;
+    }
+    console.log(Object.values(last).reduce((a, b) => a + b, 0));"
+}
 new_user() {  # email -> a bearer token
   local j='Content-Type: application/json'
   curl -fs -XPOST "$URL/v1/auth/register" -H "$j" -d "{\"email\":\"$1\",\"password\":\"benchmark-password\"}" >/dev/null

@@ -56,16 +56,6 @@ for TOKEN in "${TOKENS[@]}"; do
   CHUNKS=$((CHUNKS + n))
 done
 echo "$USERS users × $FILES files: $CHUNKS chunks, ingested in $(( (T1 - T0) / 1000 )) s; RSS then $(rss_mb) MB"
-graph_vectors() {  # the vectors in every user's latest graph, from the log
-  node -e "
-    const last = {};
-    for (const l of require('fs').readFileSync('$WORK/out.log', 'utf8').split('\n')) {
-      if (!l.includes('\"search: vector index built\"')) continue;
-      const j = JSON.parse(l);
-      last[j.user_id] = j.vectors;
-    }
-    console.log(Object.values(last).reduce((a, b) => a + b, 0));"
-}
 until [ "$(graph_vectors)" -ge "$CHUNKS" ]; do sleep 2; done  # every vector in a graph
 echo "graphs built: $(built) builds, every user's covering all their chunks $(( ($(now_ms) - T1) / 1000 )) s after ingestion ended; RSS $(rss_mb) MB (all $USERS users loaded, nobody has searched)"
 ALL=()

@@ -118,6 +118,9 @@ void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& 
   Opt(app, envs, "--exact-search-below", s.exact_below, "BETTERDEV_EXACT_SEARCH_BELOW",
       "A user with fewer vectors is searched exactly; above, an HNSW graph is built in the background")
       ->check(CLI::Range(1, 100000000));
+  Opt(app, envs, "--dense-graph-from", s.dense_graph_from, "BETTERDEV_DENSE_GRAPH_FROM",
+      "Graphs of this many vectors or more are built with M 32 and searched with ef 400 (recall on large indexes)")
+      ->check(CLI::Range(1, 2000000000));
   Opt(app, envs, "--search-idle-seconds", s.idle_seconds, "BETTERDEV_SEARCH_IDLE_SECONDS",
       "A user's search indexes leave memory after this long without a search (saved, reloaded at the next)")
       ->check(CLI::Range(1, 100000000));

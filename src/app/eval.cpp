@@ -275,7 +275,7 @@ int RunEval(const EvalOptions& options_in, const Config& config) {
         scores.push_back(plain[i].score);
       }
       keyword = keywords.SearchWeighted(
-          index::ExpandQuery(terms, seeds, scores, options.expansion_terms, options.original_weight), kDepth);
+          keywords.Expand(terms, seeds, scores, options.expansion_terms, options.original_weight), kDepth);
     }
     const double keyword_seconds = Seconds(t0);
     modes[1].seconds += keyword_seconds;

@@ -75,6 +75,7 @@ struct SearchConfig {
   int hybrid_expansion = 10;
   int hybrid_feedback = 0;
   int exact_below = 20000;        // a user with fewer vectors is searched exactly; HNSW is built above
+  int dense_graph_from = 250000;  // graphs of this many vectors get M 32 / ef_search 400, not 16 / 160
   int threads = 2;                // POST /v1/search runs here, apart from logins and uploads
   std::string index_dir;          // users' saved indexes (warm restarts); empty: none saved
   int idle_seconds = 900;         // a user's indexes leave memory after this long without a search

@@ -26,7 +26,8 @@ std::vector<float> MoveQueryToward(std::span<const float> query, std::span<const
 }
 
 WeightedQuery ExpandQuery(std::span<const std::string> query, std::span<const Terms> seeds,
-                          std::span<const double> seed_scores, int expansion_terms, double original_weight) {
+                          std::span<const double> seed_scores, int expansion_terms, double original_weight,
+                          const std::function<bool(const std::string&)>& usable) {
   WeightedQuery out;
   if (seeds.empty() || seeds.size() != seed_scores.size() || !(seed_scores[0] > 0) || expansion_terms <= 0) {
     out.terms.assign(query.begin(), query.end());
@@ -39,7 +40,10 @@ WeightedQuery ExpandQuery(std::span<const std::string> query, std::span<const Te
     const double w = std::max(0.0, seed_scores[i] / seed_scores[0]) / static_cast<double>(seeds[i].terms.size());
     for (const std::string& t : seeds[i].terms) relevance[t] += w;
   }
-  std::vector<std::pair<std::string, double>> best(relevance.begin(), relevance.end());
+  std::vector<std::pair<std::string, double>> best;
+  for (auto& [t, w] : relevance) {
+    if (!usable || usable(t)) best.emplace_back(t, w);
+  }
   const size_t keep = std::min(best.size(), static_cast<size_t>(expansion_terms));
   // Largest first; ties by term so that the same seeds always give the same query.
   std::partial_sort(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(keep), best.end(),

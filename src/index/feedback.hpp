@@ -10,6 +10,7 @@
 // the fusion), reported on its test split in docs/benchmarks.md.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -30,8 +31,11 @@ std::vector<float> MoveQueryToward(std::span<const float> query, std::span<const
 // P(t|i) = count of t in i / terms in i, weighted by s_i / s_1; the `expansion_terms` terms with
 // the largest weighted sum, normalised to sum 1, are mixed with the query's own terms (each
 // 1 / |query|) as  original_weight · query + (1 - original_weight) · expansion.
+// Terms held by more than kExpansionMaxShare of the chunks (and more than 100) are not added:
+// they rank little and cost most (the longest posting lists).
 constexpr int kExpansionTerms = 10;
 constexpr double kOriginalQueryWeight = 0.3;
+constexpr double kExpansionMaxShare = 0.1;
 
 struct WeightedQuery {
   std::vector<std::string> terms;
@@ -40,8 +44,10 @@ struct WeightedQuery {
 
 // `seeds` and `seed_scores` have the same length. Without seeds (or with a seed score ≤ 0 at
 // the top), the query's terms each with weight 1.
+// `usable` (when given) rules out terms the expansion may not add.
 WeightedQuery ExpandQuery(std::span<const std::string> query, std::span<const Terms> seeds,
                           std::span<const double> seed_scores, int expansion_terms = kExpansionTerms,
-                          double original_weight = kOriginalQueryWeight);
+                          double original_weight = kOriginalQueryWeight,
+                          const std::function<bool(const std::string&)>& usable = {});
 
 }  // namespace betterdev::index

@@ -42,8 +42,9 @@ class HnswIndex final : public VectorIndex {
   HnswIndex(int dimension, const HnswOptions& o)
       : dim_(dimension), codec_(o.encoding, static_cast<size_t>(dimension)), space_(codec_),
         hnsw_(&space_, o.initial_capacity, static_cast<size_t>(o.m), static_cast<size_t>(o.ef_construction)) {
-    hnsw_.setEf(static_cast<size_t>(o.ef_search));
+    hnsw_.setEf(static_cast<size_t>(o.ef_search > 0 ? o.ef_search : EfSearchFor(o.m)));
   }
+  int links() const { return static_cast<int>(hnsw_.M_); }
   int dimension() const override { return dim_; }
   VectorEncoding encoding() const override { return codec_.encoding(); }
   size_t size() const override { return live_.size(); }
@@ -129,7 +130,7 @@ class HnswIndex final : public VectorIndex {
   // (A deleted slot may carry the label a live slot took again later: the lookup is rebuilt
   // from the live slots alone, not trusted from loadIndex, where the highest slot wins.)
   void Adopt(int ef_search) {
-    hnsw_.setEf(static_cast<size_t>(ef_search));
+    hnsw_.setEf(static_cast<size_t>(ef_search > 0 ? ef_search : EfSearchFor(links())));
     hnsw_.label_lookup_.clear();
     for (hnswlib::tableint id = 0; id < hnsw_.cur_element_count; ++id) {
       if (hnsw_.isMarkedDeleted(id)) {
@@ -283,5 +284,18 @@ size_t FreeSlots(const VectorIndex& index) {
   const auto* hnsw = dynamic_cast<const HnswIndex*>(&index);
   return hnsw == nullptr ? 0 : hnsw->free_slots();
 }
+
+int GraphLinks(const VectorIndex& index) {
+  const auto* hnsw = dynamic_cast<const HnswIndex*>(&index);
+  return hnsw == nullptr ? 0 : hnsw->links();
+}
+
+HnswOptions HnswOptionsFor(size_t vectors, size_t dense_from) {
+  HnswOptions o;
+  o.m = vectors >= dense_from ? 32 : 16;
+  return o;
+}
+
+int EfSearchFor(int m) { return m >= 32 ? 400 : 160; }
 
 }  // namespace betterdev::index

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 #include <vector>
 
@@ -269,6 +270,27 @@ TEST(HnswIndex, RecallAgainstExactRemoveReplaceAndFilter) {
   EXPECT_EQ(scoped[0].key, 7);
   ASSERT_TRUE(hnsw->Add(5, all[9]).ok());  // back, with another vector
   EXPECT_EQ(hnsw->Search(all[9], 2).size(), 2u);
+}
+
+TEST(HnswIndex, LargerGraphsGetMoreLinksAndKeepThemThroughSaveAndLoad) {
+  EXPECT_EQ(HnswOptionsFor(kDenseGraphFrom - 1).m, 16);
+  EXPECT_EQ(HnswOptionsFor(kDenseGraphFrom).m, 32);
+  EXPECT_EQ(HnswOptionsFor(100, 100).m, 32);
+  EXPECT_EQ(EfSearchFor(16), 160);
+  EXPECT_EQ(EfSearchFor(32), 400);
+  HnswOptions dense = HnswOptionsFor(kDenseGraphFrom);
+  dense.initial_capacity = 64;
+  auto hnsw = NewHnswIndex(8, dense);
+  EXPECT_EQ(GraphLinks(*hnsw), 32);
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(hnsw->Add(i, Unit(std::vector<float>{1, float(i), 2, 3, float(i % 7), 5, 6, 7})).ok());
+  const std::string path = ::testing::TempDir() + "/hnsw_links_test.bin";
+  ASSERT_TRUE(SaveHnswIndex(*hnsw, path).ok());
+  auto loaded = LoadHnswIndex(path, 8);  // the options' m (16) does not override the file's
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(GraphLinks(**loaded), 32);
+  EXPECT_EQ((*loaded)->Search(Unit(std::vector<float>{1, 3, 2, 3, 3, 5, 6, 7}), 1).at(0).key, 3);
+  EXPECT_EQ(GraphLinks(*NewExactIndex(8)), 0);
+  std::filesystem::remove(path);
 }
 
 TEST(HnswIndex, RemovedSlotsTakeNewKeysAndSurviveSaveAndLoad) {

@@ -102,6 +102,19 @@ std::vector<Ranked> KeywordIndex::Score(std::span<const std::string> terms, std:
   return TopK(std::move(ranked), k);
 }
 
+size_t KeywordIndex::DocumentFrequency(const std::string& term) const {
+  auto id = term_ids_.find(term);
+  return id == term_ids_.end() ? 0 : postings_[id->second].size();
+}
+
+WeightedQuery KeywordIndex::Expand(std::span<const std::string> query, std::span<const Terms> seeds,
+                                   std::span<const double> seed_scores, int expansion_terms,
+                                   double original_weight) const {
+  const double most = std::max(100.0, kExpansionMaxShare * static_cast<double>(live_));
+  return ExpandQuery(query, seeds, seed_scores, expansion_terms, original_weight,
+                     [&](const std::string& t) { return static_cast<double>(DocumentFrequency(t)) <= most; });
+}
+
 std::vector<Ranked> KeywordIndex::Search(std::span<const std::string> terms, int k) const {
   return Score(terms, {}, k, nullptr);
 }

@@ -38,6 +38,13 @@ class KeywordIndex {
   // Forgets `key` at once. No-op for an unknown key.
   void Remove(int64_t key);
   size_t size() const { return live_; }
+  // How many chunks hold `term` (removed ones may count until the next compaction).
+  size_t DocumentFrequency(const std::string& term) const;
+  // `query` expanded from `seeds` (index/feedback.hpp) with terms no more common here than
+  // kExpansionMaxShare of the chunks.
+  WeightedQuery Expand(std::span<const std::string> query, std::span<const Terms> seeds,
+                       std::span<const double> seed_scores, int expansion_terms = kExpansionTerms,
+                       double original_weight = kOriginalQueryWeight) const;
   template <typename Visit>
   void ForEachKey(Visit visit) const {
     for (const auto& [key, slot] : slot_of_) visit(key);

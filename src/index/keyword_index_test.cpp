@@ -91,6 +91,23 @@ TEST_F(KeywordTest, WeightedTermsScaleTheirShareOfTheScore) {
   EXPECT_TRUE(index.SearchWeighted({terms, {1.0, 1.0}}, 10, unknown).empty());
 }
 
+TEST_F(KeywordTest, ExpansionLeavesOutTermsMostChunksHold) {
+  KeywordIndex index;
+  for (int i = 0; i < 2000; ++i) Add(index, i, i % 500 == 0 ? "patients given zinc" : "patients " + std::to_string(i));
+  ASSERT_EQ(index.DocumentFrequency("patient"), 2000u);
+  ASSERT_EQ(index.DocumentFrequency("zinc"), 4u);
+  std::vector<Terms> seeds{tokenizer->Document("patients given zinc")};
+  const std::vector<double> scores{1};
+  const std::vector<std::string> query{"given"};
+  const WeightedQuery q = index.Expand(query, seeds, scores, 10, 0.5);
+  EXPECT_EQ(q.terms, (std::vector<std::string>{"given", "zinc"}));  // "patient": every chunk has it
+  // A small index (at most 100 chunks hold any term) rules nothing out.
+  KeywordIndex small;
+  Add(small, 1, "patients given zinc");
+  Add(small, 2, "patients only");
+  EXPECT_EQ(small.Expand(query, seeds, scores, 10, 0.5).terms.size(), 3u);
+}
+
 // The ranking is FTS5's bm25(table, 1.0, 2.0): checked against SQLite itself over random texts.
 TEST_F(KeywordTest, ScoresEqualSqliteFts5Bm25) {
   sqlite3* db = nullptr;

@@ -49,12 +49,21 @@ class VectorIndex {
 std::unique_ptr<VectorIndex> NewExactIndex(int dimension, VectorEncoding encoding = VectorEncoding::kFloat32);
 
 struct HnswOptions {
-  int m = 16;                // links per node
+  int m = 16;                // links per node (a saved graph keeps its own)
   int ef_construction = 200;
-  int ef_search = 160;       // candidates kept while searching: recall@10 0.99 at 100k (docs/benchmarks.md)
+  int ef_search = 0;         // candidates kept while searching; 0: EfSearchFor(the graph's m)
   size_t initial_capacity = 1024;  // grows by doubling
   VectorEncoding encoding = VectorEncoding::kFloat32;
 };
+
+// Graph parameters by size, measured (docs/benchmarks.md, "1M near-random vectors"): M 16 with
+// ef_search 160 finds 0.99 of the true 10 nearest at 100k vectors of any kind and 0.985 at 1M
+// text-like ones, but 0.67 at 1M near-random ones, where M 32 with ef_search 400 finds 0.976
+// within a p99 of 10 ms. Graphs of kDenseGraphFrom vectors or more are built with M 32.
+constexpr size_t kDenseGraphFrom = 250000;
+HnswOptions HnswOptionsFor(size_t vectors, size_t dense_from = kDenseGraphFrom);
+// ef_search for a graph with `m` links per node: 160 below 32, 400 from 32.
+int EfSearchFor(int m);
 
 // Approximate search (HNSW, hnswlib). With int8 vectors the graph is walked with the query
 // encoded too, and the candidates found are scored again with the float query. Search is not safe to run concurrently with Add/Remove;
@@ -71,5 +80,7 @@ Result<std::unique_ptr<VectorIndex>> LoadHnswIndex(const std::string& path, int 
                                                    const HnswOptions& options = {});
 // Slots of removed keys waiting for new ones (0 for other indexes).
 size_t FreeSlots(const VectorIndex& index);
+// Links per node of an HNSW graph (its M; 0 for other indexes).
+int GraphLinks(const VectorIndex& index);
 
 }  // namespace betterdev::index

@@ -36,10 +36,9 @@ int64_t NowMs() {
       .count();
 }
 
-// Graph parameters (M 16, ef_construction 200, ef_search 160: docs/benchmarks.md) with room
-// for `vectors`, in `encoding`.
-index::HnswOptions GraphOptions(size_t vectors, index::VectorEncoding encoding) {
-  index::HnswOptions o;
+// Graph parameters for `vectors` (index::HnswOptionsFor) with room for them, in `encoding`.
+index::HnswOptions GraphOptions(size_t vectors, index::VectorEncoding encoding, size_t dense_from) {
+  index::HnswOptions o = index::HnswOptionsFor(vectors, dense_from);
   o.initial_capacity = std::max<size_t>(1024, vectors + vectors / 4);
   o.encoding = encoding;
   return o;
@@ -58,7 +57,10 @@ std::string_view ModeName(Mode mode) {
 
 SearchService::SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config,
                              embed::EmbedderFactory other_models, Logger* log)
-    : store_(store), embedder_(embedder), config_(config), other_models_(std::move(other_models)), log_(log),
+    : store_(store), embedder_(embedder), config_(config),
+      limits_{config.exact_below, static_cast<size_t>(config.dense_graph_from)},
+      other_models_(std::move(other_models)),
+      log_(log),
       files_(config.index_dir),
       encoding_(index::ParseEncoding(config.vector_encoding).value_or(index::VectorEncoding::kInt8)),
       tokenizer_(index::Tokenizer::Open()),
@@ -174,7 +176,7 @@ Status SearchService::Begin(UserIndex& u) {
   if (files_.enabled() && model.ok()) {
     graph = std::async(std::launch::async, [this, &graph_ms, user = u.user_id(), m = model->model] {
       const int64_t t = NowMs();
-      Result<SavedGraph> g = files_.LoadGraph(user, m, GraphOptions(0, encoding_));
+      Result<SavedGraph> g = files_.LoadGraph(user, m, GraphOptions(0, encoding_, limits_.dense_from));
       graph_ms = NowMs() - t;
       return g;
     });
@@ -244,7 +246,7 @@ Status SearchService::RefreshVectors(UserIndex& u, const embed::EmbeddingModel& 
   if (!(c.model == model)) {  // first load, or the active model changed: a saved graph if sound
     const bool preloaded = c.preloaded && c.preloaded_model == model;
     Result<SavedGraph> saved =
-        preloaded ? std::move(*c.preloaded) : files_.LoadGraph(u.user_id(), model, GraphOptions(0, encoding_));
+        preloaded ? std::move(*c.preloaded) : files_.LoadGraph(u.user_id(), model, GraphOptions(0, encoding_, limits_.dense_from));
     if (saved.ok()) {
       if (Status s = CheckCoverage(saved->through_key); !s.ok()) saved = s;
     }
@@ -297,7 +299,7 @@ Status SearchService::Refresh(UserIndex& u, const embed::EmbeddingModel* vectors
 }
 
 void SearchService::ScheduleBuild(const std::shared_ptr<UserIndex>& u) {
-  if (NowMs() < u->build_not_before() || !u->WantsBuild(config_.exact_below) || u->build_queued().exchange(true)) {
+  if (NowMs() < u->build_not_before() || !u->WantsBuild(limits_) || u->build_queued().exchange(true)) {
     return;
   }
   background_.Post([this, weak = std::weak_ptr<UserIndex>(u)] {
@@ -316,13 +318,39 @@ void SearchService::ScheduleBuild(const std::shared_ptr<UserIndex>& u) {
 }
 
 void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
-  std::optional<BuildJob> job = u->StartBuild(config_.exact_below);
+  std::optional<BuildJob> job = u->StartBuild(limits_);
   if (!job) return;
   const int64_t started = NowMs();
   const size_t total = (job->base ? job->base->size() : 0) + job->keys.size();
   std::unique_ptr<index::VectorIndex> next;
-  if (job->base) {
-    Result<std::unique_ptr<index::VectorIndex>> copy = files_.Copy(u->user_id(), *job->base, GraphOptions(0, encoding_));
+  const auto dim = static_cast<size_t>(job->model.dimension);
+  if (job->base && index::GraphLinks(*job->base) < GraphOptions(total, encoding_, limits_.dense_from).m) {
+    // Grown past the size its links were chosen for: a denser graph of the same vectors.
+    next = index::NewHnswIndex(job->model.dimension, GraphOptions(total, encoding_, limits_.dense_from));
+    const std::unordered_set<int64_t> dead(job->dead.begin(), job->dead.end());
+    std::vector<int64_t> keys;
+    std::vector<float> values;
+    Status copied = Status::Ok();
+    auto flush = [&] {
+      if (copied.ok() && !stopping_) copied = next->AddBatch(keys, values, build_threads_);
+      keys.clear();
+      values.clear();
+    };
+    job->base->ForEach([&](int64_t key, std::span<const float> v) {
+      if (dead.count(key) != 0) return;
+      keys.push_back(key);
+      values.insert(values.end(), v.begin(), v.end());
+      if (keys.size() == kBuildSlice) flush();
+    });
+    flush();
+    if (!copied.ok() || stopping_) {
+      if (!copied.ok()) Warn("search: vector index build failed", u->user_id(), copied.message());
+      u->CancelBuild();
+      u->build_not_before() = NowMs() + kRetryBuildMs;
+      return;
+    }
+  } else if (job->base) {
+    Result<std::unique_ptr<index::VectorIndex>> copy = files_.Copy(u->user_id(), *job->base, GraphOptions(0, encoding_, limits_.dense_from));
     if (!copy.ok()) {
       Warn("search: cannot copy a vector index to extend it", u->user_id(), copy.status().message());
       u->CancelBuild();
@@ -332,9 +360,8 @@ void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
     next = std::move(*copy);
     for (int64_t key : job->dead) next->Remove(key);
   } else {
-    next = index::NewHnswIndex(job->model.dimension, GraphOptions(total, encoding_));
+    next = index::NewHnswIndex(job->model.dimension, GraphOptions(total, encoding_, limits_.dense_from));
   }
-  const auto dim = static_cast<size_t>(job->model.dimension);
   for (size_t at = 0; at < job->keys.size(); at += kBuildSlice) {
     if (stopping_) {
       u->CancelBuild();
@@ -520,7 +547,7 @@ Result<std::vector<index::Ranked>> SearchService::ExpandedKeywordLeg(UserIndex& 
     seeds.push_back(std::move(words));
     scores.push_back(r.score);
   }
-  return u.SearchKeywords(index::ExpandQuery(terms, seeds, scores, config_.hybrid_expansion), depth,
+  return u.SearchKeywords(u.ExpandKeywords(terms, seeds, scores, config_.hybrid_expansion), depth,
                           request.document_ids);
 }
 

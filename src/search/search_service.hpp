@@ -133,6 +133,7 @@ class SearchService {
   store::Store& store_;
   embed::Embedder& embedder_;
   SearchConfig config_;
+  BuildLimits limits_;
   embed::EmbedderFactory other_models_;
   Logger* log_;
   IndexFiles files_;

@@ -370,6 +370,53 @@ TEST_F(SearchTest, IdleUsersLeaveMemoryAndComeBackOnTheirNextSearch) {
   EXPECT_EQ(s.stats("alice").chunks, 1u);
 }
 
+TEST_F(SearchTest, AGraphPastTheDenseSizeIsRebuiltWithMoreLinksWhileSearchesGoOn) {
+  auto embedder = embed::NewLocalEmbedder(32);
+  Ready("alice", Notes("cardiology", 30), *embedder);
+  Ready("alice", Notes("oncology", 30), *embedder);
+  SearchConfig reference_config;
+  reference_config.exact_below = 1000000;
+  SearchService reference(*db, *embedder, reference_config);
+  const std::vector<std::string> queries = {"cardiology vitamin bone", "oncology zinc trial", "dermatology sleep"};
+  auto same_as_reference = [&](SearchService& s, const std::string& when) {
+    for (const std::string& q : queries) {
+      EXPECT_EQ(Keys(s, "alice", q, Mode::kVector), Keys(reference, "alice", q, Mode::kVector)) << when << " " << q;
+    }
+  };
+  config.exact_below = 30;
+  config.index_dir = dir.File("search");
+  {
+    SearchService s(*db, *embedder, config);  // 60 vectors, far below the dense size
+    Keys(s, "alice", queries[0], Mode::kVector);
+    s.WaitForBackgroundWork();
+    EXPECT_EQ(s.stats("alice").graph_vectors, 60u);
+    EXPECT_EQ(s.stats("alice").graph_links, 16);
+    s.Flush();
+  }
+  Ready("alice", Notes("dermatology", 5), *embedder);  // too few to call for a build by themselves
+  config.dense_graph_from = 50;
+  {
+    // The saved graph loads and answers at once; being past the dense size it is rebuilt, with
+    // the new chunks, in the background.
+    SearchService s(*db, *embedder, config);
+    same_as_reference(s, "before the rebuild");
+    s.WaitForBackgroundWork();
+    EXPECT_EQ(s.stats("alice").graph_vectors, 65u);
+    EXPECT_EQ(s.stats("alice").tail_vectors, 0u);
+    EXPECT_EQ(s.stats("alice").graph_links, 32);
+    same_as_reference(s, "after the rebuild");
+    s.Flush();
+  }
+  config.dense_graph_from = 1000000;
+  {
+    SearchService s(*db, *embedder, config);  // a denser graph than needed is kept as it is
+    same_as_reference(s, "restarted");
+    s.WaitForBackgroundWork();
+    EXPECT_EQ(s.stats("alice").graph_links, 32);
+    EXPECT_EQ(s.stats("alice").graph_vectors, 65u);
+  }
+}
+
 TEST_F(SearchTest, HybridMovesTheVectorQueryTowardTheKeywordLegsBestChunks) {
   auto embedder = embed::NewLocalEmbedder(256);
   const std::string a = Ready("alice", {"zinc supplementation trial in children with diarrhea"}, *embedder);
@@ -552,11 +599,11 @@ void ExactAndCompleteWhileAGraphIsBuilt(index::VectorEncoding encoding) {
   };
   add(1, 20, "d1");
   add(21, 40, "d2");
-  EXPECT_FALSE(u.WantsBuild(50));
-  ASSERT_TRUE(u.WantsBuild(16));
-  std::optional<BuildJob> job = u.StartBuild(16);
+  EXPECT_FALSE(u.WantsBuild({50}));
+  ASSERT_TRUE(u.WantsBuild({16}));
+  std::optional<BuildJob> job = u.StartBuild({16});
   ASSERT_TRUE(job.has_value());
-  EXPECT_FALSE(u.StartBuild(16).has_value());  // one build at a time
+  EXPECT_FALSE(u.StartBuild({16}).has_value());  // one build at a time
   EXPECT_EQ(job->keys.size(), 40u);
   EXPECT_EQ(job->through_key, 40);
   // While it builds: new vectors, a removal of a key the build has taken.
@@ -581,7 +628,7 @@ void ExactAndCompleteWhileAGraphIsBuilt(index::VectorEncoding encoding) {
   EXPECT_FALSE(u.SearchVectors(RandomUnit(rng, dim), 100, {}, {"other", dim}).has_value());
   // A model change during a build makes it stale: its graph is dropped.
   add(46, 80, "d4");
-  job = u.StartBuild(16);
+  job = u.StartBuild({16});
   ASSERT_TRUE(job.has_value());
   EXPECT_EQ(job->dead.size(), 2u);
   u.ResetVectors({"m2", dim});

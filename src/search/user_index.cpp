@@ -10,10 +10,12 @@ namespace {
 // A graph is worth building once the exact scan is no longer cheap; once built, it is copied
 // and extended when the vectors added since (scanned exactly on every search) reach an eighth
 // of it, or when a quarter of it has been removed (their slots then take new vectors).
-bool BuildPolicy(size_t graph, size_t tail, size_t dead, int exact_below) {
-  const auto threshold = static_cast<size_t>(std::max(1, exact_below));
+// `links`: the graph's M, which a graph grown past index::kDenseGraphFrom is rebuilt to raise.
+bool BuildPolicy(size_t graph, int links, size_t tail, size_t dead, const BuildLimits& limits) {
+  const auto threshold = static_cast<size_t>(std::max(1, limits.exact_below));
   if (graph == 0) return tail >= threshold;
-  return tail >= std::max(threshold / 4 + 1, graph / 8) || dead >= std::max<size_t>(1024, graph / 4);
+  return tail >= std::max(threshold / 4 + 1, graph / 8) || dead >= std::max<size_t>(1024, graph / 4) ||
+         links < index::HnswOptionsFor(graph + tail, limits.dense_from).m;
 }
 
 std::vector<index::Ranked> Merge(std::vector<index::Ranked> a, const std::vector<index::Ranked>& b, int k) {
@@ -152,6 +154,12 @@ std::vector<index::Ranked> UserIndex::SearchKeywords(std::span<const std::string
   return keywords_.SearchAmong(terms, depth, ScopeLocked(documents));
 }
 
+index::WeightedQuery UserIndex::ExpandKeywords(std::span<const std::string> terms, std::span<const index::Terms> seeds,
+                                               std::span<const double> seed_scores, int expansion_terms) const {
+  std::shared_lock lock(mu_);
+  return keywords_.Expand(terms, seeds, seed_scores, expansion_terms);
+}
+
 std::vector<index::Ranked> UserIndex::SearchKeywords(const index::WeightedQuery& query, int depth,
                                                      const std::vector<std::string>& documents) const {
   std::shared_lock lock(mu_);
@@ -209,16 +217,20 @@ std::optional<std::string> UserIndex::DocumentOf(int64_t key) const {
   return it->second;
 }
 
-bool UserIndex::WantsBuild(int exact_below) const {
+bool UserIndex::WantsBuild(const BuildLimits& limits) const {
   std::shared_lock lock(mu_);
-  return !building_ && BuildPolicy(graph_ ? graph_->size() : 0, tail_ ? tail_->size() : 0, dead_.size(), exact_below);
+  return !building_ && NeedsBuildLocked(limits);
 }
 
-std::optional<BuildJob> UserIndex::StartBuild(int exact_below) {
+bool UserIndex::NeedsBuildLocked(const BuildLimits& limits) const {
+  return BuildPolicy(graph_ ? graph_->size() : 0, graph_ ? index::GraphLinks(*graph_) : 0, tail_ ? tail_->size() : 0,
+                     dead_.size(), limits);
+}
+
+std::optional<BuildJob> UserIndex::StartBuild(const BuildLimits& limits) {
   {
     std::unique_lock lock(mu_);
-    if (building_ ||
-        !BuildPolicy(graph_ ? graph_->size() : 0, tail_ ? tail_->size() : 0, dead_.size(), exact_below)) {
+    if (building_ || !NeedsBuildLocked(limits)) {
       return std::nullopt;
     }
     building_ = true;  // no other build, no model change's vectors mixed in (generation)
@@ -278,7 +290,8 @@ std::pair<std::string, int64_t> UserIndex::SerializeKeywords() const {
 
 UserIndexStats UserIndex::stats() const {
   std::shared_lock lock(mu_);
-  return {keywords_.size(), graph_ ? graph_->size() : 0, tail_ ? tail_->size() : 0, dead_.size()};
+  return {keywords_.size(), graph_ ? graph_->size() : 0, tail_ ? tail_->size() : 0, dead_.size(),
+          graph_ ? index::GraphLinks(*graph_) : 0};
 }
 
 }  // namespace betterdev::search

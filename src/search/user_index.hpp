@@ -39,6 +39,13 @@ struct PreparedText {
   index::Terms context;
 };
 
+// When a user's vectors get a graph: from `exact_below` vectors (fewer are scanned), with more
+// links per node from `dense_from` (index::HnswOptionsFor).
+struct BuildLimits {
+  int exact_below = 20000;
+  size_t dense_from = index::kDenseGraphFrom;
+};
+
 // What a background build starts from (UserIndex::StartBuild) and hands back.
 struct BuildJob {
   uint64_t generation = 0;  // of the vectors: a model change makes older builds stale
@@ -55,6 +62,7 @@ struct UserIndexStats {
   size_t graph_vectors = 0;
   size_t tail_vectors = 0;
   size_t dead_vectors = 0;
+  int graph_links = 0;  // the graph's M (0: no graph)
 };
 
 class UserIndex {
@@ -100,6 +108,9 @@ class UserIndex {
   void Forget(std::span<const int64_t> keys);  // chunks found gone from the store
 
   // Best first, at most `depth`, among the chunks of `documents` (all when empty).
+  // The query expanded from seeds (index::KeywordIndex::Expand) against this user's statistics.
+  index::WeightedQuery ExpandKeywords(std::span<const std::string> terms, std::span<const index::Terms> seeds,
+                                      std::span<const double> seed_scores, int expansion_terms) const;
   std::vector<index::Ranked> SearchKeywords(const index::WeightedQuery& query, int depth,
                                             const std::vector<std::string>& documents) const;
   std::vector<index::Ranked> SearchKeywords(std::span<const std::string> terms, int depth,
@@ -118,8 +129,8 @@ class UserIndex {
   // Background builds. StartBuild answers a job when the tail or the removed keys have grown
   // past the policy (see user_index.cpp) and no build is running; FinishBuild swaps the result
   // in (false when the vectors changed model meanwhile); CancelBuild gives up.
-  bool WantsBuild(int exact_below) const;
-  std::optional<BuildJob> StartBuild(int exact_below);
+  bool WantsBuild(const BuildLimits& limits) const;
+  std::optional<BuildJob> StartBuild(const BuildLimits& limits);
   bool FinishBuild(const BuildJob& job, std::unique_ptr<index::VectorIndex> graph);
   void CancelBuild();
   // Whether a job's vectors are still the ones in memory (a model change makes it stale).
@@ -141,6 +152,7 @@ class UserIndex {
   void RemoveLocked(int64_t key);
   void IndexDocumentLocked(int64_t key, const std::string& document_id);
   void ForgetDocumentBelowLocked(const std::string& document_id, int64_t below);
+  bool NeedsBuildLocked(const BuildLimits& limits) const;  // the build policy (user_index.cpp); mu_ held
   std::vector<int64_t> ScopeLocked(const std::vector<std::string>& documents) const;
 
   const std::string user_id_;
