@@ -53,6 +53,18 @@ graph_vectors() {  # the vectors in every user's latest HNSW graph, from the ser
     }
     console.log(Object.values(last).reduce((a, b) => a + b, 0));"
 }
+wait_graphs() {  # chunks users: until graphs hold all but what the build policy leaves to the exact
+  # tail (under a quarter of --exact-search-below, 20,000, per user) and no build ran for 5 s
+  local want=$(( $1 - $2 * 5000 )) seen
+  until [ "$(graph_vectors)" -ge "$want" ]; do sleep 1; done
+  seen=$(grep -c '"search: vector index built"' "$WORK/out.log" || true)
+  while sleep 5; do
+    local now
+    now=$(grep -c '"search: vector index built"' "$WORK/out.log" || true)
+    [ "$now" = "$seen" ] && break
+    seen=$now
+  done
+}
 new_user() {  # email -> a bearer token
   local j='Content-Type: application/json'
   curl -fs -XPOST "$URL/v1/auth/register" -H "$j" -d "{\"email\":\"$1\",\"password\":\"benchmark-password\"}" >/dev/null

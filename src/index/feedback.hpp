@@ -35,7 +35,7 @@ std::vector<float> MoveQueryToward(std::span<const float> query, std::span<const
 // they rank little and cost most (the longest posting lists).
 constexpr int kExpansionTerms = 10;
 constexpr double kOriginalQueryWeight = 0.3;
-constexpr double kExpansionMaxShare = 0.1;
+constexpr double kExpansionMaxShare = 0.02;
 
 struct WeightedQuery {
   std::vector<std::string> terms;

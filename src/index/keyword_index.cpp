@@ -74,13 +74,17 @@ std::vector<Ranked> KeywordIndex::Score(std::span<const std::string> terms, std:
   std::vector<double> score(key_of_.size(), 0.0);
   std::vector<bool> seen(key_of_.size(), false);
   std::vector<uint32_t> touched;
+  const bool all_alive = live_ == key_of_.size();  // no removal since the last compaction
   for (size_t t = 0; t < terms.size(); ++t) {
     const double query_weight = weights.empty() ? 1.0 : weights[t];
     auto id = term_ids_.find(terms[t]);
     if (id == term_ids_.end()) continue;
     const std::vector<Posting>& list = postings_[id->second];
-    double df = 0;
-    for (const Posting& p : list) df += alive_[p.slot] ? 1 : 0;
+    double df = static_cast<double>(list.size());
+    if (!all_alive) {
+      df = 0;
+      for (const Posting& p : list) df += alive_[p.slot] ? 1 : 0;
+    }
     if (df == 0) continue;
     double idf = std::log((n - df + 0.5) / (df + 0.5));
     if (idf <= 0) idf = 1e-6;

@@ -40,8 +40,8 @@ class KeywordIndex {
   size_t size() const { return live_; }
   // How many chunks hold `term` (removed ones may count until the next compaction).
   size_t DocumentFrequency(const std::string& term) const;
-  // `query` expanded from `seeds` (index/feedback.hpp) with terms no more common here than
-  // kExpansionMaxShare of the chunks.
+  // `query` expanded from `seeds` (index/feedback.hpp) with terms held by at most 100 chunks
+  // or kExpansionMaxShare of them.
   WeightedQuery Expand(std::span<const std::string> query, std::span<const Terms> seeds,
                        std::span<const double> seed_scores, int expansion_terms = kExpansionTerms,
                        double original_weight = kOriginalQueryWeight) const;
