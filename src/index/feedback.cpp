@@ -47,7 +47,9 @@ WeightedQuery ExpandQuery(std::span<const std::string> query, std::span<const Te
   const size_t keep = std::min(best.size(), static_cast<size_t>(expansion_terms));
   // Largest first; ties by term so that the same seeds always give the same query.
   std::partial_sort(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(keep), best.end(),
-                    [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+                    [](const auto& a, const auto& b) {
+                      return a.second != b.second ? a.second > b.second : a.first < b.first;
+                    });
   best.resize(keep);
   double total = 0;
   for (const auto& [t, w] : best) total += w;

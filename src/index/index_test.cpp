@@ -282,7 +282,9 @@ TEST(HnswIndex, LargerGraphsGetMoreLinksAndKeepThemThroughSaveAndLoad) {
   dense.initial_capacity = 64;
   auto hnsw = NewHnswIndex(8, dense);
   EXPECT_EQ(GraphLinks(*hnsw), 32);
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(hnsw->Add(i, Unit(std::vector<float>{1, float(i), 2, 3, float(i % 7), 5, 6, 7})).ok());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(hnsw->Add(i, Unit(std::vector<float>{1, float(i), 2, 3, float(i % 7), 5, 6, 7})).ok());
+  }
   const std::string path = ::testing::TempDir() + "/hnsw_links_test.bin";
   ASSERT_TRUE(SaveHnswIndex(*hnsw, path).ok());
   auto loaded = LoadHnswIndex(path, 8);  // the options' m (16) does not override the file's

@@ -246,7 +246,8 @@ Status SearchService::RefreshVectors(UserIndex& u, const embed::EmbeddingModel& 
   if (!(c.model == model)) {  // first load, or the active model changed: a saved graph if sound
     const bool preloaded = c.preloaded && c.preloaded_model == model;
     Result<SavedGraph> saved =
-        preloaded ? std::move(*c.preloaded) : files_.LoadGraph(u.user_id(), model, GraphOptions(0, encoding_, limits_.dense_from));
+        preloaded ? std::move(*c.preloaded)
+                  : files_.LoadGraph(u.user_id(), model, GraphOptions(0, encoding_, limits_.dense_from));
     if (saved.ok()) {
       if (Status s = CheckCoverage(saved->through_key); !s.ok()) saved = s;
     }
@@ -350,7 +351,8 @@ void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
       return;
     }
   } else if (job->base) {
-    Result<std::unique_ptr<index::VectorIndex>> copy = files_.Copy(u->user_id(), *job->base, GraphOptions(0, encoding_, limits_.dense_from));
+    Result<std::unique_ptr<index::VectorIndex>> copy =
+        files_.Copy(u->user_id(), *job->base, GraphOptions(0, encoding_, limits_.dense_from));
     if (!copy.ok()) {
       Warn("search: cannot copy a vector index to extend it", u->user_id(), copy.status().message());
       u->CancelBuild();
