@@ -262,10 +262,12 @@ describe('configuration', () => {
 
   test('a command-line flag wins over the same setting in the environment', async (t) => {
     const dir = tempDir();
-    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const fromEnv = path.join(dir, 'from-env');
     const fromFlag = path.join(dir, 'from-flag');
     const server = await serverFor(t, { dataDir: fromFlag, env: { BETTERDEV_DATA_DIR: fromEnv, BETTERDEV_MAX_JSON_BODY: '1024' }, args: ['--max-json-body', '4096'] });
+    // After hooks run in the order they were added: the server (and its workers, still reading
+    // the uploads below) stops first, then its data dir goes.
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const line = server.stdout().split('\n')[0];
     assert.ok(line.includes(`(data dir: ${fromFlag})`), `URL line: ${line}`);
     assert.ok(fs.existsSync(path.join(fromFlag, 'betterdev.db')), 'no database in the --data-dir directory');
