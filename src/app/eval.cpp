@@ -331,7 +331,8 @@ int RunEval(const EvalOptions& options_in, const Config& config) {
               "%d expansion terms (query weight %.2f); vectors: %s, %d dimensions, %s\n",
               options.fusion.c_str(), options.keyword_weight, options.vector_weight,
               options.fusion == "rrf" ? (", k " + std::to_string(static_cast<int>(options.rrf_k))).c_str() : "",
-              options.feedback, options.expansion_terms, options.original_weight, embedder->model().id.c_str(), options.dimension, options.vector_encoding.c_str());
+              options.feedback, options.expansion_terms, options.original_weight, embedder->model().id.c_str(),
+              options.dimension, options.vector_encoding.c_str());
   return 0;
 }
 

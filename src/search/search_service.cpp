@@ -323,11 +323,19 @@ void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
   if (!job) return;
   const int64_t started = NowMs();
   const size_t total = (job->base ? job->base->size() : 0) + job->keys.size();
+  const index::HnswOptions wanted = GraphOptions(total, encoding_, limits_.dense_from);
+  // A failed build is logged and retried later; one stopped by shutdown is just dropped.
+  auto give_up = [&](std::string_view what, const std::string& detail) {
+    u->CancelBuild();
+    if (what.empty()) return;
+    Warn(what, u->user_id(), detail);
+    u->build_not_before() = NowMs() + kRetryBuildMs;
+  };
   std::unique_ptr<index::VectorIndex> next;
   const auto dim = static_cast<size_t>(job->model.dimension);
-  if (job->base && index::GraphLinks(*job->base) < GraphOptions(total, encoding_, limits_.dense_from).m) {
+  if (job->base && index::GraphLinks(*job->base) < wanted.m) {
     // Grown past the size its links were chosen for: a denser graph of the same vectors.
-    next = index::NewHnswIndex(job->model.dimension, GraphOptions(total, encoding_, limits_.dense_from));
+    next = index::NewHnswIndex(job->model.dimension, wanted);
     const std::unordered_set<int64_t> dead(job->dead.begin(), job->dead.end());
     std::vector<int64_t> keys;
     std::vector<float> values;
@@ -344,41 +352,23 @@ void SearchService::Build(const std::shared_ptr<UserIndex>& u) {
       if (keys.size() == kBuildSlice) flush();
     });
     flush();
-    if (!copied.ok() || stopping_) {
-      if (!copied.ok()) Warn("search: vector index build failed", u->user_id(), copied.message());
-      u->CancelBuild();
-      u->build_not_before() = NowMs() + kRetryBuildMs;
-      return;
-    }
+    if (!copied.ok()) return give_up("search: vector index build failed", copied.message());
   } else if (job->base) {
     Result<std::unique_ptr<index::VectorIndex>> copy =
         files_.Copy(u->user_id(), *job->base, GraphOptions(0, encoding_, limits_.dense_from));
-    if (!copy.ok()) {
-      Warn("search: cannot copy a vector index to extend it", u->user_id(), copy.status().message());
-      u->CancelBuild();
-      u->build_not_before() = NowMs() + kRetryBuildMs;
-      return;
-    }
+    if (!copy.ok()) return give_up("search: cannot copy a vector index to extend it", copy.status().message());
     next = std::move(*copy);
     for (int64_t key : job->dead) next->Remove(key);
   } else {
-    next = index::NewHnswIndex(job->model.dimension, GraphOptions(total, encoding_, limits_.dense_from));
+    next = index::NewHnswIndex(job->model.dimension, wanted);
   }
-  for (size_t at = 0; at < job->keys.size(); at += kBuildSlice) {
-    if (stopping_) {
-      u->CancelBuild();
-      return;
-    }
+  for (size_t at = 0; at < job->keys.size() && !stopping_; at += kBuildSlice) {
     const size_t n = std::min(kBuildSlice, job->keys.size() - at);
     Status s = next->AddBatch(std::span(job->keys).subspan(at, n), std::span(job->values).subspan(at * dim, n * dim),
                               build_threads_);
-    if (!s.ok()) {
-      Warn("search: vector index build failed", u->user_id(), s.message());
-      u->CancelBuild();
-      u->build_not_before() = NowMs() + kRetryBuildMs;
-      return;
-    }
+    if (!s.ok()) return give_up("search: vector index build failed", s.message());
   }
+  if (stopping_) return give_up("", "");
   if (!u->Current(*job)) {  // the model changed meanwhile: nothing to save or swap in
     u->CancelBuild();
     return;
