@@ -6,13 +6,21 @@
 // hnswlib 0.6 never reuses a deleted element's slot (0.7's replace_deleted does); here a new key
 // takes a deleted slot first: its label is changed, its vector replaced and its links repaired
 // (hnswlib's updatePoint), so an index whose documents come and go keeps its size.
+//
+// Levels are drawn here, not by hnswlib: its addPoint reads the entry point without its lock
+// while an insert that raises the top level writes it. Knowing each new node's level before the
+// insert, a batch inserts the nodes that raise the top level alone and runs the rest in parallel
+// (hnswlib's own draw is disabled by a zero level multiplier: a level <= 0 passed to addPoint
+// means "draw one").
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <atomic>
 #include <cstdlib>
+#include <cmath>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unordered_set>
 
@@ -43,6 +51,7 @@ class HnswIndex final : public VectorIndex {
       : dim_(dimension), codec_(o.encoding, static_cast<size_t>(dimension)), space_(codec_),
         hnsw_(&space_, o.initial_capacity, static_cast<size_t>(o.m), static_cast<size_t>(o.ef_construction)) {
     hnsw_.setEf(static_cast<size_t>(o.ef_search > 0 ? o.ef_search : EfSearchFor(o.m)));
+    TakeOverLevels();
   }
   int links() const { return static_cast<int>(hnsw_.M_); }
   int dimension() const override { return dim_; }
@@ -59,13 +68,15 @@ class HnswIndex final : public VectorIndex {
     codec_.Encode(vector.data(), stored.data());
     if (!Reuse(key, stored.data())) {
       if (hnsw_.cur_element_count >= hnsw_.max_elements_) hnsw_.resizeIndex(hnsw_.max_elements_ * 2);
-      hnsw_.addPoint(stored.data(), static_cast<hnswlib::labeltype>(key));  // replaces (and revives) a known key
+      // replaces (and revives) a known key, keeping its level
+      hnsw_.addPoint(stored.data(), static_cast<hnswlib::labeltype>(key), DrawLevel());
     }
     live_.insert(key);
     return Status::Ok();
   }
 
-  // hnswlib's addPoint is safe to run concurrently for distinct labels once capacity is there.
+  // hnswlib's addPoint is safe to run concurrently for distinct labels once capacity is there,
+  // as long as no insert raises the top level meanwhile (see the top of this file).
   Status AddBatch(std::span<const int64_t> keys, std::span<const float> vectors, int threads) override {
     const auto dim = static_cast<size_t>(dim_);
     if (vectors.size() != keys.size() * dim) return Status::InvalidArgument("batch: vectors do not match keys");
@@ -81,26 +92,16 @@ class HnswIndex final : public VectorIndex {
     size_t capacity = std::max<size_t>(hnsw_.max_elements_, 1);
     while (capacity < hnsw_.cur_element_count + keys.size()) capacity *= 2;
     if (capacity != hnsw_.max_elements_) hnsw_.resizeIndex(capacity);
-    std::atomic<size_t> next{0};
-    std::mutex failed_mu;
+    std::vector<int> levels(keys.size());
+    for (int& level : levels) level = DrawLevel();
     std::string failed;  // the first exception's message (hnswlib throws; a thread must not)
-    auto work = [&] {
-      try {
-        std::vector<std::byte> mine(codec_.bytes());
-        for (size_t i = next++; i < keys.size(); i = next++) {
-          codec_.Encode(vectors.data() + i * dim, mine.data());
-          hnsw_.addPoint(mine.data(), static_cast<hnswlib::labeltype>(keys[i]));
-        }
-      } catch (const std::exception& e) {
-        std::lock_guard lock(failed_mu);
-        if (failed.empty()) failed = e.what();
-        next = keys.size();
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < std::min<int>(threads, static_cast<int>(keys.size())); ++t) pool.emplace_back(work);
-    work();
-    for (std::thread& t : pool) t.join();
+    for (size_t begin = 0; begin < keys.size() && failed.empty();) {
+      size_t end = begin;  // [begin, end) stay under the top level: in parallel
+      while (end < keys.size() && levels[end] <= hnsw_.maxlevel_) ++end;
+      failed = Insert(keys, vectors, levels, begin, end, threads);
+      if (end < keys.size() && failed.empty()) failed = Insert(keys, vectors, levels, end, end + 1, 1);  // alone
+      begin = end + 1;
+    }
     if (!failed.empty()) return Status::Internal("vector index: " + failed);
     live_.insert(keys.begin(), keys.end());
     return Status::Ok();
@@ -131,6 +132,7 @@ class HnswIndex final : public VectorIndex {
   // from the live slots alone, not trusted from loadIndex, where the highest slot wins.)
   void Adopt(int ef_search) {
     hnsw_.setEf(static_cast<size_t>(ef_search > 0 ? ef_search : EfSearchFor(links())));
+    TakeOverLevels();
     hnsw_.label_lookup_.clear();
     for (hnswlib::tableint id = 0; id < hnsw_.cur_element_count; ++id) {
       if (hnsw_.isMarkedDeleted(id)) {
@@ -220,6 +222,46 @@ class HnswIndex final : public VectorIndex {
   }
 
  private:
+  // hnswlib's level multiplier (1 / ln M) becomes ours; its own draws then always give 0.
+  void TakeOverLevels() {
+    level_mult_ = 1.0 / std::log(static_cast<double>(hnsw_.M_));
+    hnsw_.mult_ = 0.0;
+  }
+
+  // A new node's top level, distributed as hnswlib draws it; 0 passed to addPoint stays 0.
+  int DrawLevel() {
+    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(levels_);
+    return static_cast<int>(-std::log(std::max(u, 1e-300)) * level_mult_);
+  }
+
+  // Inserts keys [begin, end) of a batch on up to `threads` threads; the first exception's
+  // message, or empty.
+  std::string Insert(std::span<const int64_t> keys, std::span<const float> vectors, const std::vector<int>& levels,
+                     size_t begin, size_t end, int threads) {
+    const auto dim = static_cast<size_t>(dim_);
+    std::atomic<size_t> next{begin};
+    std::mutex failed_mu;
+    std::string failed;
+    auto work = [&] {
+      try {
+        std::vector<std::byte> mine(codec_.bytes());
+        for (size_t i = next++; i < end; i = next++) {
+          codec_.Encode(vectors.data() + i * dim, mine.data());
+          hnsw_.addPoint(mine.data(), static_cast<hnswlib::labeltype>(keys[i]), levels[i]);
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard lock(failed_mu);
+        if (failed.empty()) failed = e.what();
+        next = end;
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < std::min<int>(threads, static_cast<int>(end - begin)); ++t) pool.emplace_back(work);
+    work();
+    for (std::thread& t : pool) t.join();
+    return failed;
+  }
+
   // The stored vector of a live key (hnswlib keeps a copy of each in its level-0 block).
   const std::byte* Stored(int64_t key) const {
     const auto id = hnsw_.label_lookup_.at(static_cast<hnswlib::labeltype>(key));
@@ -246,6 +288,8 @@ class HnswIndex final : public VectorIndex {
   mutable hnswlib::HierarchicalNSW<float> hnsw_;
   std::unordered_set<int64_t> live_;
   std::vector<hnswlib::tableint> free_;  // slots of removed keys, marked deleted in the graph
+  std::mt19937_64 levels_{100};           // level draws, seeded as hnswlib seeds its own
+  double level_mult_ = 0.0;
 };
 
 }  // namespace
