@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
-#include <vector>
+#include <unordered_set>
 
 namespace betterdev {
 namespace {
@@ -22,12 +22,10 @@ constexpr std::string_view kStopwords[] = {
 }  // namespace
 
 bool IsEnglishStopword(std::string_view word) {
-  static const std::vector<std::string_view> sorted = [] {
-    std::vector<std::string_view> words(std::begin(kStopwords), std::end(kStopwords));
-    std::sort(words.begin(), words.end());
-    return words;
-  }();
-  return std::binary_search(sorted.begin(), sorted.end(), word);
+  static const std::unordered_set<std::string_view> words(std::begin(kStopwords), std::end(kStopwords));
+  static const size_t longest =
+      std::max_element(words.begin(), words.end(), [](auto a, auto b) { return a.size() < b.size(); })->size();
+  return word.size() <= longest && words.count(word) != 0;
 }
 
 }  // namespace betterdev

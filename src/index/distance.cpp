@@ -80,16 +80,21 @@ float DotF32I8Sse(const float* a, const int8_t* b, size_t n) {
   return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + DotF32I8Scalar(a + i, b + i, n - i);
 }
 
+// |a| (unsigned) times b with a's sign, multiplied and added in pairs to 16 bits (at most
+// 2 * 127 * 127: no saturation while no component is -128), then to 32 bits.
 __attribute__((target("avx2"))) int32_t DotI8Avx2(const int8_t* a, const int8_t* b, size_t n) {
+  const __m256i ones = _mm256_set1_epi16(1);
   __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
   size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
-    const __m256i y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i)));
-    const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i + 16)));
-    const __m256i y1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i + 16)));
-    s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(x0, y0));
-    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(x1, y1));
+  for (; i + 64 <= n; i += 64) {
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
+    const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
+    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i + 32));
+    const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i + 32));
+    const __m256i p0 = _mm256_maddubs_epi16(_mm256_sign_epi8(x0, x0), _mm256_sign_epi8(y0, x0));
+    const __m256i p1 = _mm256_maddubs_epi16(_mm256_sign_epi8(x1, x1), _mm256_sign_epi8(y1, x1));
+    s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(p0, ones));
+    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(p1, ones));
   }
   const __m256i s = _mm256_add_epi32(s0, s1);
   return SumLanes(_mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1))) +

@@ -14,7 +14,8 @@
 namespace betterdev::index {
 
 using DotFn = float (*)(const float* a, const float* b, size_t n);
-// Of signed bytes (int8 vectors, see vector_codec.hpp): exact in 32 bits for n < 133,000.
+// Of signed bytes in [-127, 127] (int8 vectors as vector_codec.hpp writes them; -128 is not
+// one): exact in 32 bits for n < 133,000.
 using DotI8Fn = int32_t (*)(const int8_t* a, const int8_t* b, size_t n);
 // Of floats with signed bytes (a query against stored int8 vectors).
 using DotF32I8Fn = float (*)(const float* a, const int8_t* b, size_t n);

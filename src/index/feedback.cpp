@@ -40,17 +40,18 @@ WeightedQuery ExpandQuery(std::span<const std::string> query, std::span<const Te
     const double w = std::max(0.0, seed_scores[i] / seed_scores[0]) / static_cast<double>(seeds[i].terms.size());
     for (const std::string& t : seeds[i].terms) relevance[t] += w;
   }
+  // Largest first; ties by term so that the same seeds always give the same query. Only the
+  // best are asked whether they are usable (a lookup each), until enough are.
+  std::vector<std::pair<const std::string*, double>> ranked;
+  ranked.reserve(relevance.size());
+  for (const auto& [t, w] : relevance) ranked.emplace_back(&t, w);
+  std::sort(ranked.begin(), ranked.end(),
+            [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : *a.first < *b.first; });
   std::vector<std::pair<std::string, double>> best;
-  for (auto& [t, w] : relevance) {
-    if (!usable || usable(t)) best.emplace_back(t, w);
+  for (const auto& [t, w] : ranked) {
+    if (best.size() == static_cast<size_t>(expansion_terms)) break;
+    if (!usable || usable(*t)) best.emplace_back(*t, w);
   }
-  const size_t keep = std::min(best.size(), static_cast<size_t>(expansion_terms));
-  // Largest first; ties by term so that the same seeds always give the same query.
-  std::partial_sort(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(keep), best.end(),
-                    [](const auto& a, const auto& b) {
-                      return a.second != b.second ? a.second > b.second : a.first < b.first;
-                    });
-  best.resize(keep);
   double total = 0;
   for (const auto& [t, w] : best) total += w;
   std::unordered_map<std::string, double> weight;

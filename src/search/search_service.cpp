@@ -520,21 +520,15 @@ Result<std::vector<index::Ranked>> SearchService::ExpandedKeywordLeg(UserIndex& 
   if (!chunks.ok()) return chunks.status();
   std::unordered_map<int64_t, const store::StoredChunk*> by_key;
   for (const store::StoredChunk& c : *chunks) by_key[c.key] = &c;
-  std::unordered_map<std::string, std::string> titles;  // document id -> its title
   std::vector<index::Terms> seeds;
   std::vector<double> scores;
   for (const index::Ranked& r : first) {  // best first, as the index ranked them
     auto c = by_key.find(r.key);
     if (c == by_key.end()) continue;  // gone since the index took it
     const store::StoredChunk& chunk = *c->second;
-    auto [title, fresh] = titles.try_emplace(chunk.document_id);
-    if (fresh) {
-      Result<store::Document> d = store_.documents().Get(request.user_id, chunk.document_id);
-      if (d.ok()) title->second = d->filename;
-    }
     // The words the index holds for it: the text, and the context with its document's title.
     index::Terms words = (*tokenizer_)->Document(chunk.text);
-    index::Terms context = (*tokenizer_)->Document(store::TitledContext(title->second, chunk.context));
+    index::Terms context = (*tokenizer_)->Document(store::TitledContext(chunk.title, chunk.context));
     words.terms.insert(words.terms.end(), context.terms.begin(), context.terms.end());
     seeds.push_back(std::move(words));
     scores.push_back(r.score);

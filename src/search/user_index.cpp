@@ -51,6 +51,7 @@ void UserIndex::Start(const std::vector<store::ChunkRef>& live, std::optional<in
 }
 
 void UserIndex::AddTexts(std::vector<PreparedText>& rows) {
+  if (rows.empty()) return;  // (every search's refresh): readers are not stopped for nothing
   std::unique_lock lock(mu_);
   for (PreparedText& r : rows) {
     if (r.ordinal == 0) ForgetDocumentBelowLocked(r.document_id, r.key);  // reprocessed: the old chunks are gone
@@ -87,6 +88,10 @@ void UserIndex::ResetVectors(const embed::EmbeddingModel& model, std::unique_ptr
 
 void UserIndex::AddVectors(std::span<const int64_t> keys, std::span<const float> values,
                            std::span<const std::string> documents) {
+  if (keys.empty()) {  // (every search's refresh): readers are not stopped for nothing
+    std::shared_lock read(mu_);
+    if (tail_) return;
+  }
   std::unique_lock lock(mu_);
   if (!tail_) tail_ = index::NewExactIndex(model_.dimension, encoding_);
   const auto dim = static_cast<size_t>(model_.dimension);

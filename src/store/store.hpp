@@ -140,6 +140,7 @@ struct StoredChunk {
   std::string text;
   std::string context;  // the table header row a split table's chunk carries (chunk::Chunk::context)
   int64_t key = 0;      // the store's integer key (set when read; ignored when written)
+  std::string title;    // its document's title, the file name (set by ChunksByKey; ignored when written)
   std::vector<float> vector;  // its embedding, written with the chunk when not empty
 };
 

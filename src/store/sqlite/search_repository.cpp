@@ -36,14 +36,14 @@ Result<std::vector<StoredChunk>> SqliteSearch::ChunksByKey(const std::vector<int
   auto conn = pool_.Acquire();
   for (int64_t key : keys) {
     Statement q = conn->Prepare(
-        "SELECT document_id, ordinal, page_start, page_end, char_start, char_end, text, context FROM chunks "
-        "WHERE id = ?");
+        "SELECT c.document_id, c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, c.text, c.context, "
+        "d.filename FROM chunks c JOIN documents d ON d.user_id = c.user_id AND d.id = c.document_id WHERE c.id = ?");
     q.Bind(1, key);
     Result<bool> row = q.Step();
     if (!row.ok()) return row.status();
     if (!*row) continue;
     chunks.push_back({q.Text(0), static_cast<int>(q.Int(1)), static_cast<int>(q.Int(2)), static_cast<int>(q.Int(3)),
-                      q.Int(4), q.Int(5), q.Text(6), q.Text(7), key});
+                      q.Int(4), q.Int(5), q.Text(6), q.Text(7), key, q.Text(8)});
   }
   return chunks;
 }

@@ -404,6 +404,8 @@ TEST_F(SearchStoreTest, TextsOfReadyChunksLoadPerUserInKeyOrderWithContext) {
   EXPECT_EQ((*chunks)[0].document_id, b1.id);
   EXPECT_EQ((*chunks)[0].key, (*bobs)[0].chunk_key);
   EXPECT_EQ((*chunks)[0].context, "Region | Sales");
+  EXPECT_EQ((*chunks)[0].title, b1.filename);
+  EXPECT_FALSE(b1.filename.empty());
   // A deleted document's chunks are gone.
   ASSERT_TRUE(docs().Delete(alice, a1.id).ok());
   auto left = store->search().TextsAfter(alice, 0, 100);
