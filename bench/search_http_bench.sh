@@ -3,6 +3,8 @@
 # repeated under different file names) ingested through the pipeline with the local embedder,
 # then wrk sends NFCorpus test queries in each mode; prints p50/p99 and requests/s.
 #   bash bench/search_http_bench.sh [copies of the corpus = 6] [seconds per mode = 10]
+# BASELINE=/path/to/another/betterdev (say, an earlier commit's release build) runs hybrid's
+# variants with that binary too, each right after this build's, over the same data.
 # Needs the release build, wrk, node, curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,12 +54,20 @@ for MODE in keyword vector hybrid; do measure $MODE $MODE; done
 # instead), and with neither.
 RSS=$(( $(awk '/VmRSS/ {print $2}' /proc/$PID/status) / 1024 ))
 variant() {  # label flags...
-  local label=$1
+  local label=$1 bin=$BIN
   shift
   stop_server
   restart_server "$@"
   wait_healthy
   measure hybrid "$label"
+  if [ -n "${BASELINE:-}" ]; then
+    stop_server
+    BIN=$BASELINE
+    restart_server "$@"
+    BIN=$bin
+    wait_healthy
+    measure hybrid "$label (baseline)"
+  fi
 }
 variant "hybrid after a restart"
 variant "hybrid, vector feedback instead of expansion" --hybrid-expansion 0 --hybrid-feedback 10 --hybrid-vector-weight 1

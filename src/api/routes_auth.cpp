@@ -65,7 +65,8 @@ void RegisterAuthRoutes(ApiRouter& r, Services& s) {
            });
 
   r.Authed(Method::kPost, "/v1/api-keys",
-           {"Create an API key (the secret is shown once)", "auth", Ref("ApiKeyCreate"), 201, Ref("ApiKeyCreated")},
+           {"Create an API key (the secret is shown once; needs a login session, not a key)", "auth",
+            Ref("ApiKeyCreate"), 201, Ref("ApiKeyCreated"), "application/json", {403}},
            [&s](http::Request& req, const auth::Principal& who) {
              API_ASSIGN(body, JsonBody::Parse(req, {"name"}, false));
              API_ASSIGN(name, body.String("name", false));
@@ -78,7 +79,8 @@ void RegisterAuthRoutes(ApiRouter& r, Services& s) {
            json);
 
   r.Authed(Method::kGet, "/v1/api-keys",
-           {"List API keys, newest first", "auth", {}, 200, ListOf("ApiKey"), "application/json", {}, true},
+           {"List API keys, newest first (needs a login session)", "auth", {}, 200, ListOf("ApiKey"), "application/json",
+            {403}, true},
            [&s](http::Request& req, const auth::Principal& who) {
              API_ASSIGN(page, ParsePage(req));
              auto keys = s.auth.ListApiKeys(who, page);
@@ -87,7 +89,7 @@ void RegisterAuthRoutes(ApiRouter& r, Services& s) {
            });
 
   r.Authed(Method::kDelete, "/v1/api-keys/{id}",
-           {"Delete an API key", "auth", {}, 204, {}, "application/json", {404}},
+           {"Delete an API key (needs a login session)", "auth", {}, 204, {}, "application/json", {403, 404}},
            [&s](http::Request& req, const auth::Principal& who) {
              Status st = s.auth.DeleteApiKey(who, std::string(req.PathParam("id")));
              if (!st.ok()) return ErrorResponse(st, req, s.log);

@@ -8,18 +8,19 @@ void RegisterSystemRoutes(ApiRouter& r, Services& s) {
   r.Public(http::Method::kGet, "/healthz", {"Liveness: the process is serving", "system", {}, 200, Ref("Health")},
            [](http::Request&) { return http::Response::Json(200, R"({"status":"ok"})"); });
 
+  // Anyone may ask: the answer names the dependency, the log has the detail.
   r.Public(http::Method::kGet, "/readyz",
            {"Readiness: every dependency answers", "system", {}, 200, Ref("Readiness"), "application/json", {503}},
            [&s](http::Request& req) {
              Status store = s.store.Ping();
              if (!store.ok()) {
                s.log.Warn("readiness check failed", {{"request_id", req.request_id}, {"error", store.message()}});
-               return ErrorResponse(HttpError{503, "unavailable", "store: " + store.message()});
+               return ErrorResponse(HttpError{503, "unavailable", "not ready: the store does not answer"});
              }
              Status queue = s.ingest.PingQueue();
              if (!queue.ok()) {
                s.log.Warn("readiness check failed", {{"request_id", req.request_id}, {"error", queue.message()}});
-               return ErrorResponse(HttpError{503, "unavailable", "queue: " + queue.message()});
+               return ErrorResponse(HttpError{503, "unavailable", "not ready: the job queue does not answer"});
              }
              return JsonResponse(200, {{"status", "ready"}, {"checks", {{"store", "ok"}, {"queue", "ok"}}}});
            });

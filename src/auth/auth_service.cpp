@@ -135,7 +135,18 @@ Result<Principal> AuthService::Authenticate(const std::string& bearer) {
 
 Result<store::User> AuthService::Me(const Principal& who) { return store_.users().FindById(who.user_id); }
 
+namespace {
+
+// A leaked key must not mint another that outlives its revocation, nor revoke the owner's.
+Status NeedsSession(const Principal& who) {
+  if (who.kind == Principal::Kind::kAccessToken) return Status::Ok();
+  return Status::PermissionDenied("API keys are managed with a login session (an access token), not with an API key");
+}
+
+}  // namespace
+
 Result<CreatedApiKey> AuthService::CreateApiKey(const Principal& who, const std::string& name) {
+  BD_RETURN_IF_ERROR(NeedsSession(who));
   if (name.empty()) return Status::InvalidArgument("name must not be empty");
   if (name.size() > kMaxApiKeyName) return Status::InvalidArgument("name must be at most 100 characters long");
   Secret secret = NewSecret(kApiKeyPrefix);
@@ -146,10 +157,12 @@ Result<CreatedApiKey> AuthService::CreateApiKey(const Principal& who, const std:
 }
 
 Result<store::Page<store::ApiKey>> AuthService::ListApiKeys(const Principal& who, const store::PageRequest& page) {
+  BD_RETURN_IF_ERROR(NeedsSession(who));
   return store_.api_keys().List(who.user_id, page);
 }
 
 Status AuthService::DeleteApiKey(const Principal& who, const std::string& id) {
+  BD_RETURN_IF_ERROR(NeedsSession(who));
   return store_.api_keys().Delete(who.user_id, id);
 }
 

@@ -180,6 +180,10 @@ TEST_F(AuthServiceTest, ApiKeysAuthenticateUntilDeleted) {
   EXPECT_EQ(who->user_id, alice.user_id);
   EXPECT_EQ(who->kind, Principal::Kind::kApiKey);
   EXPECT_EQ(auth->Logout(*who).code(), StatusCode::kInvalidArgument);
+  // A key manages no keys: a leaked one cannot mint a successor or revoke its owner's keys.
+  EXPECT_EQ(auth->CreateApiKey(*who, "successor").status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(auth->ListApiKeys(*who, {}).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(auth->DeleteApiKey(*who, key->key.id).code(), StatusCode::kPermissionDenied);
   auto listed = auth->ListApiKeys(alice, {});
   ASSERT_EQ(listed->items.size(), 1u);
   EXPECT_TRUE(listed->items[0].last_used_at.has_value());

@@ -1,5 +1,6 @@
 #include "ingest/ingest_service.hpp"
 
+#include "core/utf8.hpp"
 #include "ingest/worker.hpp"
 
 namespace betterdev::ingest {
@@ -116,27 +117,33 @@ Status IngestService::Delete(const std::string& user_id, const std::string& id) 
   return Status::Ok();
 }
 
+namespace {
+
+// Characters a name shown to people must not carry: C0 and C1 controls, DEL, the line and
+// paragraph separators, and the bidirectional overrides and isolates (a name that displays as
+// "report.pdf" but ends in ".exe").
+bool Unprintable(char32_t c) {
+  return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x2028 || c == 0x2029 || (c >= 0x202A && c <= 0x202E) ||
+         (c >= 0x2066 && c <= 0x2069) || c == 0xFEFF;
+}
+
+}  // namespace
+
 std::string CleanFilename(std::string_view name) {
   size_t slash = name.find_last_of("/\\");
   if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
   std::string out;
-  size_t i = 0;
-  while (i < name.size()) {
-    unsigned char c = static_cast<unsigned char>(name[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool valid = len > 0 && i + len <= name.size();
-    for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(name[i + k]) & 0xC0) == 0x80;
-    if (!valid) {
+  for (size_t i = 0; i < name.size();) {
+    const Utf8Char c = DecodeUtf8At(name, i);
+    if (c.length == 0) {  // not UTF-8 (overlong forms and surrogates included): the byte goes
       ++i;
       continue;
     }
-    if (len == 1 && (c < 0x20 || c == 0x7F)) {
-      ++i;
-      continue;
+    if (!Unprintable(c.code_point)) {
+      if (out.size() + c.length > kMaxFilenameBytes) break;
+      out.append(name.substr(i, c.length));
     }
-    if (out.size() + len > 255) break;
-    out.append(name.substr(i, len));
-    i += len;
+    i += c.length;
   }
   while (!out.empty() && (out.front() == ' ' || out.front() == '.')) out.erase(out.begin());
   while (!out.empty() && out.back() == ' ') out.pop_back();

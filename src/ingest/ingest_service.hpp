@@ -69,8 +69,10 @@ class IngestService {
   std::mutex blob_mu_;
 };
 
-// Display name from a client-supplied file name: the last path component, control characters
-// removed, at most 255 bytes of valid UTF-8; "upload" when nothing is left.
+// Display name from a client-supplied file name: the last path component, without control,
+// line-separator or bidirectional-override characters and without bytes that are not strict
+// UTF-8, at most kMaxFilenameBytes (never cutting a character); "upload" when nothing is left.
+inline constexpr size_t kMaxFilenameBytes = 255;
 std::string CleanFilename(std::string_view name);
 
 }  // namespace betterdev::ingest

@@ -26,6 +26,16 @@ TEST(CleanFilename, KeepsOnlyADisplayName) {
   std::string long_name(254, 'x');
   long_name += "\xC3\xA9";
   EXPECT_EQ(CleanFilename(long_name), std::string(254, 'x'));
+  // Overlong forms (a NUL and a slash in disguise), surrogates and code points past U+10FFFF
+  // are not UTF-8: their bytes go.
+  EXPECT_EQ(CleanFilename("a\xC0\x80" "b\xE0\x80\xAF" "c.txt"), "abc.txt");
+  EXPECT_EQ(CleanFilename("a\xED\xA0\x80" "b\xF4\x90\x80\x80" "c.txt"), "abc.txt");
+  // C1 controls, line separators and bidirectional overrides are dropped; other characters stay.
+  EXPECT_EQ(CleanFilename("a\xC2\x85" "b\xE2\x80\xA8" "c\xE2\x80\xAE" "fdp.exe"), "abcfdp.exe");
+  EXPECT_EQ(CleanFilename("\xE2\x81\xA6x\xE2\x81\xA9.pdf"), "x.pdf");
+  EXPECT_EQ(CleanFilename("\xF0\x9F\x93\x84 \xE6\x8A\xA5\xE5\x91\x8A.pdf"), "\xF0\x9F\x93\x84 \xE6\x8A\xA5\xE5\x91\x8A.pdf");
+  EXPECT_EQ(CleanFilename(std::string(kMaxFilenameBytes - 1, 'x') + "\xF0\x9F\x93\x84"),
+            std::string(kMaxFilenameBytes - 1, 'x'));
 }
 
 TEST(Events, RoundTripEveryType) {

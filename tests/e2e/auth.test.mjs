@@ -173,8 +173,14 @@ describe('accounts and tokens', () => {
     assert.equal(typeof unnamed.json.name, 'string');
     assert.ok(unnamed.json.name.length > 0);
     assert.notEqual(unnamed.json.key, k.key);
-    const list2 = await api(url, 'GET', '/v1/api-keys', { token: k.key });
+    const list2 = await api(url, 'GET', '/v1/api-keys', { token });
     assert.deepEqual(list2.json.data.map((x) => x.id), [unnamed.json.id, k.id]);
+
+    // A key manages no keys (a leaked one must not mint a successor or revoke the others).
+    assertError(await api(url, 'POST', '/v1/api-keys', { token: k.key, body: { name: 'successor' } }), 403, 'forbidden');
+    assertError(await api(url, 'GET', '/v1/api-keys', { token: k.key }), 403, 'forbidden');
+    assertError(await api(url, 'DELETE', `/v1/api-keys/${unnamed.json.id}`, { token: k.key }), 403, 'forbidden');
+    assert.equal((await api(url, 'GET', '/v1/api-keys', { token })).json.data.length, 2);
 
     // Deleting revokes it.
     const del = await api(url, 'DELETE', `/v1/api-keys/${k.id}`, { token });
