@@ -89,6 +89,30 @@ bool LooksLikeHtml(const std::string& path) {
   return head.find("<html") != std::string::npos || head.find("<!doctype html") != std::string::npos;
 }
 
+std::string ReadTail(const std::string& path, size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  const std::streamoff size = in.tellg();
+  if (size <= 0) return {};
+  const auto n = static_cast<std::streamoff>(std::min<uint64_t>(static_cast<uint64_t>(size), max_bytes));
+  in.seekg(size - n);
+  std::string tail(static_cast<size_t>(n), '\0');
+  in.read(tail.data(), n);
+  tail.resize(static_cast<size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+  return tail;
+}
+
+// A PDF whose header comes after some leading bytes (a mail or HTTP header, a BOM, junk),
+// which libmagic calls something else when the leading bytes are binary (say image/x-tga;
+// after text it finds the header itself): PDF readers look for
+// "%PDF-" in the first 1,024 bytes, and every PDF ends with "%%EOF" (give or take trailing
+// bytes). Both are asked for, so that text that merely mentions "%PDF-1.4" stays text.
+bool LooksLikeOffsetPdf(const std::string& path) {
+  constexpr size_t kHeaderWindow = 1024;
+  constexpr size_t kTrailerWindow = 1024;
+  return ReadHead(path, kHeaderWindow).find("%PDF-") != std::string::npos &&
+         ReadTail(path, kTrailerWindow).find("%%EOF") != std::string::npos;
+}
+
 }  // namespace
 
 Result<DetectedType> DetectFileType(const std::string& path, std::string_view filename_hint) {
@@ -106,6 +130,12 @@ Result<DetectedType> DetectFileType(const std::string& path, std::string_view fi
 
   // libmagic 5.44 says "inode/x-empty", older versions "application/x-empty": callers get one.
   if (t.mime_type == "inode/x-empty") t.mime_type = std::string(kEmptyFileMimeType);
+
+  if (!IsSupportedType(t.mime_type) && LooksLikeOffsetPdf(path)) {
+    t.mime_type = "application/pdf";
+    t.encoding = "binary";
+    return t;
+  }
 
   // Office files are zip archives; libmagic names them from the first entries and says
   // application/zip (or octet-stream) when their writer ordered the entries differently.

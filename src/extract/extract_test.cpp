@@ -149,6 +149,41 @@ TEST(Detect, PdfIsPdfWhateverItIsCalled) {
   }
 }
 
+// PDF readers find the header anywhere in the first 1,024 bytes (pdfplumber's issue-848.pdf
+// has leading bytes; pdftotext reads it): so do detection and extraction.
+TEST(Detect, PdfAfterLeadingBytesIsPdfAndReads) {
+  testutil::TempDir dir;
+  const std::string pdf = ReadBytes(kTrivialPdf);
+  for (const std::string& lead : {std::string("\xEF\xBB\xBF"), std::string("Content-Type: application/pdf\r\n\r\n"),
+                                  std::string(700, '\x01') + "junk\n"}) {
+    const std::string path = dir.File("offset.pdf");
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out << lead << pdf;
+    }
+    Result<DetectedType> t = DetectFileType(path, "offset.pdf");
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    EXPECT_EQ(t->mime_type, "application/pdf") << lead.size() << " leading bytes";
+    CollectingSink sink;
+    ASSERT_TRUE(ExtractFile("application/pdf", path, sink).ok()) << lead.size() << " leading bytes";
+    ASSERT_EQ(sink.pages.size(), 1u);
+    EXPECT_EQ(Words(sink.pages[0].text), Words(OnlyPage("application/pdf", kTrivialPdf)));
+  }
+  // Not after a header past the first 1,024 bytes, nor without the trailer.
+  const std::string far = dir.File("far.bin");
+  {
+    std::ofstream out(far, std::ios::binary);
+    out << std::string(1100, '\x01') << pdf;
+  }
+  EXPECT_NE(DetectFileType(far, "far.pdf")->mime_type, "application/pdf");
+  const std::string cut = dir.File("cut.bin");
+  {
+    std::ofstream out(cut, std::ios::binary);
+    out << std::string(700, '\x01') << pdf.substr(0, pdf.rfind("%%EOF"));
+  }
+  EXPECT_NE(DetectFileType(cut, "cut.pdf")->mime_type, "application/pdf");
+}
+
 TEST(Detect, TextFilesInEveryEncoding) {
   const std::pair<const char*, const char*> cases[] = {
       {"fake-text.txt", "us-ascii"},           {"fake-text-utf-32.txt", "utf-32le"},
