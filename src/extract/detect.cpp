@@ -10,6 +10,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "extract/charset.hpp"
+#include "extract/extractor.hpp"
 #include "extract/formats.hpp"
 #include "extract/office_zip.hpp"
 #include "extract/text_decode.hpp"
@@ -113,6 +115,32 @@ bool LooksLikeOffsetPdf(const std::string& path) {
          ReadTail(path, kTrailerWindow).find("%%EOF") != std::string::npos;
 }
 
+// The encoding of `head` (a file's first bytes) when it is text: UTF-16/32 recognised by
+// SniffEncoding, valid UTF-8, or a legacy encoding uchardet names that decodes without an
+// undefined byte; with no NUL and almost no other control characters. Empty when it is not.
+std::string TextEncodingOf(std::string_view head) {
+  if (head.empty()) return {};  // an empty file is refused as empty, not read as text
+  const SniffedEncoding sniffed = SniffEncoding(head);
+  if (sniffed.encoding != TextEncoding::kUtf8) return std::string(EncodingName(sniffed.encoding));
+  size_t controls = 0;
+  bool ascii = true;
+  for (char ch : head) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == 0) return {};
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v') || c == 0x7F) ++controls;
+    ascii = ascii && c < 0x80;
+  }
+  if (controls * 100 > head.size()) return {};
+  if (ascii) return "us-ascii";
+  // The head may end inside a character: up to 3 bytes of it.
+  for (size_t cut = 0; cut <= 3 && cut < head.size(); ++cut) {
+    if (IsValidUtf8(head.substr(0, head.size() - cut))) return "utf-8";
+  }
+  std::string charset = DetectCharset(head);
+  if (charset.empty() || DecodeCharset(head, charset).find("\xEF\xBF\xBD") != std::string::npos) return {};
+  return Lower(charset);
+}
+
 }  // namespace
 
 Result<DetectedType> DetectFileType(const std::string& path, std::string_view filename_hint) {
@@ -163,6 +191,14 @@ Result<DetectedType> DetectFileType(const std::string& path, std::string_view fi
   // A fragment of HTML without <html> (libmagic: text/plain) named .html is read as HTML,
   // which for plain text changes nothing but whitespace.
   if (t.mime_type == "text/plain" && HasHtmlName(filename_hint)) t.mime_type = "text/html";
+  // Text is text whatever libmagic's more exotic guess (application/vnd.hp-hpgl for prose that
+  // starts "PA", message/news for "Article ...", text/csv, application/json).
+  if (!IsSupportedType(t.mime_type)) {
+    if (std::string encoding = TextEncodingOf(ReadHead(path, kEncodingSniffBytes)); !encoding.empty()) {
+      t.mime_type = "text/plain";
+      t.encoding = std::move(encoding);
+    }
+  }
   // libmagic's older name for BMP.
   if (t.mime_type == "image/x-ms-bmp") t.mime_type = "image/bmp";
 

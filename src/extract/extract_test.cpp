@@ -2,6 +2,8 @@
 // by a test (truncated, random, re-encoded) live in a TempDir.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -182,6 +184,35 @@ TEST(Detect, PdfAfterLeadingBytesIsPdfAndReads) {
     out << std::string(700, '\x01') << pdf.substr(0, pdf.rfind("%%EOF"));
   }
   EXPECT_NE(DetectFileType(cut, "cut.pdf")->mime_type, "application/pdf");
+}
+
+// libmagic calls some prose application/vnd.hp-hpgl ("PA..."), message/news ("Article ..."):
+// every NFCorpus abstract, alone or under its title, as a .txt file is text.
+TEST(Detect, EveryNfcorpusAbstractIsText) {
+  testutil::TempDir dir;
+  std::ifstream corpus(kData + "/beir/nfcorpus/corpus.jsonl");
+  ASSERT_TRUE(corpus) << "no NFCorpus in " << kData;
+  const std::string path = dir.File("abstract.txt");
+  std::vector<std::string> refused;
+  int documents = 0;
+  for (std::string line; std::getline(corpus, line);) {
+    const nlohmann::json doc = nlohmann::json::parse(line);
+    const std::string text = doc.at("text").get<std::string>();
+    ++documents;
+    for (const std::string& content : {text, doc.at("title").get<std::string>() + "\n\n" + text}) {
+      {
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << content;
+      }
+      Result<DetectedType> t = DetectFileType(path, "abstract.txt");
+      ASSERT_TRUE(t.ok()) << t.status().ToString();
+      if (!IsSupportedType(t->mime_type) || t->mime_type != "text/plain") {
+        refused.push_back(doc.at("_id").get<std::string>() + " (" + t->mime_type + "): " + content.substr(0, 40));
+      }
+    }
+  }
+  EXPECT_EQ(documents, 3633);
+  EXPECT_TRUE(refused.empty()) << refused.size() << " refused, the first: " << refused.front();
 }
 
 TEST(Detect, TextFilesInEveryEncoding) {
