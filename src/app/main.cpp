@@ -21,6 +21,7 @@
 #include "chat/openai_model.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/periodic.hpp"
 #include "core/random.hpp"
 #include "core/time.hpp"
 #include "blob/blob_store.hpp"
@@ -42,6 +43,9 @@
 
 namespace betterdev::app {
 namespace {
+
+// Expired access tokens no longer authenticate; their rows are removed at start and this often.
+constexpr std::chrono::minutes kTokenPurgeInterval{10};
 
 Status PrepareDataDir(const std::string& dir) {
   std::error_code ec;
@@ -265,10 +269,15 @@ int Serve(const Config& c, bool with_workers) {
   store::Store& store = *backends->store;
   (void)backends->blobs->RemoveStale();  // uploads cut off by a crash
   IdGenerator ids(clock);
-  if (auto removed = store.tokens().DeleteExpired(clock.NowMillis()); removed.ok() && *removed > 0)
-    log.Info("removed expired access tokens", {{"count", *removed}});
-
   auth::AuthService auth(store, clock, ids, c.auth);
+  auto purge_tokens = [&auth, &log] {
+    if (auto removed = auth.PurgeExpiredTokens(); !removed.ok())
+      log.Warn("cannot remove expired access tokens", {{"error", removed.status().message()}});
+    else if (*removed > 0)
+      log.Info("removed expired access tokens", {{"count", *removed}});
+  };
+  purge_tokens();
+  Periodic token_purge(kTokenPurgeInterval, purge_tokens);
   chat::ConversationService conversations(store, clock, ids);
   ingest::IngestService ingest(store, *backends->blobs, *backends->queue, clock, ids, c.ingest, log);
   ingest.SetEventLog(backends->events.get());

@@ -145,6 +145,8 @@ Status NeedsSession(const Principal& who) {
 
 }  // namespace
 
+Result<int64_t> AuthService::PurgeExpiredTokens() { return store_.tokens().DeleteExpired(clock_.NowMillis()); }
+
 Result<CreatedApiKey> AuthService::CreateApiKey(const Principal& who, const std::string& name) {
   BD_RETURN_IF_ERROR(NeedsSession(who));
   if (name.empty()) return Status::InvalidArgument("name must not be empty");

@@ -55,6 +55,10 @@ class AuthService {
   Result<store::Page<store::ApiKey>> ListApiKeys(const Principal& who, const store::PageRequest& page);
   Status DeleteApiKey(const Principal& who, const std::string& id);
 
+  // Deletes access tokens that have expired (they no longer authenticate either way); how many.
+  // The process calls it at start and periodically.
+  Result<int64_t> PurgeExpiredTokens();
+
   static Status ValidateEmail(const std::string& email);
   static Status ValidatePassword(const std::string& password);
 

@@ -132,8 +132,14 @@ TEST_F(AuthServiceTest, LoginIssuesTokensThatExpireAndRevoke) {
   EXPECT_EQ(auth->Authenticate(token + "x").status().code(), StatusCode::kUnauthenticated);
   EXPECT_EQ(auth->Authenticate("garbage").status().code(), StatusCode::kUnauthenticated);
 
+  EXPECT_EQ(*auth->PurgeExpiredTokens(), 0);  // not expired yet: kept
   clock.Advance(3600 * 1000);
   EXPECT_EQ(auth->Authenticate(token).status().code(), StatusCode::kUnauthenticated);
+  const std::string fresh = Login("a@b.de", "long enough");
+  clock.Advance(1);  // past its last millisecond
+  EXPECT_EQ(*auth->PurgeExpiredTokens(), 1);  // the expired one goes, the fresh one stays
+  EXPECT_EQ(*auth->PurgeExpiredTokens(), 0);
+  EXPECT_TRUE(auth->Authenticate(fresh).ok());
 
   std::string second = Login("a@b.de", "long enough");
   auto who2 = auth->Authenticate(second);

@@ -12,6 +12,7 @@
 #include "core/json_writer.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/periodic.hpp"
 #include "core/random.hpp"
 #include "core/status.hpp"
 #include "core/time.hpp"
@@ -222,6 +223,28 @@ TEST(TimerQueue, PendingTimersAreDroppedWithTheQueue) {
     EXPECT_EQ(timers.pending(), 1u);
   }
   EXPECT_EQ(owned.use_count(), 1);  // the callback (and what it held) is gone
+}
+
+TEST(Periodic, RunsAgainAndAgainUntilDestroyedWithoutWaitingOutAnInterval) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int runs = 0;
+  {
+    Periodic every(std::chrono::milliseconds(5), [&] {
+      std::lock_guard lock(mu);
+      ++runs;
+      cv.notify_all();
+    });
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return runs >= 3; }));
+  }
+  const int seen = runs;
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(runs, seen);  // nothing runs after destruction
+  // An hour's interval: destruction wakes the thread (the test would hang otherwise).
+  bool ran = false;
+  { Periodic hourly(std::chrono::hours(1), [&] { ran = true; }); }
+  EXPECT_FALSE(ran);
 }
 
 }  // namespace
