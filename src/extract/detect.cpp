@@ -141,6 +141,12 @@ std::string TextEncodingOf(std::string_view head) {
   return Lower(charset);
 }
 
+// Formats written in text that are not prose to read as such: pictures (SVG), XML, PostScript.
+bool MarkupNotProse(std::string_view mime_type) {
+  return mime_type.starts_with("image/") || mime_type.find("xml") != std::string_view::npos ||
+         mime_type == "application/postscript";
+}
+
 }  // namespace
 
 Result<DetectedType> DetectFileType(const std::string& path, std::string_view filename_hint) {
@@ -192,8 +198,8 @@ Result<DetectedType> DetectFileType(const std::string& path, std::string_view fi
   // which for plain text changes nothing but whitespace.
   if (t.mime_type == "text/plain" && HasHtmlName(filename_hint)) t.mime_type = "text/html";
   // Text is text whatever libmagic's more exotic guess (application/vnd.hp-hpgl for prose that
-  // starts "PA", message/news for "Article ...", text/csv, application/json).
-  if (!IsSupportedType(t.mime_type)) {
+  // starts "PA", message/news for "Article ...", message/rfc822, text/csv, application/json).
+  if (!IsSupportedType(t.mime_type) && !MarkupNotProse(t.mime_type)) {
     if (std::string encoding = TextEncodingOf(ReadHead(path, kEncodingSniffBytes)); !encoding.empty()) {
       t.mime_type = "text/plain";
       t.encoding = std::move(encoding);

@@ -213,6 +213,28 @@ TEST(Detect, EveryNfcorpusAbstractIsText) {
   }
   EXPECT_EQ(documents, 3633);
   EXPECT_TRUE(refused.empty()) << refused.size() << " refused, the first: " << refused.front();
+
+  // Other guesses libmagic makes for text are text too; markup that is not prose is not.
+  const std::pair<std::string, bool> cases[] = {
+      {"Article 12 of the convention says that every person has rights.\n", true},  // message/news
+      {"From: someone\nSubject: hi\n\nbody text\n", true},                      // message/rfc822
+      {"{\"a\": \"text\", \"b\": [1, 2]}\n", true},                              // application/json
+      {"name,age\nbob,3\nal,4\n", true},                                          // text/csv
+      {"Caf\xE9 cr\xE8me br\xFBl\xE9" "e, na\xEFve fa\xE7" "ade: d\xE9j\xE0 vu, r\xE9sum\xE9 for a ma\xEEtre d'h\xF4tel.\n",
+       true},  // Latin-1
+      {"<svg xmlns=\"http://www.w3.org/2000/svg\"><text>hi</text></svg>", false},
+      {"<?xml version=\"1.0\"?>\n<root><a>text</a></root>\n", false},
+      {"%!PS-Adobe-3.0\n/Times findfont\n", false},
+  };
+  for (const auto& [content, text] : cases) {
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out << content;
+    }
+    Result<DetectedType> t = DetectFileType(path, "file.txt");
+    ASSERT_TRUE(t.ok());
+    EXPECT_EQ(t->mime_type == "text/plain", text) << t->mime_type << ": " << content;
+  }
 }
 
 TEST(Detect, TextFilesInEveryEncoding) {
