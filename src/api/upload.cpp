@@ -57,6 +57,13 @@ class UploadReader final : public http::BodyReader, public http::PartHandler {
         return ErrorResponse(HttpError{415, "unsupported_media_type",
                                        "\"" + f.filename + "\" is " + type->mime_type +
                                            "; supported are " + std::string(extract::SupportedTypesDescription())});
+      if (const int64_t most = extract::MaxFileBytes(type->mime_type);
+          most > 0 && static_cast<int64_t>(f.writer->size()) > most) {
+        return ErrorResponse(HttpError{413, "payload_too_large",
+                                       "\"" + f.filename + "\" is " + type->mime_type + " of " +
+                                           std::to_string(f.writer->size()) + " bytes; text files are read whole, up to " +
+                                           std::to_string(most >> 20) + " MiB (" + std::to_string(most) + " bytes)"});
+      }
       types.push_back(type->mime_type);
     }
     std::vector<ingest::AcceptedUpload> accepted;

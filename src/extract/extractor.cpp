@@ -69,6 +69,11 @@ std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type, const OcrOpt
 
 bool IsSupportedType(std::string_view mime_type) { return FormatOf(mime_type) != Format::kNone; }
 
+int64_t MaxFileBytes(std::string_view mime_type, const ExtractLimits& limits) {
+  const Format f = FormatOf(mime_type);
+  return f == Format::kText || f == Format::kHtml || f == Format::kRtf ? limits.max_text_bytes : 0;
+}
+
 std::string_view SupportedTypesDescription() {
   return "PDF (scanned pages too), Word (DOCX), PowerPoint (PPTX), Excel (XLSX), OpenDocument text (ODT), HTML, "
          "RTF, plain text, Markdown and images (PNG, JPEG, TIFF, BMP, GIF, WebP)";

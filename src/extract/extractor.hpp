@@ -82,6 +82,11 @@ class Extractor {
 std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type, const OcrOptions& ocr = {});
 bool IsSupportedType(std::string_view mime_type);
 
+// The most bytes a file of this type can have to be read: text formats (plain text, Markdown,
+// HTML, RTF) are held whole, up to `limits.max_text_bytes`; 0 for types without such a cap.
+// Uploads over it are refused up front rather than failing in the worker.
+int64_t MaxFileBytes(std::string_view mime_type, const ExtractLimits& limits = {});
+
 // The supported types for people, e.g. for an "unsupported file type" message:
 // "PDF, Word (DOCX), ..., images (PNG, JPEG, TIFF, BMP, GIF, WebP)".
 std::string_view SupportedTypesDescription();

@@ -23,6 +23,7 @@ import {
   runBinary,
   sharedServer,
   sleep,
+  startServer,
   tempDir,
 } from './helpers.mjs';
 import {
@@ -414,6 +415,23 @@ describe('ingestion', () => {
       assert.equal(exact.json.size_bytes, MAX_UPLOAD);
       assert.equal((await api(url, 'DELETE', `/v1/documents/${exact.json.document_id}`, { token })).status, 204);
       assert.ok(!fs.existsSync(blobPath(server.dataDir, exact.json.sha256)), 'the deleted upload\'s blob remains');
+    });
+
+    test('a text file over the 64 MiB text limit is 413 at upload, naming the limit (not accepted, then failed)', async (t) => {
+      const server = await startServer();  // the default upload limit (100 MiB)
+      t.after(async () => {
+        await server.stop();
+        server.cleanup();
+      });
+      const { token } = await registerAndLogin(server.url);
+      const size = 64 * 1024 * 1024 + 1;
+      const res = await uploadRaw(server.url, token, Buffer.alloc(size, 'a line of plain text in a very large file\n'), 'huge.txt');
+      assertError(res, 413, 'payload_too_large');
+      assert.match(res.json.error.message, /huge\.txt/);
+      assert.match(res.json.error.message, /64 MiB/);
+      assert.match(res.json.error.message, new RegExp(`${size} bytes`));
+      const list = await api(server.url, 'GET', '/v1/documents', { token });
+      assert.deepEqual(list.json, { data: [], next_cursor: null }, 'the refused upload left a document');
     });
 
     test('a declared Content-Length far over the limit is 413 before any body is sent', async () => {
