@@ -2,14 +2,13 @@
 // scanned PDFs read by OCR, images, HTML, RTF, legacy encodings, and the hostile set, uploaded
 // by one user while another user's document goes through untouched.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, test } from 'node:test';
 
 import { api, assertError, eventually, registerAndLogin, sharedServer, tempDir } from './helpers.mjs';
 import { docxBomb, pngBomb, scannedPdf } from './filegen.mjs';
-import { allChunks, DATA, OFFICE, PDF_004, uploadOk, uploadRaw, waitForDocument, waitReady } from './ingest_helpers.mjs';
+import { allChunks, DATA, noise, OFFICE, PDF_004, uploadOk, uploadRaw, waitForDocument, waitReady } from './ingest_helpers.mjs';
 import { makePdf } from './pdfgen.mjs';
 
 const SCANS = path.join(DATA, 'ocr/tesseract-test');
@@ -154,7 +153,7 @@ describe('extraction', () => {
     const ids = [];
     for (const [bytes, name] of hostile) ids.push((await uploadOk(url, attacker.token, bytes, name)).document_id);
     // Refused at the door: random bytes named .pdf, an empty file.
-    assertError(await uploadRaw(url, attacker.token, randomBytes(8192), 'random.pdf'), 415, 'unsupported_media_type');
+    assertError(await uploadRaw(url, attacker.token, noise(8192, 'random.pdf'), 'random.pdf'), 415, 'unsupported_media_type');
     assertError(await uploadRaw(url, attacker.token, Buffer.alloc(0), 'empty.pdf'), 400, 'invalid_request');
 
     for (let i = 0; i < hostile.length; i++) {

@@ -3,6 +3,7 @@
 // calibration of how fast the binary reads PDFs (to build documents that take a known time).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,14 @@ import { markerPdf } from './pdfgen.mjs';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const DATA = path.resolve(repoRoot, '../shared/data');
+
+// `size` bytes of noise from a fixed seed: fresh random bytes now and then match one of
+// libmagic's signatures (audio/x-mp4a-latm was seen), which makes "415 names the type" flaky.
+export function noise(size, seed = 'noise') {
+  const blocks = [];
+  for (let i = 0; blocks.length * 32 < size; i++) blocks.push(createHash('sha256').update(`${seed} ${i}`).digest());
+  return Buffer.concat(blocks).subarray(0, size);
+}
 export const SAMPLES = path.join(DATA, 'pdf/py-pdf-sample-files');
 export const NTSB = path.join(DATA, 'pdf/ntsb-reports/data/v1/docs');
 export const OFFICE = path.join(DATA, 'office/unstructured-example-docs');
