@@ -44,8 +44,11 @@
 namespace betterdev::app {
 namespace {
 
-// Expired access tokens no longer authenticate; their rows are removed at start and this often.
-constexpr std::chrono::minutes kTokenPurgeInterval{10};
+// Housekeeping, at start and this often: expired access tokens (they no longer authenticate)
+// and staged uploads idle for kStaleUploadAge (cut off by a crash of this process or of another
+// sharing the data directory; uploads in flight keep writing theirs).
+constexpr std::chrono::minutes kHousekeepingInterval{10};
+constexpr std::chrono::hours kStaleUploadAge{1};
 
 Status PrepareDataDir(const std::string& dir) {
   std::error_code ec;
@@ -267,17 +270,19 @@ int Serve(const Config& c, bool with_workers) {
     return backends.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
   }
   store::Store& store = *backends->store;
-  (void)backends->blobs->RemoveStale();  // uploads cut off by a crash
   IdGenerator ids(clock);
   auth::AuthService auth(store, clock, ids, c.auth);
-  auto purge_tokens = [&auth, &log] {
+  blob::BlobStore& blobs = *backends->blobs;
+  auto housekeeping = [&auth, &blobs, &log] {
     if (auto removed = auth.PurgeExpiredTokens(); !removed.ok())
       log.Warn("cannot remove expired access tokens", {{"error", removed.status().message()}});
     else if (*removed > 0)
       log.Info("removed expired access tokens", {{"count", *removed}});
+    if (Status s = blobs.RemoveStale(kStaleUploadAge); !s.ok())
+      log.Warn("cannot remove stale staged uploads", {{"error", s.message()}});
   };
-  purge_tokens();
-  Periodic token_purge(kTokenPurgeInterval, purge_tokens);
+  housekeeping();
+  Periodic periodic_housekeeping(kHousekeepingInterval, housekeeping);
   chat::ConversationService conversations(store, clock, ids);
   ingest::IngestService ingest(store, *backends->blobs, *backends->queue, clock, ids, c.ingest, log);
   ingest.SetEventLog(backends->events.get());

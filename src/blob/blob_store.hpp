@@ -6,6 +6,7 @@
 // blob/s3. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,8 +40,11 @@ class BlobStore {
   virtual Result<bool> Exists(std::string_view key) = 0;
   // Ok when already absent.
   virtual Status Delete(std::string_view key) = 0;
-  // Removes staged files left by a crash; call at start before any writer exists.
-  virtual Status RemoveStale() = 0;
+  // Removes staged files not written to for `idle` or longer: uploads cut off by a crash. Safe
+  // while writers exist, in this process or in another sharing the directory: an upload in
+  // flight writes its file as its bytes arrive (and the HTTP server drops a body that stalls
+  // far sooner than any sensible `idle`).
+  virtual Status RemoveStale(std::chrono::seconds idle) = 0;
 };
 
 // Content-addressed files under `root`: root/ab/cd/abcd...; staged files in root/tmp.

@@ -125,9 +125,15 @@ class FsBlobStore final : public BlobStore {
     return Status::Ok();
   }
 
-  Status RemoveStale() override {
+  Status RemoveStale(std::chrono::seconds idle) override {
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(root_ / "tmp", ec)) fs::remove(entry.path(), ec);
+    const auto now = fs::file_time_type::clock::now();
+    for (const auto& entry : fs::directory_iterator(root_ / "tmp", ec)) {
+      std::error_code entry_ec;
+      const fs::file_time_type written = fs::last_write_time(entry.path(), entry_ec);
+      if (entry_ec || now - written < idle) continue;  // (gone meanwhile, or still being written)
+      fs::remove(entry.path(), entry_ec);
+    }
     return Status::Ok();
   }
 

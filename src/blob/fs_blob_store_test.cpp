@@ -65,13 +65,26 @@ TEST(FsBlobStore, AnAbandonedWriterLeavesNothing) {
   EXPECT_EQ(FilesUnder(dir.path()), 0u);
 }
 
-TEST(FsBlobStore, RemoveStaleClearsCrashLeftovers) {
+// Another process sharing the directory may be writing an upload right now: only files idle
+// for long are removed, and a writer's file survives.
+TEST(FsBlobStore, RemoveStaleClearsOnlyLongIdleLeftovers) {
   testutil::TempDir dir;
   auto store = OpenFsBlobStore(dir.path());
   ASSERT_TRUE(store.ok());
-  std::ofstream(fs::path(dir.path()) / "tmp" / "deadbeef.part") << "half an upload";
-  ASSERT_TRUE((*store)->RemoveStale().ok());
-  EXPECT_EQ(FilesUnder(dir.path()), 0u);
+  const fs::path old = fs::path(dir.path()) / "tmp" / "deadbeef.part";
+  std::ofstream(old) << "half an upload";
+  fs::last_write_time(old, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  const fs::path recent = fs::path(dir.path()) / "tmp" / "cafe.part";
+  std::ofstream(recent) << "an upload another process is receiving";
+  auto writer = (*store)->Create();
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Write("in flight here").ok());
+  EXPECT_EQ(FilesUnder(dir.path()), 3u);
+  ASSERT_TRUE((*store)->RemoveStale(std::chrono::hours(1)).ok());
+  EXPECT_FALSE(fs::exists(old));
+  EXPECT_TRUE(fs::exists(recent));
+  EXPECT_EQ(FilesUnder(dir.path()), 2u);
+  ASSERT_TRUE((*writer)->Finish().ok());
 }
 
 TEST(FsBlobStore, KeysAreValidatedBeforeBecomingPaths) {
