@@ -1,6 +1,5 @@
 #include "core/stopwords.hpp"
 
-#include <algorithm>
 #include <iterator>
 #include <unordered_set>
 
@@ -23,9 +22,7 @@ constexpr std::string_view kStopwords[] = {
 
 bool IsEnglishStopword(std::string_view word) {
   static const std::unordered_set<std::string_view> words(std::begin(kStopwords), std::end(kStopwords));
-  static const size_t longest =
-      std::max_element(words.begin(), words.end(), [](auto a, auto b) { return a.size() < b.size(); })->size();
-  return word.size() <= longest && words.count(word) != 0;
+  return words.count(word) != 0;
 }
 
 }  // namespace betterdev

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -86,9 +87,9 @@ bool HasHtmlName(std::string_view filename_hint) {
 }
 
 // XHTML (and HTML that starts with an XML declaration), which libmagic calls text/xml.
-bool LooksLikeHtml(const std::string& path) {
-  const std::string head = Lower(ReadHead(path, 4096));
-  return head.find("<html") != std::string::npos || head.find("<!doctype html") != std::string::npos;
+bool LooksLikeHtml(std::string_view head) {
+  const std::string start = Lower(head.substr(0, 4096));
+  return start.find("<html") != std::string::npos || start.find("<!doctype html") != std::string::npos;
 }
 
 std::string ReadTail(const std::string& path, size_t max_bytes) {
@@ -108,10 +109,10 @@ std::string ReadTail(const std::string& path, size_t max_bytes) {
 // after text it finds the header itself): PDF readers look for
 // "%PDF-" in the first 1,024 bytes, and every PDF ends with "%%EOF" (give or take trailing
 // bytes). Both are asked for, so that text that merely mentions "%PDF-1.4" stays text.
-bool LooksLikeOffsetPdf(const std::string& path) {
+bool LooksLikeOffsetPdf(std::string_view head, const std::string& path) {
   constexpr size_t kHeaderWindow = 1024;
   constexpr size_t kTrailerWindow = 1024;
-  return ReadHead(path, kHeaderWindow).find("%PDF-") != std::string::npos &&
+  return head.substr(0, kHeaderWindow).find("%PDF-") != std::string_view::npos &&
          ReadTail(path, kTrailerWindow).find("%%EOF") != std::string::npos;
 }
 
@@ -165,7 +166,14 @@ Result<DetectedType> DetectFileType(const std::string& path, std::string_view fi
   // libmagic 5.44 says "inode/x-empty", older versions "application/x-empty": callers get one.
   if (t.mime_type == "inode/x-empty") t.mime_type = std::string(kEmptyFileMimeType);
 
-  if (!IsSupportedType(t.mime_type) && LooksLikeOffsetPdf(path)) {
+  // The file's first bytes, read once when a rule below needs them.
+  std::optional<std::string> head_bytes;
+  auto head = [&]() -> std::string_view {
+    if (!head_bytes) head_bytes = ReadHead(path, kEncodingSniffBytes);
+    return *head_bytes;
+  };
+
+  if (!IsSupportedType(t.mime_type) && LooksLikeOffsetPdf(head(), path)) {
     t.mime_type = "application/pdf";
     t.encoding = "binary";
     return t;
@@ -175,7 +183,7 @@ Result<DetectedType> DetectFileType(const std::string& path, std::string_view fi
   // application/zip (or octet-stream) when their writer ordered the entries differently.
   // The archive's directory names them for sure.
   if (t.mime_type == "application/zip" ||
-      (t.mime_type == "application/octet-stream" && ReadHead(path, 4) == std::string_view("PK\x03\x04", 4))) {
+      (t.mime_type == "application/octet-stream" && head().starts_with(std::string_view("PK\x03\x04", 4)))) {
     if (std::string office = OfficeTypeOfZip(path); !office.empty()) {
       t.mime_type = std::move(office);
       t.encoding = "binary";
@@ -183,28 +191,20 @@ Result<DetectedType> DetectFileType(const std::string& path, std::string_view fi
     }
   }
 
-  // libmagic does not recognise UTF-16/32 without a byte order mark (it says
-  // application/octet-stream); the NUL pattern of such text is unmistakable.
-  if (t.mime_type == "application/octet-stream") {
-    const SniffedEncoding sniffed = SniffEncoding(ReadHead(path, kEncodingSniffBytes));
-    if (sniffed.encoding != TextEncoding::kUtf8) {
-      t.mime_type = "text/plain";
-      t.encoding = std::string(EncodingName(sniffed.encoding));
-    }
-  }
-
-  if (t.mime_type == "text/xml" && LooksLikeHtml(path)) t.mime_type = "text/html";
-  // A fragment of HTML without <html> (libmagic: text/plain) named .html is read as HTML,
-  // which for plain text changes nothing but whitespace.
-  if (t.mime_type == "text/plain" && HasHtmlName(filename_hint)) t.mime_type = "text/html";
   // Text is text whatever libmagic's more exotic guess (application/vnd.hp-hpgl for prose that
-  // starts "PA", message/news for "Article ...", message/rfc822, text/csv, application/json).
+  // starts "PA", message/news for "Article ...", message/rfc822, text/csv, application/json, and
+  // application/octet-stream for UTF-16/32 without a byte order mark).
   if (!IsSupportedType(t.mime_type) && !MarkupNotProse(t.mime_type)) {
-    if (std::string encoding = TextEncodingOf(ReadHead(path, kEncodingSniffBytes)); !encoding.empty()) {
+    if (std::string encoding = TextEncodingOf(head()); !encoding.empty()) {
       t.mime_type = "text/plain";
       t.encoding = std::move(encoding);
     }
   }
+
+  if (t.mime_type == "text/xml" && LooksLikeHtml(head())) t.mime_type = "text/html";
+  // A fragment of HTML without <html> (libmagic: text/plain) named .html is read as HTML,
+  // which for plain text changes nothing but whitespace.
+  if (t.mime_type == "text/plain" && HasHtmlName(filename_hint)) t.mime_type = "text/html";
   // libmagic's older name for BMP.
   if (t.mime_type == "image/x-ms-bmp") t.mime_type = "image/bmp";
 
