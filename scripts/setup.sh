@@ -11,6 +11,8 @@ DEB_PACKAGES=(
   libboost1.74-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev libcli11-dev libssl-dev libpoppler-cpp-dev poppler-utils libmagic-dev libzip-dev libpugixml-dev zlib1g-dev
   libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-osd libgumbo-dev libuchardet-dev
   libhnswlib-dev
+  # the job process's system-call filter (sandbox/)
+  libseccomp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev wrk curl time nodejs npm
   # the sqlite3 shell: a test reads the database after a delete, where the API can no longer look

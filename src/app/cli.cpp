@@ -195,6 +195,8 @@ void AddIngestOptions(CLI::App* app, std::set<std::string>& envs, IngestConfig& 
   Opt(app, envs, "--job-memory-mb", g.job_memory_mb, "BETTERDEV_JOB_MEMORY_MB",
       "Memory limit of the process that reads one file, in MB")
       ->check(CLI::Range(uint64_t{64}, uint64_t{1} << 20));
+  Opt(app, envs, "--sandbox", g.sandbox, "BETTERDEV_SANDBOX",
+      "Run parsers confined (no data directory, network or programs); false only to measure its cost");
   Opt(app, envs, "--lease-seconds", g.lease_seconds, "BETTERDEV_LEASE_SECONDS",
       "A job whose worker stops renewing its lease returns to the queue after this")
       ->check(CLI::Range(3, 3600));
@@ -291,6 +293,10 @@ Invocation ParseCommandLine(int argc, char** argv) {
   worker->add_option("--events-fd", inv.events_fd, "Write progress events to this file descriptor")->group("");
   worker->add_option("--wake-fd", inv.wake_fd, "Wait on this file descriptor for new jobs")->group("");
   worker->add_option("--worker-index", inv.worker_index, "This worker's slot under its supervisor")->group("");
+  CLI::App* job_server = add("job-server", "Fork a worker's job processes (the worker starts it)",
+                             Command::kJobServer, Kind::kOther);
+  job_server->group("");
+  job_server->add_option("--socket-fd", inv.socket_fd, "The worker's socket")->required();
   add("migrate", "Apply pending database migrations and exit", Command::kMigrate, Kind::kDataOnly);
   CLI::App* extract = add("extract", "Extract and chunk one file; print the chunks as JSON lines (what a worker stores)",
                           Command::kExtract, Kind::kOther);

@@ -10,7 +10,7 @@
 
 namespace betterdev::app {
 
-enum class Command { kNone, kServe, kApi, kWorker, kMigrate, kExtract, kIngest, kEval };
+enum class Command { kNone, kServe, kApi, kWorker, kMigrate, kExtract, kIngest, kEval, kJobServer };
 
 struct Invocation {
   Command command = Command::kNone;
@@ -20,6 +20,7 @@ struct Invocation {
   int events_fd = -1;              // worker: where to write events (set by the supervisor)
   int wake_fd = -1;                // worker: a byte arrives here when a job is enqueued
   int worker_index = 0;            // worker: its slot under the supervisor
+  int socket_fd = -1;              // job-server: the worker's end (set by the worker)
   std::string server_url = "http://127.0.0.1:8080";  // ingest
   std::string token;                                  // ingest
   EvalOptions eval;                                   // eval

@@ -142,7 +142,7 @@ Status Ingest(const fs::path& corpus_path, const chunk::ChunkOptions& chunking, 
       stored.push_back({d.id, c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, std::move(c.text),
                         std::move(c.context), 0});
     }
-    BD_RETURN_IF_ERROR(store.documents().CompleteWithChunks(d.id, d.job_id, 1, static_cast<int64_t>(text.size()),
+    BD_RETURN_IF_ERROR(store.documents().CompleteWithChunks(d.id, d.job_id, 1, 1, static_cast<int64_t>(text.size()),
                                                             stored, {}, 0));
     Result<store::Page<store::StoredChunk>> keyed = store.documents().ListChunks(user_id, d.id, {1000, std::nullopt});
     if (!keyed.ok()) return keyed.status();

@@ -325,7 +325,7 @@ int RunQaEval(const EvalOptions& options, const Config& config_in) {
       sc.vector.assign(vectors->Row(c).begin(), vectors->Row(c).end());
       stored.push_back(std::move(sc));
     }
-    if (Status s = (*store)->documents().CompleteWithChunks(d.id, d.job_id, pages, 0, stored, {model.id, model.dimension}, 0);
+    if (Status s = (*store)->documents().CompleteWithChunks(d.id, d.job_id, 1, pages, 0, stored, {model.id, model.dimension}, 0);
         !s.ok()) {
       std::cerr << "error: " << s.message() << "\n";
       return 1;

@@ -31,10 +31,12 @@
 #include "ingest/child_process.hpp"
 #include "ingest/ingest_service.hpp"
 #include "ingest/job_process.hpp"
+#include "ingest/job_server.hpp"
 #include "ingest/metrics.hpp"
 #include "ingest/reembedder.hpp"
 #include "ingest/supervisor.hpp"
 #include "ingest/worker.hpp"
+#include "sandbox/sandbox.hpp"
 #include "queue/sqlite/sqlite_queue.hpp"
 #include "realtime/event_log.hpp"
 #include "realtime/hub.hpp"
@@ -173,6 +175,7 @@ std::vector<std::string> WorkerArgv(const Config& c) {
           "--chunk-overlap", std::to_string(g.chunk_overlap),
           "--poll-ms", std::to_string(g.poll_ms),
           "--worker-nice", std::to_string(g.worker_nice),
+          "--sandbox", g.sandbox ? "true" : "false",
           "--embeddings", c.search.embeddings,
           "--embedding-dimensions", std::to_string(c.search.embedding_dimensions),
           "--embedding-model", c.search.embedding_model,
@@ -183,9 +186,20 @@ std::vector<std::string> WorkerArgv(const Config& c) {
 std::atomic<bool> g_stop{false};
 extern "C" void OnStopSignal(int) { g_stop = true; }
 
+// The job server's whole environment: nothing secret (no API key, no database URL), only what
+// OCR and the sanitizers read.
+std::vector<std::string> JobServerEnvironment() {
+  std::vector<std::string> env;
+  for (const char* name : {"OMP_THREAD_LIMIT", "TESSDATA_PREFIX", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS",
+                           "TSAN_OPTIONS"}) {
+    if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);
+  }
+  return env;
+}
+
 int Worker(const Invocation& inv) {
   const Config& c = inv.config;
-  // Synchronous logging: the worker stays single-threaded, so forking a job process from it is safe.
+  // Synchronous logging: a line is out before a crash.
   Logger log(stdout, c.log_level, /*flush_interval_ms=*/0);
   SystemClock clock;
   auto backends = OpenBackends(c, clock);
@@ -211,10 +225,19 @@ int Worker(const Invocation& inv) {
   std::snprintf(id_buf, sizeof id_buf, "w%d-%d", inv.worker_index, static_cast<int>(::getpid()));
   const std::string id = id_buf;  // (string concatenation here trips GCC 12's -Wrestrict false positive)
   std::unique_ptr<embed::Embedder> embedder = MakeEmbedder(c.search, false);
-  ingest::Worker worker(
-      {*backends->store, *backends->blobs, *backends->queue, *events, clock, log, *embedder, c.search.embedding_price},
-      c.ingest, id);
-  log.Info("worker ready", {{"worker_id", id}});
+  ingest::Worker worker({*backends->store, *backends->blobs, *backends->queue, *events, clock, log, *embedder,
+                         c.search.embedding_price,
+                         [] { return ingest::JobServer::Start({ingest::SelfExe(), "job-server"}, JobServerEnvironment()); }},
+                        c.ingest, id);
+  auto sandbox = worker.Start();
+  if (!sandbox.ok()) {
+    log.Error("cannot start the job server", {{"error", sandbox.status().message()}});
+    return 1;
+  }
+  if (!c.ingest.sandbox) log.Warn("job processes run without a sandbox (--sandbox false)", {});
+  else if (sandbox::Readable(sandbox::ParserPolicy(), c.data_dir))
+    log.Warn("the data directory lies where job processes may read (under /usr, /etc, ...): move it", {{"data_dir", c.data_dir}});
+  log.Info("worker ready", {{"worker_id", id}, {"sandbox", c.ingest.sandbox ? *sandbox : "off"}});
   worker.Run(g_stop, inv.wake_fd);
   log.Info("worker stopped", {{"worker_id", id}});
   return 0;
@@ -230,8 +253,13 @@ int Extract(const Invocation& inv) {
     }
     content_type = type->mime_type;
   }
-  const ingest::ExtractJobSpec spec = ingest::MakeExtractJobSpec(inv.config.ingest, inv.paths.at(0), content_type);
-  return ingest::RunExtractJob(spec, STDOUT_FILENO);
+  auto input = extract::InputFile::Open(inv.paths.at(0));
+  if (!input.ok()) {
+    std::cerr << "error: " << input.status().message() << "\n";
+    return 2;
+  }
+  const ingest::ExtractJobSpec spec = ingest::MakeExtractJobSpec(inv.config.ingest, content_type);
+  return ingest::RunExtractJob(spec, *input, STDOUT_FILENO);
 }
 
 int Migrate(const Config& c) {
@@ -375,7 +403,8 @@ int main(int argc, char** argv) {
   // loaded (before main). Processes that read files run OCR single-threaded, so that
   // parallelism comes from workers (measured: 3.6x the CPU time for the same page with two
   // OpenMP threads on two busy cores); without the variable they set it and start again.
-  if ((inv.command == Command::kWorker || inv.command == Command::kExtract) && std::getenv("OMP_THREAD_LIMIT") == nullptr) {
+  if ((inv.command == Command::kWorker || inv.command == Command::kExtract || inv.command == Command::kJobServer) &&
+      std::getenv("OMP_THREAD_LIMIT") == nullptr) {
     ::setenv("OMP_THREAD_LIMIT", "1", 1);
     ::execv("/proc/self/exe", argv);
     std::cerr << "warning: could not restart with OMP_THREAD_LIMIT=1; OCR may use several threads\n";
@@ -389,6 +418,7 @@ int main(int argc, char** argv) {
       case Command::kExtract: return Extract(inv);
       case Command::kIngest: return RunIngestClient(inv);
       case Command::kEval: return RunEval(inv.eval, inv.config);
+      case Command::kJobServer: return betterdev::ingest::RunJobServer(inv.socket_fd);
       case Command::kNone: break;
     }
   } catch (const std::exception& e) {

@@ -243,7 +243,7 @@ class ChatServiceTest : public ::testing::Test {
       chunks.push_back(std::move(c));
     }
     const embed::EmbeddingModel& m = embedder->model();
-    EXPECT_TRUE(db->documents().CompleteWithChunks(id, d.job_id, static_cast<int>(texts.size()), 10, chunks,
+    EXPECT_TRUE(db->documents().CompleteWithChunks(id, d.job_id, 1, static_cast<int>(texts.size()), 10, chunks,
                                                    {m.id, m.dimension}, 1).ok());
     return id;
   }

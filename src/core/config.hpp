@@ -55,6 +55,8 @@ struct IngestConfig {
   int chunk_size = 500;               // characters
   int chunk_overlap = 100;            // characters
   int poll_ms = 200;                  // idle workers look for jobs this often
+  // Job processes run confined (sandbox/). Off only to measure what the confinement costs.
+  bool sandbox = true;
 };
 
 // Search: embeddings and the indexes.

@@ -14,7 +14,6 @@
 #include "extract/charset.hpp"
 #include "extract/extractor.hpp"
 #include "extract/formats.hpp"
-#include "extract/office_zip.hpp"
 #include "extract/text_decode.hpp"
 
 namespace betterdev::extract {
@@ -180,15 +179,13 @@ Result<DetectedType> DetectFileType(const std::string& path, std::string_view fi
   }
 
   // Office files are zip archives; libmagic names them from the first entries and says
-  // application/zip (or octet-stream) when their writer ordered the entries differently.
-  // The archive's directory names them for sure.
-  if (t.mime_type == "application/zip" ||
-      (t.mime_type == "application/octet-stream" && head().starts_with(std::string_view("PK\x03\x04", 4)))) {
-    if (std::string office = OfficeTypeOfZip(path); !office.empty()) {
-      t.mime_type = std::move(office);
-      t.encoding = "binary";
-      return t;
-    }
+  // application/zip (or octet-stream) when their writer ordered the entries differently. The
+  // archive's directory tells, but the API parses no archive of a stranger's: the job process
+  // reads the entries (ExtractorFor("application/zip")) and refuses any other zip there.
+  if (t.mime_type == "application/octet-stream" && head().starts_with(std::string_view("PK\x03\x04", 4))) {
+    t.mime_type = "application/zip";
+    t.encoding = "binary";
+    return t;
   }
 
   // Text is text whatever libmagic's more exotic guess (application/vnd.hp-hpgl for prose that

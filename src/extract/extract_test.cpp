@@ -286,11 +286,11 @@ TEST(Extractors, SupportedTypes) {
   for (const char* t : {"application/pdf", "Application/PDF", "text/plain", "text/plain; charset=utf-8",
                         "text/markdown", "text/x-c", "text/x-shellscript", "text/x-tex", "text/html",
                         "application/xhtml+xml", "text/rtf", "application/rtf", "image/png", "image/jpeg",
-                        "image/tiff", "image/bmp", "image/x-ms-bmp", "image/gif", "image/webp"}) {
+                        "image/tiff", "image/bmp", "image/x-ms-bmp", "image/gif", "image/webp", "application/zip"}) {
     EXPECT_TRUE(IsSupportedType(t)) << t;
     EXPECT_NE(ExtractorFor(t), nullptr) << t;
   }
-  for (const char* t : {"text/xml", "application/zip", "application/x-empty", "application/octet-stream",
+  for (const char* t : {"text/xml", "application/x-empty", "application/octet-stream",
                         "image/svg+xml", "image/x-icon", "", "text/plainx"}) {
     EXPECT_FALSE(IsSupportedType(t)) << t;
     EXPECT_EQ(ExtractorFor(t), nullptr) << t;

@@ -70,7 +70,9 @@ inline Status ExtractFile(const std::string& mime, const std::string& path, Coll
                           const ExtractLimits& limits = {}) {
   std::unique_ptr<Extractor> extractor = ExtractorFor(mime);
   if (!extractor) return Status::Internal("no extractor for " + mime);
-  return extractor->Extract(path, limits, sink);
+  Result<InputFile> file = InputFile::Open(path);
+  if (!file.ok()) return file.status();
+  return extractor->Extract(*file, limits, sink);
 }
 
 // The text of a one-page document, with a test failure when it is not one page.

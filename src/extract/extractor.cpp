@@ -10,7 +10,7 @@
 namespace betterdev::extract {
 namespace {
 
-enum class Format { kNone, kPdf, kText, kDocx, kPptx, kXlsx, kOdt, kHtml, kRtf, kImage };
+enum class Format { kNone, kPdf, kText, kDocx, kPptx, kXlsx, kOdt, kZip, kHtml, kRtf, kImage };
 
 Format FormatOf(std::string_view mime_type) {
   // "Text/Plain; charset=utf-8" -> "text/plain": MIME types are case-insensitive.
@@ -26,6 +26,7 @@ Format FormatOf(std::string_view mime_type) {
   if (type == kPptxMimeType) return Format::kPptx;
   if (type == kXlsxMimeType) return Format::kXlsx;
   if (type == kOdtMimeType) return Format::kOdt;
+  if (type == "application/zip") return Format::kZip;
   if (type == "text/html" || type == "application/xhtml+xml") return Format::kHtml;
   if (type == "text/rtf" || type == "application/rtf") return Format::kRtf;
   if (type == "image/png" || type == "image/jpeg" || type == "image/tiff" || type == "image/bmp" ||
@@ -59,6 +60,7 @@ std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type, const OcrOpt
     case Format::kPptx: return NewOfficeExtractor(OfficeFormat::kPptx);
     case Format::kXlsx: return NewOfficeExtractor(OfficeFormat::kXlsx);
     case Format::kOdt: return NewOfficeExtractor(OfficeFormat::kOdt);
+    case Format::kZip: return NewOfficeExtractor(OfficeFormat::kZip);
     case Format::kHtml: return NewHtmlExtractor();
     case Format::kRtf: return NewRtfExtractor();
     case Format::kImage: return NewImageExtractor(ocr);

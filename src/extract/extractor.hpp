@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "core/status.hpp"
+#include "extract/input_file.hpp"
 
 namespace betterdev::extract {
 
@@ -61,12 +62,12 @@ class PageSink {
 class Extractor {
  public:
   virtual ~Extractor() = default;
-  // Reads the file at `path` and sends its text, valid UTF-8 with "\n" line ends and "\n\n"
-  // between paragraphs, to `sink`. Every page is sent, also one without text (a scan: "" so the
-  // caller can tell a document that needs OCR). Expected failures are InvalidArgument with a
-  // reason a person understands ("the PDF is encrypted and needs a password", "not a readable
-  // PDF file: ..."); NotFound when `path` does not exist.
-  virtual Status Extract(const std::string& path, const ExtractLimits& limits, PageSink& sink) = 0;
+  // Reads `file` and sends its text, valid UTF-8 with "\n" line ends and "\n\n" between
+  // paragraphs, to `sink`. Every page is sent, also one without text (a scan: "" so the caller
+  // can tell a document that needs OCR). Expected failures are InvalidArgument with a reason a
+  // person understands ("the PDF is encrypted and needs a password", "not a readable PDF file:
+  // ..."). Reads only the file's bytes: opens no path but Tesseract's data and fonts.
+  virtual Status Extract(const InputFile& file, const ExtractLimits& limits, PageSink& sink) = 0;
 };
 
 // The extractor for a detected MIME type, or nullptr when the type is not supported.
@@ -75,8 +76,9 @@ class Extractor {
 // prose that merely looks like code); DOCX, PPTX, XLSX (the OOXML types) and ODT
 // (application/vnd.oasis.opendocument.text); text/html and application/xhtml+xml; text/rtf
 // (and application/rtf); images (image/png, jpeg, tiff, bmp, x-ms-bmp, gif, webp), read by OCR.
-// PDF pages without usable text are read by OCR too. A bare application/zip is not supported:
-// DetectFileType already names office files that libmagic only calls zip. Not supported:
+// PDF pages without usable text are read by OCR too. application/zip (an office file libmagic
+// could not name from its first entries) is read as the office file its entries make it, and
+// refused (InvalidArgument) when it is none. Not supported:
 // .doc/.ppt/.xls, ODS/ODP, text/xml that is not HTML. MIME parameters (";charset=...") and case
 // are ignored. Extractors hold no state between calls but are not meant to be shared by threads.
 std::unique_ptr<Extractor> ExtractorFor(std::string_view mime_type, const OcrOptions& ocr = {});

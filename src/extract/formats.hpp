@@ -17,7 +17,8 @@ inline constexpr std::string_view kPptxMimeType =
 inline constexpr std::string_view kXlsxMimeType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 inline constexpr std::string_view kOdtMimeType = "application/vnd.oasis.opendocument.text";
 
-enum class OfficeFormat { kDocx, kPptx, kXlsx, kOdt };
+// kZip: any of the four, told apart by the archive's entries when it is read.
+enum class OfficeFormat { kDocx, kPptx, kXlsx, kOdt, kZip };
 
 std::unique_ptr<Extractor> NewPdfExtractor(const OcrOptions& ocr);    // pdf.cpp (poppler; ocr.cpp for scans)
 std::unique_ptr<Extractor> NewImageExtractor(const OcrOptions& ocr);  // image.cpp (leptonica, ocr.cpp)
@@ -35,7 +36,7 @@ struct FileCloser {
 
 // The whole file for the text-like formats (text, HTML, RTF), which are held in memory whole:
 // InvalidArgument "the text file has N bytes; the limit is M" past `limit`. text.cpp.
-Result<std::string> ReadTextFile(const std::string& path, int64_t limit);
+Result<std::string> ReadTextFile(const InputFile& file, int64_t limit);
 std::unique_ptr<Extractor> NewOfficeExtractor(OfficeFormat format);  // office.cpp (pugixml, office_zip.cpp)
 
 }  // namespace betterdev::extract

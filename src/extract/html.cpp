@@ -295,10 +295,10 @@ void Walk(const GumboNode* root, TextBuilder& out) {
 
 class HtmlExtractor final : public Extractor {
  public:
-  Status Extract(const std::string& path, const ExtractLimits& limits, PageSink& sink) override {
+  Status Extract(const InputFile& file, const ExtractLimits& limits, PageSink& sink) override {
     std::string html;
     {
-      Result<std::string> bytes = ReadTextFile(path, limits.max_text_bytes);
+      Result<std::string> bytes = ReadTextFile(file, limits.max_text_bytes);
       if (!bytes.ok()) return bytes.status();
       html = DecodeText(*bytes, DeclaredCharset(*bytes));
     }

@@ -6,6 +6,7 @@
 // (libpng, libjpeg, libtiff, giflib, libwebp) reject damaged data with an error, which becomes
 // "not a readable image". A multi-page TIFF is read one page at a time.
 #include <allheaders.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <memory>
@@ -42,17 +43,23 @@ class ImageExtractor final : public Extractor {
  public:
   explicit ImageExtractor(OcrOptions ocr) : ocr_(std::move(ocr)) {}
 
-  Status Extract(const std::string& path, const ExtractLimits& limits, PageSink& sink) override {
-    BD_RETURN_IF_ERROR(CheckRegularFile(path));
+  Status Extract(const InputFile& file, const ExtractLimits& limits, PageSink& sink) override {
     QuietLeptonica();
+    const auto* data = reinterpret_cast<const l_uint8*>(file.bytes().data());
+    const size_t size = file.bytes().size();
+    if (size < 12) return Unreadable();
 
     l_int32 format = IFF_UNKNOWN;
-    if (findFileFormat(path.c_str(), &format) != 0 || format == IFF_UNKNOWN) return Unreadable();
+    if (findFileFormatBuffer(data, &format) != 0 || format == IFF_UNKNOWN) return Unreadable();
     int pages = 1;
     if (L_FORMAT_IS_TIFF(format)) {
-      std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+      // leptonica counts TIFF pages from a stream only: one of its own over the descriptor.
+      const int fd = ::dup(file.fd());
+      std::unique_ptr<std::FILE, FileCloser> f(fd < 0 ? nullptr : ::fdopen(fd, "rb"));
+      if (!f && fd >= 0) ::close(fd);
       l_int32 n = 0;
-      if (!f || tiffGetCount(f.get(), &n) != 0 || n <= 0) return Unreadable("no pages in the TIFF file");
+      if (!f || std::fseek(f.get(), 0, SEEK_SET) != 0 || tiffGetCount(f.get(), &n) != 0 || n <= 0)
+        return Unreadable("no pages in the TIFF file");
       pages = n;
     }
     if (pages > limits.max_pages) {
@@ -64,11 +71,11 @@ class ImageExtractor final : public Extractor {
     for (int i = 0; i < pages; ++i) {
       l_int32 w = 0, h = 0, bps = 0, spp = 0, cmap = 0, res = 0, fmt = 0;
       const l_int32 rc = L_FORMAT_IS_TIFF(format)
-                             ? readHeaderTiff(path.c_str(), i, &w, &h, &bps, &spp, &res, &cmap, &fmt)
-                             : pixReadHeader(path.c_str(), &fmt, &w, &h, &bps, &spp, &cmap);
+                             ? readHeaderMemTiff(data, size, i, &w, &h, &bps, &spp, &res, &cmap, &fmt)
+                             : pixReadHeaderMem(data, size, &fmt, &w, &h, &bps, &spp, &cmap);
       if (rc != 0) return Unreadable(pages > 1 ? "page " + std::to_string(i + 1) : std::string());
       BD_RETURN_IF_ERROR(CheckPixels(w, h, limits.max_image_pixels));
-      PixPtr pix(L_FORMAT_IS_TIFF(format) ? pixReadTiff(path.c_str(), i) : pixRead(path.c_str()));
+      PixPtr pix(L_FORMAT_IS_TIFF(format) ? pixReadMemTiff(data, size, i) : pixReadMem(data, size));
       if (!pix) return Unreadable(pages > 1 ? "page " + std::to_string(i + 1) : std::string());
       // A decoder may report a different size than the header did: check what was decoded.
       BD_RETURN_IF_ERROR(CheckPixels(pixGetWidth(pix.get()), pixGetHeight(pix.get()), limits.max_image_pixels));

@@ -340,7 +340,9 @@ TEST(OcrOptionsTest, MissingLanguageIsAClearError) {
   ocr.languages = "xyz";
   std::unique_ptr<Extractor> extractor = ExtractorFor("image/tiff", ocr);
   CollectingSink sink;
-  const Status st = extractor->Extract(kScans + "phototest.tif", {}, sink);
+  Result<InputFile> file = InputFile::Open(kScans + "phototest.tif");
+  ASSERT_TRUE(file.ok());
+  const Status st = extractor->Extract(*file, {}, sink);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("'xyz'"), std::string::npos) << st.message();
 }

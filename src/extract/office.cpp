@@ -317,11 +317,21 @@ class OfficeExtractor final : public Extractor {
  public:
   explicit OfficeExtractor(OfficeFormat format) : format_(format) {}
 
-  Status Extract(const std::string& path, const ExtractLimits& limits, PageSink& sink) override {
+  Status Extract(const InputFile& file, const ExtractLimits& limits, PageSink& sink) override {
+    OfficeFormat format = format_;
+    if (format == OfficeFormat::kZip) {
+      // A zip libmagic could not name: its entries tell (here, in the job process, not at upload).
+      const std::string type = OfficeTypeOfZip(file.bytes());
+      if (type == kDocxMimeType) format = OfficeFormat::kDocx;
+      else if (type == kPptxMimeType) format = OfficeFormat::kPptx;
+      else if (type == kXlsxMimeType) format = OfficeFormat::kXlsx;
+      else if (type == kOdtMimeType) format = OfficeFormat::kOdt;
+      else return Status::InvalidArgument("a zip archive that is not a DOCX, PPTX, XLSX or ODT file: archives are not read");
+    }
     static constexpr const char* kKinds[] = {"DOCX", "PPTX", "XLSX", "ODT"};
-    Result<std::unique_ptr<OfficeZip>> zip = OfficeZip::Open(path, limits, kKinds[static_cast<int>(format_)]);
+    Result<std::unique_ptr<OfficeZip>> zip = OfficeZip::Open(file, limits, kKinds[static_cast<int>(format)]);
     if (!zip.ok()) return zip.status();
-    switch (format_) {
+    switch (format) {
       case OfficeFormat::kDocx:
         return ExtractDocx(**zip, sink);
       case OfficeFormat::kPptx:
@@ -330,6 +340,8 @@ class OfficeExtractor final : public Extractor {
         return ExtractXlsx(**zip, limits, sink);
       case OfficeFormat::kOdt:
         return ExtractOdt(**zip, sink);
+      case OfficeFormat::kZip:
+        break;
     }
     return Status::Internal("unknown office format");
   }

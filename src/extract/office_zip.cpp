@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <fstream>
 
 #include "extract/formats.hpp"
 
@@ -25,35 +24,36 @@ struct ZipFileCloser {
 };
 using ZipHandle = std::unique_ptr<zip_t, ZipCloser>;
 
-std::string ZipErrorText(int code) {
-  zip_error_t error;
-  zip_error_init_with_code(&error, code);
-  std::string text = zip_error_strerror(&error);
-  zip_error_fini(&error);
-  return text;
-}
-
-Result<ZipHandle> OpenZip(const std::string& path) {
-  int code = 0;
-  ZipHandle z(zip_open(path.c_str(), ZIP_RDONLY, &code));
-  if (!z) return Status::InvalidArgument(ZipErrorText(code));
-  return z;
-}
-
 // The entry count in the end-of-central-directory record, read before libzip loads the
 // directory (which costs a few hundred bytes per entry), or -1 when not found. Zip64 archives
 // say 0xFFFF here; they are counted after opening.
-int64_t DeclaredEntries(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  const std::streamoff size = in.tellg();
-  if (size < 22) return -1;
-  const std::streamoff tail = std::min<std::streamoff>(size, 22 + 65535);  // record + max comment
-  std::string bytes(static_cast<size_t>(tail), '\0');
-  in.seekg(size - tail);
-  if (!in.read(bytes.data(), tail)) return -1;
+int64_t DeclaredEntries(std::string_view bytes) {
+  if (bytes.size() < 22) return -1;
+  bytes = bytes.substr(bytes.size() - std::min<size_t>(bytes.size(), 22 + 65535));  // record + max comment
   const size_t at = bytes.rfind(std::string_view("PK\x05\x06", 4));
-  if (at == std::string::npos || at + 22 > bytes.size()) return -1;
+  if (at == std::string_view::npos || at + 22 > bytes.size()) return -1;
   return static_cast<unsigned char>(bytes[at + 10]) | (static_cast<unsigned char>(bytes[at + 11]) << 8);
+}
+
+// Over bytes in memory (the mapped input), which the archive does not own.
+Result<ZipHandle> OpenZip(std::string_view bytes) {
+  zip_error_t error;
+  zip_error_init(&error);
+  zip_source_t* source = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
+  if (source == nullptr) {
+    std::string text = zip_error_strerror(&error);
+    zip_error_fini(&error);
+    return Status::InvalidArgument(text);
+  }
+  ZipHandle z(zip_open_from_source(source, ZIP_RDONLY, &error));
+  if (!z) {
+    zip_source_free(source);  // not taken over when opening fails
+    std::string text = zip_error_strerror(&error);
+    zip_error_fini(&error);
+    return Status::InvalidArgument(text);
+  }
+  zip_error_fini(&error);
+  return z;
 }
 
 }  // namespace
@@ -68,9 +68,8 @@ struct OfficeZip::Impl {
 OfficeZip::OfficeZip(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 OfficeZip::~OfficeZip() = default;
 
-Result<std::unique_ptr<OfficeZip>> OfficeZip::Open(const std::string& path, const ExtractLimits& limits,
+Result<std::unique_ptr<OfficeZip>> OfficeZip::Open(const InputFile& file, const ExtractLimits& limits,
                                                    std::string_view kind) {
-  BD_RETURN_IF_ERROR(CheckRegularFile(path));
 
   auto impl = std::make_unique<Impl>();
   impl->limits = limits;
@@ -80,9 +79,9 @@ Result<std::unique_ptr<OfficeZip>> OfficeZip::Open(const std::string& path, cons
     return Status::InvalidArgument("the " + zip->impl_->kind + " file has " + std::to_string(entries) +
                                    " zip entries; the limit is " + std::to_string(limits.max_zip_entries));
   };
-  if (const int64_t declared = DeclaredEntries(path); declared != 0xFFFF && declared > limits.max_zip_entries)
+  if (const int64_t declared = DeclaredEntries(file.bytes()); declared != 0xFFFF && declared > limits.max_zip_entries)
     return too_many(declared);
-  Result<ZipHandle> z = OpenZip(path);
+  Result<ZipHandle> z = OpenZip(file.bytes());
   if (!z.ok()) return zip->Unreadable(z.status().message());
   zip->impl_->zip = std::move(*z);
   const zip_int64_t entries = zip_get_num_entries(zip->impl_->zip.get(), 0);
@@ -149,11 +148,11 @@ Result<std::string> OfficeZip::Read(const std::string& name) {
   return bytes;
 }
 
-std::string OfficeTypeOfZip(const std::string& path) {
-  // This runs in the API process: an archive the extractor would refuse is not loaded here.
-  if (const int64_t declared = DeclaredEntries(path); declared == 0xFFFF || declared > ExtractLimits{}.max_zip_entries)
+std::string OfficeTypeOfZip(std::string_view bytes) {
+  // An archive the extractor would refuse is not loaded here.
+  if (const int64_t declared = DeclaredEntries(bytes); declared == 0xFFFF || declared > ExtractLimits{}.max_zip_entries)
     return "";
-  Result<ZipHandle> opened = OpenZip(path);
+  Result<ZipHandle> opened = OpenZip(bytes);
   if (!opened.ok()) return "";
   zip_t* z = opened->get();
   auto has = [z](const char* name) { return zip_name_locate(z, name, 0) >= 0; };

@@ -15,9 +15,9 @@ namespace betterdev::extract {
 class OfficeZip {
  public:
   // `kind` ("DOCX", "PPTX", ...) names the format in error messages:
-  // "not a readable DOCX file: Not a zip archive". Errors: NotFound when `path` does not exist,
-  // InvalidArgument for a damaged archive or one with more than limits.max_zip_entries entries.
-  static Result<std::unique_ptr<OfficeZip>> Open(const std::string& path, const ExtractLimits& limits,
+  // "not a readable DOCX file: Not a zip archive". Errors: InvalidArgument for a damaged
+  // archive or one with more than limits.max_zip_entries entries. `file` outlives the archive.
+  static Result<std::unique_ptr<OfficeZip>> Open(const InputFile& file, const ExtractLimits& limits,
                                                  std::string_view kind);
   ~OfficeZip();
   OfficeZip(const OfficeZip&) = delete;
@@ -38,10 +38,10 @@ class OfficeZip {
   std::unique_ptr<Impl> impl_;
 };
 
-// For DetectFileType: the office MIME type of a zip archive, from its entries (word/document.xml,
+// The office MIME type of a zip archive, from its entries (word/document.xml,
 // ppt/presentation.xml, xl/workbook.xml, an ODF "mimetype" entry), or "" when it is no office
 // file this module reads, not a readable zip, or one with more entries than ExtractLimits'
 // default (or a zip64 directory). Reads the directory and at most 100 bytes.
-std::string OfficeTypeOfZip(const std::string& path);
+std::string OfficeTypeOfZip(std::string_view bytes);
 
 }  // namespace betterdev::extract

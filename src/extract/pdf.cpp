@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cctype>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -105,11 +106,14 @@ class PdfExtractor final : public Extractor {
  public:
   explicit PdfExtractor(OcrOptions ocr) : ocr_(std::move(ocr)) {}
 
-  Status Extract(const std::string& path, const ExtractLimits& limits, PageSink& sink) override {
-    BD_RETURN_IF_ERROR(CheckRegularFile(path));
-
+  Status Extract(const InputFile& file, const ExtractLimits& limits, PageSink& sink) override {
+    if (file.size() > std::numeric_limits<int>::max()) {
+      return Status::InvalidArgument("the PDF file is larger than 2 GiB, which is not supported");
+    }
     MessageScope messages;
-    std::unique_ptr<poppler::document> doc(poppler::document::load_from_file(path));
+    // poppler reads the mapped bytes in place (no copy); they outlive `doc`.
+    std::unique_ptr<poppler::document> doc(poppler::document::load_from_raw_data(
+        file.bytes().data(), static_cast<int>(file.size())));
     if (!doc) {
       const std::string why = messages.Last();
       return Status::InvalidArgument("not a readable PDF file: it is damaged, cut short or not a PDF" +

@@ -231,8 +231,8 @@ class RtfReader {
 
 class RtfExtractor final : public Extractor {
  public:
-  Status Extract(const std::string& path, const ExtractLimits& limits, PageSink& sink) override {
-    Result<std::string> bytes = ReadTextFile(path, limits.max_text_bytes);
+  Status Extract(const InputFile& file, const ExtractLimits& limits, PageSink& sink) override {
+    Result<std::string> bytes = ReadTextFile(file, limits.max_text_bytes);
     if (!bytes.ok()) return bytes.status();
     if (!std::string_view(*bytes).starts_with("{\\rtf")) {
       return Status::InvalidArgument("not a readable RTF file: it does not start with {\\rtf");

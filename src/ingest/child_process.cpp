@@ -94,7 +94,8 @@ Result<Child> SpawnChild(const std::vector<std::string>& argv, const ChildOption
   // Everything the child needs is prepared before fork: between fork and exec only
   // async-signal-safe calls are allowed (the parent may have other threads).
   std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  if (!options.clear_env)
+    for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
   for (const std::string& e : options.extra_env) env_strings.push_back(e);
   std::vector<char*> envp;
   for (std::string& e : env_strings) envp.push_back(e.data());

@@ -15,6 +15,7 @@ namespace betterdev::ingest {
 struct ChildOptions {
   uint64_t address_space_limit_bytes = 0;  // RLIMIT_AS; 0 = none (always none under AddressSanitizer)
   std::vector<std::string> extra_env;      // "NAME=value", added to this process's environment
+  bool clear_env = false;                  // true: `extra_env` is the whole environment
   int nice = 0;                            // added to the child's niceness (lower CPU priority)
   bool own_process_group = false;          // true: terminal signals (Ctrl-C) do not reach it
   bool idle_scheduling = false;            // SCHED_IDLE: runs only on CPU time nothing else wants

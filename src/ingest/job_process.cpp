@@ -62,7 +62,7 @@ int64_t CountCodePoints(std::string_view s) {
   return n;
 }
 
-int Run(const ExtractJobSpec& spec, Out& out) {
+int Run(const ExtractJobSpec& spec, const extract::InputFile& input, Out& out) {
   auto error = [&](std::string_view reason) {
     std::string line = "{\"t\":\"error\",\"reason\":";
     AppendJsonString(line, reason);
@@ -76,7 +76,7 @@ int Run(const ExtractJobSpec& spec, Out& out) {
   }
   chunk::DocumentText doc;
   Collect pages(doc, out);
-  Status s = extractor->Extract(spec.path, spec.limits, pages);
+  Status s = extractor->Extract(input, spec.limits, pages);
   if (!s.ok()) {
     error(s.message());
     return s.code() == StatusCode::kInvalidArgument ? kJobExitRejected : 1;
@@ -109,9 +109,8 @@ int Run(const ExtractJobSpec& spec, Out& out) {
 
 }  // namespace
 
-ExtractJobSpec MakeExtractJobSpec(const IngestConfig& config, std::string path, std::string content_type) {
+ExtractJobSpec MakeExtractJobSpec(const IngestConfig& config, std::string content_type) {
   ExtractJobSpec spec;
-  spec.path = std::move(path);
   spec.content_type = std::move(content_type);
   spec.limits.max_pages = config.max_pages;
   spec.limits.max_image_pixels = int64_t{config.max_image_megapixels} * 1'000'000;
@@ -123,10 +122,10 @@ ExtractJobSpec MakeExtractJobSpec(const IngestConfig& config, std::string path, 
   return spec;
 }
 
-int RunExtractJob(const ExtractJobSpec& spec, int out_fd) {
+int RunExtractJob(const ExtractJobSpec& spec, const extract::InputFile& input, int out_fd) {
   Out out(out_fd);
   try {
-    return Run(spec, out);
+    return Run(spec, input, out);
   } catch (const std::bad_alloc&) {
     out.Line("{\"t\":\"error\",\"reason\":\"out of memory\"}", true);
     return kJobExitOutOfMemory;

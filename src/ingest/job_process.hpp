@@ -1,8 +1,9 @@
 // The job process: the only place a user's file is parsed.
 //
-// A worker runs every extraction in a fresh child process (`betterdev extract`), under a memory
-// limit and a wall-clock timeout, so a parser that crashes, hangs or eats memory costs one
-// attempt of one job and nothing else. The child writes one JSON object per line on stdout:
+// A worker runs every extraction in a fresh, sandboxed child process (job_server.hpp), under a
+// memory limit and a wall-clock timeout, so a parser that crashes, hangs or eats memory costs
+// one attempt of one job and nothing else (`betterdev extract` runs the same code by hand). The
+// child writes one JSON object per line on its output:
 //   {"t":"page","page":7,"pages":120}        a page was read (progress)
 //   {"t":"stage","stage":"chunking"}
 //   {"t":"chunk","ordinal":0,"page_start":1,"page_end":1,"char_start":0,"char_end":498,"text":"..."}
@@ -28,7 +29,6 @@ inline constexpr int kJobExitRejected = 3;     // the file cannot be read; retry
 inline constexpr int kJobExitOutOfMemory = 4;  // allocation failed under the memory limit
 
 struct ExtractJobSpec {
-  std::string path;
   std::string content_type;
   extract::ExtractLimits limits;
   extract::OcrOptions ocr;
@@ -36,11 +36,11 @@ struct ExtractJobSpec {
 };
 
 // The spec for one file under a deployment's settings (limits, OCR, chunking).
-ExtractJobSpec MakeExtractJobSpec(const IngestConfig& config, std::string path, std::string content_type);
+ExtractJobSpec MakeExtractJobSpec(const IngestConfig& config, std::string content_type);
 
-// Runs in the job process: extracts, chunks, and writes the protocol to `out_fd`. Returns the
-// exit code.
-int RunExtractJob(const ExtractJobSpec& spec, int out_fd);
+// Runs in the job process: extracts `input`, chunks, and writes the protocol to `out_fd`.
+// Returns the exit code.
+int RunExtractJob(const ExtractJobSpec& spec, const extract::InputFile& input, int out_fd);
 
 struct JobMessage {
   enum class Type { kPage, kStage, kChunk, kDone, kError };

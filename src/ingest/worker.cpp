@@ -1,7 +1,7 @@
 #include "ingest/worker.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,7 +56,33 @@ struct Worker::Outcome {
 };
 
 Worker::Worker(WorkerDeps deps, const IngestConfig& config, std::string worker_id)
-    : d_(deps), config_(config), worker_id_(std::move(worker_id)) {}
+    : d_(std::move(deps)),
+      config_(config),
+      worker_id_(std::move(worker_id)),
+      lease_(d_.queue, d_.log, int64_t{config.lease_seconds} * 1000) {}
+
+Worker::~Worker() = default;
+
+Result<std::string> Worker::Start() {
+  auto server = d_.start_job_server();
+  if (!server.ok()) return server.status();
+  job_server_ = std::move(*server);
+  return job_server_->sandbox();
+}
+
+Result<RunningJob> Worker::StartJob(const JobRequest& request, int input_fd) {
+  for (int tries = 0;; ++tries) {
+    if (!job_server_) {
+      auto server = d_.start_job_server();
+      if (!server.ok()) return server.status();
+      job_server_ = std::move(*server);
+      d_.log.Warn("job server restarted", {{"sandbox", job_server_->sandbox()}});
+    }
+    auto running = job_server_->Run(request, input_fd);
+    if (running.ok() || running.status().code() != StatusCode::kUnavailable || tries == 1) return running;
+    job_server_.reset();  // it died: start another
+  }
+}
 
 void Worker::Run(const std::atomic<bool>& stop, int wake_fd) {
   while (!stop) {
@@ -87,7 +113,9 @@ bool Worker::RunOnce(const std::atomic<bool>& stop) {
     return false;
   }
   if (!job->has_value()) return false;
+  lease_.Hold(**job);
   Process(**job, stop);
+  lease_.Drop();
   return true;
 }
 
@@ -106,7 +134,7 @@ void Worker::Reclaim() {
     std::string doc_id = payload.value("document_id", "");
     std::string reason = "the worker processing this file stopped responding (killed or stalled) on each of " +
                          std::to_string(info.attempts_made) + " attempts";
-    if (d_.store.documents().MarkAttemptFailed(doc_id, info.id, reason, true, d_.clock.NowMillis()).ok()) {
+    if (d_.store.documents().MarkAttemptFailed(doc_id, info.id, info.attempts_made, reason, true, d_.clock.NowMillis()).ok()) {
       IngestEvent e{IngestEvent::Type::kFailed, payload.value("user_id", ""), doc_id, info.id, info.attempts_made};
       e.error = reason;
       d_.events.Publish(e);
@@ -120,7 +148,7 @@ void Worker::Progress(const queue::Job& job, const store::Document& doc, const s
   int64_t now = d_.clock.NowMillis();
   if (!force && now - last_progress_ < 250) return;
   last_progress_ = now;
-  (void)d_.store.documents().UpdateProgress(doc.id, job.id, {stage, progress, page, pages}, now);
+  (void)d_.store.documents().UpdateProgress(doc.id, job.id, job.attempts_made, {stage, progress, page, pages}, now);
   (void)d_.queue.Progress(job, progress);
   IngestEvent e{IngestEvent::Type::kProgress, doc.user_id, doc.id, job.id, job.attempts_made};
   e.stage = stage;
@@ -142,7 +170,8 @@ void Worker::Process(const queue::Job& job, const std::atomic<bool>& stop) {
     (void)d_.queue.Fail(job, "database unavailable: " + doc.status().message(), true);
     return;
   }
-  // Deleted, or superseded by a newer job (reprocess): nothing to do.
+  // Deleted, superseded by a newer job (reprocess), or finished by an earlier attempt whose
+  // lease had lapsed: nothing to do.
   if (!doc.ok() || doc->job_id != job.id ||
       !d_.store.documents().MarkProcessing(doc_id, job.id, job.attempts_made, d_.clock.NowMillis()).ok()) {
     (void)d_.queue.Complete(job);
@@ -165,29 +194,35 @@ Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Docume
   Outcome out;
   auto start = SteadyClock::now();
   Progress(job, doc, "extracting", ExtractProgress(0, 0), 0, 0, true);
-  const ExtractJobSpec spec = MakeExtractJobSpec(config_, path, doc.content_type);
-  ChildOptions options;
-  options.address_space_limit_bytes = config_.job_memory_mb << 20;
+  // The job process gets the file as an open descriptor: it cannot open the data directory.
+  const int input = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (input < 0) {
+    out.kind = Outcome::Kind::kRejected;
+    out.reason = "the uploaded file is missing from storage";
+    return out;
+  }
+  JobRequest request;
+  request.spec = MakeExtractJobSpec(config_, doc.content_type);
+  request.memory_limit_bytes = config_.job_memory_mb << 20;
   // Reading files is throughput work: with workers below the API's priority, it also gives way
   // to request handling at once (SCHED_IDLE), which nice alone does not guarantee.
-  options.idle_scheduling = config_.worker_nice > 0;
-  // A fork without exec (the worker is single-threaded) saves the ~6 ms of loading the
-  // executable and its libraries per job; `betterdev extract` runs the same code by hand.
-  auto child = ForkChild([&spec] { return RunExtractJob(spec, STDOUT_FILENO); }, options);
+  request.idle_scheduling = config_.worker_nice > 0;
+  request.sandbox = config_.sandbox;
+  auto child = StartJob(request, input);
+  ::close(input);
   if (!child.ok()) {
     out.reason = "could not start the extractor: " + child.status().message();
     return out;
   }
   const uint64_t memory_limit = config_.job_memory_mb << 20;
   const auto deadline = start + std::chrono::seconds(config_.job_timeout_seconds);
-  auto next_extend = start + std::chrono::milliseconds(config_.lease_seconds * 1000 / 3);
   std::string buf;
   std::vector<char> block(64 * 1024);
   bool done = false;
   bool killed = false;
   std::optional<SteadyClock::time_point> chunk_start;
   auto kill_child = [&](Outcome::Kind kind, std::string reason) {
-    ::kill(child->pid, SIGKILL);
+    JobServer::Kill(*child);
     killed = true;
     out.kind = kind;
     out.reason = std::move(reason);
@@ -198,11 +233,11 @@ Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Docume
     return "on page " + std::to_string(out.last_page + 1);
   };
   for (;;) {
-    pollfd pfd{child->stdout_read, POLLIN, 0};
+    pollfd pfd{child->output, POLLIN, 0};
     int ready = ::poll(&pfd, 1, 250);
     bool eof = false;
     if (ready > 0) {
-      ssize_t n = ::read(child->stdout_read, block.data(), block.size());
+      ssize_t n = ::read(child->output, block.data(), block.size());
       if (n < 0 && errno != EINTR && errno != EAGAIN) eof = true;
       if (n == 0) eof = true;
       if (n > 0) buf.append(block.data(), static_cast<size_t>(n));
@@ -246,14 +281,9 @@ Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Docume
       kill_child(Outcome::Kind::kStopped, "the worker is shutting down");
       break;
     }
-    if (now >= next_extend) {
-      next_extend = now + std::chrono::milliseconds(config_.lease_seconds * 1000 / 3);
-      Status s = d_.queue.Extend(job, int64_t{config_.lease_seconds} * 1000);
-      if (s.code() == StatusCode::kNotFound) {
-        kill_child(Outcome::Kind::kLeaseLost, "the job was cancelled or taken over");
-        break;
-      }
-      if (!s.ok()) d_.log.Warn("cannot extend the job lease", {{"job_id", job.id}, {"error", s.message()}});
+    if (lease_.lost()) {
+      kill_child(Outcome::Kind::kLeaseLost, "the job was cancelled or taken over");
+      break;
     }
     if (now >= deadline) {
       kill_child(Outcome::Kind::kFailed, "extraction timed out after " + std::to_string(config_.job_timeout_seconds) +
@@ -266,15 +296,23 @@ Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Docume
       break;
     }
   }
-  ::close(child->stdout_read);
-  // A child that closed its output but keeps running gets a few seconds to exit, then is killed.
+  // A child that closed its output but keeps running gets a few seconds to exit, then is
+  // killed; the job server reports how it ended.
   int status = 0;
-  for (int waited_ms = 0;; waited_ms += 2) {
-    pid_t r = ::waitpid(child->pid, &status, WNOHANG);
-    if (r == child->pid || (r < 0 && errno != EINTR)) break;
+  for (int waited_ms = 0;; waited_ms += 100) {
+    auto ended = job_server_->Wait(*child, 100);
+    if (!ended.ok()) {  // the server died, and its job process with it
+      job_server_.reset();
+      status = SIGKILL;  // reads as "crashed (signal 9)"
+      break;
+    }
+    if (ended->has_value()) {
+      status = **ended;
+      break;
+    }
     if (waited_ms == 5000 && !killed) kill_child(Outcome::Kind::kFailed, "the extractor stopped answering " + where());
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  JobServer::Close(*child);
   if (chunk_start) {
     out.extract_seconds = std::chrono::duration<double>(*chunk_start - start).count();
     out.chunk_seconds = SecondsSince(*chunk_start);
@@ -299,6 +337,7 @@ Status Worker::EmbedChunks(const queue::Job& job, const store::Document& doc, Ou
   const size_t n = out.chunks.size();
   std::vector<std::string> texts;
   for (size_t from = 0; from < n; from += kEmbedBatch) {
+    if (lease_.lost()) return Status::NotFound("the job was cancelled or taken over");
     const int progress = kEmbeddingProgress + static_cast<int>((kIndexingProgress - 1 - kEmbeddingProgress) * from / n);
     Progress(job, doc, "embedding", progress, out.pages, out.pages, from == 0);
     texts.clear();
@@ -321,22 +360,27 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
   switch (out.kind) {
     case Outcome::Kind::kDone: {
       auto embed_start = SteadyClock::now();
-      if (Status embedded = EmbedChunks(job, doc, out); !embedded.ok()) {
+      Status embedded = EmbedChunks(job, doc, out);
+      if (lease_.lost()) {  // the document was deleted or reprocessed meanwhile: nothing to store
+        d_.log.Info("job abandoned", {{"job_id", job.id}, {"document_id", doc.id}, {"reason", "lease lost while embedding"}});
+        return;
+      }
+      if (!embedded.ok()) {
         const std::string reason = "could not embed the chunks: " + embedded.message();
         // Only an unreachable or failing provider is worth another attempt; a refusal is not.
         auto r = d_.queue.Fail(job, reason, embedded.code() == StatusCode::kUnavailable);
-        (void)docs.MarkAttemptFailed(doc.id, job.id, reason, !r.ok() || !r->retried, now);
+        (void)docs.MarkAttemptFailed(doc.id, job.id, job.attempts_made, reason, !r.ok() || !r->retried, now);
         return;
       }
       const double embed_seconds = SecondsSince(embed_start);
       Progress(job, doc, "indexing", kIndexingProgress, out.pages, out.pages, true);
       auto start = SteadyClock::now();
       const embed::EmbeddingModel& model = d_.embedder.model();
-      Status s = docs.CompleteWithChunks(doc.id, job.id, out.pages, out.chars, out.chunks, {model.id, model.dimension},
+      Status s = docs.CompleteWithChunks(doc.id, job.id, job.attempts_made, out.pages, out.chars, out.chunks, {model.id, model.dimension},
                                          d_.clock.NowMillis());
       if (!s.ok() && s.code() != StatusCode::kNotFound) {
         auto r = d_.queue.Fail(job, "could not store the chunks: " + s.message(), true);
-        (void)docs.MarkAttemptFailed(doc.id, job.id, "could not store the chunks: " + s.message(),
+        (void)docs.MarkAttemptFailed(doc.id, job.id, job.attempts_made, "could not store the chunks: " + s.message(),
                                      !r.ok() || !r->retried, now);
         return;
       }
@@ -361,7 +405,7 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
     }
     case Outcome::Kind::kStopped:
       (void)d_.queue.Release(job);
-      (void)docs.MarkAttemptFailed(doc.id, job.id, "", false, now);
+      (void)docs.MarkAttemptFailed(doc.id, job.id, job.attempts_made, "", false, now);
       return;
     case Outcome::Kind::kLeaseLost:
       d_.log.Info("job abandoned", {{"job_id", job.id}, {"document_id", doc.id}, {"reason", out.reason}});
@@ -371,7 +415,7 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
       bool retryable = out.kind == Outcome::Kind::kFailed;
       auto r = d_.queue.Fail(job, out.reason, retryable);
       bool final = !r.ok() || !r->retried;
-      (void)docs.MarkAttemptFailed(doc.id, job.id, out.reason, final, now);
+      (void)docs.MarkAttemptFailed(doc.id, job.id, job.attempts_made, out.reason, final, now);
       e.type = final ? IngestEvent::Type::kFailed : IngestEvent::Type::kRetrying;
       e.error = out.reason;
       if (!final) e.retry_at_ms = r->retry_at;

@@ -1,8 +1,11 @@
-// A worker process's main loop: lease a job, run it in a job process, renew the lease while it
-// runs, store the results, repeat.
+// A worker process's main loop: lease a job, run it in a sandboxed job process (job_server.hpp),
+// embed the chunks, store the results, repeat; the job's lease is renewed from a thread of its
+// own the whole time (lease_keeper.hpp).
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "blob/blob_store.hpp"
@@ -11,6 +14,8 @@
 #include "core/time.hpp"
 #include "embed/embedder.hpp"
 #include "ingest/events.hpp"
+#include "ingest/job_server.hpp"
+#include "ingest/lease_keeper.hpp"
 #include "queue/queue.hpp"
 #include "store/store.hpp"
 
@@ -30,13 +35,17 @@ struct WorkerDeps {
   Logger& log;
   embed::Embedder& embedder;  // chunks are embedded before a document is ready
   double embedding_price_per_million = 0.02;  // USD per 1M tokens, for a remote embedder's cost estimate
+  // Starts the job server (again, when the last one died).
+  std::function<Result<std::unique_ptr<JobServer>>()> start_job_server;
 };
 
 class Worker {
  public:
-  // The worker process must be single-threaded (no background logger thread): each job runs in
-  // a child forked from it without exec.
   Worker(WorkerDeps deps, const IngestConfig& config, std::string worker_id);
+  ~Worker();
+
+  // Starts the job server; answers the confinement it found ("landlock v7, seccomp").
+  Result<std::string> Start();
 
   // Runs until `stop` becomes true; a job in progress is then abandoned and given back to the
   // queue without counting the attempt. When idle it waits up to poll_ms for a byte on
@@ -53,6 +62,7 @@ class Worker {
   void Finish(const queue::Job& job, const store::Document& doc, Outcome& outcome);
   // Embeds the chunks in batches (stage "embedding"); the error says what failed.
   Status EmbedChunks(const queue::Job& job, const store::Document& doc, Outcome& outcome);
+  Result<RunningJob> StartJob(const JobRequest& request, int input_fd);
   void Reclaim();
   void Progress(const queue::Job& job, const store::Document& doc, const std::string& stage, int progress, int page,
                 int pages, bool force);
@@ -60,6 +70,8 @@ class Worker {
   WorkerDeps d_;
   IngestConfig config_;
   std::string worker_id_;
+  std::unique_ptr<JobServer> job_server_;
+  LeaseKeeper lease_;
   int64_t last_reclaim_ = 0;
   int64_t last_progress_ = 0;
 };

@@ -50,7 +50,7 @@ class SearchTest : public ::testing::Test {
       chunks.push_back(std::move(c));
     }
     const embed::EmbeddingModel& m = embedder.model();
-    EXPECT_TRUE(db->documents().CompleteWithChunks(id, d.job_id, 1, 10, chunks, {m.id, m.dimension}, 1).ok());
+    EXPECT_TRUE(db->documents().CompleteWithChunks(id, d.job_id, 1, 1, 10, chunks, {m.id, m.dimension}, 1).ok());
     return id;
   }
   std::vector<int64_t> Keys(SearchService& s, const std::string& user, const std::string& query, Mode mode,
@@ -117,7 +117,7 @@ TEST_F(SearchTest, AReprocessedDocumentLeavesNoStaleChunksInTheKeywordStatistics
   store::StoredChunk c{a1, 0, 1, 1, 0, 9, "beta only", ""};
   auto e = embedder->Embed(std::vector<std::string>{"beta only"});
   c.vector.assign(e->Row(0).begin(), e->Row(0).end());
-  ASSERT_TRUE(db->documents().CompleteWithChunks(a1, "job_again", 1, 9, {c}, {embedder->model().id, 32}, 6).ok());
+  ASSERT_TRUE(db->documents().CompleteWithChunks(a1, "job_again", 1, 1, 9, {c}, {embedder->model().id, 32}, 6).ok());
   // The long-lived service ranks exactly as one that never saw the old chunks.
   SearchService fresh(*db, *embedder, config);
   auto got = s.Search({"alice", "beta", {}, 10, Mode::kKeyword});

@@ -279,17 +279,22 @@ class DocumentRepository {
   virtual Status Requeue(const std::string& user_id, const std::string& id, const std::string& job_id,
                          int64_t now) = 0;
 
-  // Worker-side changes. Each answers NotFound when the document is gone or now belongs to
-  // another job, so a stale worker's results are discarded.
+  // Worker-side changes, made by attempt `attempt` (1, 2, ...) of job `job_id`. Status only
+  // moves forward within an attempt: queued -> processing -> ready | failed, or back to queued
+  // for a retry. Each answers NotFound when the document is gone, belongs to another job (it
+  // was reprocessed), is already ready or failed, or a later attempt has started: a stale
+  // worker's results are discarded and never overwrite a newer state.
+  // processing, from queued or from an earlier attempt's processing (a lease that expired).
   virtual Status MarkProcessing(const std::string& id, const std::string& job_id, int attempt, int64_t now) = 0;
-  virtual Status UpdateProgress(const std::string& id, const std::string& job_id, const DocumentProgress& p,
-                                int64_t now) = 0;
+  // Only while this attempt is processing.
+  virtual Status UpdateProgress(const std::string& id, const std::string& job_id, int attempt,
+                                const DocumentProgress& p, int64_t now) = 0;
   // A failed attempt: `final` ends it failed; otherwise it is queued again with `reason` kept.
-  virtual Status MarkAttemptFailed(const std::string& id, const std::string& job_id, const std::string& reason,
-                                   bool final, int64_t now) = 0;
+  virtual Status MarkAttemptFailed(const std::string& id, const std::string& job_id, int attempt,
+                                   const std::string& reason, bool final, int64_t now) = 0;
   // Replaces the document's chunks (and their vectors, of `model`, where a chunk has one) and
   // marks it ready, in one transaction.
-  virtual Status CompleteWithChunks(const std::string& id, const std::string& job_id, int pages,
+  virtual Status CompleteWithChunks(const std::string& id, const std::string& job_id, int attempt, int pages,
                                     int64_t text_chars, const std::vector<StoredChunk>& chunks,
                                     const VectorModel& model, int64_t now) = 0;
 

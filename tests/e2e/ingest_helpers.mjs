@@ -263,10 +263,13 @@ export function workerPids(server) {
 }
 
 // The job process running under one of the server's workers: {worker, child}, or null. A
-// worker's only children are its job processes (forked from it, so they share its command line).
+// worker's only child is its job server (`betterdev job-server`), whose children are the job
+// processes (forked from it, so they share its command line).
 export function findExtractor(server) {
   for (const pid of workerPids(server).values()) {
-    for (const child of childrenOf(pid)) return { worker: pid, child };
+    for (const jobServer of childrenOf(pid)) {
+      for (const child of childrenOf(jobServer)) return { worker: pid, child };
+    }
   }
   return null;
 }

@@ -128,7 +128,8 @@ Status SqliteDocuments::Requeue(const std::string& user_id, const std::string& i
 Status SqliteDocuments::MarkProcessing(const std::string& id, const std::string& job_id, int attempt, int64_t now) {
   auto conn = pool_.Acquire();
   BD_RETURN_IF_ERROR(conn->Prepare("UPDATE documents SET status = 'processing', stage = 'extracting', progress = 0, "
-                                   "page = 0, attempts = ?1, updated_at = ?2 WHERE id = ?3 AND job_id = ?4")
+                                   "page = 0, attempts = ?1, updated_at = ?2 WHERE id = ?3 AND job_id = ?4 AND "
+                                   "(status = 'queued' OR (status = 'processing' AND attempts < ?1))")
                          .Bind(1, int64_t{attempt})
                          .Bind(2, now)
                          .Bind(3, id)
@@ -137,11 +138,12 @@ Status SqliteDocuments::MarkProcessing(const std::string& id, const std::string&
   return Changed(*conn);
 }
 
-Status SqliteDocuments::UpdateProgress(const std::string& id, const std::string& job_id, const DocumentProgress& p,
-                                       int64_t now) {
+Status SqliteDocuments::UpdateProgress(const std::string& id, const std::string& job_id, int attempt,
+                                       const DocumentProgress& p, int64_t now) {
   auto conn = pool_.Acquire();
   BD_RETURN_IF_ERROR(conn->Prepare("UPDATE documents SET stage = ?1, progress = ?2, page = ?3, pages = ?4, "
-                                   "updated_at = ?5 WHERE id = ?6 AND job_id = ?7 AND status = 'processing'")
+                                   "updated_at = ?5 WHERE id = ?6 AND job_id = ?7 AND status = 'processing' "
+                                   "AND attempts = ?8")
                          .Bind(1, p.stage)
                          .Bind(2, int64_t{p.progress})
                          .Bind(3, int64_t{p.page})
@@ -149,21 +151,29 @@ Status SqliteDocuments::UpdateProgress(const std::string& id, const std::string&
                          .Bind(5, now)
                          .Bind(6, id)
                          .Bind(7, job_id)
+                         .Bind(8, int64_t{attempt})
                          .Run());
   return Changed(*conn);
 }
 
-Status SqliteDocuments::MarkAttemptFailed(const std::string& id, const std::string& job_id, const std::string& reason,
-                                          bool final, int64_t now) {
+Status SqliteDocuments::MarkAttemptFailed(const std::string& id, const std::string& job_id, int attempt,
+                                          const std::string& reason, bool final, int64_t now) {
   auto conn = pool_.Acquire();
   Statement u = conn->Prepare(
       "UPDATE documents SET status = ?1, stage = '', error = ?2, updated_at = ?3, "
-      "finished_at = CASE WHEN ?1 = 'failed' THEN ?3 ELSE NULL END WHERE id = ?4 AND job_id = ?5");
-  BD_RETURN_IF_ERROR(u.Bind(1, final ? "failed" : "queued").Bind(2, reason).Bind(3, now).Bind(4, id).Bind(5, job_id).Run());
+      "finished_at = CASE WHEN ?1 = 'failed' THEN ?3 ELSE NULL END WHERE id = ?4 AND job_id = ?5 AND "
+      "status IN ('queued', 'processing') AND attempts <= ?6");  // no later attempt started
+  BD_RETURN_IF_ERROR(u.Bind(1, final ? "failed" : "queued")
+                         .Bind(2, reason)
+                         .Bind(3, now)
+                         .Bind(4, id)
+                         .Bind(5, job_id)
+                         .Bind(6, int64_t{attempt})
+                         .Run());
   return Changed(*conn);
 }
 
-Status SqliteDocuments::CompleteWithChunks(const std::string& id, const std::string& job_id, int pages,
+Status SqliteDocuments::CompleteWithChunks(const std::string& id, const std::string& job_id, int attempt, int pages,
                                            int64_t text_chars, const std::vector<StoredChunk>& chunks,
                                            const VectorModel& model, int64_t now) {
   auto conn = pool_.Acquire();
@@ -171,13 +181,15 @@ Status SqliteDocuments::CompleteWithChunks(const std::string& id, const std::str
   BD_RETURN_IF_ERROR(tx.begin_status());
   BD_RETURN_IF_ERROR(conn->Prepare("UPDATE documents SET status = 'ready', stage = '', progress = 100, page = ?1, "
                                    "pages = ?1, chunk_count = ?2, text_chars = ?3, error = '', updated_at = ?4, "
-                                   "finished_at = ?4 WHERE id = ?5 AND job_id = ?6")
+                                   "finished_at = ?4 WHERE id = ?5 AND job_id = ?6 AND status IN ('queued', 'processing') "
+                                   "AND attempts <= ?7")
                          .Bind(1, int64_t{pages})
                          .Bind(2, static_cast<int64_t>(chunks.size()))
                          .Bind(3, text_chars)
                          .Bind(4, now)
                          .Bind(5, id)
                          .Bind(6, job_id)
+                         .Bind(7, int64_t{attempt})
                          .Run());
   BD_RETURN_IF_ERROR(Changed(*conn));
   // Replacing, not appending, makes a job that runs twice leave exactly one set of chunks.

@@ -102,12 +102,13 @@ class SqliteDocuments final : public DocumentRepository {
                               std::optional<DocumentStatus> status) override;
   Status Requeue(const std::string& user_id, const std::string& id, const std::string& job_id, int64_t now) override;
   Status MarkProcessing(const std::string& id, const std::string& job_id, int attempt, int64_t now) override;
-  Status UpdateProgress(const std::string& id, const std::string& job_id, const DocumentProgress& p,
+  Status UpdateProgress(const std::string& id, const std::string& job_id, int attempt, const DocumentProgress& p,
                         int64_t now) override;
-  Status MarkAttemptFailed(const std::string& id, const std::string& job_id, const std::string& reason, bool final,
-                           int64_t now) override;
-  Status CompleteWithChunks(const std::string& id, const std::string& job_id, int pages, int64_t text_chars,
-                            const std::vector<StoredChunk>& chunks, const VectorModel& model, int64_t now) override;
+  Status MarkAttemptFailed(const std::string& id, const std::string& job_id, int attempt, const std::string& reason,
+                           bool final, int64_t now) override;
+  Status CompleteWithChunks(const std::string& id, const std::string& job_id, int attempt, int pages,
+                            int64_t text_chars, const std::vector<StoredChunk>& chunks, const VectorModel& model,
+                            int64_t now) override;
   Status AddEmbeddingUsage(const std::string& id, const std::string& job_id, int64_t tokens, double cost_usd) override;
   Result<Document> Delete(const std::string& user_id, const std::string& id) override;
   Result<int64_t> CountBySha(const std::string& sha256) override;

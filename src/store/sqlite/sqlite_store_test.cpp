@@ -252,11 +252,22 @@ TEST_F(DocumentStoreTest, SameBytesTwiceForOneUserIsAConflictButNotAcrossUsers) 
   EXPECT_EQ(*docs().CountBySha("aa"), 2);
 }
 
-TEST_F(DocumentStoreTest, RunningAJobTwiceLeavesExactlyOneSetOfChunks) {
+TEST_F(DocumentStoreTest, AStaleAttemptCannotOverwriteANewerOne) {
   Document d = AddDocument(alice, "bb", "job_1");
+  // Attempt 1 stalls; its lease expires and attempt 2 starts and finishes.
   ASSERT_TRUE(docs().MarkProcessing(d.id, "job_1", 1, 1).ok());
-  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 3, 100, Chunks(d.id, 5), {}, 2).ok());
-  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 3, 100, Chunks(d.id, 4), {}, 3).ok());
+  ASSERT_TRUE(docs().MarkProcessing(d.id, "job_1", 2, 2).ok());
+  EXPECT_EQ(docs().UpdateProgress(d.id, "job_1", 1, {"embedding", 80, 3, 3}, 3).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(docs().UpdateProgress(d.id, "job_1", 2, {"embedding", 80, 3, 3}, 3).ok());
+  // The stale attempt cannot complete or fail it, nor start again.
+  EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_1", 1, 3, 100, Chunks(d.id, 5), {}, 4).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().MarkAttemptFailed(d.id, "job_1", 1, "timed out", true, 4).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().MarkProcessing(d.id, "job_1", 1, 4).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 2, 3, 100, Chunks(d.id, 4), {}, 5).ok());
+  // Ready is final for the job: no attempt reopens, fails or completes it again.
+  EXPECT_EQ(docs().MarkProcessing(d.id, "job_1", 3, 6).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().MarkAttemptFailed(d.id, "job_1", 3, "x", true, 6).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_1", 2, 3, 100, Chunks(d.id, 5), {}, 6).code(), StatusCode::kNotFound);
   auto page = docs().ListChunks(alice, d.id, {100, std::nullopt});
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->items.size(), 4u);
@@ -265,16 +276,31 @@ TEST_F(DocumentStoreTest, RunningAJobTwiceLeavesExactlyOneSetOfChunks) {
   EXPECT_EQ(got.status, DocumentStatus::kReady);
   EXPECT_EQ(got.chunk_count, 4);
   EXPECT_EQ(got.pages, 3);
-  EXPECT_EQ(got.finished_at, 3);
+  EXPECT_EQ(got.attempts, 2);
+  EXPECT_EQ(got.finished_at, 5);
+}
+
+TEST_F(DocumentStoreTest, AFailedDocumentStaysFailed) {
+  Document d = AddDocument(alice, "bc", "job_1");
+  ASSERT_TRUE(docs().MarkProcessing(d.id, "job_1", 3, 1).ok());
+  ASSERT_TRUE(docs().MarkAttemptFailed(d.id, "job_1", 3, "lease expired", true, 2).ok());
+  EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_1", 3, 1, 10, Chunks(d.id, 2), {}, 3).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().MarkAttemptFailed(d.id, "job_1", 3, "", false, 3).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().Get(alice, d.id)->status, DocumentStatus::kFailed);
+  // Reprocessing starts over with a new job.
+  ASSERT_TRUE(docs().Requeue(alice, d.id, "job_2", 4).ok());
+  ASSERT_TRUE(docs().MarkProcessing(d.id, "job_2", 1, 5).ok());
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_2", 1, 1, 10, Chunks(d.id, 2), {}, 6).ok());
+  EXPECT_EQ(docs().Get(alice, d.id)->status, DocumentStatus::kReady);
 }
 
 TEST_F(DocumentStoreTest, AStaleJobCannotTouchTheDocument) {
   Document d = AddDocument(alice, "cc", "job_old");
   ASSERT_TRUE(docs().Requeue(alice, d.id, "job_new", 5).ok());
   EXPECT_EQ(docs().MarkProcessing(d.id, "job_old", 1, 6).code(), StatusCode::kNotFound);
-  EXPECT_EQ(docs().UpdateProgress(d.id, "job_old", {"extracting", 10, 1, 2}, 6).code(), StatusCode::kNotFound);
-  EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_old", 1, 1, Chunks(d.id, 2), {}, 6).code(), StatusCode::kNotFound);
-  EXPECT_EQ(docs().MarkAttemptFailed(d.id, "job_old", "x", true, 6).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().UpdateProgress(d.id, "job_old", 1, {"extracting", 10, 1, 2}, 6).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_old", 1, 1, 1, Chunks(d.id, 2), {}, 6).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().MarkAttemptFailed(d.id, "job_old", 1, "x", true, 6).code(), StatusCode::kNotFound);
   EXPECT_EQ(docs().ListChunks(alice, d.id, {10, std::nullopt})->items.size(), 0u);
   EXPECT_EQ(docs().Get(alice, d.id)->status, DocumentStatus::kQueued);
 }
@@ -282,13 +308,13 @@ TEST_F(DocumentStoreTest, AStaleJobCannotTouchTheDocument) {
 TEST_F(DocumentStoreTest, FailedAttemptsRequeueUntilTheFinalOne) {
   Document d = AddDocument(alice, "dd", "job_1");
   ASSERT_TRUE(docs().MarkProcessing(d.id, "job_1", 1, 1).ok());
-  ASSERT_TRUE(docs().MarkAttemptFailed(d.id, "job_1", "crashed", false, 2).ok());
+  ASSERT_TRUE(docs().MarkAttemptFailed(d.id, "job_1", 1, "crashed", false, 2).ok());
   Document got = *docs().Get(alice, d.id);
   EXPECT_EQ(got.status, DocumentStatus::kQueued);
   EXPECT_EQ(got.error, "crashed");
   EXPECT_FALSE(got.finished_at.has_value());
   ASSERT_TRUE(docs().MarkProcessing(d.id, "job_1", 2, 3).ok());
-  ASSERT_TRUE(docs().MarkAttemptFailed(d.id, "job_1", "crashed again", true, 4).ok());
+  ASSERT_TRUE(docs().MarkAttemptFailed(d.id, "job_1", 2, "crashed again", true, 4).ok());
   got = *docs().Get(alice, d.id);
   EXPECT_EQ(got.status, DocumentStatus::kFailed);
   EXPECT_EQ(got.attempts, 2);
@@ -310,7 +336,7 @@ TEST_F(DocumentStoreTest, DeleteRemovesTheDocumentFromConversations) {
 
 TEST_F(DocumentStoreTest, DeleteRemovesChunksAndIsPerUser) {
   Document d = AddDocument(alice, "ee", "job_1");
-  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 1, 10, Chunks(d.id, 3), {}, 2).ok());
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 1, 1, 10, Chunks(d.id, 3), {}, 2).ok());
   EXPECT_EQ(docs().Delete(bob, d.id).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(docs().ListChunks(bob, d.id, {10, std::nullopt}).status().code(), StatusCode::kNotFound);
   auto removed = docs().Delete(alice, d.id);
@@ -318,13 +344,13 @@ TEST_F(DocumentStoreTest, DeleteRemovesChunksAndIsPerUser) {
   EXPECT_EQ(removed->sha256, "ee");
   EXPECT_EQ(*docs().CountBySha("ee"), 0);
   EXPECT_EQ(docs().Get(alice, d.id).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_1", 1, 10, Chunks(d.id, 3), {}, 3).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_1", 1, 1, 10, Chunks(d.id, 3), {}, 3).code(), StatusCode::kNotFound);
 }
 
 TEST_F(DocumentStoreTest, ListsNewestFirstWithStatusFilterAndChunkPages) {
   std::vector<Document> all;
   for (int i = 0; i < 5; ++i) all.push_back(AddDocument(alice, "s" + std::to_string(i), "job_" + std::to_string(i)));
-  ASSERT_TRUE(docs().CompleteWithChunks(all[1].id, "job_1", 1, 10, Chunks(all[1].id, 7), {}, 2).ok());
+  ASSERT_TRUE(docs().CompleteWithChunks(all[1].id, "job_1", 1, 1, 10, Chunks(all[1].id, 7), {}, 2).ok());
   auto ready = docs().List(alice, {10, std::nullopt}, DocumentStatus::kReady);
   ASSERT_EQ(ready->items.size(), 1u);
   EXPECT_EQ(ready->items[0].id, all[1].id);
@@ -361,7 +387,7 @@ class SearchStoreTest : public DocumentStoreTest {
     for (size_t i = 0; i < texts.size(); ++i) {
       chunks.push_back({d.id, static_cast<int>(i), 1, 1, 0, static_cast<int64_t>(texts[i].size()), texts[i], context});
     }
-    EXPECT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 100, chunks, {}, 2).ok());
+    EXPECT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 1, 100, chunks, {}, 2).ok());
     return d;
   }
 };
@@ -440,7 +466,7 @@ TEST_F(SearchStoreTest, VectorsAreStoredWithChunksAndLoadedByModelInKeyOrder) {
   std::vector<StoredChunk> chunks = {{d.id, 0, 1, 1, 0, 3, "one", ""}, {d.id, 1, 1, 1, 4, 7, "two", ""}};
   chunks[0].vector = {1, 0};
   chunks[1].vector = {0, 1};
-  ASSERT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 7, chunks, {"m", 2}, 2).ok());
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 1, 7, chunks, {"m", 2}, 2).ok());
   auto rows = store->search().VectorsAfter({"m", 2}, alice, 0, 10);
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 2u);
@@ -452,7 +478,8 @@ TEST_F(SearchStoreTest, VectorsAreStoredWithChunksAndLoadedByModelInKeyOrder) {
   EXPECT_EQ(store->search().VectorsAfter({"m", 2}, alice, (*rows)[0].chunk_key, 10)->size(), 1u);
   // Replaced chunks get new keys, never old ones: an index that saw key K misses nothing.
   const int64_t last = (*rows)[1].chunk_key;
-  ASSERT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 7, chunks, {"m", 2}, 3).ok());
+  ASSERT_TRUE(docs().Requeue(alice, d.id, "job_v2", 3).ok());  // reprocessed
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_v2", 1, 1, 7, chunks, {"m", 2}, 3).ok());
   auto again = store->search().VectorsAfter({"m", 2}, alice, last, 10);
   ASSERT_EQ(again->size(), 2u);
   ASSERT_TRUE(docs().Delete(alice, d.id).ok());
@@ -469,7 +496,7 @@ TEST_F(SearchStoreTest, VectorsOfTwoModelsSideBySideUntilTheOldAreDropped) {
   std::vector<StoredChunk> chunks = {{d.id, 0, 1, 1, 0, 3, "one", ""}, {d.id, 1, 1, 1, 4, 7, "two", "ctx"}};
   chunks[0].vector = {1, 0};
   chunks[1].vector = {0, 1};
-  ASSERT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 7, chunks, old_model, 2).ok());
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 1, 7, chunks, old_model, 2).ok());
   auto missing = s.ChunksWithoutVectors(new_model, 0, 10);
   ASSERT_TRUE(missing.ok());
   ASSERT_EQ(missing->size(), 2u);
@@ -503,7 +530,7 @@ TEST_F(SearchStoreTest, DeletedReprocessedAndUnreadyDocumentsAreNotLoaded) {
   EXPECT_EQ(texts(), std::vector<std::string>{"quantum chromodynamics"});
   ASSERT_TRUE(docs().Requeue(alice, gone.id, "job_again", 5).ok());  // processing again: not ready
   EXPECT_EQ(texts(), std::vector<std::string>{});
-  ASSERT_TRUE(docs().CompleteWithChunks(gone.id, "job_again", 1, 10, {{gone.id, 0, 1, 1, 0, 7, "gluons", ""}}, {}, 6).ok());
+  ASSERT_TRUE(docs().CompleteWithChunks(gone.id, "job_again", 1, 1, 10, {{gone.id, 0, 1, 1, 0, 7, "gluons", ""}}, {}, 6).ok());
   EXPECT_EQ(texts(), std::vector<std::string>{"gluons"});  // old chunks replaced
   ASSERT_TRUE(docs().Delete(alice, gone.id).ok());
   EXPECT_EQ(texts(), std::vector<std::string>{});
