@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ingestion benchmarks, side by side in one run, all on loopback (not a test):
 #   1. text-PDF pages/s of the full path (upload -> ready) with 1 and 2 workers vs pdftotext
-#      on the same files;
+#      on the same files, with job processes sandboxed (the default) and not (--sandbox false);
 #   2. POST /v1/documents and GET /v1/conversations p99 while every worker is busy vs idle;
 #   3. peak resident memory of a worker and of its job process on a 1,000-page PDF;
 #   4. SQLite queue throughput with no-op jobs (build/release/bench/queue_bench).
@@ -49,8 +49,9 @@ PDFTOTEXT_PPS=$(awk -v p=$PAGES -v ms=$((T1 - T0)) 'BEGIN {printf "%.0f", p * 10
 echo "| path | workers | seconds | pages/s | per worker vs pdftotext |"
 echo "|---|---|---|---|---|"
 echo "| pdftotext (sequential, one process per file) | 1 | $(awk -v ms=$((T1 - T0)) 'BEGIN {printf "%.2f", ms / 1000}') | $PDFTOTEXT_PPS | 1.00× |"
-for W in 1 2; do
-  start_server --workers "$W"
+for RUN in "1 true" "1 false" "2 true" "2 false"; do
+  read -r W SANDBOX <<<"$RUN"
+  start_server --workers "$W" --sandbox "$SANDBOX"
   T0=$(now_ms)
   for f in "${FILES[@]}"; do upload "$f" >/dev/null; done
   wait_ready
@@ -58,7 +59,9 @@ for W in 1 2; do
   FAILED=$(curl -fs "$URL/v1/documents?status=failed" -H "Authorization: Bearer $TOKEN" | { grep -o '"id"' || true; } | wc -l)
   PPS=$(awk -v p=$PAGES -v ms=$((T1 - T0)) 'BEGIN {printf "%.0f", p * 1000 / ms}')
   RATIO=$(awk -v a=$PPS -v b=$PDFTOTEXT_PPS -v w=$W 'BEGIN {printf "%.2f", a / w / b}')
-  echo "| upload → ready (betterdev serve) | $W | $(awk -v ms=$((T1 - T0)) 'BEGIN {printf "%.2f", ms / 1000}') | $PPS | ${RATIO}× ($FAILED failed) |"
+  LABEL="upload → ready (betterdev serve), sandbox"
+  [ "$SANDBOX" = false ] && LABEL="upload → ready (betterdev serve), no sandbox"
+  echo "| $LABEL | $W | $(awk -v ms=$((T1 - T0)) 'BEGIN {printf "%.2f", ms / 1000}') | $PPS | ${RATIO}× ($FAILED failed) |"
   stop_server
 done
 echo
@@ -110,7 +113,8 @@ WPID=$(grep -oE '"msg":"worker started"[^}]*"pid":[0-9]+' "$WORK/out.log" | grep
 upload "$WORK/big.pdf" >/dev/null
 CHILD_HWM=0
 while curl -fs "$URL/v1/documents" -H "Authorization: Bearer $TOKEN" | grep -qE '"status":"(queued|processing)"'; do
-  for c in $(pgrep -P "$WPID" || true); do
+  # The worker's child is its job server; the job processes are the server's children.
+  for c in $(for s in $(pgrep -P "$WPID" || true); do pgrep -P "$s" || true; done); do
     h=$(awk '/VmHWM/ {print $2}' "/proc/$c/status" 2>/dev/null || echo 0)
     [ "${h:-0}" -gt "$CHILD_HWM" ] && CHILD_HWM=$h
   done
@@ -120,7 +124,7 @@ WORKER_HWM=$(awk '/VmHWM/ {print $2}' "/proc/$WPID/status")
 API_HWM=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
 echo "| process (1,000-page PDF, $(($(wc -c <"$WORK/big.pdf") / 1024)) KiB) | peak RSS |"
 echo "|---|---|"
-echo "| job process (betterdev extract) | $((CHILD_HWM / 1024)) MB (sampled every 20 ms) |"
+echo "| job process (forked from the job server, sandboxed) | $((CHILD_HWM / 1024)) MB (sampled every 20 ms) |"
 echo "| worker | $((WORKER_HWM / 1024)) MB |"
 echo "| API (serve) | $((API_HWM / 1024)) MB |"
 stop_server

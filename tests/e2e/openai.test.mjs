@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { api, assertError, registerAndLogin, sleep, startServer, tempDir } from './helpers.mjs';
-import { uploadOk, uploadRaw, waitForDocument, waitReady } from './ingest_helpers.mjs';
+import { api, assertError, eventually, registerAndLogin, sleep, startServer, tempDir } from './helpers.mjs';
+import { childrenOf, uploadOk, uploadRaw, waitForDocument, waitReady, workerPids } from './ingest_helpers.mjs';
 import { startOpenAiStandIn } from './openai_standin.mjs';
 
 describe('openai embeddings (stand-in provider)', () => {
@@ -103,6 +103,67 @@ describe('openai embeddings (stand-in provider)', () => {
       stand.resume();
     }
     for (const r of await Promise.all(searches)) assert.equal(r.status, 200, r.text);
+  });
+});
+
+describe('a provider slower than the job lease', () => {
+  let stand;
+  let server;
+  before(async () => {
+    stand = await startOpenAiStandIn();
+    // Two workers: either could take the job over if the lease lapsed.
+    server = await startServer({
+      args: ['--workers', '2', '--poll-ms', '50', '--job-backoff-ms', '100', '--lease-seconds', '3', '--embeddings',
+        'openai', '--openai-base-url', stand.url, '--embedding-dimensions', '16'],
+      env: { BETTERDEV_OPENAI_API_KEY: 'sk-e2e-lease-secret' },
+    });
+  });
+  after(async () => {
+    stand?.resume();
+    await server?.stop?.();
+    await stand?.close();
+  });
+
+  test('a document whose embedding outlasts three leases is extracted once, embedded once, ready once', async () => {
+    const { token } = await registerAndLogin(server.url);
+    const text = 'Lease renewal keeps the slow embedding job with its first worker.';
+    stand.pause();
+    const up = await uploadOk(server.url, token, Buffer.from(text), 'slow.txt');
+    await eventually(() => stand.arrived >= 1, { timeoutMs: 30000, what: 'the embedding request reached the provider' });
+    await sleep(10000); // the provider holds its answer for more than three leases
+    stand.resume();
+    const doc = await waitReady(server.url, token, up.document_id, { server });
+    assert.equal(doc.attempts, 1, JSON.stringify(doc));
+    const embedded = stand.requests.filter((r) => r.path === '/v1/embeddings' && r.body.input.some((t) => t.includes('Lease renewal')));
+    assert.equal(embedded.length, 1, 'embedded once');
+    assert.equal(stand.arrived, 1, 'no second request while the first was held');
+    const started = server.logLines().filter((l) => l.msg === 'job started' && l.document_id === up.document_id);
+    assert.equal(started.length, 1, 'extracted once');
+    // Ready once: the document stays as it is.
+    await sleep(4000);
+    const still = await api(server.url, 'GET', `/v1/documents/${up.document_id}`, { token });
+    assert.equal(still.json.status, 'ready');
+    assert.equal(still.json.attempts, 1);
+    assert.equal(server.logLines().filter((l) => l.msg === 'document ready' && l.document_id === up.document_id).length, 1);
+  });
+
+  test('job processes get no secret: the job server runs with an empty environment', async () => {
+    const workers = [...workerPids(server).values()];
+    assert.equal(workers.length, 2);
+    for (const worker of workers) {
+      const servers = childrenOf(worker);
+      assert.equal(servers.length, 1, `worker ${worker} has its job server`);
+      const cmdline = fs.readFileSync(`/proc/${servers[0]}/cmdline`, 'latin1').split('\0');
+      assert.equal(cmdline[1], 'job-server');
+      const env = fs.readFileSync(`/proc/${servers[0]}/environ`, 'latin1').split('\0').filter(Boolean);
+      assert.ok(!env.some((e) => e.includes('sk-e2e-lease-secret') || e.startsWith('BETTERDEV_')), env.join(' '));
+      assert.ok(env.includes('OMP_THREAD_LIMIT=1'), env.join(' '));
+      // The worker itself holds the key (it calls the provider).
+      const workerEnv = fs.readFileSync(`/proc/${worker}/environ`, 'latin1');
+      assert.ok(workerEnv.includes('sk-e2e-lease-secret'));
+    }
+    const ready = server.logLines().filter((l) => l.msg === 'worker ready');
+    assert.ok(ready.length >= 2 && ready.every((l) => /landlock v\d+, seccomp/.test(l.sandbox)), JSON.stringify(ready));
   });
 });
 

@@ -16,7 +16,7 @@ function vectorOf(text, dim) {
 }
 
 export async function startOpenAiStandIn() {
-  const stand = { requests: [], failures: [], refuse: null, held: null };
+  const stand = { requests: [], failures: [], refuse: null, held: null, arrived: 0 };
   stand.pause = () => {
     if (!stand.held) {
       let release;
@@ -32,6 +32,7 @@ export async function startOpenAiStandIn() {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', async () => {
+      stand.arrived += 1; // counted before a hold, unlike `requests`
       if (stand.held) await stand.held;
       const json = JSON.parse(body || '{}');
       stand.requests.push({ path: req.url, headers: req.headers, body: json });
