@@ -7,9 +7,56 @@
 #include "ingest/events.hpp"
 #include "ingest/ingest_service.hpp"
 #include "ingest/job_process.hpp"
+#include "ingest/lease_keeper.hpp"
+#include "queue/sqlite/sqlite_queue.hpp"
+#include "testutil/testutil.hpp"
+
+#include <chrono>
+#include <thread>
 
 namespace betterdev::ingest {
 namespace {
+
+TEST(LeaseKeeper, KeepsALeaseAliveThroughSlowWorkAndReportsItsLoss) {
+  testutil::TempDir dir;
+  SystemClock clock;
+  auto queue = queue::OpenSqliteQueue(dir.File("queue.db"), clock);
+  ASSERT_TRUE(queue.ok());
+  std::FILE* sink = std::fopen("/dev/null", "w");
+  Logger log(sink);
+  const int64_t lease_ms = 300;
+  LeaseKeeper keeper(**queue, log, lease_ms);
+  ASSERT_TRUE((*queue)->Enqueue("FILE_PROCESS", "{}", {}).ok());
+  auto job = (*queue)->Lease("w1", lease_ms);
+  ASSERT_TRUE(job.ok() && job->has_value());
+  keeper.Hold(**job);
+  // Work four times longer than the lease, on this thread, which never renews anything.
+  std::this_thread::sleep_for(std::chrono::milliseconds(4 * lease_ms));
+  auto reclaimed = (*queue)->ReclaimExpired();
+  ASSERT_TRUE(reclaimed.ok());
+  EXPECT_TRUE(reclaimed->empty());
+  EXPECT_FALSE((*queue)->Lease("w2", lease_ms)->has_value()) << "no other worker can take it";
+  EXPECT_EQ((*queue)->Get((*job)->id)->state, queue::JobState::kActive);
+  EXPECT_FALSE(keeper.lost());
+  // Cancelled (its document deleted): the keeper notices at its next renewal.
+  ASSERT_TRUE((*queue)->Cancel((*job)->id).ok());
+  for (int i = 0; i < 100 && !keeper.lost(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(keeper.lost());
+  keeper.Drop();
+
+  // Dropped: the lease is left to expire.
+  ASSERT_TRUE((*queue)->Enqueue("FILE_PROCESS", "{}", {}).ok());
+  auto next = (*queue)->Lease("w1", lease_ms);
+  ASSERT_TRUE(next.ok() && next->has_value());
+  keeper.Hold(**next);
+  EXPECT_FALSE(keeper.lost()) << "a new job starts unlost";
+  keeper.Drop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2 * lease_ms));
+  reclaimed = (*queue)->ReclaimExpired();
+  ASSERT_TRUE(reclaimed.ok());
+  EXPECT_EQ((*queue)->Get((*next)->id)->state, queue::JobState::kDelayed);
+  std::fclose(sink);
+}
 
 TEST(CleanFilename, KeepsOnlyADisplayName) {
   EXPECT_EQ(CleanFilename("report.pdf"), "report.pdf");
