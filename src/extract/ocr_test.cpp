@@ -190,6 +190,26 @@ TEST(OcrFormats, MultiPageTiffReadsEveryPageInOrder) {
 
 // ---- PDFs: per-page decision -----------------------------------------------------------------
 
+// A PDF of `objects` (numbered from 1; the first is the catalog), with its cross-reference table.
+std::string PdfOf(const std::vector<std::string>& objects) {
+  std::string pdf = "%PDF-1.4\n";
+  std::vector<size_t> offsets;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    offsets.push_back(pdf.size());
+    pdf += std::to_string(i + 1) + " 0 obj\n" + objects[i] + "\nendobj\n";
+  }
+  const size_t xref = pdf.size();
+  pdf += "xref\n0 " + std::to_string(objects.size() + 1) + "\n0000000000 65535 f \n";
+  for (size_t off : offsets) {
+    char line[24];
+    std::snprintf(line, sizeof line, "%010zu 00000 n \n", off);
+    pdf += line;
+  }
+  pdf += "trailer\n<< /Size " + std::to_string(objects.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
+         std::to_string(xref) + "\n%%EOF\n";
+  return pdf;
+}
+
 // A PDF whose page 1 has a text layer and whose page 2 is only a picture (phototest, as a
 // scanner would store it: 8-bit gray, no text).
 std::string MixedPdf() {
@@ -223,22 +243,24 @@ std::string MixedPdf() {
           pixels + "\nendstream",
       "<< /Length " + std::to_string(image_stream.size()) + " >>\nstream\n" + image_stream + "\nendstream",
   };
-  std::string pdf = "%PDF-1.4\n";
-  std::vector<size_t> offsets;
-  for (size_t i = 0; i < objects.size(); ++i) {
-    offsets.push_back(pdf.size());
-    pdf += std::to_string(i + 1) + " 0 obj\n" + objects[i] + "\nendobj\n";
+  return PdfOf(objects);
+}
+
+// `pages` pages of nothing but, on every tenth, a dot of `speck` points (dust on a scan).
+std::string BlankPdf(int pages, double speck) {
+  const std::string dot = speck > 0 ? "0 g 300 400 " + std::to_string(speck) + " " + std::to_string(speck) + " re f" : "";
+  std::vector<std::string> objects = {"<< /Type /Catalog /Pages 2 0 R >>", ""};
+  std::string kids;
+  for (int i = 0; i < pages; ++i) {
+    const std::string content = i % 10 == 0 ? dot : "";
+    const size_t page_obj = objects.size() + 1;
+    kids += std::to_string(page_obj) + " 0 R ";
+    objects.push_back("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents " +
+                      std::to_string(page_obj + 1) + " 0 R >>");
+    objects.push_back("<< /Length " + std::to_string(content.size()) + " >>\nstream\n" + content + "\nendstream");
   }
-  const size_t xref = pdf.size();
-  pdf += "xref\n0 " + std::to_string(objects.size() + 1) + "\n0000000000 65535 f \n";
-  for (size_t off : offsets) {
-    char line[24];
-    std::snprintf(line, sizeof line, "%010zu 00000 n \n", off);
-    pdf += line;
-  }
-  pdf += "trailer\n<< /Size " + std::to_string(objects.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
-         std::to_string(xref) + "\n%%EOF\n";
-  return pdf;
+  objects[1] = "<< /Type /Pages /Kids [" + kids + "] /Count " + std::to_string(pages) + " >>";
+  return PdfOf(objects);
 }
 
 TEST(OcrPdf, ScannedPagesAreReadAndTypedPagesKeepTheirText) {
@@ -250,6 +272,35 @@ TEST(OcrPdf, ScannedPagesAreReadAndTypedPagesKeepTheirText) {
   EXPECT_EQ(sink.pages[0].text, "Typed text about zebras.");
   EXPECT_LE(CharacterErrorRate(ReadBytes(kScans + "phototest.gold.txt"), sink.pages[1].text), 0.05)
       << sink.pages[1].text;
+}
+
+TEST(OcrPdf, BlankPagesAreNotReadByOcr) {
+  // OCR with a language that is not installed fails the moment OCR is tried: a document that
+  // extracts cleanly with it was never OCR'd.
+  OcrOptions missing;
+  missing.languages = "xyz";
+  testutil::TempDir dir;
+  WriteBytes(dir.File("blank.pdf"), BlankPdf(2000, 1.0));  // blank, with a 1-point speck on every tenth page
+  std::unique_ptr<Extractor> extractor = ExtractorFor("application/pdf", missing);
+  Result<InputFile> file = InputFile::Open(dir.File("blank.pdf"));
+  ASSERT_TRUE(file.ok());
+  CollectingSink sink;
+  const Status st = extractor->Extract(*file, {}, sink);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(sink.pages.size(), 2000u);
+  for (const auto& page : sink.pages) ASSERT_EQ(page.text, "");
+
+  // What is not blank still goes to OCR: a scanned page, and a page with a large mark.
+  for (const auto& [name, bytes] : {std::pair<std::string, std::string>{"mixed.pdf", MixedPdf()},
+                                    {"mark.pdf", BlankPdf(1, 72.0)}}) {
+    WriteBytes(dir.File(name), bytes);
+    Result<InputFile> f = InputFile::Open(dir.File(name));
+    ASSERT_TRUE(f.ok());
+    CollectingSink s;
+    const Status tried = extractor->Extract(*f, {}, s);
+    EXPECT_EQ(tried.code(), StatusCode::kInvalidArgument) << name;
+    EXPECT_NE(tried.message().find("'xyz'"), std::string::npos) << name << ": " << tried.message();
+  }
 }
 
 // ---- Limits and hostile images ---------------------------------------------------------------

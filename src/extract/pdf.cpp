@@ -21,6 +21,9 @@
 #include <poppler/cpp/poppler-page.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdlib>
 #include <cmath>
 #include <cctype>
 #include <limits>
@@ -131,7 +134,9 @@ class PdfExtractor final : public Extractor {
       // A page poppler cannot build (broken page tree) is sent empty so numbering holds.
       std::unique_ptr<poppler::page> page(doc->create_page(i));
       std::string text = page ? PageText(*page) : std::string();
-      if (page && !UsableText(text)) {
+      // A blank page (no text layer, nothing drawn) is known from a thumbnail and not read by
+      // OCR: a PDF of 5,000 blank pages ends in seconds, not hours.
+      if (page && !UsableText(text) && !LooksBlank(*page)) {
         Result<std::string> read = ReadByOcr(*page, limits);
         if (!read.ok()) {
           return Status(read.status().code(), "page " + std::to_string(i + 1) + ": " + read.status().message());
@@ -145,6 +150,29 @@ class PdfExtractor final : public Extractor {
   }
 
  private:
+  // Rendered at 24 dpi (a letter page is 204 x 264 pixels, a millisecond or two): blank when
+  // fewer than 1 pixel in 2,000 differs from the page's background (its most common grey) by
+  // more than 32 levels. A line of 10-point text darkens about 1% of such a thumbnail; a scan's
+  // dust and paper grain average out at this size.
+  static bool LooksBlank(const poppler::page& page) {
+    constexpr double kThumbnailDpi = 24;
+    poppler::page_renderer renderer;
+    renderer.set_render_hints(poppler::page_renderer::antialiasing);
+    renderer.set_image_format(poppler::image::format_gray8);
+    const poppler::image image = renderer.render_page(&page, kThumbnailDpi, kThumbnailDpi);
+    if (!image.is_valid() || image.width() <= 0 || image.height() <= 0) return false;
+    const auto* data = reinterpret_cast<const uint8_t*>(image.const_data());
+    const int w = image.width(), h = image.height(), stride = image.bytes_per_row();
+    std::array<int64_t, 256> histogram{};
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) ++histogram[data[static_cast<size_t>(y) * stride + x]];
+    const int background = static_cast<int>(std::max_element(histogram.begin(), histogram.end()) - histogram.begin());
+    int64_t ink = 0;
+    for (int v = 0; v < 256; ++v)
+      if (std::abs(v - background) > 32) ink += histogram[static_cast<size_t>(v)];
+    return ink * 2000 < static_cast<int64_t>(w) * h;
+  }
+
   Result<std::string> ReadByOcr(const poppler::page& page, const ExtractLimits& limits) {
     if (!engine_) {
       Result<std::unique_ptr<OcrEngine>> engine = OcrEngine::Open(ocr_);
