@@ -50,6 +50,9 @@ namespace {
 // and staged uploads idle for kStaleUploadAge (cut off by a crash of this process or of another
 // sharing the data directory; uploads in flight keep writing theirs).
 constexpr std::chrono::minutes kHousekeepingInterval{10};
+// A document queued this long without a job in the queue lost it (its process died between the
+// two writes): it is enqueued again. An upload writes both within milliseconds.
+constexpr int64_t kOrphanAgeMs = 60'000;
 constexpr std::chrono::hours kStaleUploadAge{1};
 
 Status PrepareDataDir(const std::string& dir) {
@@ -301,19 +304,21 @@ int Serve(const Config& c, bool with_workers) {
   IdGenerator ids(clock);
   auth::AuthService auth(store, clock, ids, c.auth);
   blob::BlobStore& blobs = *backends->blobs;
-  auto housekeeping = [&auth, &blobs, &log] {
+  chat::ConversationService conversations(store, clock, ids);
+  ingest::IngestService ingest(store, *backends->blobs, *backends->queue, clock, ids, c.ingest, log);
+  ingest.SetEventLog(backends->events.get());
+  auto housekeeping = [&auth, &blobs, &ingest, &log] {
     if (auto removed = auth.PurgeExpiredTokens(); !removed.ok())
       log.Warn("cannot remove expired access tokens", {{"error", removed.status().message()}});
     else if (*removed > 0)
       log.Info("removed expired access tokens", {{"count", *removed}});
     if (Status s = blobs.RemoveStale(kStaleUploadAge); !s.ok())
       log.Warn("cannot remove stale staged uploads", {{"error", s.message()}});
+    if (auto orphans = ingest.EnqueueOrphans(kOrphanAgeMs); !orphans.ok())
+      log.Warn("cannot check queued documents for their jobs", {{"error", orphans.status().message()}});
   };
   housekeeping();
   Periodic periodic_housekeeping(kHousekeepingInterval, housekeeping);
-  chat::ConversationService conversations(store, clock, ids);
-  ingest::IngestService ingest(store, *backends->blobs, *backends->queue, clock, ids, c.ingest, log);
-  ingest.SetEventLog(backends->events.get());
   realtime::EventHub hub(*backends->events, log);
   if (Status s = hub.Start(); !s.ok()) {
     std::cerr << "error: cannot read the event log: " << s.message() << "\n";

@@ -59,7 +59,13 @@ Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::B
     Result<store::Document> requeued = docs.Get(user_id, existing->id);
     if (!requeued.ok()) return requeued.status();
     (void)queue_.Cancel(existing->job_id);  // a worker holding it stops at its next renewal
-    BD_RETURN_IF_ERROR(Enqueue(job_id, existing->id, user_id));
+    if (Status s = Enqueue(job_id, existing->id, user_id); !s.ok()) {
+      // Not left queued for a job that does not exist: failed, with the reason, and it can be
+      // reprocessed again. (A process that dies right here leaves it queued: EnqueueOrphans.)
+      (void)docs.MarkAttemptFailed(existing->id, job_id, 0, "the document could not be queued: " + s.message(), true,
+                                   clock_.NowMillis());
+      return s;
+    }
     return AcceptedUpload{std::move(*requeued), false};
   }
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
@@ -115,6 +121,25 @@ Status IngestService::Delete(const std::string& user_id, const std::string& id) 
   }
   PublishEvent(realtime::EventType::kDeleted, user_id, id);
   return Status::Ok();
+}
+
+Result<int> IngestService::EnqueueOrphans(int64_t age_ms) {
+  constexpr int kBatch = 500;
+  auto queued = store_.documents().ListQueuedBefore(clock_.NowMillis() - age_ms, kBatch);
+  if (!queued.ok()) return queued.status();
+  int enqueued = 0;
+  for (const store::Document& d : *queued) {
+    auto job = queue_.Get(d.job_id);
+    if (job.ok()) continue;
+    if (job.status().code() != StatusCode::kNotFound) return job.status();
+    if (Status s = Enqueue(d.job_id, d.id, d.user_id); !s.ok()) {
+      if (s.code() == StatusCode::kConflict) continue;  // another process did it meanwhile
+      return s;
+    }
+    log_.Warn("queued a document that had no job", {{"document_id", d.id}, {"job_id", d.job_id}});
+    ++enqueued;
+  }
+  return enqueued;
 }
 
 namespace {

@@ -50,6 +50,13 @@ class IngestService {
   // renewal and its results are discarded) and the blob when no other document uses it.
   Status Delete(const std::string& user_id, const std::string& id);
 
+  // Gives every document queued for longer than `age_ms` without a job in the queue its job
+  // (the process that queued it died between writing the document and enqueueing the job, or
+  // the queue refused it then). Answers how many were enqueued. Runs at start and periodically;
+  // safe in several processes at once (job ids are the documents' own, a second enqueue of the
+  // same id is a conflict and skipped).
+  Result<int> EnqueueOrphans(int64_t age_ms);
+
  private:
   Status Enqueue(const std::string& job_id, const std::string& document_id, const std::string& user_id);
 

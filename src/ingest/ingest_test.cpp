@@ -8,7 +8,10 @@
 #include "ingest/ingest_service.hpp"
 #include "ingest/job_process.hpp"
 #include "ingest/lease_keeper.hpp"
+#include "ingest/worker.hpp"
+#include "blob/blob_store.hpp"
 #include "queue/sqlite/sqlite_queue.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "testutil/testutil.hpp"
 
 #include <chrono>
@@ -55,6 +58,51 @@ TEST(LeaseKeeper, KeepsALeaseAliveThroughSlowWorkAndReportsItsLoss) {
   reclaimed = (*queue)->ReclaimExpired();
   ASSERT_TRUE(reclaimed.ok());
   EXPECT_EQ((*queue)->Get((*next)->id)->state, queue::JobState::kDelayed);
+  std::fclose(sink);
+}
+
+TEST(IngestService, ADocumentQueuedWithoutItsJobGetsItBack) {
+  // What a process that died between writing a document and enqueueing its job (an upload, or
+  // a reprocess) leaves behind: a queued document naming a job the queue does not have.
+  testutil::TempDir dir;
+  testutil::FakeClock clock;
+  IdGenerator ids(clock);
+  auto store = store::OpenSqliteStore({dir.File("t.db")});
+  auto queue = queue::OpenSqliteQueue(dir.File("queue.db"), clock);
+  auto blobs = blob::OpenFsBlobStore(dir.File("blobs"));
+  ASSERT_TRUE(store.ok() && queue.ok() && blobs.ok());
+  std::FILE* sink = std::fopen("/dev/null", "w");
+  Logger log(sink);
+  IngestService ingest(**store, **blobs, **queue, clock, ids, IngestConfig{}, log);
+  store::User u{ids.New("usr"), "a@example.com", "hash", clock.NowMillis()};
+  ASSERT_TRUE((*store)->users().Create(u).ok());
+  store::Document d;
+  d.id = ids.New("doc");
+  d.user_id = u.id;
+  d.filename = "a.txt";
+  d.content_type = "text/plain";
+  d.sha256 = "ab";
+  d.job_id = ids.New("job");
+  d.created_at = d.updated_at = clock.NowMillis();
+  ASSERT_TRUE((*store)->documents().Create(d).ok());
+  // A document with its job is left alone.
+  store::Document fine = d;
+  fine.id = ids.New("doc");
+  fine.sha256 = "cd";
+  fine.job_id = ids.New("job");
+  ASSERT_TRUE((*store)->documents().Create(fine).ok());
+  queue::JobOptions o;
+  o.id = fine.job_id;
+  ASSERT_TRUE((*queue)->Enqueue(kFileProcessJob, FileJobPayload(fine.id, u.id), o).ok());
+
+  EXPECT_EQ(*ingest.EnqueueOrphans(60000), 0) << "too recent: an upload may be between its two writes";
+  clock.Advance(61000);
+  EXPECT_EQ(*ingest.EnqueueOrphans(60000), 1);
+  auto job = (*queue)->Get(d.job_id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->state, queue::JobState::kWaiting);
+  EXPECT_EQ(job->payload, FileJobPayload(d.id, u.id));
+  EXPECT_EQ(*ingest.EnqueueOrphans(60000), 0) << "once";
   std::fclose(sink);
 }
 

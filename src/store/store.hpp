@@ -307,6 +307,10 @@ class DocumentRepository {
   virtual Result<Document> Delete(const std::string& user_id, const std::string& id) = 0;
   // How many documents (of any user) keep the blob `sha256` alive.
   virtual Result<int64_t> CountBySha(const std::string& sha256) = 0;
+  // Queued documents of every user last changed before `updated_before`, oldest first, at most
+  // `limit`: for the check that each one's job exists (a process that died between writing the
+  // document and enqueueing its job leaves one without).
+  virtual Result<std::vector<Document>> ListQueuedBefore(int64_t updated_before, int limit) = 0;
   // One chunk of a user's document by ordinal. NotFound when either is missing or not the user's.
   virtual Result<StoredChunk> GetChunk(const std::string& user_id, const std::string& document_id, int ordinal) = 0;
   // In ordinal order. NotFound when the document is not the user's.

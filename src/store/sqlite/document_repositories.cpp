@@ -260,6 +260,20 @@ Result<int64_t> SqliteDocuments::CountBySha(const std::string& sha256) {
   return q.Int(0);
 }
 
+Result<std::vector<Document>> SqliteDocuments::ListQueuedBefore(int64_t updated_before, int limit) {
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare("SELECT " DOCUMENT_COLUMNS " FROM documents WHERE status = 'queued' AND updated_at < ? "
+                              "ORDER BY updated_at LIMIT ?");
+  q.Bind(1, updated_before).Bind(2, int64_t{limit});
+  std::vector<Document> out;
+  for (;;) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    out.push_back(ReadDocument(q));
+  }
+}
+
 Result<StoredChunk> SqliteDocuments::GetChunk(const std::string& user_id, const std::string& document_id,
                                               int ordinal) {
   auto conn = pool_.Acquire();

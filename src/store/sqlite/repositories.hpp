@@ -112,6 +112,7 @@ class SqliteDocuments final : public DocumentRepository {
   Status AddEmbeddingUsage(const std::string& id, const std::string& job_id, int64_t tokens, double cost_usd) override;
   Result<Document> Delete(const std::string& user_id, const std::string& id) override;
   Result<int64_t> CountBySha(const std::string& sha256) override;
+  Result<std::vector<Document>> ListQueuedBefore(int64_t updated_before, int limit) override;
   Result<StoredChunk> GetChunk(const std::string& user_id, const std::string& document_id, int ordinal) override;
   Result<Page<StoredChunk>> ListChunks(const std::string& user_id, const std::string& document_id,
                                        const PageRequest& page) override;
