@@ -21,6 +21,9 @@ void WriteDocument(JsonWriter& w, const store::Document& d) {
   if (d.finished_at) w.Timestamp(*d.finished_at);
   else w.Null();
   w.Key("embedding_tokens").Int(d.embedding_tokens).Key("embedding_cost_usd").Double(d.embedding_cost_usd);
+  w.Key("note");
+  if (d.note.empty()) w.Null();
+  else w.String(d.note);
   w.EndObject();
 }
 

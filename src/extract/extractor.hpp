@@ -57,6 +57,11 @@ class PageSink {
  public:
   virtual ~PageSink() = default;
   virtual Status OnPage(int page_number, int page_count, std::string_view utf8_text) = 0;
+  // The page about to be sent was read by OCR, with Tesseract's mean word confidence (0..100).
+  virtual void OnOcr(int page_number, int mean_confidence) {
+    (void)page_number;
+    (void)mean_confidence;
+  }
 };
 
 class Extractor {

@@ -85,6 +85,7 @@ class ImageExtractor final : public Extractor {
                          : page.status();
       }
       pix.reset();
+      sink.OnOcr(i + 1, page->mean_confidence);
       BD_RETURN_IF_ERROR(sink.OnPage(i + 1, pages, page->text));
     }
     return Status::Ok();

@@ -137,12 +137,15 @@ class PdfExtractor final : public Extractor {
       // A blank page (no text layer, nothing drawn) is known from a thumbnail and not read by
       // OCR: a PDF of 5,000 blank pages ends in seconds, not hours.
       if (page && !UsableText(text) && !LooksBlank(*page)) {
-        Result<std::string> read = ReadByOcr(*page, limits);
+        Result<OcrPage> read = ReadByOcr(*page, limits);
         if (!read.ok()) {
           return Status(read.status().code(), "page " + std::to_string(i + 1) + ": " + read.status().message());
         }
         // Keep the text layer when OCR finds less (a page with a few typed words and no scan).
-        if (read->size() > text.size()) text = std::move(*read);
+        if (read->text.size() > text.size()) {
+          text = std::move(read->text);
+          sink.OnOcr(i + 1, read->mean_confidence);
+        }
       }
       BD_RETURN_IF_ERROR(sink.OnPage(i + 1, count, text));
     }
@@ -173,7 +176,7 @@ class PdfExtractor final : public Extractor {
     return ink * 2000 < static_cast<int64_t>(w) * h;
   }
 
-  Result<std::string> ReadByOcr(const poppler::page& page, const ExtractLimits& limits) {
+  Result<OcrPage> ReadByOcr(const poppler::page& page, const ExtractLimits& limits) {
     if (!engine_) {
       Result<std::unique_ptr<OcrEngine>> engine = OcrEngine::Open(ocr_);
       if (!engine.ok()) return engine.status();
@@ -199,8 +202,7 @@ class PdfExtractor final : public Extractor {
     Result<OcrPage> read = engine_->ReadGray(reinterpret_cast<const uint8_t*>(image.const_data()), image.width(),
                                              image.height(), image.bytes_per_row(), static_cast<int>(dpi),
                                              limits.ocr_page_timeout_seconds);
-    if (!read.ok()) return read.status();
-    return std::move(read->text);
+    return read;
   }
 
   OcrOptions ocr_;

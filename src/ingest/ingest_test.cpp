@@ -211,6 +211,11 @@ TEST(JobProtocol, DecodesEachMessageAndRejectsGarbage) {
   EXPECT_EQ(DecodeJobMessage(R"({"t":"page","page":7,"pages":9})")->page, 7);
   EXPECT_EQ(DecodeJobMessage(R"({"t":"error","reason":"encrypted"})")->reason, "encrypted");
   EXPECT_EQ(DecodeJobMessage(R"({"t":"done","pages":2,"chars":5,"chunks":1})")->chunks, 1);
+  EXPECT_EQ(DecodeJobMessage(R"({"t":"done","pages":2,"chars":5,"chunks":1})")->ocr_confidence, 100);
+  auto ocr = DecodeJobMessage(R"({"t":"done","pages":2,"chars":5,"chunks":1,"ocr_pages":2,"ocr_confidence":41})");
+  ASSERT_TRUE(ocr.has_value());
+  EXPECT_EQ(ocr->ocr_pages, 2);
+  EXPECT_EQ(ocr->ocr_confidence, 41);
   EXPECT_FALSE(DecodeJobMessage(R"({"t":"chunk","ordinal":"x"})").has_value());
   EXPECT_FALSE(DecodeJobMessage(R"({"t":"nope"})").has_value());
   EXPECT_FALSE(DecodeJobMessage("{").has_value());

@@ -41,7 +41,14 @@ class Out {
 class Collect final : public extract::PageSink {
  public:
   Collect(chunk::DocumentText& doc, Out& out) : doc_(doc), out_(out) {}
+  void OnOcr(int, int mean_confidence) override { ocr_confidence_ = mean_confidence; }
   Status OnPage(int page_number, int page_count, std::string_view text) override {
+    if (ocr_confidence_ >= 0) {  // weighted by the page's text: a near-empty page says little
+      ++ocr_pages_;
+      ocr_weighted_ += static_cast<double>(ocr_confidence_) * static_cast<double>(text.size());
+      ocr_bytes_ += static_cast<double>(text.size());
+      ocr_confidence_ = -1;
+    }
     doc_.AddPage(page_number, text);
     page_count_ = std::max(page_count_, std::max(page_count, page_number));
     out_.Line("{\"t\":\"page\",\"page\":" + std::to_string(page_number) + ",\"pages\":" + std::to_string(page_count) + "}",
@@ -49,11 +56,17 @@ class Collect final : public extract::PageSink {
     return Status::Ok();
   }
   int page_count() const { return page_count_; }
+  int ocr_pages() const { return ocr_pages_; }
+  // Mean confidence of the OCR'd text, weighted by each page's text; 100 without any.
+  int ocr_confidence() const { return ocr_bytes_ > 0 ? static_cast<int>(ocr_weighted_ / ocr_bytes_ + 0.5) : 100; }
 
  private:
   chunk::DocumentText& doc_;
   Out& out_;
   int page_count_ = 0;
+  int ocr_confidence_ = -1;  // of the page about to be sent, when it was read by OCR
+  int ocr_pages_ = 0;
+  double ocr_weighted_ = 0, ocr_bytes_ = 0;
 };
 
 int64_t CountCodePoints(std::string_view s) {
@@ -102,7 +115,8 @@ int Run(const ExtractJobSpec& spec, const extract::InputFile& input, Out& out) {
   }
   out.Line("{\"t\":\"done\",\"pages\":" + std::to_string(pages.page_count()) +
                ",\"chars\":" + std::to_string(CountCodePoints(doc.text())) + ",\"chunks\":" + std::to_string(chunks.size()) +
-               "}",
+               ",\"ocr_pages\":" + std::to_string(pages.ocr_pages()) +
+               ",\"ocr_confidence\":" + std::to_string(pages.ocr_confidence()) + "}",
            true);
   return kJobExitOk;
 }
@@ -160,6 +174,8 @@ std::optional<JobMessage> DecodeJobMessage(std::string_view line) {
       m.pages = j.at("pages").get<int>();
       m.chars = j.at("chars").get<int64_t>();
       m.chunks = j.at("chunks").get<int64_t>();
+      m.ocr_pages = j.value("ocr_pages", 0);
+      m.ocr_confidence = j.value("ocr_confidence", 100);
     } else if (t == "error") {
       m.type = JobMessage::Type::kError;
       m.reason = j.at("reason").get<std::string>();

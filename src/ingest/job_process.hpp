@@ -8,7 +8,8 @@
 //   {"t":"stage","stage":"chunking"}
 //   {"t":"chunk","ordinal":0,"page_start":1,"page_end":1,"char_start":0,"char_end":498,"text":"..."}
 //                                        (and "context":"..." when the chunk has one)
-//   {"t":"done","pages":120,"chars":250000,"chunks":640}
+//   {"t":"done","pages":120,"chars":250000,"chunks":640,"ocr_pages":3,"ocr_confidence":91}
+//                                        (OCR'd pages and their mean confidence, 0..100)
 //   {"t":"error","reason":"the PDF is encrypted and needs a password"}
 // and exits with one of the codes below.
 #pragma once
@@ -51,6 +52,8 @@ struct JobMessage {
   chunk::Chunk chunk;
   int64_t chars = 0;
   int64_t chunks = 0;
+  int ocr_pages = 0;
+  int ocr_confidence = 100;
   std::string reason;
 };
 

@@ -35,6 +35,17 @@ constexpr int kEmbeddingProgress = 78;  // to 95 as batches finish
 constexpr int kIndexingProgress = 96;
 constexpr size_t kEmbedBatch = 64;
 
+// Tesseract's mean word confidence on good scans is 80-96; text it cannot read (a script whose
+// data is not installed, mirrored or garbled pages) comes out near 50 and is gibberish.
+constexpr int kLowOcrConfidence = 60;
+
+std::string OcrNote(int ocr_pages, int confidence, const std::string& languages) {
+  if (ocr_pages == 0 || confidence >= kLowOcrConfidence) return "";
+  return "OCR read " + std::to_string(ocr_pages) + (ocr_pages == 1 ? " page" : " pages") + " with low confidence (" +
+         std::to_string(confidence) + " of 100): the text may be wrong. The scan may be in a language other than " +
+         languages + " (see --ocr-languages) or of poor quality";
+}
+
 }  // namespace
 
 std::string FileJobPayload(const std::string& document_id, const std::string& user_id) {
@@ -53,6 +64,8 @@ struct Worker::Outcome {
   double extract_seconds = 0;
   double chunk_seconds = 0;
   int64_t embedding_tokens = 0;  // what the embedder counted for the texts it was sent
+  int ocr_pages = 0;
+  int ocr_confidence = 100;
 };
 
 Worker::Worker(WorkerDeps deps, const IngestConfig& config, std::string worker_id)
@@ -268,6 +281,8 @@ Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Docume
           done = true;
           out.pages = m->pages;
           out.chars = m->chars;
+          out.ocr_pages = m->ocr_pages;
+          out.ocr_confidence = m->ocr_confidence;
           break;
         case JobMessage::Type::kError:
           out.reason = m->reason;
@@ -390,6 +405,8 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
                                 ? static_cast<double>(out.embedding_tokens) * d_.embedding_price_per_million / 1e6
                                 : 0.0;
         (void)docs.AddEmbeddingUsage(doc.id, job.id, out.embedding_tokens, cost);
+        if (std::string note = OcrNote(out.ocr_pages, out.ocr_confidence, config_.ocr_languages); !note.empty())
+          (void)docs.SetNote(doc.id, job.id, note);
         e.type = IngestEvent::Type::kReady;
         e.pages = out.pages;
         e.chunks = static_cast<int64_t>(out.chunks.size());

@@ -121,6 +121,7 @@ struct Document {
   std::optional<int64_t> finished_at;  // when it became ready or failed
   int64_t embedding_tokens = 0;        // tokens its chunks cost the embedder (cached texts cost none)
   double embedding_cost_usd = 0;       // estimated: tokens x the configured price (0 for the local embedder)
+  std::string note;  // what a reader should know about the text ("OCR read it poorly ..."); cleared by a reprocess
 };
 
 struct DocumentProgress {
@@ -311,6 +312,8 @@ class DocumentRepository {
   // `limit`: for the check that each one's job exists (a process that died between writing the
   // document and enqueueing its job leaves one without).
   virtual Result<std::vector<Document>> ListQueuedBefore(int64_t updated_before, int limit) = 0;
+  // Sets the document's note while it belongs to job `job_id` (NotFound otherwise).
+  virtual Status SetNote(const std::string& id, const std::string& job_id, const std::string& note) = 0;
   // One chunk of a user's document by ordinal. NotFound when either is missing or not the user's.
   virtual Result<StoredChunk> GetChunk(const std::string& user_id, const std::string& document_id, int ordinal) = 0;
   // In ordinal order. NotFound when the document is not the user's.

@@ -86,6 +86,14 @@ describe('extraction', () => {
       const hits = expected.filter((w) => found.has(w)).length;
       assert.ok(hits / expected.length >= 0.95, `page ${p}: ${hits} of ${expected.length} words`);
     }
+    assert.equal(doc.note, null, 'a clean scan reads with high confidence');
+
+    // The same scan mirrored: OCR reads gibberish, and the document says so rather than
+    // passing it off as text.
+    const mirrored = scannedPdf(makePdf([pages[0]], { fontSize: 12, leading: 16 }), tempDir(), { mirrored: true });
+    const up2 = await uploadOk(url, token, mirrored, 'mirrored.pdf');
+    const doc2 = await waitReady(url, token, up2.document_id, { server, timeoutMs: 120000 });
+    assert.match(doc2.note ?? '', /^OCR read 1 page with low confidence \(\d+ of 100\): the text may be wrong\. .*eng/, JSON.stringify(doc2));
   });
 
   test('images, HTML, RTF and legacy-encoded text become ready with their text', async () => {

@@ -117,8 +117,9 @@ function readPgm(buf) {
 
 // Renders each page of `pdf` (a Buffer) at `dpi` with pdftoppm and returns a PDF of the same
 // page size whose pages are only those pictures (Flate-compressed 8-bit gray), no text: what a
-// scanner makes of the printed document.
-export function scannedPdf(pdf, dir, { dpi = 200 } = {}) {
+// scanner makes of the printed document. `mirrored`: each picture drawn flipped left to right
+// (text OCR cannot read: it comes out as gibberish with low confidence).
+export function scannedPdf(pdf, dir, { dpi = 200, mirrored = false } = {}) {
   const src = path.join(dir, 'typed.pdf');
   fs.writeFileSync(src, pdf);
   execFileSync('pdftoppm', ['-r', String(dpi), '-gray', src, path.join(dir, 'page')]);
@@ -132,7 +133,9 @@ export function scannedPdf(pdf, dir, { dpi = 200 } = {}) {
   pages.forEach((p, i) => {
     const w = (p.width * 72) / dpi;
     const h = (p.height * 72) / dpi;
-    const content = `q ${w.toFixed(2)} 0 0 ${h.toFixed(2)} 0 0 cm /Im1 Do Q\n`;
+    const content = mirrored
+      ? `q ${(-w).toFixed(2)} 0 0 ${h.toFixed(2)} ${w.toFixed(2)} 0 cm /Im1 Do Q\n`
+      : `q ${w.toFixed(2)} 0 0 ${h.toFixed(2)} 0 0 cm /Im1 Do Q\n`;
     objects[pageObj(i)] =
       `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${w.toFixed(2)} ${h.toFixed(2)}] ` +
       `/Resources << /XObject << /Im1 ${pageObj(i) + 2} 0 R >> >> /Contents ${pageObj(i) + 1} 0 R >>`;

@@ -9,7 +9,7 @@ namespace {
 
 #define DOCUMENT_COLUMNS                                                                                     \
   "user_id, id, filename, content_type, size_bytes, sha256, status, stage, progress, page, pages, chunk_count, " \
-  "text_chars, attempts, error, job_id, created_at, updated_at, finished_at, embedding_tokens, embedding_cost_usd"
+  "text_chars, attempts, error, job_id, created_at, updated_at, finished_at, embedding_tokens, embedding_cost_usd, note"
 
 Document ReadDocument(const Statement& q) {
   Document d;
@@ -34,6 +34,7 @@ Document ReadDocument(const Statement& q) {
   d.finished_at = q.OptionalInt(18);
   d.embedding_tokens = q.Int(19);
   d.embedding_cost_usd = q.Double(20);
+  d.note = q.Text(21);
   return d;
 }
 
@@ -115,7 +116,7 @@ Status SqliteDocuments::Requeue(const std::string& user_id, const std::string& i
                                 int64_t now) {
   auto conn = pool_.Acquire();
   BD_RETURN_IF_ERROR(conn->Prepare("UPDATE documents SET status = 'queued', stage = '', progress = 0, page = 0, "
-                                   "attempts = 0, error = '', job_id = ?1, updated_at = ?2, finished_at = NULL "
+                                   "attempts = 0, error = '', note = '', job_id = ?1, updated_at = ?2, finished_at = NULL "
                                    "WHERE user_id = ?3 AND id = ?4")
                          .Bind(1, job_id)
                          .Bind(2, now)
@@ -258,6 +259,13 @@ Result<int64_t> SqliteDocuments::CountBySha(const std::string& sha256) {
   Result<bool> row = q.Step();
   if (!row.ok()) return row.status();
   return q.Int(0);
+}
+
+Status SqliteDocuments::SetNote(const std::string& id, const std::string& job_id, const std::string& note) {
+  auto conn = pool_.Acquire();
+  BD_RETURN_IF_ERROR(
+      conn->Prepare("UPDATE documents SET note = ? WHERE id = ? AND job_id = ?").Bind(1, note).Bind(2, id).Bind(3, job_id).Run());
+  return Changed(*conn);
 }
 
 Result<std::vector<Document>> SqliteDocuments::ListQueuedBefore(int64_t updated_before, int limit) {

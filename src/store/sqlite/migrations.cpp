@@ -232,6 +232,10 @@ ALTER TABLE chunks ADD COLUMN user_id TEXT NOT NULL DEFAULT '';
 UPDATE chunks SET user_id = coalesce((SELECT d.user_id FROM documents d WHERE d.id = chunks.document_id), '');
 CREATE INDEX chunks_by_owner ON chunks(user_id, id);
 )sql"},
+      {12, "document notes", R"sql(
+-- What a reader of a ready document should know about its text (OCR that read poorly).
+ALTER TABLE documents ADD COLUMN note TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }

@@ -113,6 +113,7 @@ class SqliteDocuments final : public DocumentRepository {
   Result<Document> Delete(const std::string& user_id, const std::string& id) override;
   Result<int64_t> CountBySha(const std::string& sha256) override;
   Result<std::vector<Document>> ListQueuedBefore(int64_t updated_before, int limit) override;
+  Status SetNote(const std::string& id, const std::string& job_id, const std::string& note) override;
   Result<StoredChunk> GetChunk(const std::string& user_id, const std::string& document_id, int ordinal) override;
   Result<Page<StoredChunk>> ListChunks(const std::string& user_id, const std::string& document_id,
                                        const PageRequest& page) override;
