@@ -224,6 +224,8 @@ Result<std::unique_ptr<JobServer>> JobServer::Start(std::vector<std::string> arg
 
 JobServer::~JobServer() {
   ::close(sock_);
+  // It holds nothing to save, and one that stopped answering may be waiting on a stuck child.
+  ::kill(pid_, SIGKILL);
   int status;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }

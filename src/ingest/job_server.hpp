@@ -41,7 +41,7 @@ class JobServer {
   // Starts `argv` (normally {SelfExe(), "job-server"}) with only `env` ("NAME=value") as its
   // environment; "--socket-fd N" is appended.
   static Result<std::unique_ptr<JobServer>> Start(std::vector<std::string> argv, std::vector<std::string> env);
-  ~JobServer();  // closes the socket (the server exits) and reaps it
+  ~JobServer();  // closes the socket, kills the server (and with it a job still running) and reaps it
   JobServer(const JobServer&) = delete;
   JobServer& operator=(const JobServer&) = delete;
 

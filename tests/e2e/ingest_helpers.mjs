@@ -42,6 +42,7 @@ export const DOCUMENT_KEYS = [
   'finished_at',
   'id',
   'job_id',
+  'note',
   'page',
   'pages',
   'progress',
