@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <memory>
 #include <set>
 
 #include "chat/extractive_model.hpp"
@@ -7,6 +9,7 @@
 #include "queue/sqlite/sqlite_queue.hpp"
 #include "api/json_io.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+#include "testutil/faults.hpp"
 #include "testutil/testutil.hpp"
 
 namespace betterdev::api {
@@ -107,41 +110,115 @@ TEST(Errors, StatusMapsToOneHttpErrorEach) {
   EXPECT_EQ(limited.headers[0].value, "3");
 }
 
-TEST(OpenApi, DescribesEveryRouteTheRouterServes) {
-  testutil::TempDir dir;
-  auto db = store::OpenSqliteStore({dir.File("api.db")});
-  ASSERT_TRUE(db.ok());
+// Every service the API needs, over a store and a queue the test may wrap (testutil/faults.hpp).
+struct Harness {
+  explicit Harness(const std::string& dir) : dir_(dir) {}
+  // Builds the services over `store` and `queue` (nullptr: the real ones) and registers the API.
+  void Build(store::Store* store = nullptr, queue::JobQueue* queue = nullptr, std::FILE* log_to = stderr) {
+    auto d = store::OpenSqliteStore({dir_ + "/api.db"});
+    ASSERT_TRUE(d.ok());
+    db = std::move(*d);
+    auto b = blob::OpenFsBlobStore(dir_ + "/blobs");
+    ASSERT_TRUE(b.ok());
+    blobs = std::move(*b);
+    auto q = queue::OpenSqliteQueue(dir_ + "/queue.db", clock);
+    ASSERT_TRUE(q.ok());
+    real_queue = std::move(*q);
+    store::Store& st = store ? *store : *db;
+    queue::JobQueue& jq = queue ? *queue : *real_queue;
+    ac.argon2_memlimit_kib = 1024;
+    ac.argon2_opslimit = 1;
+    log = std::make_unique<Logger>(log_to, LogLevel::kInfo);
+    auth = std::make_unique<auth::AuthService>(st, clock, ids, ac);
+    conversations = std::make_unique<chat::ConversationService>(st, clock, ids);
+    ingest = std::make_unique<ingest::IngestService>(st, *blobs, jq, clock, ids, ic, *log);
+    search = std::make_unique<search::SearchService>(st, *embedder, sc);
+    auto tokenizer = index::Tokenizer::Open();
+    ASSERT_TRUE(tokenizer.ok());
+    chat = std::make_unique<chat::ChatService>(st, *search, chat::NewExtractiveModel(std::move(*tokenizer), nullptr),
+                                               chat::ModelPrices{}, ChatConfig{}, clock, ids, *log);
+    auto e = realtime::OpenSqliteEventLog(dir_ + "/events.db");
+    ASSERT_TRUE(e.ok());
+    events = std::move(*e);
+    hub = std::make_unique<realtime::EventHub>(*events, *log);
+    services = std::make_unique<Services>(Services{st, *auth, *conversations, *chat, *ingest, *search, *hub, tickets,
+                                                   metrics, *log, hc, ic, sc});
+    RegisterApi(router, *services);
+  }
+  http::Response Get(const std::string& path) {
+    auto m = router.Find(http::Method::kGet, path);
+    EXPECT_EQ(m.kind, http::RouteMatch::Kind::kFound) << path;
+    http::Request req;
+    return m.route->handler(req);
+  }
+
+  std::string dir_;
   SystemClock clock;
-  IdGenerator ids(clock);
+  IdGenerator ids{clock};
   AuthConfig ac;
-  ac.argon2_memlimit_kib = 1024;
-  ac.argon2_opslimit = 1;
-  auth::AuthService auth(**db, clock, ids, ac);
-  chat::ConversationService conversations(**db, clock, ids);
   MetricsRegistry metrics;
-  Logger log(stderr, LogLevel::kError);
   HttpConfig hc;
   IngestConfig ic;
-  auto blobs = blob::OpenFsBlobStore(dir.File("blobs"));
-  ASSERT_TRUE(blobs.ok());
-  auto queue = queue::OpenSqliteQueue(dir.File("queue.db"), clock);
-  ASSERT_TRUE(queue.ok());
-  ingest::IngestService ingest(**db, **blobs, **queue, clock, ids, ic, log);
-  std::unique_ptr<embed::Embedder> embedder = embed::NewLocalEmbedder(64);
   SearchConfig sc;
-  search::SearchService search(**db, *embedder, sc);
-  auto tokenizer = index::Tokenizer::Open();
-  ASSERT_TRUE(tokenizer.ok());
-  chat::ChatService chat(**db, search, chat::NewExtractiveModel(std::move(*tokenizer), nullptr), {}, ChatConfig{}, clock,
-                         ids, log);
-  auto events = realtime::OpenSqliteEventLog(dir.File("events.db"));
-  ASSERT_TRUE(events.ok());
-  realtime::EventHub hub(**events, log);
-  realtime::Tickets tickets(clock);
-  Services services{**db, auth, conversations, chat, ingest, search, hub, tickets, metrics, log, hc, ic, sc};
+  realtime::Tickets tickets{clock};
+  std::unique_ptr<store::Store> db;
+  std::unique_ptr<blob::BlobStore> blobs;
+  std::unique_ptr<queue::JobQueue> real_queue;
+  std::unique_ptr<Logger> log;
+  std::unique_ptr<auth::AuthService> auth;
+  std::unique_ptr<chat::ConversationService> conversations;
+  std::unique_ptr<ingest::IngestService> ingest;
+  std::unique_ptr<embed::Embedder> embedder = embed::NewLocalEmbedder(64);
+  std::unique_ptr<search::SearchService> search;
+  std::unique_ptr<chat::ChatService> chat;
+  std::unique_ptr<realtime::EventLog> events;
+  std::unique_ptr<realtime::EventHub> hub;
+  std::unique_ptr<Services> services;
   http::Router router;
-  RegisterApi(router, services);
+};
 
+TEST(Readyz, NamesTheDependencyThatDoesNotAnswerAndLogsTheDetail) {
+  testutil::TempDir dir;
+  Harness h(dir.path());
+  auto real = store::OpenSqliteStore({dir.File("api.db")});
+  ASSERT_TRUE(real.ok());
+  auto real_queue = queue::OpenSqliteQueue(dir.File("queue.db"), h.clock);
+  ASSERT_TRUE(real_queue.ok());
+  testutil::Faults faults;
+  testutil::FaultyStore store(**real, faults);
+  testutil::FaultyQueue queue(**real_queue, faults);
+  std::FILE* log = std::tmpfile();
+  h.Build(&store, &queue, log);
+  EXPECT_EQ(h.Get("/readyz").status, 200);
+
+  faults.Arm("store.Ping", Status::Unavailable("unable to open /srv/secret-path/betterdev.db: disk I/O error"));
+  http::Response r = h.Get("/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("not ready: the store does not answer"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("secret-path"), std::string::npos) << "no detail for anonymous callers: " << r.body;
+
+  faults.Arm("queue.Counts", Status::Unavailable("queue.db: database is locked by pid 4242"));
+  r = h.Get("/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("not ready: the job queue does not answer"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("4242"), std::string::npos) << r.body;
+
+  EXPECT_EQ(h.Get("/readyz").status, 200) << "ready again once they answer";
+  h.log.reset();  // flushed
+  std::rewind(log);
+  std::string logged;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, log)) > 0;) logged.append(buf, n);
+  std::fclose(log);
+  EXPECT_NE(logged.find("secret-path/betterdev.db: disk I/O error"), std::string::npos) << logged;
+  EXPECT_NE(logged.find("locked by pid 4242"), std::string::npos) << logged;
+}
+
+TEST(OpenApi, DescribesEveryRouteTheRouterServes) {
+  testutil::TempDir dir;
+  Harness h(dir.path());
+  h.Build();
+  http::Router& router = h.router;
   auto m = router.Find(http::Method::kGet, "/openapi.json");
   ASSERT_EQ(m.kind, http::RouteMatch::Kind::kFound);
   http::Request req;
