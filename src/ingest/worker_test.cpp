@@ -1,6 +1,11 @@
 // The worker's error paths, with the store and the queue failing on demand (testutil/faults.hpp)
-// and the real job server (`betterdev job-server`, built beside this test) reading the files.
+// and the real job server reading the files: this test binary is its own job server (its main,
+// at the end, serves when started as "<binary> job-server --socket-fd N", as the worker starts
+// `betterdev job-server`), so the tests need no other build.
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string_view>
 
 #include <atomic>
 #include <chrono>
@@ -10,6 +15,7 @@
 
 #include "blob/blob_store.hpp"
 #include "embed/embedder.hpp"
+#include "ingest/child_process.hpp"
 #include "ingest/ingest_service.hpp"
 #include "ingest/worker.hpp"
 #include "queue/sqlite/sqlite_queue.hpp"
@@ -45,7 +51,7 @@ class WorkerFaults : public ::testing::Test {
     ingest = std::make_unique<IngestService>(*store, *blobs, *queue, clock, ids, config, *log);
     worker = std::make_unique<Worker>(
         WorkerDeps{*store, *blobs, *queue, events, clock, *log, *embedder, 0.0,
-                   [] { return JobServer::Start({BETTERDEV_BINARY, "job-server"}, {"OMP_THREAD_LIMIT=1"}); }},
+                   [] { return JobServer::Start({SelfExe(), "job-server"}, {"OMP_THREAD_LIMIT=1"}); }},
         config, "w1");
     ASSERT_TRUE(worker->Start().ok());
     store::User u{ids.New("usr"), "a@example.com", "hash", clock.NowMillis()};
@@ -152,3 +158,11 @@ TEST_F(WorkerFaults, AStoreErrorReadingTheDocumentRetriesTheJob) {
 
 }  // namespace
 }  // namespace betterdev::ingest
+
+// GoogleTest's main, and the job server's when the worker under test starts this binary as one.
+int main(int argc, char** argv) {
+  if (argc == 4 && std::string_view(argv[1]) == "job-server" && std::string_view(argv[2]) == "--socket-fd")
+    return betterdev::ingest::RunJobServer(std::atoi(argv[3]));
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
