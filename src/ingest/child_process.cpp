@@ -40,8 +40,8 @@ Result<Child> Fork(const ChildOptions& options, Body&& body) {
   std::vector<int> keep = options.keep_fds;
   std::sort(keep.begin(), keep.end());
   uint64_t as_limit = options.address_space_limit_bytes;
-#if defined(__SANITIZE_ADDRESS__)
-  as_limit = 0;  // ASan reserves terabytes of address space for its shadow memory
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  as_limit = 0;  // ASan and TSan reserve terabytes of address space for their shadow memory
 #endif
   const pid_t parent = ::getpid();
   pid_t pid = ::fork();

@@ -13,7 +13,7 @@
 namespace betterdev::ingest {
 
 struct ChildOptions {
-  uint64_t address_space_limit_bytes = 0;  // RLIMIT_AS; 0 = none (always none under AddressSanitizer)
+  uint64_t address_space_limit_bytes = 0;  // RLIMIT_AS; 0 = none (always none under ASan and TSan)
   std::vector<std::string> extra_env;      // "NAME=value", added to this process's environment
   bool clear_env = false;                  // true: `extra_env` is the whole environment
   int nice = 0;                            // added to the child's niceness (lower CPU priority)
