@@ -29,7 +29,7 @@ void BM_QueueRoundTrip(benchmark::State& state) {
   auto q = OpenOrDie(dir, clock, state.range(0) != 0);
   for (auto _ : state) {
     auto id = q->Enqueue("NOOP", "{}", {});
-    auto job = q->Lease("bench", 30000);
+    auto job = q->Lease("bench", 30000, LeaseFilter::kAny);
     if (!id.ok() || !job.ok() || !*job || !q->Complete(**job).ok()) state.SkipWithError("queue call failed");
   }
   state.SetItemsProcessed(state.iterations());
@@ -56,7 +56,7 @@ void BM_QueueDrain(benchmark::State& state) {
       JobQueue& q = own.empty() ? *producer : *own[static_cast<size_t>(c)];
       threads.emplace_back([&q, &errors] {
         for (;;) {
-          auto job = q.Lease("bench", 30000);
+          auto job = q.Lease("bench", 30000, LeaseFilter::kAny);
           if (!job.ok()) ++errors;
           if (!job.ok() || !*job) return;
           if (!q.Complete(**job).ok()) ++errors;

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -228,11 +229,17 @@ int Worker(const Invocation& inv) {
   std::snprintf(id_buf, sizeof id_buf, "w%d-%d", inv.worker_index, static_cast<int>(::getpid()));
   const std::string id = id_buf;  // (string concatenation here trips GCC 12's -Wrestrict false positive)
   std::unique_ptr<embed::Embedder> embedder = MakeEmbedder(c.search, false);
-  ingest::Worker worker({*backends->store, *backends->blobs, *backends->queue, *events, clock, log, *embedder,
-                         c.search.embedding_price,
-                         [] { return ingest::JobServer::Start({ingest::SelfExe(), "job-server"}, JobServerEnvironment()); }},
-                        c.ingest, id);
+  const ingest::WorkerDeps deps{*backends->store, *backends->blobs, *backends->queue, *events, clock, log, *embedder,
+                                c.search.embedding_price,
+                                [] { return ingest::JobServer::Start({ingest::SelfExe(), "job-server"}, JobServerEnvironment()); }};
+  // The main lane takes any job and is woken when one is enqueued; the spare lane takes only
+  // jobs of users with nothing running, looking at least once a second.
+  ingest::Worker worker(deps, c.ingest, id);
+  IngestConfig spare_config = c.ingest;
+  spare_config.poll_ms = std::max(spare_config.poll_ms, 1000);
+  ingest::Worker spare(deps, spare_config, id + "-spare", queue::LeaseFilter::kIdleGroups);
   auto sandbox = worker.Start();
+  if (sandbox.ok()) sandbox = spare.Start();
   if (!sandbox.ok()) {
     log.Error("cannot start the job server", {{"error", sandbox.status().message()}});
     return 1;
@@ -241,7 +248,9 @@ int Worker(const Invocation& inv) {
   else if (sandbox::Readable(sandbox::ParserPolicy(), c.data_dir))
     log.Warn("the data directory lies where job processes may read (under /usr, /etc, ...): move it", {{"data_dir", c.data_dir}});
   log.Info("worker ready", {{"worker_id", id}, {"sandbox", c.ingest.sandbox ? *sandbox : "off"}});
+  std::thread spare_lane([&] { spare.Run(g_stop); });
   worker.Run(g_stop, inv.wake_fd);
+  spare_lane.join();
   log.Info("worker stopped", {{"worker_id", id}});
   return 0;
 }

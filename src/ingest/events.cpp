@@ -77,6 +77,7 @@ std::optional<IngestEvent> DecodeEvent(std::string_view line) {
 void FdEventSink::Publish(const IngestEvent& e) {
   std::string line = EncodeEvent(e);
   line.push_back('\n');
+  std::lock_guard lock(mu_);
   std::string_view rest(line);
   while (!rest.empty()) {
     ssize_t n = ::write(fd_, rest.data(), rest.size());

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,7 +84,8 @@ class TeeEventSink final : public EventSink {
   std::vector<EventSink*> sinks_;
 };
 
-// Writes each event as a line to a file descriptor (a pipe to the supervisor).
+// Writes each event as a line to a file descriptor (a pipe to the supervisor). Thread-safe: a
+// line is never interleaved with another's.
 class FdEventSink final : public EventSink {
  public:
   explicit FdEventSink(int fd) : fd_(fd) {}
@@ -91,6 +93,7 @@ class FdEventSink final : public EventSink {
 
  private:
   int fd_;
+  std::mutex mu_;
 };
 
 }  // namespace betterdev::ingest

@@ -16,6 +16,7 @@ Status IngestService::Enqueue(const std::string& job_id, const std::string& docu
   options.attempts = config_.job_attempts;
   options.backoff_ms = config_.job_backoff_ms;
   options.id = job_id;
+  options.group = user_id;  // users take turns at the workers
   // Published before the job exists: a worker may take it at once, and its first progress
   // must not reach clients before "queued".
   PublishEvent(realtime::EventType::kQueued, user_id, document_id);

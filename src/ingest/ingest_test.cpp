@@ -30,7 +30,7 @@ TEST(LeaseKeeper, KeepsALeaseAliveThroughSlowWorkAndReportsItsLoss) {
   const int64_t lease_ms = 300;
   LeaseKeeper keeper(**queue, log, lease_ms);
   ASSERT_TRUE((*queue)->Enqueue("FILE_PROCESS", "{}", {}).ok());
-  auto job = (*queue)->Lease("w1", lease_ms);
+  auto job = (*queue)->Lease("w1", lease_ms, queue::LeaseFilter::kAny);
   ASSERT_TRUE(job.ok() && job->has_value());
   keeper.Hold(**job);
   // Work four times longer than the lease, on this thread, which never renews anything.
@@ -38,7 +38,7 @@ TEST(LeaseKeeper, KeepsALeaseAliveThroughSlowWorkAndReportsItsLoss) {
   auto reclaimed = (*queue)->ReclaimExpired();
   ASSERT_TRUE(reclaimed.ok());
   EXPECT_TRUE(reclaimed->empty());
-  EXPECT_FALSE((*queue)->Lease("w2", lease_ms)->has_value()) << "no other worker can take it";
+  EXPECT_FALSE((*queue)->Lease("w2", lease_ms, queue::LeaseFilter::kAny)->has_value()) << "no other worker can take it";
   EXPECT_EQ((*queue)->Get((*job)->id)->state, queue::JobState::kActive);
   EXPECT_FALSE(keeper.lost());
   // Cancelled (its document deleted): the keeper notices at its next renewal.
@@ -49,7 +49,7 @@ TEST(LeaseKeeper, KeepsALeaseAliveThroughSlowWorkAndReportsItsLoss) {
 
   // Dropped: the lease is left to expire.
   ASSERT_TRUE((*queue)->Enqueue("FILE_PROCESS", "{}", {}).ok());
-  auto next = (*queue)->Lease("w1", lease_ms);
+  auto next = (*queue)->Lease("w1", lease_ms, queue::LeaseFilter::kAny);
   ASSERT_TRUE(next.ok() && next->has_value());
   keeper.Hold(**next);
   EXPECT_FALSE(keeper.lost()) << "a new job starts unlost";

@@ -68,10 +68,11 @@ struct Worker::Outcome {
   int ocr_confidence = 100;
 };
 
-Worker::Worker(WorkerDeps deps, const IngestConfig& config, std::string worker_id)
+Worker::Worker(WorkerDeps deps, const IngestConfig& config, std::string worker_id, queue::LeaseFilter filter)
     : d_(std::move(deps)),
       config_(config),
       worker_id_(std::move(worker_id)),
+      filter_(filter),
       lease_(d_.queue, d_.log, int64_t{config.lease_seconds} * 1000) {}
 
 Worker::~Worker() = default;
@@ -120,7 +121,7 @@ bool Worker::RunOnce(const std::atomic<bool>& stop) {
     last_reclaim_ = now;
     Reclaim();
   }
-  auto job = d_.queue.Lease(worker_id_, int64_t{config_.lease_seconds} * 1000);
+  auto job = d_.queue.Lease(worker_id_, int64_t{config_.lease_seconds} * 1000, filter_);
   if (!job.ok()) {
     d_.log.Warn("cannot lease a job", {{"error", job.status().message()}});
     return false;
@@ -190,7 +191,7 @@ void Worker::Process(const queue::Job& job, const std::atomic<bool>& stop) {
     (void)d_.queue.Complete(job);
     return;
   }
-  d_.log.Info("job started", {{"job_id", job.id}, {"document_id", doc_id}, {"attempt", job.attempts_made}});
+  d_.log.Info("job started", {{"job_id", job.id}, {"document_id", doc_id}, {"attempt", job.attempts_made}, {"worker_id", worker_id_}});
   Outcome outcome;
   auto path = d_.blobs.LocalPath(doc->sha256);
   if (!path.ok()) {

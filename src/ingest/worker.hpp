@@ -39,9 +39,13 @@ struct WorkerDeps {
   std::function<Result<std::unique_ptr<JobServer>>()> start_job_server;
 };
 
+// A worker process runs two: its main lane takes any job, its spare lane only jobs of users with
+// nothing running (queue::LeaseFilter::kIdleGroups), so one user's long jobs on every worker
+// never keep another user's small file waiting. Each has its own job server and lease keeper.
 class Worker {
  public:
-  Worker(WorkerDeps deps, const IngestConfig& config, std::string worker_id);
+  Worker(WorkerDeps deps, const IngestConfig& config, std::string worker_id,
+         queue::LeaseFilter filter = queue::LeaseFilter::kAny);
   ~Worker();
 
   // Starts the job server; answers the confinement it found ("landlock v7, seccomp").
@@ -70,6 +74,7 @@ class Worker {
   WorkerDeps d_;
   IngestConfig config_;
   std::string worker_id_;
+  queue::LeaseFilter filter_;
   std::unique_ptr<JobServer> job_server_;
   LeaseKeeper lease_;
   int64_t last_reclaim_ = 0;

@@ -24,11 +24,21 @@ namespace betterdev::queue {
 struct JobOptions {
   int attempts = 3;          // total tries, >= 1
   int64_t backoff_ms = 1000;  // retry n (n >= 1) waits backoff_ms * 2^(n-1)
-  int priority = 0;           // smaller runs first (BullMQ's convention); ties: oldest first
+  int priority = 0;           // smaller runs first within its group (BullMQ's convention); ties: oldest first
   int64_t delay_ms = 0;       // not leased before now + delay_ms
   // The job's id when the caller needs it before the job exists (BullMQ's jobId), e.g. to
   // record it next to the job's subject first; empty: the queue makes one. Conflict if taken.
   std::string id;
+  // Whom the job is for (the ingest service names the user). Groups take turns: see Lease.
+  std::string group;
+};
+
+// Which jobs a Lease may take.
+enum class LeaseFilter {
+  kAny,
+  // Only jobs of groups with no job running: a worker's spare lane takes these, so a group
+  // whose long jobs fill every worker cannot keep another group waiting.
+  kIdleGroups,
 };
 
 enum class JobState { kWaiting, kDelayed, kActive, kCompleted, kFailed };
@@ -86,10 +96,13 @@ class JobQueue {
   // negative backoff or delay.
   virtual Result<std::string> Enqueue(std::string_view name, std::string_view payload, const JobOptions& options) = 0;
 
-  // Takes the most urgent job that is due and not leased, counts an attempt, and leases it for
-  // `lease_ms` (> 0) under a fresh token. nullopt when nothing is due. Atomic: two workers (also
-  // in two processes) never get the same lease.
-  virtual Result<std::optional<Job>> Lease(std::string_view worker_id, int64_t lease_ms) = 0;
+  // Takes a due job that is not leased, counts an attempt, and leases it for `lease_ms` (> 0)
+  // under a fresh token. nullopt when nothing (that `filter` allows) is due. Atomic: two workers
+  // (also in two processes) never get the same lease. Fair between groups: the job comes from
+  // the group with the fewest running jobs, among those the one served least recently; within
+  // the group, the most urgent (priority, then age). So priorities order one group's jobs, and
+  // a group with many jobs gets turns, not the whole queue.
+  virtual Result<std::optional<Job>> Lease(std::string_view worker_id, int64_t lease_ms, LeaseFilter filter) = 0;
 
   // The following take the job as leased. They answer NotFound when the lease was lost
   // (expired and taken again, or the job was cancelled): the worker must stop and discard.

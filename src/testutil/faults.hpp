@@ -167,9 +167,9 @@ class FaultyQueue final : public queue::JobQueue {
     BD_FAULT("queue.Enqueue");
     return q_.Enqueue(name, payload, o);
   }
-  Result<std::optional<queue::Job>> Lease(std::string_view worker_id, int64_t lease_ms) override {
+  Result<std::optional<queue::Job>> Lease(std::string_view worker_id, int64_t lease_ms, queue::LeaseFilter filter) override {
     BD_FAULT("queue.Lease");
-    return q_.Lease(worker_id, lease_ms);
+    return q_.Lease(worker_id, lease_ms, filter);
   }
   Status Extend(const queue::Job& job, int64_t lease_ms) override {
     BD_FAULT("queue.Extend");

@@ -147,17 +147,51 @@ describe('a provider slower than the job lease', () => {
     assert.equal(server.logLines().filter((l) => l.msg === 'document ready' && l.document_id === up.document_id).length, 1);
   });
 
+  test("one user's long jobs on every worker do not keep another user's small file waiting", async () => {
+    const a = await registerAndLogin(server.url);
+    const b = await registerAndLogin(server.url);
+    // User a's documents are slow: the provider holds their embeddings until released.
+    stand.holdMatching(/LONGJOB/);
+    try {
+      const long = [];
+      for (let i = 0; i < 3; i++) {
+        const text = `LONGJOB number ${i}: a report that takes its time to embed.`;
+        long.push((await uploadOk(server.url, a.token, Buffer.from(text), `long-${i}.txt`)).document_id);
+      }
+      // Both workers are busy with a's documents; the third waits.
+      await eventually(async () => {
+        const docs = await Promise.all(long.map((id) => api(server.url, 'GET', `/v1/documents/${id}`, { token: a.token })));
+        return docs.filter((d) => d.json.status === 'processing').length === 2;
+      }, { timeoutMs: 30000, what: "two of a's documents processing" });
+      const started = Date.now();
+      const small = await uploadOk(server.url, b.token, Buffer.from('A short note from another user.'), 'note.txt');
+      const ready = await waitReady(server.url, b.token, small.document_id, { server, timeoutMs: 20000 });
+      assert.equal(ready.status, 'ready');
+      const waited = Date.now() - started;
+      // Taken by a spare lane, which never takes a job of a user with one running: a's third
+      // document is still queued.
+      const docs = await Promise.all(long.map((id) => api(server.url, 'GET', `/v1/documents/${id}`, { token: a.token })));
+      assert.deepEqual(docs.map((d) => d.json.status).sort(), ['processing', 'processing', 'queued'], `after ${waited} ms`);
+      const job = server.logLines().find((l) => l.msg === 'job started' && l.document_id === small.document_id);
+      assert.match(job?.worker_id ?? '', /-spare$/, JSON.stringify(job));
+    } finally {
+      stand.release();
+    }
+  });
+
   test('job processes get no secret: the job server runs with an empty environment', async () => {
     const workers = [...workerPids(server).values()];
     assert.equal(workers.length, 2);
     for (const worker of workers) {
       const servers = childrenOf(worker);
-      assert.equal(servers.length, 1, `worker ${worker} has its job server`);
-      const cmdline = fs.readFileSync(`/proc/${servers[0]}/cmdline`, 'latin1').split('\0');
-      assert.equal(cmdline[1], 'job-server');
-      const env = fs.readFileSync(`/proc/${servers[0]}/environ`, 'latin1').split('\0').filter(Boolean);
-      assert.ok(!env.some((e) => e.includes('sk-e2e-lease-secret') || e.startsWith('BETTERDEV_')), env.join(' '));
-      assert.ok(env.includes('OMP_THREAD_LIMIT=1'), env.join(' '));
+      assert.equal(servers.length, 2, `worker ${worker} has a job server per lane`);
+      for (const jobServer of servers) {
+        const cmdline = fs.readFileSync(`/proc/${jobServer}/cmdline`, 'latin1').split('\0');
+        assert.equal(cmdline[1], 'job-server');
+        const env = fs.readFileSync(`/proc/${jobServer}/environ`, 'latin1').split('\0').filter(Boolean);
+        assert.ok(!env.some((e) => e.includes('sk-e2e-lease-secret') || e.startsWith('BETTERDEV_')), env.join(' '));
+        assert.ok(env.includes('OMP_THREAD_LIMIT=1'), env.join(' '));
+      }
       // The worker itself holds the key (it calls the provider).
       const workerEnv = fs.readFileSync(`/proc/${worker}/environ`, 'latin1');
       assert.ok(workerEnv.includes('sk-e2e-lease-secret'));

@@ -1,7 +1,8 @@
 // A stand-in for an OpenAI-compatible embeddings API on loopback: POST /v1/embeddings answers
 // in the real wire format with deterministic vectors (words hashed into `dimensions`, so texts
 // sharing words are near), and can be told to fail the next requests the way providers do, or to
-// hold every request until resume() (a slow provider).
+// hold every request until resume() (a slow provider), or only those whose inputs match a pattern
+// until release() (one user's documents slow, another's not).
 import http from 'node:http';
 
 function vectorOf(text, dim) {
@@ -28,6 +29,15 @@ export async function startOpenAiStandIn() {
     stand.held?.release();
     stand.held = null;
   };
+  stand.holdMatching = (pattern) => {
+    let release;
+    stand.matching = { pattern, until: new Promise((resolve) => (release = resolve)) };
+    stand.matching.release = release;
+  };
+  stand.release = () => {
+    stand.matching?.release();
+    stand.matching = null;
+  };
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
@@ -35,6 +45,8 @@ export async function startOpenAiStandIn() {
       stand.arrived += 1; // counted before a hold, unlike `requests`
       if (stand.held) await stand.held;
       const json = JSON.parse(body || '{}');
+      const inputs = Array.isArray(json.input) ? json.input : [json.input ?? ''];
+      if (stand.matching && inputs.some((t) => stand.matching.pattern.test(String(t)))) await stand.matching.until;
       stand.requests.push({ path: req.url, headers: req.headers, body: json });
       const send = (status, obj, headers = {}) => {
         res.writeHead(status, { 'content-type': 'application/json', ...headers });

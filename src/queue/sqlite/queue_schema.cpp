@@ -41,9 +41,46 @@ CREATE INDEX jobs_failed ON jobs(finished_at) WHERE state = 'failed';
 PRAGMA user_version = 1;
 )sql";
 
+// Version 2: fair turns between groups (a group is whoever the jobs are for: the ingest service
+// names the user). `job_groups` keeps, per group, how many of its jobs wait and run and when it
+// was last served; triggers keep it in step with every state change, so no code path can forget
+// it. Lease takes the group with the fewest running jobs, the least recently served first, and
+// in it the most urgent job (jobs_group_ready); jobs_group_turn makes that one seek.
+constexpr const char* kV2 = R"sql(
+ALTER TABLE jobs ADD COLUMN grp TEXT NOT NULL DEFAULT '';
+DROP INDEX jobs_ready;
+CREATE INDEX jobs_group_ready ON jobs(grp, priority, seq) WHERE state = 'waiting';
+CREATE TABLE job_groups (
+  grp     TEXT PRIMARY KEY,
+  waiting INTEGER NOT NULL DEFAULT 0,
+  active  INTEGER NOT NULL DEFAULT 0,
+  served  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX job_groups_turn ON job_groups(active, served) WHERE waiting > 0;
+INSERT INTO job_groups(grp, waiting, active)
+  SELECT '', count(*) FILTER (WHERE state = 'waiting'), count(*) FILTER (WHERE state = 'active') FROM jobs;
+CREATE TRIGGER jobs_group_insert AFTER INSERT ON jobs BEGIN
+  INSERT OR IGNORE INTO job_groups(grp) VALUES (new.grp);
+  UPDATE job_groups SET waiting = waiting + (new.state = 'waiting'), active = active + (new.state = 'active')
+    WHERE grp = new.grp;
+END;
+CREATE TRIGGER jobs_group_delete AFTER DELETE ON jobs WHEN old.state IN ('waiting', 'active') BEGIN
+  UPDATE job_groups SET waiting = waiting - (old.state = 'waiting'), active = active - (old.state = 'active')
+    WHERE grp = old.grp;
+END;
+CREATE TRIGGER jobs_group_state AFTER UPDATE OF state ON jobs WHEN old.state <> new.state BEGIN
+  UPDATE job_groups SET
+    waiting = waiting - (old.state = 'waiting') + (new.state = 'waiting'),
+    active = active - (old.state = 'active') + (new.state = 'active'),
+    served = CASE WHEN new.state = 'active' THEN (SELECT max(served) FROM job_groups) + 1 ELSE served END
+    WHERE grp = new.grp;
+END;
+PRAGMA user_version = 2;
+)sql";
+
 // kMigrations[i] takes the schema from version i to i + 1; each sets user_version itself
 // (PRAGMA user_version is transactional: it lives in the database header).
-constexpr const char* kMigrations[] = {kV1};
+constexpr const char* kMigrations[] = {kV1, kV2};
 static_assert(std::size(kMigrations) == kQueueSchemaVersion);
 
 }  // namespace

@@ -6,7 +6,7 @@
 
 namespace betterdev::queue::sqlite {
 
-inline constexpr int kQueueSchemaVersion = 1;
+inline constexpr int kQueueSchemaVersion = 2;
 
 // Brings the database up to kQueueSchemaVersion inside one BEGIN IMMEDIATE transaction, so two
 // processes opening a fresh file at once migrate it once. Internal when the file's version is

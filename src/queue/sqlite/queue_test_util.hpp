@@ -31,7 +31,7 @@ class QueueTest : public ::testing::Test {
   // The next leased job, or nullopt (a failed Lease call fails the test).
   std::optional<Job> Next(int64_t lease_ms = 30000) { return Next(*q, lease_ms); }
   static std::optional<Job> Next(JobQueue& queue, int64_t lease_ms = 30000) {
-    auto job = queue.Lease("worker-1", lease_ms);
+    auto job = queue.Lease("worker-1", lease_ms, LeaseFilter::kAny);
     EXPECT_TRUE(job.ok()) << job.status().ToString();
     return job.ok() ? *job : std::nullopt;
   }

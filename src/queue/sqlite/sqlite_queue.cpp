@@ -54,7 +54,7 @@ class SqliteQueue final : public JobQueue {
     std::lock_guard lock(mu_);
     BD_RETURN_IF_ERROR(writer_
                            ->Prepare("INSERT INTO jobs(id, name, payload, state, priority, run_at, max_attempts,"
-                                     " backoff_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                                     " backoff_ms, created_at, grp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                            .Bind(1, id)
                            .Bind(2, name)
                            .Bind(3, payload)
@@ -64,27 +64,32 @@ class SqliteQueue final : public JobQueue {
                            .Bind(7, int64_t{o.attempts})
                            .Bind(8, o.backoff_ms)
                            .Bind(9, now)
+                           .Bind(10, o.group)
                            .Run());
     return id;
   }
 
-  Result<std::optional<Job>> Lease(std::string_view worker_id, int64_t lease_ms) override {
+  Result<std::optional<Job>> Lease(std::string_view worker_id, int64_t lease_ms, LeaseFilter filter) override {
     if (lease_ms <= 0) return Status::InvalidArgument("lease_ms must be positive");
     int64_t now = clock_.NowMillis();
     std::string token = NewLeaseToken();
     std::lock_guard lock(mu_);
     // Two statements, each atomic on its own: promoting due delayed jobs is idempotent, and the
     // UPDATE that picks and takes the job is one write transaction, so two processes cannot
-    // both take it. SQLite runs the subquery once, as a seek on jobs_ready.
+    // both take it (the schema's triggers count the job as running in its group and mark the
+    // group served in the same transaction). SQLite runs each subquery once: a seek on
+    // job_groups_turn for the group, then on jobs_group_ready for its job.
     BD_RETURN_IF_ERROR(writer_->Prepare("UPDATE jobs SET state = 'waiting' WHERE state = 'delayed' AND run_at <= ?")
                            .Bind(1, now)
                            .Run());
     db::Statement q = writer_->Prepare(
         "UPDATE jobs SET state = 'active', attempts_made = attempts_made + 1, progress = 0, lease_token = ?1,"
         " lease_until = ?2, worker_id = ?3"
-        " WHERE seq = (SELECT seq FROM jobs WHERE state = 'waiting' ORDER BY priority, seq LIMIT 1)"
+        " WHERE seq = (SELECT seq FROM jobs WHERE state = 'waiting' AND grp ="
+        "   (SELECT grp FROM job_groups WHERE waiting > 0 AND (?4 OR active = 0) ORDER BY active, served LIMIT 1)"
+        "   ORDER BY priority, seq LIMIT 1)"
         " RETURNING id, name, payload, attempts_made, max_attempts");
-    q.Bind(1, token).Bind(2, now + lease_ms).Bind(3, worker_id);
+    q.Bind(1, token).Bind(2, now + lease_ms).Bind(3, worker_id).Bind(4, int64_t{filter == LeaseFilter::kAny});
     Result<bool> row = q.Step();
     if (!row.ok()) return row.status();
     if (!*row) return std::optional<Job>();

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "queue/sqlite/queue_schema.hpp"
 #include "queue/sqlite/queue_test_util.hpp"
 #include "store/sqlite/db.hpp"
 
@@ -57,7 +58,7 @@ TEST_F(QueueTest, SchemaVersionIsRecordedAndANewerFileIsRefused) {
   {
     store::sqlite::Statement v = (*conn)->Prepare("PRAGMA user_version");
     ASSERT_TRUE(*v.Step());
-    EXPECT_EQ(v.Int(0), 1);
+    EXPECT_EQ(v.Int(0), sqlite::kQueueSchemaVersion);
   }
   ASSERT_TRUE((*conn)->Exec("PRAGMA user_version = 99").ok());
   conn->reset();
@@ -68,7 +69,7 @@ TEST_F(QueueTest, SchemaVersionIsRecordedAndANewerFileIsRefused) {
 // Leases and completes until nothing is due, recording each job it completed.
 void Drain(JobQueue& queue, const std::string& worker, std::map<std::string, int>& done, std::mutex& mu, int& errors) {
   for (;;) {
-    auto job = queue.Lease(worker, 60000);
+    auto job = queue.Lease(worker, 60000, LeaseFilter::kAny);
     if (!job.ok()) {
       std::lock_guard lock(mu);
       ++errors;
@@ -127,7 +128,7 @@ TEST_F(QueueTest, TwoProcessesLeaseFromOneFileWithoutDuplicates) {
       std::ofstream out(dir.File("done-" + std::to_string(p)));
       int errors = queue.ok() ? 0 : 1;
       while (queue.ok()) {
-        auto job = (*queue)->Lease("proc-" + std::to_string(p), 60000);
+        auto job = (*queue)->Lease("proc-" + std::to_string(p), 60000, LeaseFilter::kAny);
         if (!job.ok()) ++errors;
         if (!job.ok() || !*job) break;
         if ((*queue)->Complete(**job).ok()) {

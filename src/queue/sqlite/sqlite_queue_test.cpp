@@ -33,7 +33,7 @@ TEST_F(QueueTest, EnqueueRejectsBadOptions) {
   EXPECT_EQ(q->Enqueue("X", "{}", {.attempts = 0}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(q->Enqueue("X", "{}", {.backoff_ms = -1}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(q->Enqueue("X", "{}", {.delay_ms = -1}).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(q->Lease("w", 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(q->Lease("w", 0, LeaseFilter::kAny).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(q->Counts()->waiting, 0);
 }
 
