@@ -325,6 +325,10 @@ int Serve(const Config& c, bool with_workers) {
       log.Warn("cannot remove stale staged uploads", {{"error", s.message()}});
     if (auto orphans = ingest.EnqueueOrphans(kOrphanAgeMs); !orphans.ok())
       log.Warn("cannot check queued documents for their jobs", {{"error", orphans.status().message()}});
+    if (auto collected = ingest.CollectBlobs(); !collected.ok())
+      log.Warn("cannot remove unused blobs", {{"error", collected.status().message()}});
+    else if (*collected > 0)
+      log.Info("removed unused blobs", {{"count", *collected}});
   };
   housekeeping();
   Periodic periodic_housekeeping(kHousekeepingInterval, housekeeping);

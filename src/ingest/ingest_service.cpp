@@ -4,6 +4,13 @@
 #include "ingest/worker.hpp"
 
 namespace betterdev::ingest {
+namespace {
+
+// How long an upload's pin keeps its blob from removal: it covers the commit (a rename and an
+// fsync) and the document's insert, with room for a stalled disk.
+constexpr int64_t kBlobPinMs = 10 * 60 * 1000;
+
+}  // namespace
 
 IngestService::IngestService(store::Store& store, blob::BlobStore& blobs, queue::JobQueue& queue, const Clock& clock,
                              IdGenerator& ids, const IngestConfig& config, Logger& log)
@@ -49,7 +56,6 @@ Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::B
                                              bool reprocess) {
   store::DocumentRepository& docs = store_.documents();
   const std::string& sha = staged.sha256_hex();
-  std::lock_guard lock(blob_mu_);
   auto existing = docs.FindBySha(user_id, sha);
   if (existing.ok()) {
     if (!reprocess) return AcceptedUpload{*existing, false};
@@ -71,6 +77,16 @@ Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::B
   }
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
 
+  // Pinned before the commit: a delete of the same bytes in any process now keeps the blob.
+  const int64_t now = clock_.NowMillis();
+  Result<std::string> pin = docs.PinBlob(sha, now, now + kBlobPinMs);
+  if (!pin.ok()) return pin.status();
+  // Once the document exists (or the upload failed) the pin has done its work.
+  struct Unpin {
+    store::DocumentRepository& docs;
+    const std::string& id;
+    ~Unpin() { (void)docs.UnpinBlob(id); }  // a pin left behind only ends later
+  } unpin{docs, *pin};
   BD_RETURN_IF_ERROR(staged.Commit());
   store::Document d;
   d.id = ids_.New("doc");
@@ -82,7 +98,13 @@ Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::B
   d.status = store::DocumentStatus::kQueued;
   d.created_at = d.updated_at = clock_.NowMillis();
   d.job_id = ids_.New("job");
-  BD_RETURN_IF_ERROR(docs.Create(d));
+  if (Status s = docs.Create(d); !s.ok()) {
+    // The same bytes from the same user through another process, a moment earlier: theirs.
+    if (s.code() != StatusCode::kConflict) return s;
+    auto theirs = docs.FindBySha(user_id, sha);
+    if (!theirs.ok()) return s;
+    return AcceptedUpload{std::move(*theirs), false};
+  }
   if (Status s = Enqueue(d.job_id, d.id, user_id); !s.ok()) {
     (void)docs.Delete(user_id, d.id);  // no document without its job
     return s;
@@ -110,18 +132,31 @@ Result<store::Page<store::StoredChunk>> IngestService::Chunks(const std::string&
 }
 
 Status IngestService::Delete(const std::string& user_id, const std::string& id) {
-  std::lock_guard lock(blob_mu_);
   auto doc = store_.documents().Delete(user_id, id);
   if (!doc.ok()) return doc.status();
   if (Status s = queue_.Cancel(doc->job_id); !s.ok())
     log_.Warn("cannot cancel the job of a deleted document", {{"job_id", doc->job_id}, {"error", s.message()}});
-  auto users = store_.documents().CountBySha(doc->sha256);
-  if (users.ok() && *users == 0) {
-    if (Status s = blobs_.Delete(doc->sha256); !s.ok())
-      log_.Warn("cannot delete a blob", {{"sha256", doc->sha256}, {"error", s.message()}});
-  }
+  if (auto removed = CollectBlob(doc->sha256); !removed.ok())  // housekeeping tries again
+    log_.Warn("cannot delete a blob", {{"sha256", doc->sha256}, {"error", removed.status().message()}});
   PublishEvent(realtime::EventType::kDeleted, user_id, id);
   return Status::Ok();
+}
+
+Result<bool> IngestService::CollectBlob(const std::string& sha256) {
+  return store_.documents().CollectBlob(sha256, clock_.NowMillis(), [&] { return blobs_.Delete(sha256); });
+}
+
+Result<int> IngestService::CollectBlobs() {
+  constexpr int kBatch = 500;
+  auto garbage = store_.documents().BlobGarbage(kBatch);
+  if (!garbage.ok()) return garbage.status();
+  int removed = 0;
+  for (const std::string& sha : *garbage) {
+    auto gone = CollectBlob(sha);
+    if (!gone.ok()) return gone.status();
+    removed += *gone ? 1 : 0;
+  }
+  return removed;
 }
 
 Result<int> IngestService::EnqueueOrphans(int64_t age_ms) {

@@ -47,8 +47,13 @@ class IngestService {
   Result<store::Page<store::StoredChunk>> Chunks(const std::string& user_id, const std::string& id,
                                                  const store::PageRequest& page);
   // Removes the document, its chunks, its job (a worker holding it stops at its next lease
-  // renewal and its results are discarded) and the blob when no other document uses it.
+  // renewal and its results are discarded) and the blob when no other document uses it (the
+  // store decides, safe against an upload of the same bytes in any process: store.hpp).
   Status Delete(const std::string& user_id, const std::string& id);
+
+  // Removes the blobs no document names any more that a crash, a failed removal or an upload's
+  // pin left behind. Answers how many went. Runs at start and periodically.
+  Result<int> CollectBlobs();
 
   // Gives every document queued for longer than `age_ms` without a job in the queue its job
   // (the process that queued it died between writing the document and enqueueing the job, or
@@ -71,9 +76,7 @@ class IngestService {
   realtime::EventLog* events_ = nullptr;
   void PublishEvent(realtime::EventType type, const std::string& user_id, const std::string& document_id,
                     const std::string& reason = "");
-  // Orders "commit a blob + insert its document" against "delete a document + drop its blob if
-  // unused", so a concurrent upload of the same bytes never loses its blob.
-  std::mutex blob_mu_;
+  Result<bool> CollectBlob(const std::string& sha256);
 };
 
 // Display name from a client-supplied file name: the last path component, without control,

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -304,10 +305,29 @@ class DocumentRepository {
   virtual Status AddEmbeddingUsage(const std::string& id, const std::string& job_id, int64_t tokens,
                                    double cost_usd) = 0;
 
-  // Removes the document and its chunks; returns the removed row (its blob and job to clean up).
+  // Removes the document and its chunks; returns the removed row (its job to cancel). When no
+  // other document (of any user) names its bytes, their digest becomes blob garbage.
   virtual Result<Document> Delete(const std::string& user_id, const std::string& id) = 0;
-  // How many documents (of any user) keep the blob `sha256` alive.
-  virtual Result<int64_t> CountBySha(const std::string& sha256) = 0;
+
+  // Blob lifetimes. Every process of a deployment shares the blob store, so whether a blob may
+  // go is decided here, in write transactions, never by a lock inside one process:
+  //  - an uploader pins the digest until `until_ms` before it commits the blob, creates its
+  //    document within that time, then unpins (each pin is its own: uploads of the same bytes
+  //    by several users hold one each);
+  //  - Delete records the digest as garbage when no other document names it;
+  //  - CollectBlob removes a garbage blob by calling `remove` inside the write transaction that
+  //    found no document naming it and no live pin, so a pin (and the commit after it) cannot
+  //    slip between the decision and the removal. It answers true when removed; false when the
+  //    digest is not garbage or still in use (then it is no longer garbage). A failing `remove`
+  //    leaves the digest garbage, for the next try.
+  // Answers the pin's id, for UnpinBlob (Ok when already gone).
+  virtual Result<std::string> PinBlob(const std::string& sha256, int64_t now_ms, int64_t until_ms) = 0;
+  virtual Status UnpinBlob(const std::string& pin_id) = 0;
+  virtual Result<bool> CollectBlob(const std::string& sha256, int64_t now_ms,
+                                   const std::function<Status()>& remove) = 0;
+  // Garbage digests, oldest first, at most `limit`: housekeeping collects what a crash, a failed
+  // removal or a pin left behind.
+  virtual Result<std::vector<std::string>> BlobGarbage(int limit) = 0;
   // Queued documents of every user last changed before `updated_before`, oldest first, at most
   // `limit`: for the check that each one's job exists (a process that died between writing the
   // document and enqueueing its job leaves one without).

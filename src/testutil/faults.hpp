@@ -110,9 +110,21 @@ class FaultyDocuments final : public store::DocumentRepository {
     BD_FAULT("documents.Delete");
     return d_.Delete(user_id, id);
   }
-  Result<int64_t> CountBySha(const std::string& sha256) override {
-    BD_FAULT("documents.CountBySha");
-    return d_.CountBySha(sha256);
+  Result<std::string> PinBlob(const std::string& sha256, int64_t now_ms, int64_t until_ms) override {
+    BD_FAULT("documents.PinBlob");
+    return d_.PinBlob(sha256, now_ms, until_ms);
+  }
+  Status UnpinBlob(const std::string& pin_id) override {
+    BD_FAULT("documents.UnpinBlob");
+    return d_.UnpinBlob(pin_id);
+  }
+  Result<bool> CollectBlob(const std::string& sha256, int64_t now_ms, const std::function<Status()>& remove) override {
+    BD_FAULT("documents.CollectBlob");
+    return d_.CollectBlob(sha256, now_ms, remove);
+  }
+  Result<std::vector<std::string>> BlobGarbage(int limit) override {
+    BD_FAULT("documents.BlobGarbage");
+    return d_.BlobGarbage(limit);
   }
   Result<std::vector<store::Document>> ListQueuedBefore(int64_t updated_before, int limit) override {
     BD_FAULT("documents.ListQueuedBefore");

@@ -1,6 +1,7 @@
 // Documents and their chunks on SQLite.
 #include <charconv>
 
+#include "core/random.hpp"
 #include "store/sqlite/repositories.hpp"
 
 namespace betterdev::store::sqlite {
@@ -241,6 +242,11 @@ Result<Document> SqliteDocuments::Delete(const std::string& user_id, const std::
   if (!doc.ok()) return doc.status();
   BD_RETURN_IF_ERROR(conn->Prepare("DELETE FROM chunks WHERE document_id = ?").Bind(1, id).Run());
   BD_RETURN_IF_ERROR(conn->Prepare("DELETE FROM documents WHERE user_id = ? AND id = ?").Bind(1, user_id).Bind(2, id).Run());
+  BD_RETURN_IF_ERROR(conn->Prepare("INSERT OR IGNORE INTO blob_garbage(sha256, since_ms) SELECT ?1, ?2"
+                                   " WHERE NOT EXISTS (SELECT 1 FROM documents WHERE sha256 = ?1)")
+                         .Bind(1, doc->sha256)
+                         .Bind(2, doc->updated_at)
+                         .Run());
   // The user's conversations stop naming it: one range scan over their clustered rows.
   BD_RETURN_IF_ERROR(conn->Prepare("UPDATE conversations SET document_ids = trim(replace(',' || document_ids || ',', "
                                    "',' || ?2 || ',', ','), ',') WHERE user_id = ?1 AND "
@@ -252,13 +258,62 @@ Result<Document> SqliteDocuments::Delete(const std::string& user_id, const std::
   return doc;
 }
 
-Result<int64_t> SqliteDocuments::CountBySha(const std::string& sha256) {
+Result<std::string> SqliteDocuments::PinBlob(const std::string& sha256, int64_t now_ms, int64_t until_ms) {
+  char random[16];
+  SecureRandomBytes(random, sizeof random);
+  std::string pin_id = HexEncode(std::string_view(random, sizeof random));
   auto conn = pool_.Acquire();
-  Statement q = conn->Prepare("SELECT count(*) FROM documents WHERE sha256 = ?");
-  q.Bind(1, sha256);
+  Transaction tx(*conn);
+  BD_RETURN_IF_ERROR(tx.begin_status());
+  // Pins live for one upload's commit: the table stays as small as the uploads in flight.
+  BD_RETURN_IF_ERROR(conn->Prepare("DELETE FROM blob_pins WHERE until_ms < ?").Bind(1, now_ms).Run());
+  BD_RETURN_IF_ERROR(conn->Prepare("INSERT INTO blob_pins(id, sha256, until_ms) VALUES (?, ?, ?)")
+                         .Bind(1, pin_id)
+                         .Bind(2, sha256)
+                         .Bind(3, until_ms)
+                         .Run());
+  BD_RETURN_IF_ERROR(tx.Commit());
+  return pin_id;
+}
+
+Status SqliteDocuments::UnpinBlob(const std::string& pin_id) {
+  auto conn = pool_.Acquire();
+  return conn->Prepare("DELETE FROM blob_pins WHERE id = ?").Bind(1, pin_id).Run();
+}
+
+Result<bool> SqliteDocuments::CollectBlob(const std::string& sha256, int64_t now_ms,
+                                          const std::function<Status()>& remove) {
+  auto conn = pool_.Acquire();
+  Transaction tx(*conn);  // BEGIN IMMEDIATE: no pin or document can be written until it ends
+  BD_RETURN_IF_ERROR(tx.begin_status());
+  Statement q = conn->Prepare(
+      "SELECT EXISTS (SELECT 1 FROM blob_garbage WHERE sha256 = ?1),"
+      " EXISTS (SELECT 1 FROM documents WHERE sha256 = ?1),"
+      " EXISTS (SELECT 1 FROM blob_pins WHERE sha256 = ?1 AND until_ms >= ?2)");
+  q.Bind(1, sha256).Bind(2, now_ms);
   Result<bool> row = q.Step();
   if (!row.ok()) return row.status();
-  return q.Int(0);
+  const bool garbage = q.Int(0) != 0, named = q.Int(1) != 0, pinned = q.Int(2) != 0;
+  BD_RETURN_IF_ERROR(q.Run());
+  if (!garbage) return false;
+  if (pinned) return false;  // an upload is committing it: garbage until its pin ends, then judged again
+  if (!named) BD_RETURN_IF_ERROR(remove());
+  BD_RETURN_IF_ERROR(conn->Prepare("DELETE FROM blob_garbage WHERE sha256 = ?").Bind(1, sha256).Run());
+  BD_RETURN_IF_ERROR(tx.Commit());
+  return !named;
+}
+
+Result<std::vector<std::string>> SqliteDocuments::BlobGarbage(int limit) {
+  auto conn = pool_.Acquire();
+  Statement q = conn->Prepare("SELECT sha256 FROM blob_garbage ORDER BY since_ms LIMIT ?");
+  q.Bind(1, int64_t{limit});
+  std::vector<std::string> out;
+  for (;;) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    out.push_back(q.Text(0));
+  }
 }
 
 Status SqliteDocuments::SetNote(const std::string& id, const std::string& job_id, const std::string& note) {

@@ -236,6 +236,20 @@ CREATE INDEX chunks_by_owner ON chunks(user_id, id);
 -- What a reader of a ready document should know about its text (OCR that read poorly).
 ALTER TABLE documents ADD COLUMN note TEXT NOT NULL DEFAULT '';
 )sql"},
+      {13, "blob lifetimes", R"sql(
+-- Whether a blob may be removed is decided here, across processes (store.hpp, "Blob
+-- lifetimes"): digests an upload is committing, and digests no document names any more.
+CREATE TABLE blob_pins (
+  id       TEXT PRIMARY KEY,
+  sha256   TEXT NOT NULL,
+  until_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX blob_pins_sha ON blob_pins(sha256, until_ms);
+CREATE TABLE blob_garbage (
+  sha256   TEXT PRIMARY KEY,
+  since_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
   };
   return kMigrations;
 }

@@ -111,7 +111,10 @@ class SqliteDocuments final : public DocumentRepository {
                             int64_t now) override;
   Status AddEmbeddingUsage(const std::string& id, const std::string& job_id, int64_t tokens, double cost_usd) override;
   Result<Document> Delete(const std::string& user_id, const std::string& id) override;
-  Result<int64_t> CountBySha(const std::string& sha256) override;
+  Result<std::string> PinBlob(const std::string& sha256, int64_t now_ms, int64_t until_ms) override;
+  Status UnpinBlob(const std::string& pin_id) override;
+  Result<bool> CollectBlob(const std::string& sha256, int64_t now_ms, const std::function<Status()>& remove) override;
+  Result<std::vector<std::string>> BlobGarbage(int limit) override;
   Result<std::vector<Document>> ListQueuedBefore(int64_t updated_before, int limit) override;
   Status SetNote(const std::string& id, const std::string& job_id, const std::string& note) override;
   Result<StoredChunk> GetChunk(const std::string& user_id, const std::string& document_id, int ordinal) override;
