@@ -2,7 +2,8 @@
 # Ingestion benchmarks, side by side in one run, all on loopback (not a test):
 #   1. text-PDF pages/s of the full path (upload -> ready) with 1 and 2 workers vs pdftotext
 #      on the same files, with job processes sandboxed (the default) and not (--sandbox false);
-#   2. POST /v1/documents and GET /v1/conversations p99 while every worker is busy vs idle;
+#   2. POST /v1/documents and GET /v1/conversations p99 while every worker is busy vs idle, and
+#      upload p99 with two API processes on one data directory vs one;
 #   3. peak resident memory of a worker and of its job process on a 1,000-page PDF;
 #   4. SQLite queue throughput with no-op jobs (build/release/bench/queue_bench).
 #   bash bench/ingest_bench.sh [seconds per latency run = 10]
@@ -105,6 +106,44 @@ BUSY_AFTER=$(curl -fs "$URL/metrics" | awk '/^betterdev_queue_jobs\{state="activ
 echo
 echo "Active jobs at the start and end of the busy runs: $BUSY_BEFORE and $BUSY_AFTER."
 stop_server
+echo
+
+# 2b. Two API processes on one data directory (the README allows it; uploads stay queued, no
+# workers): upload latency with one process taking 8 connections vs two taking 4 each, the same
+# total load, side by side. Both write the same database, queue and blob directory.
+start_api() {  # log -> sets the URL of a `betterdev api` on "$WORK/data"
+  "$BIN" api --port 0 --data-dir "$WORK/data" --access-log false >"$1" 2>&1 &
+  API_PIDS+=($!)
+  URL=""
+  for _ in $(seq 1 1000); do
+    URL=$(grep -oE 'on http://[^ ]+' "$1" | head -1 | cut -c4- || true)
+    [ -n "$URL" ] && curl -fs "$URL/healthz" >/dev/null 2>&1 && break
+    sleep 0.01
+  done
+}
+rm -rf "$WORK/data"
+API_PIDS=()
+start_api "$WORK/api1.log"; URL1=$URL
+start_api "$WORK/api2.log"; URL2=$URL
+J='Content-Type: application/json'
+curl -fs -XPOST "$URL1/v1/auth/register" -H "$J" -d '{"email":"bench2@example.com","password":"benchmark-password"}' >/dev/null
+TOKEN2=$(curl -fs -XPOST "$URL2/v1/auth/login" -H "$J" -d '{"email":"bench2@example.com","password":"benchmark-password"}' |
+  sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+sed "1s/.*/TOKEN = \"$TOKEN2\"/" "$WORK/upload.lua" >"$WORK/upload2.lua"
+row() {  # name, wrk output -> "| name | rps | p50 | p99 |"
+  echo "| $1 | $(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$2") | $(awk '$1=="50%" {print $2}' <<<"$2") | $(awk '$1=="99%" {print $2}' <<<"$2") |"
+}
+echo "| POST /v1/documents (small text), ${DURATION} s | requests/s | p50 | p99 |"
+echo "|---|---|---|---|"
+row "one API process, 8 connections (the other idle)" "$(wrk -t1 -c8 -d"${DURATION}s" --latency -s "$WORK/upload2.lua" "$URL1")"
+wrk -t1 -c4 -d"${DURATION}s" --latency -s "$WORK/upload2.lua" "$URL1" >"$WORK/wrk1.out" &
+W1=$!
+wrk -t1 -c4 -d"${DURATION}s" --latency -s "$WORK/upload2.lua" "$URL2" >"$WORK/wrk2.out"
+wait $W1
+row "two API processes, 4 connections each: process 1" "$(cat "$WORK/wrk1.out")"
+row "two API processes, 4 connections each: process 2" "$(cat "$WORK/wrk2.out")"
+for p in "${API_PIDS[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+echo "Documents stored: $(sqlite3 "$WORK/data/betterdev.db" 'SELECT count(*) FROM documents') (every upload of both processes)."
 echo
 
 # 3. Peak resident memory on the 1,000-page PDF: the job process, and the worker around it.

@@ -13,6 +13,8 @@ DEB_PACKAGES=(
   libhnswlib-dev
   # the job process's system-call filter (sandbox/)
   libseccomp-dev
+  # the fuzz targets (fuzz/): clang and its libFuzzer runtime
+  clang-14 libclang-rt-14-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev wrk curl time nodejs npm
   # the sqlite3 shell: a test reads the database after a delete, where the API can no longer look

@@ -2,7 +2,8 @@
 # Installs what is missing, builds everything with AddressSanitizer + UndefinedBehaviorSanitizer
 # and runs the whole suite: unit tests (GoogleTest) and end-to-end tests against the real binary;
 # then the tests of the concurrent modules (index, search, queue, ingest) built with
-# ThreadSanitizer. Extra arguments go to the first ctest.
+# ThreadSanitizer; then the fuzz targets, 20 seconds each (scripts/fuzz.sh). Extra arguments go
+# to the first ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -15,3 +16,4 @@ ctest --test-dir build/asan --output-on-failure -j 2 "$@"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan
 TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:detect_deadlocks=0:suppressions=$PWD/scripts/tsan.supp}" ctest --preset tsan -j 2
+bash scripts/fuzz.sh 20

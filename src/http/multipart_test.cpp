@@ -96,6 +96,26 @@ TEST(Multipart, EverySplitPointAndByteByByte) {
   ExpectParts(c.parts);
 }
 
+// A header block of exactly the limit is accepted and one byte more refused, wherever the body
+// is cut (a cut just before the blank line once refused a block at the limit: fuzz_multipart).
+TEST(Multipart, TheHeaderLimitHoldsAtEveryCut) {
+  for (size_t extra : {0, 1}) {
+    const std::string line = "Content-Disposition: form-data; name=\"f\"\r\n";
+    const size_t limit = line.size() + 64;
+    const std::string filler = "X-Filler: " + std::string(64 - 12 + extra, 'x') + "\r\n";
+    ASSERT_EQ(line.size() + filler.size(), limit + extra);
+    const std::string body = "--XyZ\r\n" + line + filler + "\r\nbody\r\n--XyZ--\r\n";
+    for (size_t cut = 0; cut <= body.size(); ++cut) {
+      Collect c;
+      MultipartParser p("XyZ", c, limit);
+      Status s = p.Feed(std::string_view(body).substr(0, cut));
+      if (s.ok()) s = p.Feed(std::string_view(body).substr(cut));
+      if (s.ok()) s = p.Finish();
+      EXPECT_EQ(s.ok(), extra == 0) << "cut at " << cut << ": " << s.ToString();
+    }
+  }
+}
+
 TEST(Multipart, LargeRandomPartRoundTrips) {
   std::mt19937 rng(7);
   std::string data(300000, '\0');
