@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -78,6 +79,30 @@ BENCHMARK(BM_QueueDrain)
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace
+// Fair turns cost: 1,000 jobs of `groups` users (round-robin enqueue), one consumer drains them;
+// each lease picks the group first (job_groups), then its job.
+void BM_QueueDrainGroups(benchmark::State& state) {
+  constexpr int kBatch = 1000;
+  const int groups = static_cast<int>(state.range(0));
+  testutil::TempDir dir;
+  SystemClock clock;
+  auto q = OpenOrDie(dir, clock, false);
+  int errors = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < kBatch; ++i)
+      if (!q->Enqueue("NOOP", "{}", {.group = "user-" + std::to_string(i % groups)}).ok()) ++errors;
+    for (;;) {
+      auto job = q->Lease("bench", 30000, LeaseFilter::kAny);
+      if (!job.ok()) ++errors;
+      if (!job.ok() || !*job) break;
+      if (!q->Complete(**job).ok()) ++errors;
+    }
+  }
+  if (errors > 0) state.SkipWithError("queue calls failed");
+  state.SetItemsProcessed(state.iterations() * kBatch);
+}
+BENCHMARK(BM_QueueDrainGroups)->ArgName("groups")->Arg(1)->Arg(100)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 }  // namespace betterdev::queue
 
 BENCHMARK_MAIN();

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <memory>
 
+#include "core/utf8.hpp"
 #include "extract/text_decode.hpp"
 
 namespace betterdev::extract {
@@ -144,7 +145,22 @@ std::string DecodeText(std::string_view bytes, std::string_view declared_charset
 std::string DecodeCharset(std::string_view bytes, std::string_view charset) {
   std::string utf8;
   if (!ConvertWithIconv(bytes, IconvName(charset), utf8)) ConvertWithIconv(bytes, "WINDOWS-1252", utf8);
-  return utf8;
+  if (IsValidUtf8(utf8)) return utf8;
+  // glibc's converters can pass through what is not Unicode (its UTF-8 decoder takes the old 5-
+  // and 6-byte forms; found by fuzz/fuzz_text_decode.cpp): each ill-formed byte becomes U+FFFD.
+  std::string clean;
+  clean.reserve(utf8.size());
+  for (size_t i = 0; i < utf8.size();) {
+    const Utf8Char c = DecodeUtf8At(utf8, i);
+    if (c.length == 0) {
+      clean.append("\xEF\xBF\xBD");
+      ++i;
+    } else {
+      clean.append(utf8, i, c.length);
+      i += c.length;
+    }
+  }
+  return clean;
 }
 
 }  // namespace betterdev::extract

@@ -197,5 +197,16 @@ TEST(Charset, DecodeTextOrder) {
   EXPECT_FALSE(IsValidUtf8("\xE2\x82"));      // cut short
 }
 
+// glibc's UTF-8 decoder passes the old 6-byte form through; what DecodeCharset answers is
+// well-formed UTF-8 whatever the converter did (found by fuzz_text_decode).
+TEST(Charset, DecodeCharsetAnswersWellFormedUtf8) {
+  const std::string out = DecodeCharset("a\xFD\xBD\xBD\xBD\xBD\xBD" "b", "utf-8");
+  EXPECT_TRUE(IsValidUtf8(out));
+  EXPECT_EQ(out.front(), 'a');
+  EXPECT_EQ(out.back(), 'b');
+  EXPECT_NE(out.find("\xEF\xBF\xBD"), std::string::npos);
+  EXPECT_EQ(DecodeCharset("a\0b\r\n"s, "utf-8"), "a\0b\r\n"s);  // NULs and line ends as they are
+}
+
 }  // namespace
 }  // namespace betterdev::extract

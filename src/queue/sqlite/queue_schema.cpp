@@ -57,6 +57,7 @@ CREATE TABLE job_groups (
   served  INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX job_groups_turn ON job_groups(active, served) WHERE waiting > 0;
+CREATE INDEX job_groups_served ON job_groups(served);  -- the next turn number: max(served), one seek
 INSERT INTO job_groups(grp, waiting, active)
   SELECT '', count(*) FILTER (WHERE state = 'waiting'), count(*) FILTER (WHERE state = 'active') FROM jobs;
 CREATE TRIGGER jobs_group_insert AFTER INSERT ON jobs BEGIN
