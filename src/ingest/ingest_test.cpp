@@ -219,6 +219,13 @@ TEST(JobProtocol, DecodesEachMessageAndRejectsGarbage) {
   EXPECT_FALSE(DecodeJobMessage(R"({"t":"chunk","ordinal":"x"})").has_value());
   EXPECT_FALSE(DecodeJobMessage(R"({"t":"nope"})").has_value());
   EXPECT_FALSE(DecodeJobMessage("{").has_value());
+  // Numbers a job process could write to confuse the worker: out of range, floats (converting
+  // 2.5e124 to an integer is undefined behaviour; found by fuzz_job_message), negatives.
+  EXPECT_FALSE(DecodeJobMessage(R"({"t":"done","pages":2,"chars":2.5e124,"chunks":1})").has_value());
+  EXPECT_FALSE(DecodeJobMessage(R"({"t":"done","pages":2.0,"chars":5,"chunks":1})").has_value());
+  EXPECT_FALSE(DecodeJobMessage(R"({"t":"page","page":-1,"pages":9})").has_value());
+  EXPECT_FALSE(DecodeJobMessage(R"({"t":"page","page":4294967297,"pages":9})").has_value());
+  EXPECT_FALSE(DecodeJobMessage(R"({"t":"done","pages":2,"chars":18446744073709551615,"chunks":1})").has_value());
 }
 
 TEST(ChildProcess, PipesStdoutAndReportsHowItEnded) {
