@@ -61,9 +61,8 @@ CREATE INDEX job_groups_served ON job_groups(served);  -- the next turn number: 
 INSERT INTO job_groups(grp, waiting, active)
   SELECT '', count(*) FILTER (WHERE state = 'waiting'), count(*) FILTER (WHERE state = 'active') FROM jobs;
 CREATE TRIGGER jobs_group_insert AFTER INSERT ON jobs BEGIN
-  INSERT OR IGNORE INTO job_groups(grp) VALUES (new.grp);
-  UPDATE job_groups SET waiting = waiting + (new.state = 'waiting'), active = active + (new.state = 'active')
-    WHERE grp = new.grp;
+  INSERT INTO job_groups(grp, waiting, active) VALUES (new.grp, new.state = 'waiting', new.state = 'active')
+    ON CONFLICT(grp) DO UPDATE SET waiting = waiting + excluded.waiting, active = active + excluded.active;
 END;
 CREATE TRIGGER jobs_group_delete AFTER DELETE ON jobs WHEN old.state IN ('waiting', 'active') BEGIN
   UPDATE job_groups SET waiting = waiting - (old.state = 'waiting'), active = active - (old.state = 'active')
