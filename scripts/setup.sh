@@ -13,6 +13,8 @@ DEB_PACKAGES=(
   libhnswlib-dev
   # the job process's system-call filter (sandbox/)
   libseccomp-dev
+  # the Redis job queue (BullMQ's protocol): the client library, and the server its tests run
+  libhiredis-dev redis-server
   # the fuzz targets (fuzz/): clang and its libFuzzer runtime
   clang-14 libclang-rt-14-dev
   # tests and benchmarks
@@ -56,6 +58,13 @@ fi
 if ! npm ls --prefix tests/e2e --depth=0 >/dev/null 2>&1; then
   echo "setup: installing the end-to-end tests' npm packages"
   npm ci --prefix tests/e2e --no-audit --no-fund
+fi
+
+# BullMQ, pinned (deps/bullmq/package.json): the Redis job queue runs its Lua scripts. Only its
+# files are needed: no install scripts (they would build optional native add-ons).
+if ! npm ls --prefix deps/bullmq --depth=0 >/dev/null 2>&1; then
+  echo "setup: installing BullMQ's package (its Lua scripts)"
+  npm ci --prefix deps/bullmq --no-audit --no-fund --ignore-scripts
 fi
 
 # What the official Engine.IO / Socket.IO conformance suites need (tests/conformance/package.json,

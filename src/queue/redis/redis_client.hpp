@@ -1,0 +1,69 @@
+// A Redis connection for the queue (hiredis inside redis_client.cpp only): commands as argument
+// vectors, replies as typed values, BullMQ scripts by EVALSHA with a fallback to EVAL when the
+// server does not have them (NOSCRIPT: a restart or SCRIPT FLUSH), and a reconnect on the next
+// call after the connection broke. Not thread-safe: one per thread, or guarded by the caller.
+// The process must ignore SIGPIPE (betterdev does): hiredis writes to the socket with write().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.hpp"
+#include "queue/redis/bullmq_scripts.hpp"
+
+namespace betterdev::queue::redis {
+
+// redis://[[user]:password@]host[:port][/db] (user and password percent-decoded; an [IPv6]
+// host); rediss:// (TLS) is recognised and refused with a reason (Debian 12's hiredis 0.14 has
+// no TLS).
+struct RedisUrl {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string user;      // empty: the default user
+  std::string password;  // empty: no AUTH
+  int db = 0;
+};
+Result<RedisUrl> ParseRedisUrl(std::string_view url);
+
+struct RedisReply {
+  enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
+  Type type = Type::kNil;
+  int64_t integer = 0;
+  std::string text;  // kString, kStatus, kError
+  std::vector<RedisReply> elements;
+
+  bool is_nil() const { return type == Type::kNil; }
+};
+
+class RedisClient {
+ public:
+  // Connects (AUTH and SELECT as the URL says). Unavailable when the server cannot be reached.
+  static Result<std::unique_ptr<RedisClient>> Connect(const RedisUrl& url, std::chrono::milliseconds timeout);
+  ~RedisClient();
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  // One command. An error reply is a reply (type kError), not a failed Status; a failed Status
+  // (Unavailable) means the connection broke: the next call connects again.
+  Result<RedisReply> Command(const std::vector<std::string>& argv);
+
+  // Runs `script` with its keys and arguments: EVALSHA, and EVAL when the server answers NOSCRIPT.
+  // InvalidArgument when keys.size() differs from the script's key count.
+  Result<RedisReply> Run(const BullmqScript& script, const std::vector<std::string>& keys,
+                         const std::vector<std::string>& args);
+
+ private:
+  struct Context;
+  RedisClient(RedisUrl url, std::chrono::milliseconds timeout);
+  Status Reconnect();
+
+  RedisUrl url_;
+  std::chrono::milliseconds timeout_;
+  std::unique_ptr<Context> c_;
+};
+
+}  // namespace betterdev::queue::redis

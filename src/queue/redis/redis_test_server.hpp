@@ -1,0 +1,82 @@
+// For tests: a real redis-server (Debian's) on a free loopback port, in a temporary directory,
+// with append-only persistence on; stopped (SIGTERM, then waited for) when destroyed.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "queue/redis/redis_client.hpp"
+#include "testutil/testutil.hpp"
+
+namespace betterdev::queue::redis {
+
+class RedisTestServer {
+ public:
+  RedisTestServer() { Start(); }
+  ~RedisTestServer() { Stop(); }
+
+  // Starts it again on the same port and directory (what was persisted comes back).
+  void Restart() {
+    Stop();
+    Start();
+  }
+  void Stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+  RedisUrl url() const {
+    RedisUrl u;
+    u.port = port_;
+    return u;
+  }
+  bool running() const { return pid_ > 0; }
+
+ private:
+  static int FreePort() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+  }
+
+  void Start() {
+    if (port_ == 0) port_ = FreePort();
+    const std::string port = std::to_string(port_);
+    const std::string log = dir_.File("redis.log");  // its start-up warnings stay out of the test output
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--dir", dir_.path().c_str(),
+               "--appendonly", "yes", "--save", "", "--daemonize", "no", "--loglevel", "warning", "--logfile",
+               log.c_str(), nullptr);
+      ::_exit(127);
+    }
+    for (int i = 0; i < 500; ++i) {  // up to 5 s for it to answer
+      if (auto client = RedisClient::Connect(url(), std::chrono::milliseconds(200)); client.ok()) {
+        if (auto pong = (*client)->Command({"PING"}); pong.ok() && pong->text == "PONG") return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  testutil::TempDir dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace betterdev::queue::redis
