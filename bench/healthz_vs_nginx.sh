@@ -59,12 +59,7 @@ for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$NPORT/healthz" >/dev/null 
 rm -rf "$WORK/data"
 "$BIN" serve --port 0 --data-dir "$WORK/data" --workers 1 >"$WORK/betterdev.log" 2>&1 &
 PID=$!
-URL=""
-for _ in $(seq 1 1000); do
-  URL=$(grep -oE 'on http://[^ ]+' "$WORK/betterdev.log" | head -1 | cut -c4- || true)
-  [ -n "$URL" ] && curl -fs "$URL/healthz" >/dev/null 2>&1 && break
-  sleep 0.01
-done
+wait_url "$WORK/betterdev.log" healthz
 
 rps() { wrk -t2 -c64 -d"${DURATION}s" --latency "$1" | awk '/Requests\/sec/ {printf "%.0f", $2}'; }
 machine_line

@@ -77,11 +77,12 @@ request = function()
     ["Content-Type"] = "application/octet-stream", ["X-Filename"] = "note-" .. counter .. ".txt"}, body)
 end
 LUA
+row() {  # name, wrk output -> "| name | rps | p50 | p99 |"
+  echo "| $1 | $(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$2") | $(awk '$1=="50%" {print $2}' <<<"$2") | $(awk '$1=="99%" {print $2}' <<<"$2") |"
+}
 latency() {  # name, wrk args... -> "| name | rps | p50 | p99 |"
   local name=$1; shift
-  local out
-  out=$(wrk -t1 -c8 -d"${DURATION}s" --latency "$@")
-  echo "| $name | $(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") |"
+  row "$name" "$(wrk -t1 -c8 -d"${DURATION}s" --latency "$@")"
 }
 start_server --workers 2
 for i in $(seq 1 100); do
@@ -114,12 +115,7 @@ echo
 start_api() {  # log -> sets the URL of a `betterdev api` on "$WORK/data"
   "$BIN" api --port 0 --data-dir "$WORK/data" --access-log false >"$1" 2>&1 &
   API_PIDS+=($!)
-  URL=""
-  for _ in $(seq 1 1000); do
-    URL=$(grep -oE 'on http://[^ ]+' "$1" | head -1 | cut -c4- || true)
-    [ -n "$URL" ] && curl -fs "$URL/healthz" >/dev/null 2>&1 && break
-    sleep 0.01
-  done
+  wait_url "$1" healthz
 }
 rm -rf "$WORK/data"
 API_PIDS=()
@@ -130,9 +126,6 @@ curl -fs -XPOST "$URL1/v1/auth/register" -H "$J" -d '{"email":"bench2@example.co
 TOKEN2=$(curl -fs -XPOST "$URL2/v1/auth/login" -H "$J" -d '{"email":"bench2@example.com","password":"benchmark-password"}' |
   sed -E 's/.*"access_token":"([^"]+)".*/\1/')
 sed "1s/.*/TOKEN = \"$TOKEN2\"/" "$WORK/upload.lua" >"$WORK/upload2.lua"
-row() {  # name, wrk output -> "| name | rps | p50 | p99 |"
-  echo "| $1 | $(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$2") | $(awk '$1=="50%" {print $2}' <<<"$2") | $(awk '$1=="99%" {print $2}' <<<"$2") |"
-}
 echo "| POST /v1/documents (small text), ${DURATION} s | requests/s | p50 | p99 |"
 echo "|---|---|---|---|"
 row "one API process, 8 connections (the other idle)" "$(wrk -t1 -c8 -d"${DURATION}s" --latency -s "$WORK/upload2.lua" "$URL1")"

@@ -16,16 +16,20 @@ machine_line() {
 }
 
 now_ms() { date +%s%3N; }
+wait_url() {  # log [healthz] [poll seconds]: sets URL once the server's log names it (and, given
+  # "healthz", once /healthz answers); up to 1,000 polls
+  URL=""
+  for _ in $(seq 1 1000); do
+    URL=$(grep -oE 'on http://[^ ]+' "$1" | head -1 | cut -c4- || true)
+    [ -n "$URL" ] && { [ -z "${2:-}" ] || curl -fs "$URL/healthz" >/dev/null 2>&1; } && break
+    sleep "${3:-0.01}"
+  done
+}
 start_server() {  # args...
   rm -rf "$WORK/data"
   "$BIN" serve --port 0 --data-dir "$WORK/data" --access-log false "$@" >"$WORK/out.log" 2>&1 &
   PID=$!
-  URL=""
-  for _ in $(seq 1 1000); do
-    URL=$(grep -oE 'on http://[^ ]+' "$WORK/out.log" | head -1 | cut -c4- || true)
-    [ -n "$URL" ] && curl -fs "$URL/healthz" >/dev/null 2>&1 && break
-    sleep 0.01
-  done
+  wait_url "$WORK/out.log" healthz
   J='Content-Type: application/json'
   curl -fs -XPOST "$URL/v1/auth/register" -H "$J" -d '{"email":"bench@example.com","password":"benchmark-password"}' >/dev/null
   TOKEN=$(curl -fs -XPOST "$URL/v1/auth/login" -H "$J" -d '{"email":"bench@example.com","password":"benchmark-password"}' |
@@ -35,12 +39,7 @@ stop_server() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
 restart_server() {  # args... : the same data dir, the same users (tokens stay valid)
   "$BIN" serve --port 0 --data-dir "$WORK/data" --access-log false "$@" >"$WORK/out.log" 2>&1 &
   PID=$!
-  URL=""
-  for _ in $(seq 1 1000); do
-    URL=$(grep -oE 'on http://[^ ]+' "$WORK/out.log" | head -1 | cut -c4- || true)
-    [ -n "$URL" ] && break
-    sleep 0.005
-  done
+  wait_url "$WORK/out.log" "" 0.005
 }
 wait_healthy() { for _ in $(seq 1 2000); do curl -fs "$URL/healthz" >/dev/null 2>&1 && return 0; sleep 0.01; done; return 1; }
 graph_vectors() {  # the vectors in every user's latest HNSW graph, from the server's log
