@@ -175,6 +175,18 @@ void AddChatOptions(CLI::App* app, std::set<std::string>& envs, ChatConfig& c) {
       ->check(CLI::Range(1, 64));
 }
 
+void AddQueueOptions(CLI::App* app, std::set<std::string>& envs, QueueConfig& q) {
+  Opt(app, envs, "--redis-url", q.redis_url, "BETTERDEV_REDIS_URL",
+      "Redis for the job queue, in BullMQ's layout (redis://[user:pass@]host:port/db); empty: the embedded queue");
+  Opt(app, envs, "--queue", q.name, "BETTERDEV_QUEUE", "The BullMQ queue's name (with --redis-url)");
+  Opt(app, envs, "--queue-prefix", q.prefix, "BETTERDEV_QUEUE_PREFIX", "BullMQ's key prefix (with --redis-url)");
+  Opt(app, envs, "--bullmq-dir", q.bullmq_dir, "BETTERDEV_BULLMQ_DIR",
+      "The bullmq npm package whose Lua scripts the Redis queue runs (empty: the one scripts/setup.sh installs)");
+  Opt(app, envs, "--max-stalled-count", q.max_stalled_count, "BETTERDEV_MAX_STALLED_COUNT",
+      "Times a job may lose its worker (killed, stalled) before it fails (Redis queue)")
+      ->check(CLI::Range(0, 1000));
+}
+
 void AddIngestOptions(CLI::App* app, std::set<std::string>& envs, IngestConfig& g) {
   Opt(app, envs, "--workers", g.workers, "BETTERDEV_WORKERS", "Worker processes serve starts (0: one per core)")
       ->check(CLI::Range(0, 256));
@@ -281,6 +293,7 @@ Invocation ParseCommandLine(int argc, char** argv) {
     if (kind == Kind::kServer) AddChatOptions(sub->app, envs, c.chat);
     if (kind == Kind::kWorker || kind == Kind::kDataOnly) AddDataDir(sub->app, envs, c);
     if (kind == Kind::kServer || kind == Kind::kWorker) AddIngestOptions(sub->app, envs, c.ingest);
+    if (kind == Kind::kServer || kind == Kind::kWorker) AddQueueOptions(sub->app, envs, c.queue);
     if (kind == Kind::kServer || kind == Kind::kWorker) AddSearchOptions(sub->app, envs, c.search);
     subs.push_back(std::move(sub));
     return subs.back()->app;

@@ -38,6 +38,7 @@
 #include "ingest/supervisor.hpp"
 #include "ingest/worker.hpp"
 #include "sandbox/sandbox.hpp"
+#include "queue/redis/redis_queue.hpp"
 #include "queue/sqlite/sqlite_queue.hpp"
 #include "realtime/event_log.hpp"
 #include "realtime/hub.hpp"
@@ -87,13 +88,34 @@ struct Backends {
   std::unique_ptr<realtime::EventLog> events;
 };
 
+// The embedded queue, or BullMQ's layout on Redis when a Redis URL is set.
+Result<std::unique_ptr<queue::JobQueue>> OpenQueue(const Config& c, const Clock& clock) {
+  if (c.queue.redis_url.empty()) return queue::OpenSqliteQueue(QueuePath(c), clock);
+  auto url = queue::redis::ParseRedisUrl(c.queue.redis_url);
+  if (!url.ok()) return url.status();
+  // hiredis writes with write(): a connection Redis closed must be an error, not a SIGPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
+  queue::RedisQueueOptions o;
+  o.url = *url;
+  o.queue_name = c.queue.name;
+  o.prefix = c.queue.prefix;
+  o.bullmq_dir = c.queue.bullmq_dir.empty() ? BETTERDEV_DEFAULT_BULLMQ_DIR : c.queue.bullmq_dir;
+  o.max_stalled_count = c.queue.max_stalled_count;
+  // A lapsed lease is found within two checks: the lease again, at most.
+  o.stalled_interval_ms = int64_t{c.ingest.lease_seconds} * 1000 / 2;
+  o.keep_completed = {int64_t{10000}, int64_t{7} * 24 * 3600 * 1000};
+  auto opened = queue::OpenRedisQueue(o, clock);
+  if (!opened.ok()) return Status(opened.status().code(), "job queue on Redis: " + opened.status().message());
+  return opened;
+}
+
 Result<Backends> OpenBackends(const Config& c, const Clock& clock) {
   if (Status s = PrepareDataDir(c.data_dir); !s.ok()) return s;
   Backends b;
   auto store = store::OpenSqliteStore({DatabasePath(c)});
   if (!store.ok()) return store.status();
   b.store = std::move(*store);
-  auto queue = queue::OpenSqliteQueue(QueuePath(c), clock);
+  auto queue = OpenQueue(c, clock);
   if (!queue.ok()) return queue.status();
   b.queue = std::move(*queue);
   auto blobs = blob::OpenFsBlobStore(BlobRoot(c));
@@ -184,7 +206,12 @@ std::vector<std::string> WorkerArgv(const Config& c) {
           "--embedding-dimensions", std::to_string(c.search.embedding_dimensions),
           "--embedding-model", c.search.embedding_model,
           "--openai-base-url", c.search.openai_base_url,
-          "--embedding-price", std::to_string(c.search.embedding_price)};  // the key travels in the environment, not in argv
+          "--embedding-price", std::to_string(c.search.embedding_price),
+          "--queue", c.queue.name,
+          "--queue-prefix", c.queue.prefix,
+          "--bullmq-dir", c.queue.bullmq_dir,
+          "--max-stalled-count", std::to_string(c.queue.max_stalled_count)};
+  // The API key and the Redis URL (it may hold a password) travel in the environment, not in argv.
 }
 
 std::atomic<bool> g_stop{false};
@@ -239,7 +266,7 @@ int Worker(const Invocation& inv) {
   spare_config.poll_ms = std::max(spare_config.poll_ms, 1000);
   ingest::Worker spare(deps, spare_config, id + "-spare", queue::LeaseFilter::kIdleGroups);
   auto sandbox = worker.Start();
-  if (sandbox.ok()) sandbox = spare.Start();
+  if (sandbox.ok() && c.queue.redis_url.empty()) sandbox = spare.Start();
   if (!sandbox.ok()) {
     log.Error("cannot start the job server", {{"error", sandbox.status().message()}});
     return 1;
@@ -247,10 +274,13 @@ int Worker(const Invocation& inv) {
   if (!c.ingest.sandbox) log.Warn("job processes run without a sandbox (--sandbox false)", {});
   else if (sandbox::Readable(sandbox::ParserPolicy(), c.data_dir))
     log.Warn("the data directory lies where job processes may read (under /usr, /etc, ...): move it", {{"data_dir", c.data_dir}});
-  log.Info("worker ready", {{"worker_id", id}, {"sandbox", c.ingest.sandbox ? *sandbox : "off"}});
-  std::thread spare_lane([&] { spare.Run(g_stop); });
+  log.Info("worker ready", {{"worker_id", id}, {"sandbox", c.ingest.sandbox ? *sandbox : "off"},
+                            {"queue", c.queue.redis_url.empty() ? "embedded" : "redis"}});
+  // BullMQ has no groups to take turns between: on Redis the spare lane would idle.
+  std::thread spare_lane;
+  if (c.queue.redis_url.empty()) spare_lane = std::thread([&] { spare.Run(g_stop); });
   worker.Run(g_stop, inv.wake_fd);
-  spare_lane.join();
+  if (spare_lane.joinable()) spare_lane.join();
   log.Info("worker stopped", {{"worker_id", id}});
   return 0;
 }
@@ -344,6 +374,7 @@ int Serve(const Config& c, bool with_workers) {
     int n = c.ingest.workers > 0 ? c.ingest.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     // Workers inherit the environment: the API key reaches them there, never on a command line.
     if (!c.search.openai_api_key.empty()) ::setenv("BETTERDEV_OPENAI_API_KEY", c.search.openai_api_key.c_str(), 1);
+    if (!c.queue.redis_url.empty()) ::setenv("BETTERDEV_REDIS_URL", c.queue.redis_url.c_str(), 1);
     supervisor = std::make_unique<ingest::Supervisor>(
         WorkerArgv(c), n, c.ingest.worker_nice,
         [&metrics, &hub](const ingest::IngestEvent& e) {

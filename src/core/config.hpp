@@ -106,8 +106,18 @@ struct ChatConfig {
   int max_question_chars = 4000;
 };
 
+// Where jobs wait. Without a Redis URL: the embedded SQLite queue in the data directory.
+struct QueueConfig {
+  std::string redis_url;                // redis://[user:pass@]host:port/db: BullMQ's layout on Redis
+  std::string name = "file-processing"; // the BullMQ queue
+  std::string prefix = "bull";          // BullMQ's key prefix
+  std::string bullmq_dir;               // the bullmq npm package whose Lua scripts run; empty: the one setup installs
+  int max_stalled_count = 1;            // a job whose worker stops renewing this many times more fails (BullMQ's)
+};
+
 struct Config {
   std::string data_dir = "./data";
+  QueueConfig queue;
   LogLevel log_level = LogLevel::kInfo;
   HttpConfig http;
   AuthConfig auth;

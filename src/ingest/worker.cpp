@@ -52,6 +52,15 @@ std::string FileJobPayload(const std::string& document_id, const std::string& us
   return Json{{"document_id", document_id}, {"user_id", user_id}}.dump();
 }
 
+std::string FileJobResult(const std::string& document_id, std::string_view status, int pages, int64_t chunks) {
+  Json r{{"document_id", document_id}, {"status", status}};
+  if (status == "ready") {
+    r["pages"] = pages;
+    r["chunks"] = chunks;
+  }
+  return r.dump();
+}
+
 struct Worker::Outcome {
   enum class Kind { kDone, kRejected, kFailed, kLeaseLost, kStopped };
   Kind kind = Kind::kFailed;
@@ -101,6 +110,9 @@ Result<RunningJob> Worker::StartJob(const JobRequest& request, int input_fd) {
 void Worker::Run(const std::atomic<bool>& stop, int wake_fd) {
   while (!stop) {
     if (RunOnce(stop)) continue;
+    // A queue that can block (Redis: BullMQ's marker) wakes the lane when a job arrives; up to
+    // a second, so a stop is seen soon.
+    if (d_.queue.WaitForWork(worker_id_, std::max(config_.poll_ms, 1000))) continue;
     if (wake_fd < 0) {
       for (int waited = 0; waited < config_.poll_ms && !stop; waited += 20)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -188,7 +200,7 @@ void Worker::Process(const queue::Job& job, const std::atomic<bool>& stop) {
   // lease had lapsed: nothing to do.
   if (!doc.ok() || doc->job_id != job.id ||
       !d_.store.documents().MarkProcessing(doc_id, job.id, job.attempts_made, d_.clock.NowMillis()).ok()) {
-    (void)d_.queue.Complete(job);
+    (void)d_.queue.Complete(job, FileJobResult(doc_id, "skipped", 0, 0));
     return;
   }
   d_.log.Info("job started", {{"job_id", job.id}, {"document_id", doc_id}, {"attempt", job.attempts_made}, {"worker_id", worker_id_}});
@@ -400,7 +412,8 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
                                      !r.ok() || !r->retried, now);
         return;
       }
-      (void)d_.queue.Complete(job);
+      (void)d_.queue.Complete(job, FileJobResult(doc.id, s.ok() ? "ready" : "deleted", out.pages,
+                                                 static_cast<int64_t>(out.chunks.size())));
       if (s.ok()) {
         const double cost = d_.embedder.remote()
                                 ? static_cast<double>(out.embedding_tokens) * d_.embedding_price_per_million / 1e6

@@ -23,8 +23,14 @@ namespace betterdev::ingest {
 
 inline constexpr std::string_view kFileProcessJob = "FILE_PROCESS";
 
-// {"document_id": "...", "user_id": "..."}
+// The FILE_PROCESS job (docs/architecture.md, "The job contract"): its data is
+// {"document_id": "...", "user_id": "..."}.
 std::string FileJobPayload(const std::string& document_id, const std::string& user_id);
+// What a finished FILE_PROCESS job answers (BullMQ's returnvalue): {"document_id", "status"}
+// with status "ready" (then also "pages" and "chunks"), "deleted" (the document went while it
+// was read) or "skipped" (nothing to do: deleted, reprocessed, or done by an earlier attempt).
+// A failed job's reason is the document's error.
+std::string FileJobResult(const std::string& document_id, std::string_view status, int pages, int64_t chunks);
 
 struct WorkerDeps {
   store::Store& store;

@@ -1,8 +1,8 @@
 // Durable job queue: the seam between the API (producer) and the workers (consumers).
 //
 // Delivery is at least once: a job whose worker dies comes back when its lease expires, so a
-// job's work must be idempotent. Implementations: queue/sqlite/ (embedded default) and, later,
-// queue/redis/ (BullMQ protocol). All methods are thread-safe; times are Unix milliseconds.
+// job's work must be idempotent. Implementations: queue/sqlite/ (embedded default) and
+// queue/redis/ (BullMQ's data layout and scripts; where the two differ, see redis_queue.hpp). All methods are thread-safe; times are Unix milliseconds.
 //
 // Lifecycle: Enqueue → kWaiting (or kDelayed until run_at) → Lease → kActive → Complete
 // (kCompleted) or Fail (back to kDelayed with backoff, or kFailed when out of attempts).
@@ -108,7 +108,10 @@ class JobQueue {
   // (expired and taken again, or the job was cancelled): the worker must stop and discard.
   virtual Status Extend(const Job& job, int64_t lease_ms) = 0;  // lease now lasts until now + lease_ms
   virtual Status Progress(const Job& job, int percent) = 0;    // 0..100, else InvalidArgument
-  virtual Status Complete(const Job& job) = 0;
+  // `result_json`: what the job produced, as JSON (kept where the backend keeps results: BullMQ's
+  // returnvalue on Redis; the SQLite queue does not keep it).
+  virtual Status Complete(const Job& job, std::string_view result_json) = 0;
+  Status Complete(const Job& job) { return Complete(job, "null"); }
   // Retries with backoff while attempts remain and `retryable`; else the job ends kFailed with
   // `reason` kept.
   virtual Result<FailOutcome> Fail(const Job& job, std::string_view reason, bool retryable) = 0;
@@ -130,6 +133,15 @@ class JobQueue {
   // Deletes completed jobs beyond `keep` and answers how many went. Failed jobs are kept: they
   // carry the reason someone may need to read. Meant to be called periodically.
   virtual Result<int64_t> PruneCompleted(const Retention& keep) = 0;
+
+  // Blocks up to `timeout_ms` until a job may be due (woken by an enqueue, or when a delayed
+  // job's time comes), for the lane named `worker_id`. False at once when this queue cannot
+  // wait so (the SQLite queue): the caller then polls. Spurious wake-ups are allowed.
+  virtual bool WaitForWork(std::string_view worker_id, int64_t timeout_ms) {
+    (void)worker_id;
+    (void)timeout_ms;
+    return false;
+  }
 };
 
 }  // namespace betterdev::queue

@@ -191,9 +191,10 @@ class FaultyQueue final : public queue::JobQueue {
     BD_FAULT("queue.Progress");
     return q_.Progress(job, percent);
   }
-  Status Complete(const queue::Job& job) override {
+  using queue::JobQueue::Complete;
+  Status Complete(const queue::Job& job, std::string_view result_json) override {
     BD_FAULT("queue.Complete");
-    return q_.Complete(job);
+    return q_.Complete(job, result_json);
   }
   Result<queue::FailOutcome> Fail(const queue::Job& job, std::string_view reason, bool retryable) override {
     BD_FAULT("queue.Fail");
@@ -211,6 +212,7 @@ class FaultyQueue final : public queue::JobQueue {
     BD_FAULT("queue.Cancel");
     return q_.Cancel(job_id);
   }
+  bool WaitForWork(std::string_view worker_id, int64_t timeout_ms) override { return q_.WaitForWork(worker_id, timeout_ms); }
   Result<queue::JobInfo> Get(std::string_view job_id) override {
     BD_FAULT("queue.Get");
     return q_.Get(job_id);

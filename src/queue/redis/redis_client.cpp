@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace betterdev::queue::redis {
@@ -129,10 +130,11 @@ Status RedisClient::Reconnect() {
     else hello.push_back({"AUTH", url_.user, url_.password});
   }
   if (url_.db != 0) hello.push_back({"SELECT", std::to_string(url_.db)});
+  if (!name_.empty()) hello.push_back({"CLIENT", "SETNAME", name_});
   for (const auto& argv : hello) {
     auto reply = Command(argv);
     if (!reply.ok()) return reply.status();
-    if (reply->type == RedisReply::Type::kError) {
+    if (reply->type == RedisReply::Type::kError && argv[0] != "CLIENT") {
       c_.reset();
       return Status::Unavailable("Redis refused " + argv[0] + ": " + reply->text);
     }
@@ -174,6 +176,68 @@ Result<RedisReply> RedisClient::Run(const BullmqScript& script, const std::vecto
   argv[0] = "EVAL";  // the server lost its script cache: send the body (which caches it again)
   argv[1] = script.body;
   return Command(argv);
+}
+
+void RedisClient::SetName(std::string name) {
+  name_ = std::move(name);
+  if (c_) (void)Command({"CLIENT", "SETNAME", name_});
+}
+
+void RedisClient::SetTimeout(std::chrono::milliseconds timeout) {
+  timeout_ = timeout;
+  if (!c_) return;
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout_.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout_.count() % 1000) * 1000);
+  if (redisSetTimeout(c_->ctx, tv) != REDIS_OK) c_.reset();  // the next call connects with it
+}
+
+RedisPool::RedisPool(RedisUrl url, std::chrono::milliseconds timeout) : url_(std::move(url)), timeout_(timeout) {}
+RedisPool::~RedisPool() = default;
+
+template <typename F>
+Result<RedisReply> RedisPool::With(F&& call) {
+  std::unique_ptr<RedisClient> client;
+  bool reused = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      client = std::move(idle_.back());
+      idle_.pop_back();
+      reused = true;
+    } else if (std::chrono::steady_clock::now() < retry_at_) {
+      return Status::Unavailable("Redis at " + url_.host + ":" + std::to_string(url_.port) +
+                                 " is unreachable; trying again shortly");
+    }
+  }
+  if (!client) {
+    auto connected = RedisClient::Connect(url_, timeout_);
+    std::lock_guard lock(mu_);
+    if (!connected.ok()) {
+      backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
+      retry_at_ = std::chrono::steady_clock::now() + backoff_;
+      return connected.status();
+    }
+    backoff_ = std::chrono::milliseconds(0);
+    client = std::move(*connected);
+  }
+  Result<RedisReply> reply = call(*client);
+  // An idle connection the server closed meanwhile (a restart) fails at its next call without
+  // the server having seen it: once, on a connection made now.
+  if (!reply.ok() && reply.status().code() == StatusCode::kUnavailable && reused) reply = call(*client);
+  std::lock_guard lock(mu_);
+  if (reply.ok()) idle_.push_back(std::move(client));  // a broken one is dropped: idle ones may be broken too, and
+                                                       // reconnect on their next call
+  return reply;
+}
+
+Result<RedisReply> RedisPool::Command(const std::vector<std::string>& argv) {
+  return With([&](RedisClient& c) { return c.Command(argv); });
+}
+
+Result<RedisReply> RedisPool::Run(const BullmqScript& script, const std::vector<std::string>& keys,
+                                  const std::vector<std::string>& args) {
+  return With([&](RedisClient& c) { return c.Run(script, keys, args); });
 }
 
 }  // namespace betterdev::queue::redis

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,12 @@ class RedisClient {
   Result<RedisReply> Run(const BullmqScript& script, const std::vector<std::string>& keys,
                          const std::vector<std::string>& args);
 
+  // The name CLIENT LIST shows (BullMQ's getWorkers reads it), set now and after every
+  // reconnect. Best effort: a server that refuses names still serves.
+  void SetName(std::string name);
+  // How long a reply may take; a blocking command needs more than it blocks for.
+  void SetTimeout(std::chrono::milliseconds timeout);
+
  private:
   struct Context;
   RedisClient(RedisUrl url, std::chrono::milliseconds timeout);
@@ -63,7 +70,38 @@ class RedisClient {
 
   RedisUrl url_;
   std::chrono::milliseconds timeout_;
+  std::string name_;
   std::unique_ptr<Context> c_;
+};
+
+// Connections to one server, shared by threads: each call takes an idle connection (opening
+// one when none is idle) and gives it back. After a failed connect, calls fail at once with
+// Unavailable for a back-off that doubles from 100 ms to 5 s, instead of each waiting for a
+// connect that will fail: a Redis that went away costs nothing but the queue, and the first
+// call after the back-off reconnects.
+class RedisPool {
+ public:
+  RedisPool(RedisUrl url, std::chrono::milliseconds timeout);
+  ~RedisPool();
+  RedisPool(const RedisPool&) = delete;
+  RedisPool& operator=(const RedisPool&) = delete;
+
+  Result<RedisReply> Command(const std::vector<std::string>& argv);
+  Result<RedisReply> Run(const BullmqScript& script, const std::vector<std::string>& keys,
+                         const std::vector<std::string>& args);
+  const RedisUrl& url() const { return url_; }
+  std::chrono::milliseconds timeout() const { return timeout_; }
+
+ private:
+  template <typename F>
+  Result<RedisReply> With(F&& call);
+
+  const RedisUrl url_;
+  const std::chrono::milliseconds timeout_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<RedisClient>> idle_;  // guarded by mu_
+  std::chrono::steady_clock::time_point retry_at_;  // guarded by mu_: no connect before this
+  std::chrono::milliseconds backoff_{0};            // guarded by mu_
 };
 
 }  // namespace betterdev::queue::redis

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,6 +62,7 @@ class RedisTestServer {
     const std::string log = dir_.File("redis.log");  // its start-up warnings stay out of the test output
     pid_ = ::fork();
     if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test that aborts leaves no server behind
       ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--dir", dir_.path().c_str(),
                "--appendonly", "yes", "--save", "", "--daemonize", "no", "--loglevel", "warning", "--logfile",
                log.c_str(), nullptr);

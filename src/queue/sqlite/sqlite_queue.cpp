@@ -128,7 +128,8 @@ class SqliteQueue final : public JobQueue {
     });
   }
 
-  Status Complete(const Job& job) override {
+  using JobQueue::Complete;
+  Status Complete(const Job& job, std::string_view /*result_json*/) override {
     int64_t now = clock_.NowMillis();
     return UpdateLeased(job, [&](db::Connection& c) {
       return c

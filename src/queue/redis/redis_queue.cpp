@@ -1,0 +1,491 @@
+#include "queue/redis/redis_queue.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/random.hpp"
+#include "queue/redis/bullmq_scripts.hpp"
+
+namespace betterdev::queue {
+namespace {
+
+using Json = nlohmann::json;
+using redis::BullmqScript;
+using redis::BullmqScripts;
+using redis::RedisClient;
+using redis::RedisPool;
+using redis::RedisReply;
+
+constexpr int kMaxPriority = 1 << 21;  // BullMQ's limit
+constexpr int kMaxDeferredFailuresPerLease = 16;
+
+std::string Pack(const Json& value) {
+  const std::vector<uint8_t> bytes = Json::to_msgpack(value);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+int64_t ToInt(const std::string& s, int64_t otherwise = 0) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && end == s.data() + s.size() ? v : otherwise;
+}
+
+// HGETALL's flat [field, value, ...] as a map.
+std::map<std::string, std::string> Fields(const RedisReply& reply) {
+  std::map<std::string, std::string> out;
+  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) out[reply.elements[i].text] = reply.elements[i + 1].text;
+  return out;
+}
+
+std::string Field(const std::map<std::string, std::string>& f, const std::string& name) {
+  auto it = f.find(name);
+  return it == f.end() ? std::string() : it->second;
+}
+
+Json ParseOpts(const std::string& text) {
+  Json opts = Json::parse(text, nullptr, false);
+  return opts.is_object() ? opts : Json::object();
+}
+
+int MaxAttempts(const Json& opts) {
+  auto it = opts.find("attempts");
+  return it != opts.end() && it->is_number_integer() ? std::max(1, it->get<int>()) : 1;
+}
+
+// BullMQ's removeOnComplete / removeOnFail as moveToFinished's keepJobs.
+Json KeepJobs(const Json& opts, const char* option, const Json& otherwise) {
+  auto it = opts.find(option);
+  if (it == opts.end() || it->is_null()) return otherwise;
+  if (it->is_boolean()) return Json{{"count", it->get<bool>() ? 0 : -1}};
+  if (it->is_number()) return Json{{"count", it->get<int64_t>()}};
+  if (it->is_object()) return *it;
+  return otherwise;
+}
+
+// The delay before the next try under the job's own backoff option (BullMQ's built-in
+// strategies: a number is fixed; {type: fixed|exponential, delay, jitter}).
+int64_t BackoffDelay(const Json& opts, int failures) {
+  auto it = opts.find("backoff");
+  if (it == opts.end()) return 0;
+  std::string type = "fixed";
+  int64_t delay = 0;
+  double jitter = 0;
+  if (it->is_number()) {
+    delay = it->get<int64_t>();
+  } else if (it->is_object()) {
+    type = it->value("type", "fixed");
+    delay = it->value("delay", int64_t{0});
+    jitter = it->value("jitter", 0.0);
+  }
+  int64_t full = type == "exponential" ? RetryDelayMs(delay, failures) : delay;
+  if (jitter > 0 && full > 0) {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    const double min = static_cast<double>(full) * (1 - std::min(jitter, 1.0));
+    full = static_cast<int64_t>(min + std::uniform_real_distribution<double>(0, static_cast<double>(full) - min)(rng));
+  }
+  return std::max<int64_t>(0, full);
+}
+
+std::string NewToken() {
+  char bytes[16];
+  SecureRandomBytes(bytes, sizeof bytes);
+  return HexEncode(std::string_view(bytes, sizeof bytes));
+}
+
+Status LeaseLost(const Job& job) { return Status::NotFound("job " + job.id + " is no longer leased by this worker"); }
+
+// The negative answers of BullMQ's scripts that mean the job is not (or no longer) ours.
+Status ScriptCode(const Job& job, int64_t code) {
+  if (code == -1) return Status::NotFound("job " + job.id + " no longer exists");
+  return LeaseLost(job);  // -2 lock missing, -3 not active, -6 lock held by another
+}
+
+Status Unexpected(std::string_view what, const RedisReply& reply) {
+  if (reply.type == RedisReply::Type::kError) return Status::Internal(std::string(what) + ": Redis error: " + reply.text);
+  return Status::Internal(std::string(what) + ": unexpected reply from Redis");
+}
+
+class RedisQueue final : public JobQueue {
+ public:
+  RedisQueue(const RedisQueueOptions& o, BullmqScripts scripts, const Clock& clock)
+      : o_(o),
+        clock_(clock),
+        scripts_(std::move(scripts)),
+        base_(o.prefix + ":" + o.queue_name + ":"),
+        pool_(o.url, o.timeout) {
+    Json keep = Json::object();
+    keep["count"] = o.keep_completed.max_count.value_or(-1);
+    if (o.keep_completed.max_age_ms) keep["age"] = *o.keep_completed.max_age_ms / 1000;
+    keep_completed_ = keep;
+  }
+
+  Status Check() {
+    for (const char* name : {"addStandardJob", "addDelayedJob", "addPrioritizedJob", "moveToActive", "extendLock",
+                             "updateProgress", "moveToFinished", "moveToDelayed", "retryJob", "moveJobFromActiveToWait",
+                             "moveStalledJobsToWait", "removeJob", "getStateV2", "getCounts", "cleanJobsInSet"}) {
+      auto script = scripts_.Get(name);
+      if (!script.ok()) return script.status();
+      script_[name] = *script;
+    }
+    auto pong = pool_.Command({"PING"});
+    if (!pong.ok()) return pong.status();
+    return Status::Ok();
+  }
+
+  Result<std::string> Enqueue(std::string_view name, std::string_view payload, const JobOptions& o) override {
+    if (name.empty()) return Status::InvalidArgument("job name is empty");
+    if (o.attempts < 1) return Status::InvalidArgument("attempts must be at least 1");
+    if (o.backoff_ms < 0 || o.delay_ms < 0) return Status::InvalidArgument("backoff and delay must not be negative");
+    if (o.priority < 0 || o.priority > kMaxPriority)
+      return Status::InvalidArgument("a BullMQ priority is 0 (none) or 1 to " + std::to_string(kMaxPriority));
+    if (!Json::accept(payload)) return Status::InvalidArgument("job data must be JSON (BullMQ's data field)");
+    Json opts{{"attempts", o.attempts}};
+    if (o.backoff_ms > 0) opts["backoff"] = Json{{"type", "exponential"}, {"delay", o.backoff_ms}};
+    if (o.delay_ms > 0) opts["delay"] = o.delay_ms;
+    if (o.priority > 0) opts["priority"] = o.priority;
+    if (!o.id.empty()) {
+      opts["jobId"] = o.id;
+      auto exists = pool_.Command({"EXISTS", base_ + o.id});
+      if (!exists.ok()) return exists.status();
+      if (exists->integer == 1) return Status::Conflict("job " + o.id + " exists");
+    }
+    const int64_t now = clock_.NowMillis();
+    // [prefix, custom id, name, timestamp, parentKey, parent dependencies key, parent, repeat
+    // job key, deduplication key, defer parent release]
+    const Json args = Json::array({base_, o.id, std::string(name), now, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr});
+    std::vector<std::string> keys;
+    const BullmqScript* script;
+    if (o.delay_ms > 0) {
+      script = script_["addDelayedJob"];
+      keys = {Key("marker"), Key("meta"), Key("id"), Key("delayed"), Key("completed"), Key("events")};
+    } else if (o.priority > 0) {
+      script = script_["addPrioritizedJob"];
+      keys = {Key("marker"), Key("meta"), Key("id"), Key("prioritized"), Key("delayed"), Key("completed"), Key("active"),
+              Key("events"), Key("pc")};
+    } else {
+      script = script_["addStandardJob"];
+      keys = {Key("wait"), Key("paused"), Key("meta"), Key("id"), Key("completed"), Key("delayed"), Key("active"),
+              Key("events"), Key("marker")};
+    }
+    auto reply = pool_.Run(*script, keys, {Pack(args), std::string(payload), Pack(opts)});
+    if (!reply.ok()) return reply.status();
+    if (reply->type == RedisReply::Type::kString) return reply->text;
+    return Unexpected("add job", *reply);
+  }
+
+  Result<std::optional<Job>> Lease(std::string_view worker_id, int64_t lease_ms, LeaseFilter filter) override {
+    if (lease_ms <= 0) return Status::InvalidArgument("lease_ms must be positive");
+    if (filter == LeaseFilter::kIdleGroups) return std::optional<Job>();  // no groups on BullMQ
+    for (int i = 0; i < kMaxDeferredFailuresPerLease; ++i) {
+      Job job;
+      job.lease_token = NewToken();
+      const int64_t now = clock_.NowMillis();
+      const Json opts{{"token", job.lease_token}, {"lockDuration", lease_ms}, {"name", std::string(worker_id)}};
+      auto reply = pool_.Run(*script_["moveToActive"],
+                             {Key("wait"), Key("active"), Key("prioritized"), Key("events"), Key("stalled"), Key("limiter"),
+                              Key("delayed"), Key("paused"), Key("meta"), Key("pc"), Key("marker")},
+                             {base_, std::to_string(now), Pack(opts)});
+      if (!reply.ok()) return reply.status();
+      if (reply->type != RedisReply::Type::kArray || reply->elements.size() < 2) return Unexpected("moveToActive", *reply);
+      if (reply->elements[0].type != RedisReply::Type::kArray) return std::optional<Job>();
+      const auto fields = Fields(reply->elements[0]);
+      job.id = reply->elements[1].text;
+      job.name = Field(fields, "name");
+      job.payload = Field(fields, "data");
+      job.attempts_made = static_cast<int>(ToInt(Field(fields, "ats"), 1));
+      ActiveJob active{ParseOpts(Field(fields, "opts")), static_cast<int>(ToInt(Field(fields, "atm"), 0))};
+      job.max_attempts = MaxAttempts(active.opts);
+      job.lease_until = now + lease_ms;
+      if (std::string reason = Field(fields, "defa"); !reason.empty()) {
+        // It stalled more often than allowed: it fails now, and ReclaimExpired reports it.
+        if (Status s = Finish(job, active, "failed", "failedReason", reason); s.ok()) {
+          JobInfo info = InfoOf(job.id, fields, JobState::kFailed);
+          info.failed_reason = reason;
+          std::lock_guard lock(mu_);
+          deferred_failures_.push_back(std::move(info));
+        }
+        continue;
+      }
+      std::lock_guard lock(mu_);
+      active_[job.lease_token] = std::move(active);
+      return std::optional<Job>(std::move(job));
+    }
+    return std::optional<Job>();
+  }
+
+  Status Extend(const Job& job, int64_t lease_ms) override {
+    auto reply = pool_.Run(*script_["extendLock"], {Key(job.id + ":lock"), Key("stalled")},
+                           {job.lease_token, std::to_string(lease_ms), job.id});
+    if (!reply.ok()) return reply.status();
+    if (reply->type != RedisReply::Type::kInteger) return Unexpected("extendLock", *reply);
+    return reply->integer == 1 ? Status::Ok() : LeaseLost(job);
+  }
+
+  Status Progress(const Job& job, int percent) override {
+    if (percent < 0 || percent > 100) return Status::InvalidArgument("progress must be 0..100");
+    auto lock = pool_.Command({"GET", Key(job.id + ":lock")});
+    if (!lock.ok()) return lock.status();
+    if (lock->text != job.lease_token) return LeaseLost(job);
+    // Always JSON: a progress QueueEvents cannot parse stops its listeners.
+    auto reply = pool_.Run(*script_["updateProgress"], {Key(job.id), Key("events"), Key("meta")},
+                           {job.id, std::to_string(percent)});
+    if (!reply.ok()) return reply.status();
+    if (reply->type != RedisReply::Type::kInteger) return Unexpected("updateProgress", *reply);
+    return reply->integer < 0 ? ScriptCode(job, reply->integer) : Status::Ok();
+  }
+
+  Status Complete(const Job& job, std::string_view result_json) override {
+    ActiveJob active = TakeActive(job);
+    // Always JSON: a return value QueueEvents cannot parse stops its listeners.
+    const std::string value = Json::accept(result_json) ? std::string(result_json) : Json(std::string(result_json)).dump();
+    return Finish(job, active, "completed", "returnvalue", value);
+  }
+
+  Result<FailOutcome> Fail(const Job& job, std::string_view reason, bool retryable) override {
+    ActiveJob active = TakeActive(job);
+    FailOutcome out;
+    const int failures = active.failures + 1;
+    if (retryable && failures < MaxAttempts(active.opts)) {
+      const int64_t now = clock_.NowMillis();
+      const int64_t delay = BackoffDelay(active.opts, failures);
+      const std::string fields = Pack(Json::array({"failedReason", std::string(reason)}));
+      auto reply = delay > 0 ? pool_.Run(*script_["moveToDelayed"],
+                          {Key("marker"), Key("active"), Key("prioritized"), Key("delayed"), Key(job.id), Key("events"),
+                           Key("meta"), Key("stalled"), Key("wait"), Key("limiter"), Key("pc")},
+                          {base_, std::to_string(now), job.id, job.lease_token, std::to_string(delay), "0", fields, "0"})
+                             : pool_.Run(*script_["retryJob"],
+                                         {Key("active"), Key("wait"), Key("paused"), Key(job.id), Key("meta"), Key("events"),
+                                          Key("delayed"), Key("prioritized"), Key("pc"), Key("marker"), Key("stalled")},
+                                         {base_, std::to_string(now), "LPUSH", job.id, job.lease_token, fields});
+      if (!reply.ok()) return reply.status();
+      if (reply->type == RedisReply::Type::kInteger && reply->integer < 0) return ScriptCode(job, reply->integer);
+      if (reply->type == RedisReply::Type::kError) return Unexpected("retry", *reply);
+      out.retried = true;
+      out.retry_at = now + delay;
+      return out;
+    }
+    BD_RETURN_IF_ERROR(Finish(job, active, "failed", "failedReason", std::string(reason)));
+    return out;
+  }
+
+  Status Release(const Job& job) override {
+    (void)TakeActive(job);
+    auto reply = pool_.Run(*script_["moveJobFromActiveToWait"],
+                           {Key("active"), Key("wait"), Key("stalled"), Key("paused"), Key("meta"), Key("limiter"),
+                            Key("prioritized"), Key("marker"), Key("events")},
+                           {job.id, job.lease_token, Key(job.id)});
+    if (!reply.ok()) return reply.status();
+    if (reply->type != RedisReply::Type::kInteger) return Unexpected("moveJobFromActiveToWait", *reply);
+    return reply->integer < 0 ? ScriptCode(job, reply->integer) : Status::Ok();
+  }
+
+  Result<std::vector<JobInfo>> ReclaimExpired() override {
+    auto reply = pool_.Run(*script_["moveStalledJobsToWait"],
+                           {Key("stalled"), Key("wait"), Key("active"), Key("stalled-check"), Key("meta"), Key("paused"),
+                            Key("marker"), Key("events"), Key("repeat")},
+                           {std::to_string(o_.max_stalled_count), base_, std::to_string(clock_.NowMillis()),
+                            std::to_string(o_.stalled_interval_ms)});
+    if (!reply.ok()) return reply.status();
+    if (reply->type == RedisReply::Type::kError) return Unexpected("moveStalledJobsToWait", *reply);
+    std::lock_guard lock(mu_);
+    return std::exchange(deferred_failures_, {});
+  }
+
+  Status Cancel(std::string_view job_id) override {
+    const std::string id(job_id);
+    // BullMQ removes no locked job: the lock goes first, so its worker loses the lease.
+    auto dropped = pool_.Command({"DEL", Key(id + ":lock")});
+    if (!dropped.ok()) return dropped.status();
+    auto reply = pool_.Run(*script_["removeJob"], {Key(id), Key("repeat")}, {id, "0", base_});
+    if (!reply.ok()) return reply.status();
+    if (reply->type == RedisReply::Type::kError) return Unexpected("removeJob", *reply);
+    return Status::Ok();
+  }
+
+  Result<JobInfo> Get(std::string_view job_id) override {
+    const std::string id(job_id);
+    auto hash = pool_.Command({"HGETALL", Key(id)});
+    if (!hash.ok()) return hash.status();
+    if (hash->elements.empty()) return Status::NotFound("job " + id + " not found");
+    auto state = pool_.Run(*script_["getStateV2"],
+                           {Key("completed"), Key("failed"), Key("delayed"), Key("active"), Key("wait"), Key("paused"),
+                            Key("waiting-children"), Key("prioritized")},
+                           {id});
+    if (!state.ok()) return state.status();
+    const std::string& s = state->text;
+    if (s == "unknown") return Status::NotFound("job " + id + " not found");
+    const JobState js = s == "completed" ? JobState::kCompleted
+                        : s == "failed"  ? JobState::kFailed
+                        : s == "delayed" ? JobState::kDelayed
+                        : s == "active"  ? JobState::kActive
+                                         : JobState::kWaiting;
+    return InfoOf(id, Fields(*hash), js);
+  }
+
+  Result<StateCounts> Counts() override {
+    auto reply = pool_.Run(*script_["getCounts"], {base_},
+                           {"wait", "paused", "prioritized", "waiting-children", "delayed", "active", "completed", "failed"});
+    if (!reply.ok()) return reply.status();
+    if (reply->type != RedisReply::Type::kArray || reply->elements.size() != 8) return Unexpected("getCounts", *reply);
+    auto n = [&](size_t i) { return reply->elements[i].integer; };
+    StateCounts c;
+    c.waiting = n(0) + n(1) + n(2) + n(3);
+    c.delayed = n(4);
+    c.active = n(5);
+    c.completed = n(6);
+    c.failed = n(7);
+    return c;
+  }
+
+  Result<int64_t> PruneCompleted(const Retention& keep) override {
+    int64_t removed = 0;
+    if (keep.max_age_ms) {
+      auto reply = pool_.Run(*script_["cleanJobsInSet"], {Key("completed"), Key("events"), Key("repeat")},
+                             {base_, std::to_string(clock_.NowMillis() - *keep.max_age_ms), "1000", "completed"});
+      if (!reply.ok()) return reply.status();
+      removed += static_cast<int64_t>(reply->elements.size());
+    }
+    if (keep.max_count) {
+      auto count = pool_.Command({"ZCARD", Key("completed")});
+      if (!count.ok()) return count.status();
+      const int64_t excess = std::min<int64_t>(count->integer - *keep.max_count, 1000);
+      if (excess > 0) {
+        auto oldest = pool_.Command({"ZRANGE", Key("completed"), "0", std::to_string(excess - 1)});
+        if (!oldest.ok()) return oldest.status();
+        for (const RedisReply& id : oldest->elements) {
+          auto reply = pool_.Run(*script_["removeJob"], {Key(id.text), Key("repeat")}, {id.text, "0", base_});
+          if (!reply.ok()) return reply.status();
+          if (reply->type == RedisReply::Type::kInteger && reply->integer == 1) ++removed;
+        }
+      }
+    }
+    return removed;
+  }
+
+  bool WaitForWork(std::string_view worker_id, int64_t timeout_ms) override {
+    const int64_t deadline = clock_.NowMillis() + timeout_ms;
+    RedisClient* client = Blocking(worker_id);
+    if (client == nullptr) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(timeout_ms, 1000)));
+      return true;
+    }
+    // The marker: member "0" (score 0) when a job is waiting, "1" scored with the time of the
+    // next delayed job. A future score means: wait until then, or until a new marker.
+    for (int64_t now = clock_.NowMillis(), until = deadline; now < until; now = clock_.NowMillis()) {
+      const int64_t wait_ms = until - now;
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%.3f", static_cast<double>(wait_ms) / 1000);
+      client->SetTimeout(o_.timeout + std::chrono::milliseconds(wait_ms));
+      auto reply = client->Command({"BZPOPMIN", Key("marker"), seconds});
+      if (!reply.ok() || reply->type != RedisReply::Type::kArray || reply->elements.size() < 3) {
+        if (!reply.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(wait_ms, 1000)));
+        return true;
+      }
+      const int64_t due = ToInt(reply->elements[2].text, 0);
+      if (due <= clock_.NowMillis()) return true;
+      until = std::min(deadline, due);
+    }
+    return true;
+  }
+
+ private:
+  struct ActiveJob {
+    Json opts = Json::object();
+    int failures = 0;  // BullMQ's atm when leased
+  };
+
+  std::string Key(const std::string& suffix) const { return base_ + suffix; }
+
+  ActiveJob TakeActive(const Job& job) {
+    std::lock_guard lock(mu_);
+    auto it = active_.find(job.lease_token);
+    if (it == active_.end()) return {};
+    ActiveJob out = std::move(it->second);
+    active_.erase(it);
+    return out;
+  }
+
+  Status Finish(const Job& job, const ActiveJob& active, const char* target, const char* field, const std::string& value) {
+    const bool completed = std::string_view(target) == "completed";
+    const Json opts{{"token", job.lease_token},
+                    {"keepJobs", completed ? KeepJobs(active.opts, "removeOnComplete", keep_completed_)
+                                           : KeepJobs(active.opts, "removeOnFail", Json{{"count", -1}})},
+                    {"lockDuration", 30000},
+                    {"attempts", MaxAttempts(active.opts)},
+                    {"maxMetricsSize", ""},
+                    {"fpof", false},
+                    {"cpof", false},
+                    {"idof", false},
+                    {"rdof", false}};
+    auto reply = pool_.Run(*script_["moveToFinished"],
+                           {Key("wait"), Key("active"), Key("prioritized"), Key("events"), Key("stalled"), Key("limiter"),
+                            Key("delayed"), Key("paused"), Key("meta"), Key("pc"), Key(target), Key(job.id),
+                            Key(std::string("metrics:") + target), Key("marker")},
+                           {job.id, std::to_string(clock_.NowMillis()), field, value, target, "0", base_, Pack(opts)});
+    if (!reply.ok()) return reply.status();
+    if (reply->type == RedisReply::Type::kInteger && reply->integer < 0) return ScriptCode(job, reply->integer);
+    if (reply->type == RedisReply::Type::kError) return Unexpected("moveToFinished", *reply);
+    return Status::Ok();
+  }
+
+  JobInfo InfoOf(const std::string& id, const std::map<std::string, std::string>& f, JobState state) const {
+    JobInfo info;
+    info.id = id;
+    info.name = Field(f, "name");
+    info.payload = Field(f, "data");
+    info.state = state;
+    info.attempts_made = static_cast<int>(ToInt(Field(f, "ats"), 0));
+    info.max_attempts = MaxAttempts(ParseOpts(Field(f, "opts")));
+    const Json progress = Json::parse(Field(f, "progress"), nullptr, false);
+    if (progress.is_number()) info.progress = std::clamp(progress.get<int>(), 0, 100);
+    info.failed_reason = Field(f, "failedReason");
+    info.created_at = ToInt(Field(f, "timestamp"));
+    info.run_at = info.created_at + ToInt(Field(f, "delay"));
+    if (std::string finished = Field(f, "finishedOn"); !finished.empty()) info.finished_at = ToInt(finished);
+    return info;
+  }
+
+  // The lane's own connection for blocking waits, named as BullMQ names a worker's, so BullMQ's
+  // getWorkers lists it. Null while Redis is unreachable.
+  RedisClient* Blocking(std::string_view worker_id) {
+    std::lock_guard lock(mu_);
+    auto it = blocking_.find(worker_id);
+    if (it != blocking_.end()) return it->second.get();
+    auto client = RedisClient::Connect(o_.url, o_.timeout);
+    if (!client.ok()) return nullptr;
+    (*client)->SetName(o_.prefix + ":" + Base64Encode(o_.queue_name) + ":w:" + std::string(worker_id));
+    return blocking_.emplace(std::string(worker_id), std::move(*client)).first->second.get();
+  }
+
+  const RedisQueueOptions o_;
+  const Clock& clock_;
+  const BullmqScripts scripts_;
+  const std::string base_;  // "<prefix>:<queue>:"
+  std::map<std::string, const BullmqScript*, std::less<>> script_;  // filled by Check, then read-only
+  Json keep_completed_;
+  RedisPool pool_;
+  std::mutex mu_;
+  std::map<std::string, ActiveJob> active_;         // by lease token; guarded by mu_
+  std::vector<JobInfo> deferred_failures_;          // guarded by mu_
+  std::map<std::string, std::unique_ptr<RedisClient>, std::less<>> blocking_;  // by worker id; guarded by mu_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<JobQueue>> OpenRedisQueue(const RedisQueueOptions& options, const Clock& clock) {
+  auto scripts = BullmqScripts::Load(options.bullmq_dir);
+  if (!scripts.ok()) return scripts.status();
+  auto queue = std::make_unique<RedisQueue>(options, std::move(*scripts), clock);
+  BD_RETURN_IF_ERROR(queue->Check());
+  return std::unique_ptr<JobQueue>(std::move(queue));
+}
+
+}  // namespace betterdev::queue
