@@ -42,6 +42,7 @@
 #include "queue/sqlite/sqlite_queue.hpp"
 #include "realtime/event_log.hpp"
 #include "realtime/hub.hpp"
+#include "realtime/redis/redis_event_log.hpp"
 #include "realtime/tickets.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -91,7 +92,7 @@ struct Backends {
 // The embedded queue, or BullMQ's layout on Redis when a Redis URL is set.
 Result<std::unique_ptr<queue::JobQueue>> OpenQueue(const Config& c, const Clock& clock) {
   if (c.queue.redis_url.empty()) return queue::OpenSqliteQueue(QueuePath(c), clock);
-  auto url = queue::redis::ParseRedisUrl(c.queue.redis_url);
+  auto url = redis::ParseRedisUrl(c.queue.redis_url);
   if (!url.ok()) return url.status();
   // hiredis writes with write(): a connection Redis closed must be an error, not a SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
@@ -109,6 +110,20 @@ Result<std::unique_ptr<queue::JobQueue>> OpenQueue(const Config& c, const Clock&
   return opened;
 }
 
+// Events travel with the jobs: beside the embedded queue, a file every process of the machine
+// shares; on Redis, a stream every process of every machine shares.
+Result<std::unique_ptr<realtime::EventLog>> OpenEvents(const Config& c) {
+  if (c.queue.redis_url.empty()) return realtime::OpenSqliteEventLog(EventsPath(c));
+  auto url = redis::ParseRedisUrl(c.queue.redis_url);
+  if (!url.ok()) return url.status();
+  realtime::RedisEventLogOptions o;
+  o.url = *url;
+  o.key = "betterdev:" + c.queue.name + ":events";
+  auto opened = realtime::OpenRedisEventLog(o);
+  if (!opened.ok()) return Status(opened.status().code(), "events on Redis: " + opened.status().message());
+  return opened;
+}
+
 Result<Backends> OpenBackends(const Config& c, const Clock& clock) {
   if (Status s = PrepareDataDir(c.data_dir); !s.ok()) return s;
   Backends b;
@@ -121,7 +136,7 @@ Result<Backends> OpenBackends(const Config& c, const Clock& clock) {
   auto blobs = blob::OpenFsBlobStore(BlobRoot(c));
   if (!blobs.ok()) return blobs.status();
   b.blobs = std::move(*blobs);
-  auto events = realtime::OpenSqliteEventLog(EventsPath(c));
+  auto events = OpenEvents(c);
   if (!events.ok()) return events.status();
   b.events = std::move(*events);
   return b;

@@ -8,6 +8,7 @@
 
 #include "realtime/event_log.hpp"
 #include "realtime/hub.hpp"
+#include "realtime/realtime_test_util.hpp"
 #include "store/sqlite/db.hpp"
 #include "core/time.hpp"
 #include "testutil/testutil.hpp"
@@ -16,40 +17,6 @@ namespace betterdev::realtime {
 namespace {
 
 using namespace std::chrono_literals;
-
-Event Ev(EventType type, std::string user, std::string doc, int progress = 0) {
-  Event e;
-  e.type = type;
-  e.user_id = std::move(user);
-  e.document_id = std::move(doc);
-  e.at_ms = SystemClock().NowMillis();
-  e.progress = progress;
-  e.stage = progress > 0 ? "extracting" : "";
-  return e;
-}
-
-class Recorder final : public Subscriber {
- public:
-  void OnEvent(const Event& e) override {
-    std::lock_guard lock(mu_);
-    events_.push_back(e);
-    cv_.notify_all();
-  }
-  std::vector<Event> WaitFor(size_t n, std::chrono::milliseconds t = 5s) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, t, [&] { return events_.size() >= n; });
-    return events_;
-  }
-  size_t size() {
-    std::lock_guard lock(mu_);
-    return events_.size();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Event> events_;
-};
 
 TEST(EventTypeTest, NamesRoundTrip) {
   for (EventType t : {EventType::kQueued, EventType::kProcessing, EventType::kReady, EventType::kFailed,

@@ -1,6 +1,5 @@
 #include "queue/redis/bullmq_scripts.hpp"
 
-#include <openssl/sha.h>
 
 #include <charconv>
 #include <filesystem>
@@ -11,7 +10,7 @@
 
 #include "core/random.hpp"
 
-namespace betterdev::queue::redis {
+namespace betterdev::queue {
 namespace {
 
 namespace fs = std::filesystem;
@@ -56,11 +55,6 @@ Status Expand(const fs::path& file, std::set<fs::path>& seen, std::string& out, 
   return Status::Ok();
 }
 
-std::string Sha1Hex(std::string_view text) {
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
-}
 
 }  // namespace
 
@@ -89,7 +83,7 @@ Result<BullmqScripts> BullmqScripts::Load(const std::string& package_dir) {
     script.keys = keys;
     std::set<fs::path> seen;
     BD_RETURN_IF_ERROR(Expand(path, seen, script.body, 0));
-    script.sha1 = Sha1Hex(script.body);
+    script.sha1 = redis::Script::Sha1Of(script.body);
     out.scripts_.emplace(script.name, std::move(script));
   }
   if (ec) return Status::InvalidArgument("cannot list BullMQ's scripts in " + commands.string() + ": " + ec.message());
@@ -103,4 +97,4 @@ Result<const BullmqScript*> BullmqScripts::Get(std::string_view name) const {
   return &it->second;
 }
 
-}  // namespace betterdev::queue::redis
+}  // namespace betterdev::queue

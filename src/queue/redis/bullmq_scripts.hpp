@@ -13,15 +13,12 @@
 #include <string_view>
 
 #include "core/status.hpp"
+#include "redis/redis_client.hpp"
 
-namespace betterdev::queue::redis {
+namespace betterdev::queue {
 
-struct BullmqScript {
-  std::string name;  // "moveToFinished"
-  int keys = 0;      // the number of KEYS the script takes (EVALSHA's numkeys)
-  std::string body;  // the expanded Lua text
-  std::string sha1;  // of body, lower-case hex: what EVALSHA names
-};
+// A script is a redis::Script: its key count from the file name, its SHA-1 what EVALSHA names.
+using BullmqScript = redis::Script;
 
 class BullmqScripts {
  public:
@@ -41,4 +38,4 @@ class BullmqScripts {
   std::map<std::string, BullmqScript, std::less<>> scripts_;
 };
 
-}  // namespace betterdev::queue::redis
+}  // namespace betterdev::queue

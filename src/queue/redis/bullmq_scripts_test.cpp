@@ -11,7 +11,7 @@
 
 #include "testutil/testutil.hpp"
 
-namespace betterdev::queue::redis {
+namespace betterdev::queue {
 namespace {
 
 namespace fs = std::filesystem;
@@ -120,4 +120,4 @@ TEST_F(FakePackage, AMissingIncludeOrKeyCountIsAnErrorNamingTheFile) {
 }
 
 }  // namespace
-}  // namespace betterdev::queue::redis
+}  // namespace betterdev::queue

@@ -18,8 +18,6 @@ namespace betterdev::queue {
 namespace {
 
 using Json = nlohmann::json;
-using redis::BullmqScript;
-using redis::BullmqScripts;
 using redis::RedisClient;
 using redis::RedisPool;
 using redis::RedisReply;

@@ -32,7 +32,7 @@
 
 #include "core/time.hpp"
 #include "queue/queue.hpp"
-#include "queue/redis/redis_client.hpp"
+#include "redis/redis_client.hpp"
 
 namespace betterdev::queue {
 

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "queue/redis/redis_queue.hpp"
-#include "queue/redis/redis_test_server.hpp"
+#include "redis/redis_test_server.hpp"
 
 namespace betterdev::queue {
 namespace {

@@ -9,7 +9,7 @@
 #include <atomic>
 #include <thread>
 
-#include "queue/redis/redis_test_server.hpp"
+#include "redis/redis_test_server.hpp"
 
 namespace betterdev::queue {
 namespace {

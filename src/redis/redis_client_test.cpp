@@ -1,14 +1,14 @@
 // The Redis connection against a real redis-server (Debian's, started on loopback by the test):
-// commands and typed replies, BullMQ's own scripts by EVALSHA with the NOSCRIPT fallback, and a
+// commands and typed replies, Lua scripts by EVALSHA with the NOSCRIPT fallback, and a
 // server that goes away and comes back.
-#include "queue/redis/redis_client.hpp"
+#include "redis/redis_client.hpp"
 
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include "queue/redis/redis_test_server.hpp"
+#include "redis/redis_test_server.hpp"
 
-namespace betterdev::queue::redis {
+namespace betterdev::redis {
 namespace {
 
 using namespace std::chrono_literals;
@@ -72,30 +72,25 @@ TEST_F(RedisClientTest, CommandsAnswerTypedReplies) {
   EXPECT_NE(wrong->text.find("WRONGTYPE"), std::string::npos);
 }
 
-TEST_F(RedisClientTest, RunsBullmqsOwnScriptsAndSurvivesAFlushedScriptCache) {
-  auto scripts = BullmqScripts::Load(BETTERDEV_BULLMQ_DIR);
-  ASSERT_TRUE(scripts.ok()) << scripts.status().ToString();
-  auto counts = scripts->Get("getCounts");
-  ASSERT_TRUE(counts.ok());
-  ASSERT_TRUE(client->Command({"RPUSH", "bull:q:wait", "1", "2", "3"}).ok());
-  ASSERT_TRUE(client->Command({"ZADD", "bull:q:failed", "1", "9"}).ok());
+TEST_F(RedisClientTest, RunsScriptsBySha1AndSurvivesAFlushedScriptCache) {
+  const Script count = Script::Of("count", 1, "return {redis.call('LLEN', KEYS[1]), ARGV[1]}");
+  ASSERT_TRUE(client->Command({"RPUSH", "q:wait", "1", "2", "3"}).ok());
   for (int round = 0; round < 2; ++round) {
     // Round 0: the server has never seen the script (NOSCRIPT, then EVAL); round 1: after a
     // SCRIPT FLUSH, as after a restart of Redis.
-    auto reply = client->Run(**counts, {"bull:q:"}, {"wait", "active", "failed"});
+    auto reply = client->Run(count, {"q:wait"}, {"x"});
     ASSERT_TRUE(reply.ok()) << reply.status().ToString();
     ASSERT_EQ(reply->type, RedisReply::Type::kArray) << reply->text;
-    ASSERT_EQ(reply->elements.size(), 3u);
+    ASSERT_EQ(reply->elements.size(), 2u);
     EXPECT_EQ(reply->elements[0].integer, 3);
-    EXPECT_EQ(reply->elements[1].integer, 0);
-    EXPECT_EQ(reply->elements[2].integer, 1);
+    EXPECT_EQ(reply->elements[1].text, "x");
     // Cached now under the SHA-1 we computed: what EVALSHA names.
-    auto exists = client->Command({"SCRIPT", "EXISTS", (*counts)->sha1});
+    auto exists = client->Command({"SCRIPT", "EXISTS", count.sha1});
     ASSERT_EQ(exists->elements.size(), 1u);
     EXPECT_EQ(exists->elements[0].integer, 1);
     ASSERT_TRUE(client->Command({"SCRIPT", "FLUSH"}).ok());
   }
-  EXPECT_EQ(client->Run(**counts, {}, {}).status().code(), StatusCode::kInvalidArgument);  // 1 key, not 0
+  EXPECT_EQ(client->Run(count, {}, {}).status().code(), StatusCode::kInvalidArgument);  // 1 key, not 0
 }
 
 TEST_F(RedisClientTest, AServerThatGoesAwayIsUnavailableUntilItReturns) {
@@ -130,4 +125,4 @@ TEST(RedisClientConnect, AuthAndDatabaseFromTheUrl) {
 }
 
 }  // namespace
-}  // namespace betterdev::queue::redis
+}  // namespace betterdev::redis

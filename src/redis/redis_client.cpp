@@ -1,12 +1,15 @@
-#include "queue/redis/redis_client.hpp"
+#include "redis/redis_client.hpp"
 
 #include <hiredis/hiredis.h>
+#include <openssl/sha.h>
 #include <sys/time.h>
 
 #include <algorithm>
 #include <charconv>
 
-namespace betterdev::queue::redis {
+#include "core/random.hpp"
+
+namespace betterdev::redis {
 namespace {
 
 RedisReply Convert(const redisReply* r) {
@@ -51,6 +54,18 @@ std::string PercentDecoded(std::string_view s) {
 }
 
 }  // namespace
+
+std::string Script::Sha1Of(std::string_view body) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest);
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+Script Script::Of(std::string name, int keys, std::string body) {
+  Script s{std::move(name), keys, std::move(body), ""};
+  s.sha1 = Sha1Of(s.body);
+  return s;
+}
 
 Result<RedisUrl> ParseRedisUrl(std::string_view url) {
   RedisUrl out;
@@ -163,10 +178,10 @@ Result<RedisReply> RedisClient::Command(const std::vector<std::string>& argv) {
   return out;
 }
 
-Result<RedisReply> RedisClient::Run(const BullmqScript& script, const std::vector<std::string>& keys,
+Result<RedisReply> RedisClient::Run(const Script& script, const std::vector<std::string>& keys,
                                     const std::vector<std::string>& args) {
   if (static_cast<int>(keys.size()) != script.keys)
-    return Status::InvalidArgument("BullMQ script " + script.name + " takes " + std::to_string(script.keys) + " keys, not " +
+    return Status::InvalidArgument("script " + script.name + " takes " + std::to_string(script.keys) + " keys, not " +
                                    std::to_string(keys.size()));
   std::vector<std::string> argv{"EVALSHA", script.sha1, std::to_string(keys.size())};
   argv.insert(argv.end(), keys.begin(), keys.end());
@@ -235,9 +250,9 @@ Result<RedisReply> RedisPool::Command(const std::vector<std::string>& argv) {
   return With([&](RedisClient& c) { return c.Command(argv); });
 }
 
-Result<RedisReply> RedisPool::Run(const BullmqScript& script, const std::vector<std::string>& keys,
+Result<RedisReply> RedisPool::Run(const Script& script, const std::vector<std::string>& keys,
                                   const std::vector<std::string>& args) {
   return With([&](RedisClient& c) { return c.Run(script, keys, args); });
 }
 
-}  // namespace betterdev::queue::redis
+}  // namespace betterdev::redis

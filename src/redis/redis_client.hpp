@@ -1,5 +1,5 @@
-// A Redis connection for the queue (hiredis inside redis_client.cpp only): commands as argument
-// vectors, replies as typed values, BullMQ scripts by EVALSHA with a fallback to EVAL when the
+// A Redis connection (hiredis inside redis_client.cpp only), for the job queue and the event
+// transport: commands as argument vectors, replies as typed values, Lua scripts by EVALSHA with a fallback to EVAL when the
 // server does not have them (NOSCRIPT: a restart or SCRIPT FLUSH), and a reconnect on the next
 // call after the connection broke. Not thread-safe: one per thread, or guarded by the caller.
 // The process must ignore SIGPIPE (betterdev does): hiredis writes to the socket with write().
@@ -14,9 +14,8 @@
 #include <vector>
 
 #include "core/status.hpp"
-#include "queue/redis/bullmq_scripts.hpp"
 
-namespace betterdev::queue::redis {
+namespace betterdev::redis {
 
 // redis://[[user]:password@]host[:port][/db] (user and password percent-decoded; an [IPv6]
 // host); rediss:// (TLS) is recognised and refused with a reason (Debian 12's hiredis 0.14 has
@@ -29,6 +28,17 @@ struct RedisUrl {
   int db = 0;
 };
 Result<RedisUrl> ParseRedisUrl(std::string_view url);
+
+// A Lua script, run by the SHA-1 of its body.
+struct Script {
+  std::string name;  // for messages
+  int keys = 0;      // the number of KEYS it takes (EVALSHA's numkeys)
+  std::string body;
+  std::string sha1;  // of body, lower-case hex
+
+  static std::string Sha1Of(std::string_view body);
+  static Script Of(std::string name, int keys, std::string body);
+};
 
 struct RedisReply {
   enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
@@ -54,7 +64,7 @@ class RedisClient {
 
   // Runs `script` with its keys and arguments: EVALSHA, and EVAL when the server answers NOSCRIPT.
   // InvalidArgument when keys.size() differs from the script's key count.
-  Result<RedisReply> Run(const BullmqScript& script, const std::vector<std::string>& keys,
+  Result<RedisReply> Run(const Script& script, const std::vector<std::string>& keys,
                          const std::vector<std::string>& args);
 
   // The name CLIENT LIST shows (BullMQ's getWorkers reads it), set now and after every
@@ -87,7 +97,7 @@ class RedisPool {
   RedisPool& operator=(const RedisPool&) = delete;
 
   Result<RedisReply> Command(const std::vector<std::string>& argv);
-  Result<RedisReply> Run(const BullmqScript& script, const std::vector<std::string>& keys,
+  Result<RedisReply> Run(const Script& script, const std::vector<std::string>& keys,
                          const std::vector<std::string>& args);
   const RedisUrl& url() const { return url_; }
   std::chrono::milliseconds timeout() const { return timeout_; }
@@ -104,4 +114,4 @@ class RedisPool {
   std::chrono::milliseconds backoff_{0};            // guarded by mu_
 };
 
-}  // namespace betterdev::queue::redis
+}  // namespace betterdev::redis

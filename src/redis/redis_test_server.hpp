@@ -14,10 +14,10 @@
 #include <string>
 #include <thread>
 
-#include "queue/redis/redis_client.hpp"
+#include "redis/redis_client.hpp"
 #include "testutil/testutil.hpp"
 
-namespace betterdev::queue::redis {
+namespace betterdev::redis {
 
 class RedisTestServer {
  public:
@@ -81,4 +81,4 @@ class RedisTestServer {
   pid_t pid_ = -1;
 };
 
-}  // namespace betterdev::queue::redis
+}  // namespace betterdev::redis
