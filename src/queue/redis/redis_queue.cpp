@@ -224,7 +224,9 @@ class RedisQueue final : public JobQueue {
                            {job.lease_token, std::to_string(lease_ms), job.id});
     if (!reply.ok()) return reply.status();
     if (reply->type != RedisReply::Type::kInteger) return Unexpected("extendLock", *reply);
-    return reply->integer == 1 ? Status::Ok() : LeaseLost(job);
+    if (reply->integer == 1) return Status::Ok();
+    (void)TakeActive(job);  // its holder abandons it without another call
+    return LeaseLost(job);
   }
 
   Status Progress(const Job& job, int percent) override {

@@ -182,13 +182,22 @@ TEST_F(BullmqInteropTest, PauseAndResumeByBullmqAreHonoured) {
   EXPECT_TRUE(Next().has_value());
 }
 
-TEST_F(BullmqInteropTest, RemoveOnCompleteFromTheProducerIsHonoured) {
+TEST_F(BullmqInteropTest, RemoveOnCompleteAndRemoveOnFailFromTheProducerAreHonoured) {
   const std::string id = Node("add", {{"data", Json::object()}, {"opts", {{"removeOnComplete", true}}}})["id"];
   auto job = Next();
   ASSERT_TRUE(job.has_value());
   ASSERT_TRUE(q->Complete(*job).ok());
   EXPECT_EQ(q->Get(id).status().code(), StatusCode::kNotFound) << "removed when it completed";
   EXPECT_EQ(Node("inspect", {{"id", id}})["state"], nullptr);
+  const std::string kept = Node("add", {{"data", Json::object()}, {"opts", {{"removeOnFail", false}}}})["id"];
+  const std::string dropped = Node("add", {{"data", Json::object()}, {"opts", {{"removeOnFail", true}}}})["id"];
+  for (int i = 0; i < 2; ++i) {
+    auto failing = Next();
+    ASSERT_TRUE(failing.has_value());
+    ASSERT_TRUE(q->Fail(*failing, "unreadable", false).ok());
+  }
+  EXPECT_EQ(q->Get(kept)->state, JobState::kFailed);
+  EXPECT_EQ(q->Get(dropped).status().code(), StatusCode::kNotFound) << "removeOnFail: true";
 }
 
 }  // namespace
