@@ -5,8 +5,11 @@
 #   2. POST /v1/documents and GET /v1/conversations p99 while every worker is busy vs idle, and
 #      upload p99 with two API processes on one data directory vs one;
 #   3. peak resident memory of a worker and of its job process on a 1,000-page PDF;
+#   1b. the same full path with the jobs and events on Redis (BullMQ's layout) vs the embedded
+#      queue, 1 and 2 workers, alternating;
 #   4. SQLite queue throughput with no-op jobs (build/release/bench/queue_bench).
 #   bash bench/ingest_bench.sh [seconds per latency run = 10]
+# SECTIONS="1 1b" (say) runs only those sections.
 # Needs the release build (cmake --preset release && cmake --build --preset release), wrk,
 # pdftotext/pdfinfo (poppler-utils) and node (for the generated PDF). Prints Markdown.
 set -euo pipefail
@@ -37,6 +40,7 @@ for f in "${FILES[@]}"; do PAGES=$((PAGES + $(pdfinfo "$f" | awk '/^Pages:/ {pri
 BYTES=$(cat "${FILES[@]}" | wc -c)
 
 source bench/lib.sh
+want() { [ -z "${SECTIONS:-}" ] || [[ " $SECTIONS " == *" $1 "* ]]; }
 
 machine_line
 echo "Date: $(date -u +%Y-%m-%dT%H:%MZ); corpus: ${#FILES[@]} PDFs, $PAGES pages, $((BYTES / 1024)) KiB (20 NTSB reports, 009-pdflatex-geotopo, a generated 1,000-page text PDF)"
@@ -50,21 +54,46 @@ PDFTOTEXT_PPS=$(awk -v p=$PAGES -v ms=$((T1 - T0)) 'BEGIN {printf "%.0f", p * 10
 echo "| path | workers | seconds | pages/s | per worker vs pdftotext |"
 echo "|---|---|---|---|---|"
 echo "| pdftotext (sequential, one process per file) | 1 | $(awk -v ms=$((T1 - T0)) 'BEGIN {printf "%.2f", ms / 1000}') | $PDFTOTEXT_PPS | 1.00× |"
-for RUN in "1 true" "1 false" "2 true" "2 false"; do
-  read -r W SANDBOX <<<"$RUN"
-  start_server --workers "$W" --sandbox "$SANDBOX"
+throughput_row() {  # label, workers, server args... -> one table row: the corpus uploaded, until all ready
+  local label=$1 w=$2
+  shift 2
+  start_server --workers "$w" "$@"
   T0=$(now_ms)
   for f in "${FILES[@]}"; do upload "$f" >/dev/null; done
   wait_ready
   T1=$(now_ms)
   FAILED=$(curl -fs "$URL/v1/documents?status=failed" -H "Authorization: Bearer $TOKEN" | { grep -o '"id"' || true; } | wc -l)
   PPS=$(awk -v p=$PAGES -v ms=$((T1 - T0)) 'BEGIN {printf "%.0f", p * 1000 / ms}')
-  RATIO=$(awk -v a=$PPS -v b=$PDFTOTEXT_PPS -v w=$W 'BEGIN {printf "%.2f", a / w / b}')
-  LABEL="upload → ready (betterdev serve), sandbox"
-  [ "$SANDBOX" = false ] && LABEL="upload → ready (betterdev serve), no sandbox"
-  echo "| $LABEL | $W | $(awk -v ms=$((T1 - T0)) 'BEGIN {printf "%.2f", ms / 1000}') | $PPS | ${RATIO}× ($FAILED failed) |"
+  RATIO=$(awk -v a=$PPS -v b=$PDFTOTEXT_PPS -v w=$w 'BEGIN {printf "%.2f", a / w / b}')
+  echo "| $label | $w | $(awk -v ms=$((T1 - T0)) 'BEGIN {printf "%.2f", ms / 1000}') | $PPS | ${RATIO}× ($FAILED failed) |"
   stop_server
-done
+}
+if want 1; then
+  for RUN in "1 true" "1 false" "2 true" "2 false"; do
+    read -r W SANDBOX <<<"$RUN"
+    LABEL="upload → ready (betterdev serve), sandbox"
+    [ "$SANDBOX" = false ] && LABEL="upload → ready (betterdev serve), no sandbox"
+    throughput_row "$LABEL" "$W" --sandbox "$SANDBOX"
+  done
+fi
+
+# 1b. The same with the jobs and events on Redis (a redis-server here, append-only as a real
+# deployment would run it), alternating with the embedded queue.
+if want 1b; then
+  REDIS_PORT=$(node -e "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })")
+  mkdir -p "$WORK/redis"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes --save '' \
+    --logfile "$WORK/redis/redis.log" --daemonize no &
+  REDIS_PID=$!
+  for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  for W in 1 2; do
+    throughput_row "upload → ready, embedded queue" "$W"
+    redis-cli -p "$REDIS_PORT" flushall >/dev/null
+    throughput_row "upload → ready, jobs and events on Redis" "$W" --redis-url "redis://127.0.0.1:$REDIS_PORT"
+  done
+  kill "$REDIS_PID"
+  wait "$REDIS_PID" 2>/dev/null || true
+fi
 echo
 
 # 2. Latency while every worker is busy vs idle. Busy = a backlog of unique 1,000-page PDFs.
@@ -84,6 +113,7 @@ latency() {  # name, wrk args... -> "| name | rps | p50 | p99 |"
   local name=$1; shift
   row "$name" "$(wrk -t1 -c8 -d"${DURATION}s" --latency "$@")"
 }
+if want 2; then
 start_server --workers 2
 for i in $(seq 1 100); do
   curl -fs -XPOST "$URL/v1/conversations" -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
@@ -108,6 +138,7 @@ echo
 echo "Active jobs at the start and end of the busy runs: $BUSY_BEFORE and $BUSY_AFTER."
 stop_server
 echo
+fi
 
 # 2b. Two API processes on one data directory (the README allows it; uploads stay queued, no
 # workers): upload latency with one process taking 8 connections vs two taking 4 each, the same
@@ -117,6 +148,7 @@ start_api() {  # log -> sets the URL of a `betterdev api` on "$WORK/data"
   API_PIDS+=($!)
   wait_url "$1" healthz
 }
+if want 2b; then
 rm -rf "$WORK/data"
 API_PIDS=()
 start_api "$WORK/api1.log"; URL1=$URL
@@ -138,8 +170,10 @@ row "two API processes, 4 connections each: process 2" "$(cat "$WORK/wrk2.out")"
 for p in "${API_PIDS[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
 echo "Documents stored: $(sqlite3 "$WORK/data/betterdev.db" 'SELECT count(*) FROM documents') (every upload of both processes)."
 echo
+fi
 
 # 3. Peak resident memory on the 1,000-page PDF: the job process, and the worker around it.
+if want 3; then
 start_server --workers 1
 WPID=$(grep -oE '"msg":"worker started"[^}]*"pid":[0-9]+' "$WORK/out.log" | grep -oE '[0-9]+$' | head -1)
 upload "$WORK/big.pdf" >/dev/null
@@ -161,9 +195,10 @@ echo "| worker | $((WORKER_HWM / 1024)) MB |"
 echo "| API (serve) | $((API_HWM / 1024)) MB |"
 stop_server
 echo
+fi
 
 # 4. Queue throughput.
-if [ -x build/release/bench/queue_bench ]; then
+if want 4 && [ -x build/release/bench/queue_bench ]; then
   echo '```'
   build/release/bench/queue_bench --benchmark_min_time=2 2>/dev/null | grep -E '^(BM_|Benchmark)' || true
   echo '```'
