@@ -24,7 +24,10 @@ const port = await new Promise((resolve) => {
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bullmq-bench-'));
 const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
   '--appendonly', 'no', '--logfile', path.join(dir, 'redis.log')], { stdio: 'ignore' });
-process.on('exit', () => { redis.kill(); fs.rmSync(dir, { recursive: true, force: true }); });
+process.on('exit', () => {
+  redis.kill('SIGKILL');
+  try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* redis may still be writing: the OS cleans /tmp */ }
+});
 const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
 for (let i = 0; i < 200; i++) {
   const ok = await new Promise((r) => { const s = net.connect(port, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); });

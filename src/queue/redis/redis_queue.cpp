@@ -125,6 +125,16 @@ class RedisQueue final : public JobQueue {
     keep_completed_ = keep;
   }
 
+  // A lane's fetched next job goes back to waiting (a stopping worker never leases it).
+  ~RedisQueue() override {
+    std::map<std::string, Leased, std::less<>> left;
+    {
+      std::lock_guard lock(mu_);
+      left.swap(prefetched_);
+    }
+    for (auto& [worker, leased] : left) (void)ReleaseJob(leased.job);
+  }
+
   Status Check() {
     for (const char* name : {"addStandardJob", "addDelayedJob", "addPrioritizedJob", "moveToActive", "extendLock",
                              "updateProgress", "moveToFinished", "moveToDelayed", "retryJob", "moveJobFromActiveToWait",
@@ -183,29 +193,27 @@ class RedisQueue final : public JobQueue {
     if (lease_ms <= 0) return Status::InvalidArgument("lease_ms must be positive");
     if (filter == LeaseFilter::kIdleGroups) return std::optional<Job>();  // no groups on BullMQ
     for (int i = 0; i < kMaxDeferredFailuresPerLease; ++i) {
-      Job job;
-      job.lease_token = NewToken();
-      const int64_t now = clock_.NowMillis();
-      const Json opts{{"token", job.lease_token}, {"lockDuration", lease_ms}, {"name", std::string(worker_id)}};
-      auto reply = pool_.Run(*script_["moveToActive"],
-                             {Key("wait"), Key("active"), Key("prioritized"), Key("events"), Key("stalled"), Key("limiter"),
-                              Key("delayed"), Key("paused"), Key("meta"), Key("pc"), Key("marker")},
-                             {base_, std::to_string(now), Pack(opts)});
-      if (!reply.ok()) return reply.status();
-      if (reply->type != RedisReply::Type::kArray || reply->elements.size() < 2) return Unexpected("moveToActive", *reply);
-      if (reply->elements[0].type != RedisReply::Type::kArray) return std::optional<Job>();
-      const auto fields = Fields(reply->elements[0]);
-      job.id = reply->elements[1].text;
-      job.name = Field(fields, "name");
-      job.payload = Field(fields, "data");
-      job.attempts_made = static_cast<int>(ToInt(Field(fields, "ats"), 1));
-      ActiveJob active{ParseOpts(Field(fields, "opts")), static_cast<int>(ToInt(Field(fields, "atm"), 0))};
-      job.max_attempts = MaxAttempts(active.opts);
-      job.lease_until = now + lease_ms;
-      if (std::string reason = Field(fields, "defa"); !reason.empty()) {
+      // The job the lane's last completion fetched in the same call (BullMQ's fetchNext), else
+      // one taken now.
+      std::optional<Leased> leased = TakePrefetched(worker_id);
+      if (!leased) {
+        const std::string token = NewToken();
+        const int64_t now = clock_.NowMillis();
+        const Json opts{{"token", token}, {"lockDuration", lease_ms}, {"name", std::string(worker_id)}};
+        auto reply = pool_.Run(*script_["moveToActive"],
+                               {Key("wait"), Key("active"), Key("prioritized"), Key("events"), Key("stalled"), Key("limiter"),
+                                Key("delayed"), Key("paused"), Key("meta"), Key("pc"), Key("marker")},
+                               {base_, std::to_string(now), Pack(opts)});
+        if (!reply.ok()) return reply.status();
+        if (reply->type != RedisReply::Type::kArray || reply->elements.size() < 2) return Unexpected("moveToActive", *reply);
+        leased = Parse(*reply, token, std::string(worker_id), lease_ms, now);
+        if (!leased) return std::optional<Job>();
+      }
+      if (std::string reason = Field(leased->fields, "defa"); !reason.empty()) {
         // It stalled more often than allowed: it fails now, and ReclaimExpired reports it.
-        if (Status s = Finish(job, active, "failed", "failedReason", reason); s.ok()) {
-          JobInfo info = InfoOf(job.id, fields, JobState::kFailed);
+        leased->active.worker_id.clear();  // fetch nothing with this one
+        if (Status s = Finish(leased->job, leased->active, "failed", "failedReason", reason); s.ok()) {
+          JobInfo info = InfoOf(leased->job.id, leased->fields, JobState::kFailed);
           info.failed_reason = reason;
           std::lock_guard lock(mu_);
           deferred_failures_.push_back(std::move(info));
@@ -213,8 +221,8 @@ class RedisQueue final : public JobQueue {
         continue;
       }
       std::lock_guard lock(mu_);
-      active_[job.lease_token] = std::move(active);
-      return std::optional<Job>(std::move(job));
+      active_[leased->job.lease_token] = std::move(leased->active);
+      return std::optional<Job>(std::move(leased->job));
     }
     return std::optional<Job>();
   }
@@ -278,6 +286,10 @@ class RedisQueue final : public JobQueue {
 
   Status Release(const Job& job) override {
     (void)TakeActive(job);
+    return ReleaseJob(job);
+  }
+
+  Status ReleaseJob(const Job& job) {
     auto reply = pool_.Run(*script_["moveJobFromActiveToWait"],
                            {Key("active"), Key("wait"), Key("stalled"), Key("paused"), Key("meta"), Key("limiter"),
                             Key("prioritized"), Key("marker"), Key("events")},
@@ -399,7 +411,14 @@ class RedisQueue final : public JobQueue {
  private:
   struct ActiveJob {
     Json opts = Json::object();
-    int failures = 0;  // BullMQ's atm when leased
+    int failures = 0;       // BullMQ's atm when leased
+    std::string worker_id;  // the lane holding it
+    int64_t lease_ms = 0;
+  };
+  struct Leased {
+    Job job;
+    ActiveJob active;
+    std::map<std::string, std::string> fields;  // the job's hash
   };
 
   std::string Key(const std::string& suffix) const { return base_ + suffix; }
@@ -413,9 +432,13 @@ class RedisQueue final : public JobQueue {
     return out;
   }
 
+  // Moves the job to completed or failed; for a lane (active.worker_id set) the same call takes
+  // the lane's next job under the same token, kept for its next Lease (one round trip per job,
+  // as BullMQ's workers do).
   Status Finish(const Job& job, const ActiveJob& active, const char* target, const char* field, const std::string& value) {
     const bool completed = std::string_view(target) == "completed";
-    const Json opts{{"token", job.lease_token},
+    const bool fetch_next = !active.worker_id.empty();
+    Json opts{{"token", job.lease_token},
                     {"keepJobs", completed ? KeepJobs(active.opts, "removeOnComplete", keep_completed_)
                                            : KeepJobs(active.opts, "removeOnFail", Json{{"count", -1}})},
                     {"lockDuration", 30000},
@@ -425,15 +448,53 @@ class RedisQueue final : public JobQueue {
                     {"cpof", false},
                     {"idof", false},
                     {"rdof", false}};
+    if (fetch_next) {
+      opts["lockDuration"] = active.lease_ms;
+      opts["name"] = active.worker_id;
+    }
+    const int64_t now = clock_.NowMillis();
     auto reply = pool_.Run(*script_["moveToFinished"],
                            {Key("wait"), Key("active"), Key("prioritized"), Key("events"), Key("stalled"), Key("limiter"),
                             Key("delayed"), Key("paused"), Key("meta"), Key("pc"), Key(target), Key(job.id),
                             Key(std::string("metrics:") + target), Key("marker")},
-                           {job.id, std::to_string(clock_.NowMillis()), field, value, target, "0", base_, Pack(opts)});
+                           {job.id, std::to_string(now), field, value, target, fetch_next ? "1" : "0", base_, Pack(opts)});
     if (!reply.ok()) return reply.status();
     if (reply->type == RedisReply::Type::kInteger && reply->integer < 0) return ScriptCode(job, reply->integer);
     if (reply->type == RedisReply::Type::kError) return Unexpected("moveToFinished", *reply);
+    if (fetch_next && reply->type == RedisReply::Type::kArray) {
+      if (auto next = Parse(*reply, job.lease_token, active.worker_id, active.lease_ms, now)) {
+        std::lock_guard lock(mu_);
+        prefetched_[active.worker_id] = std::move(*next);
+      }
+    }
     return Status::Ok();
+  }
+
+  // moveToActive's answer (and moveToFinished's with fetchNext): [job hash, id, ...]; nullopt
+  // when it holds no job.
+  std::optional<Leased> Parse(const RedisReply& reply, const std::string& token, const std::string& worker_id,
+                              int64_t lease_ms, int64_t now) const {
+    if (reply.elements.size() < 2 || reply.elements[0].type != RedisReply::Type::kArray) return std::nullopt;
+    Leased l;
+    l.fields = Fields(reply.elements[0]);
+    l.job.id = reply.elements[1].text;
+    l.job.name = Field(l.fields, "name");
+    l.job.payload = Field(l.fields, "data");
+    l.job.attempts_made = static_cast<int>(ToInt(Field(l.fields, "ats"), 1));
+    l.job.lease_token = token;
+    l.job.lease_until = now + lease_ms;
+    l.active = {ParseOpts(Field(l.fields, "opts")), static_cast<int>(ToInt(Field(l.fields, "atm"), 0)), worker_id, lease_ms};
+    l.job.max_attempts = MaxAttempts(l.active.opts);
+    return l;
+  }
+
+  std::optional<Leased> TakePrefetched(std::string_view worker_id) {
+    std::lock_guard lock(mu_);
+    auto it = prefetched_.find(worker_id);
+    if (it == prefetched_.end()) return std::nullopt;
+    Leased l = std::move(it->second);
+    prefetched_.erase(it);
+    return l;
   }
 
   JobInfo InfoOf(const std::string& id, const std::map<std::string, std::string>& f, JobState state) const {
@@ -474,6 +535,7 @@ class RedisQueue final : public JobQueue {
   RedisPool pool_;
   std::mutex mu_;
   std::map<std::string, ActiveJob> active_;         // by lease token; guarded by mu_
+  std::map<std::string, Leased, std::less<>> prefetched_;  // by worker id; guarded by mu_
   std::vector<JobInfo> deferred_failures_;          // guarded by mu_
   std::map<std::string, std::unique_ptr<RedisClient>, std::less<>> blocking_;  // by worker id; guarded by mu_
 };

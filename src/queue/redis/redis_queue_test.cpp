@@ -90,6 +90,38 @@ TEST_F(RedisQueueTest, AJobGoesFromWaitingThroughActiveToCompletedInBullmqsLayou
   EXPECT_EQ(q->Complete(*job).code(), StatusCode::kNotFound) << "finished once";
 }
 
+TEST_F(RedisQueueTest, ACompletionTakesTheLanesNextJobInTheSameCall) {
+  const std::string a = Add(), b = Add(), c = Add();
+  auto first = Next();
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(q->Complete(*first).ok());
+  EXPECT_EQ(Info(b).state, JobState::kActive) << "fetched by the completion (BullMQ's fetchNext)";
+  EXPECT_EQ(Redis({"HGET", "bull:file-processing:" + b, "pb"}).text, "w1");
+  auto other = q->Lease("w2", 30000, LeaseFilter::kAny);
+  ASSERT_TRUE(other.ok() && other->has_value());
+  EXPECT_EQ((*other)->id, c) << "another lane does not get it";
+  auto second = Next();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->id, b);
+  EXPECT_EQ(second->attempts_made, 1);
+  ASSERT_TRUE(q->Extend(*second, 30000).ok()) << "its lock is the lane's";
+  ASSERT_TRUE(q->Complete(*second).ok());
+  ASSERT_TRUE(q->Complete(**other).ok());
+  // A fetched job nobody leased goes back to waiting when the queue closes (a stopping worker).
+  const std::string d = Add();
+  auto third = Next();
+  ASSERT_TRUE(third.has_value());
+  const std::string e = Add();
+  ASSERT_TRUE(q->Complete(*third).ok());
+  EXPECT_EQ(Info(e).state, JobState::kActive);
+  q.reset();
+  q = Open();
+  EXPECT_EQ(Info(e).state, JobState::kWaiting);
+  EXPECT_EQ(Redis({"EXISTS", "bull:file-processing:" + e + ":lock"}).integer, 0);
+  (void)a;
+  (void)d;
+}
+
 TEST_F(RedisQueueTest, AValueThatIsNotJsonIsStoredAsAJsonString) {
   Add();
   auto job = Next();
