@@ -14,7 +14,8 @@ DEB_PACKAGES=(
   # the job process's system-call filter (sandbox/)
   libseccomp-dev
   # the Redis job queue (BullMQ's protocol): the client library, and the server its tests run
-  libhiredis-dev redis-server
+  # (with the redis-cli the ingestion benchmark uses); openssl makes the TLS tests' certificate
+  libhiredis-dev redis-server redis-tools openssl
   # the fuzz targets (fuzz/): clang and its libFuzzer runtime
   clang-14 libclang-rt-14-dev
   # tests and benchmarks

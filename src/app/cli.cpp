@@ -177,7 +177,9 @@ void AddChatOptions(CLI::App* app, std::set<std::string>& envs, ChatConfig& c) {
 
 void AddQueueOptions(CLI::App* app, std::set<std::string>& envs, QueueConfig& q) {
   Opt(app, envs, "--redis-url", q.redis_url, "BETTERDEV_REDIS_URL",
-      "Redis for the job queue, in BullMQ's layout (redis://[user:pass@]host:port/db); empty: the embedded queue");
+      "Redis for jobs and events, in BullMQ's layout (redis://[user:pass@]host:port/db, rediss:// for TLS); empty: the embedded queue");
+  Opt(app, envs, "--redis-ca-file", q.redis_ca_file, "BETTERDEV_REDIS_CA_FILE",
+      "rediss://: PEM file of the authorities that sign the server's certificate (empty: the system's)");
   Opt(app, envs, "--queue", q.name, "BETTERDEV_QUEUE", "The BullMQ queue's name (with --redis-url)");
   Opt(app, envs, "--queue-prefix", q.prefix, "BETTERDEV_QUEUE_PREFIX", "BullMQ's key prefix (with --redis-url)");
   Opt(app, envs, "--bullmq-dir", q.bullmq_dir, "BETTERDEV_BULLMQ_DIR",

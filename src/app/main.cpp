@@ -89,10 +89,16 @@ struct Backends {
   std::unique_ptr<realtime::EventLog> events;
 };
 
+Result<redis::RedisUrl> RedisUrl(const Config& c) {
+  auto url = redis::ParseRedisUrl(c.queue.redis_url);
+  if (url.ok()) url->tls_ca_file = c.queue.redis_ca_file;
+  return url;
+}
+
 // The embedded queue, or BullMQ's layout on Redis when a Redis URL is set.
 Result<std::unique_ptr<queue::JobQueue>> OpenQueue(const Config& c, const Clock& clock) {
   if (c.queue.redis_url.empty()) return queue::OpenSqliteQueue(QueuePath(c), clock);
-  auto url = redis::ParseRedisUrl(c.queue.redis_url);
+  auto url = RedisUrl(c);
   if (!url.ok()) return url.status();
   // hiredis writes with write(): a connection Redis closed must be an error, not a SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
@@ -114,7 +120,7 @@ Result<std::unique_ptr<queue::JobQueue>> OpenQueue(const Config& c, const Clock&
 // shares; on Redis, a stream every process of every machine shares.
 Result<std::unique_ptr<realtime::EventLog>> OpenEvents(const Config& c) {
   if (c.queue.redis_url.empty()) return realtime::OpenSqliteEventLog(EventsPath(c));
-  auto url = redis::ParseRedisUrl(c.queue.redis_url);
+  auto url = RedisUrl(c);
   if (!url.ok()) return url.status();
   realtime::RedisEventLogOptions o;
   o.url = *url;
@@ -223,6 +229,7 @@ std::vector<std::string> WorkerArgv(const Config& c) {
           "--openai-base-url", c.search.openai_base_url,
           "--embedding-price", std::to_string(c.search.embedding_price),
           "--queue", c.queue.name,
+          "--redis-ca-file", c.queue.redis_ca_file,
           "--queue-prefix", c.queue.prefix,
           "--bullmq-dir", c.queue.bullmq_dir,
           "--max-stalled-count", std::to_string(c.queue.max_stalled_count)};

@@ -108,7 +108,8 @@ struct ChatConfig {
 
 // Where jobs wait. Without a Redis URL: the embedded SQLite queue in the data directory.
 struct QueueConfig {
-  std::string redis_url;                // redis://[user:pass@]host:port/db: BullMQ's layout on Redis
+  std::string redis_url;                // redis://[user:pass@]host:port/db (rediss:// for TLS): BullMQ's layout on Redis
+  std::string redis_ca_file;            // rediss://: authorities that sign the server's certificate; empty: the system's
   std::string name = "file-processing"; // the BullMQ queue
   std::string prefix = "bull";          // BullMQ's key prefix
   std::string bullmq_dir;               // the bullmq npm package whose Lua scripts run; empty: the one setup installs

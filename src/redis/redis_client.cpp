@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "core/random.hpp"
+#include "redis/tls_connection.hpp"
 
 namespace betterdev::redis {
 namespace {
@@ -69,10 +70,10 @@ Script Script::Of(std::string name, int keys, std::string body) {
 
 Result<RedisUrl> ParseRedisUrl(std::string_view url) {
   RedisUrl out;
-  if (url.starts_with("rediss://"))
-    return Status::InvalidArgument("rediss:// (TLS) is not supported: this build's hiredis has no TLS; use redis:// on a trusted network");
-  if (!url.starts_with("redis://")) return Status::InvalidArgument("a Redis URL starts with redis://: " + std::string(url));
-  std::string_view rest = url.substr(8);
+  out.tls = url.starts_with("rediss://");
+  if (!out.tls && !url.starts_with("redis://"))
+    return Status::InvalidArgument("a Redis URL starts with redis:// or rediss://: " + std::string(url));
+  std::string_view rest = url.substr(out.tls ? 9 : 8);
   const size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
@@ -112,7 +113,8 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url) {
 }
 
 struct RedisClient::Context {
-  redisContext* ctx = nullptr;
+  redisContext* ctx = nullptr;         // redis://: hiredis's own connection
+  std::unique_ptr<TlsConnection> tls;  // rediss://
   ~Context() {
     if (ctx != nullptr) redisFree(ctx);
   }
@@ -133,11 +135,17 @@ Status RedisClient::Reconnect() {
   tv.tv_sec = static_cast<time_t>(timeout_.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((timeout_.count() % 1000) * 1000);
   auto c = std::make_unique<Context>();
-  c->ctx = redisConnectWithTimeout(url_.host.c_str(), url_.port, tv);
-  const std::string where = url_.host + ":" + std::to_string(url_.port);
-  if (c->ctx == nullptr) return Status::Unavailable("cannot connect to Redis at " + where);
-  if (c->ctx->err != 0) return Status::Unavailable("cannot connect to Redis at " + where + ": " + c->ctx->errstr);
-  if (redisSetTimeout(c->ctx, tv) != REDIS_OK) return Status::Unavailable("cannot set the Redis timeout");
+  if (url_.tls) {
+    auto tls = TlsConnection::Open(url_.host, url_.port, url_.tls_ca_file, timeout_);
+    if (!tls.ok()) return tls.status();
+    c->tls = std::move(*tls);
+  } else {
+    c->ctx = redisConnectWithTimeout(url_.host.c_str(), url_.port, tv);
+    const std::string where = url_.host + ":" + std::to_string(url_.port);
+    if (c->ctx == nullptr) return Status::Unavailable("cannot connect to Redis at " + where);
+    if (c->ctx->err != 0) return Status::Unavailable("cannot connect to Redis at " + where + ": " + c->ctx->errstr);
+    if (redisSetTimeout(c->ctx, tv) != REDIS_OK) return Status::Unavailable("cannot set the Redis timeout");
+  }
   c_ = std::move(c);
   std::vector<std::vector<std::string>> hello;
   if (!url_.password.empty()) {
@@ -159,6 +167,16 @@ Status RedisClient::Reconnect() {
 
 Result<RedisReply> RedisClient::Command(const std::vector<std::string>& argv) {
   if (!c_) BD_RETURN_IF_ERROR(Reconnect());
+  if (c_->tls) {
+    auto reply = c_->tls->Command(argv);
+    if (!reply.ok()) {
+      c_.reset();
+      return reply.status();
+    }
+    RedisReply out = Convert(*reply);
+    freeReplyObject(*reply);
+    return out;
+  }
   std::vector<const char*> args;
   std::vector<size_t> lengths;
   args.reserve(argv.size());
@@ -201,6 +219,10 @@ void RedisClient::SetName(std::string name) {
 void RedisClient::SetTimeout(std::chrono::milliseconds timeout) {
   timeout_ = timeout;
   if (!c_) return;
+  if (c_->tls) {
+    c_->tls->SetTimeout(timeout_);
+    return;
+  }
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout_.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((timeout_.count() % 1000) * 1000);

@@ -18,14 +18,15 @@
 namespace betterdev::redis {
 
 // redis://[[user]:password@]host[:port][/db] (user and password percent-decoded; an [IPv6]
-// host); rediss:// (TLS) is recognised and refused with a reason (Debian 12's hiredis 0.14 has
-// no TLS).
+// host); rediss:// is the same over TLS (the server's certificate verified, and its name).
 struct RedisUrl {
   std::string host = "127.0.0.1";
   int port = 6379;
   std::string user;      // empty: the default user
   std::string password;  // empty: no AUTH
   int db = 0;
+  bool tls = false;         // rediss://
+  std::string tls_ca_file;  // authorities that sign the server's certificate; empty: the system's
 };
 Result<RedisUrl> ParseRedisUrl(std::string_view url);
 

@@ -35,9 +35,12 @@ TEST(RedisUrl, ParsesWhatTheSettingTakes) {
   EXPECT_EQ(ParseRedisUrl("http://localhost").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseRedisUrl("redis://host:99999").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseRedisUrl("redis://host/x").status().code(), StatusCode::kInvalidArgument);
-  auto tls = ParseRedisUrl("rediss://host");
-  EXPECT_EQ(tls.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(tls.status().message().find("TLS"), std::string::npos);
+  auto tls = ParseRedisUrl("rediss://cache.internal:6380/1");
+  ASSERT_TRUE(tls.ok());
+  EXPECT_TRUE(tls->tls);
+  EXPECT_EQ(tls->host, "cache.internal");
+  EXPECT_EQ(tls->port, 6380);
+  EXPECT_FALSE(plain->tls);
 }
 
 class RedisClientTest : public ::testing::Test {
@@ -122,6 +125,38 @@ TEST(RedisClientConnect, AuthAndDatabaseFromTheUrl) {
   EXPECT_TRUE((*admin)->Command({"GET", "in-two"})->is_nil()) << "db 0 does not see db 2";
   ASSERT_TRUE((*admin)->Command({"SELECT", "2"}).ok());
   EXPECT_EQ((*admin)->Command({"GET", "in-two"})->text, "x");
+}
+
+TEST(RedisClientTls, RedissSpeaksTlsAndChecksTheCertificateAndItsName) {
+  ::signal(SIGPIPE, SIG_IGN);
+  RedisTestServer server{RedisTestServer::Tls{}};
+  auto client = RedisClient::Connect(server.url(), 2000ms);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  ASSERT_TRUE((*client)->Command({"SET", "k", std::string(100000, 'x')}).ok());
+  auto got = (*client)->Command({"GET", "k"});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->text.size(), 100000u) << "a reply longer than one TLS record";
+  auto blocked = (*client)->Command({"BLPOP", "empty", "0.2"});
+  ASSERT_TRUE(blocked.ok()) << blocked.status().ToString();
+  EXPECT_TRUE(blocked->is_nil());
+  // Not signed by an authority we trust (the system's): refused, saying why.
+  RedisUrl untrusted = server.url();
+  untrusted.tls_ca_file.clear();
+  auto refused = RedisClient::Connect(untrusted, 2000ms);
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("certificate"), std::string::npos) << refused.status().message();
+  // Signed, but for 127.0.0.1, not for the name we dialled.
+  RedisUrl wrong_name = server.url();
+  wrong_name.host = "localhost";
+  auto mismatch = RedisClient::Connect(wrong_name, 2000ms);
+  EXPECT_EQ(mismatch.status().code(), StatusCode::kUnavailable) << "the certificate does not name localhost";
+  // Plain text to a TLS port is not a Redis conversation.
+  RedisUrl plain = server.url();
+  plain.tls = false;
+  auto spoken = RedisClient::Connect(plain, 500ms);
+  if (spoken.ok()) {
+    EXPECT_FALSE((*spoken)->Command({"PING"}).ok());
+  }
 }
 
 }  // namespace

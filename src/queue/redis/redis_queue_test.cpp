@@ -348,5 +348,23 @@ TEST_F(RedisQueueTest, ARedisRestartLosesNoJobAndTheQueueReconnects) {
   EXPECT_EQ(Info(a).state, JobState::kCompleted);
 }
 
+TEST(RedisQueueTls, JobsTravelOverTls) {
+  ::signal(SIGPIPE, SIG_IGN);
+  redis::RedisTestServer server{redis::RedisTestServer::Tls{}};
+  RedisQueueOptions o;
+  o.url = server.url();
+  o.bullmq_dir = BETTERDEV_BULLMQ_DIR;
+  SystemClock clock;
+  auto q = OpenRedisQueue(o, clock);
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  auto id = (*q)->Enqueue("FILE_PROCESS", R"({"document_id":"d1"})", {});
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_TRUE((*q)->WaitForWork("w1", 1000)) << "the blocking wait over TLS";
+  auto job = (*q)->Lease("w1", 30000, LeaseFilter::kAny);
+  ASSERT_TRUE(job.ok() && job->has_value());
+  ASSERT_TRUE((*q)->Complete(**job, R"({"status":"ready"})").ok());
+  EXPECT_EQ((*q)->Get(*id)->state, JobState::kCompleted);
+}
+
 }  // namespace
 }  // namespace betterdev::queue
