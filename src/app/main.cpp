@@ -124,7 +124,7 @@ Result<std::unique_ptr<realtime::EventLog>> OpenEvents(const Config& c) {
   if (!url.ok()) return url.status();
   realtime::RedisEventLogOptions o;
   o.url = *url;
-  o.key = "betterdev:" + c.queue.name + ":events";
+  o.key = "betterdev:{" + c.queue.name + "}:events";
   auto opened = realtime::OpenRedisEventLog(o);
   if (!opened.ok()) return Status(opened.status().code(), "events on Redis: " + opened.status().message());
   return opened;

@@ -46,6 +46,10 @@ std::string OcrNote(int ocr_pages, int confidence, const std::string& languages)
          languages + " (see --ocr-languages) or of poor quality";
 }
 
+// Only the queue's word ends a document: a Fail that could not be recorded (the queue
+// unreachable) leaves the job to come back when its lease lapses, and the document waiting.
+bool FinalFailure(const Result<queue::FailOutcome>& r) { return r.ok() && !r->retried; }
+
 }  // namespace
 
 std::string FileJobPayload(const std::string& document_id, const std::string& user_id) {
@@ -397,7 +401,7 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
         const std::string reason = "could not embed the chunks: " + embedded.message();
         // Only an unreachable or failing provider is worth another attempt; a refusal is not.
         auto r = d_.queue.Fail(job, reason, embedded.code() == StatusCode::kUnavailable);
-        (void)docs.MarkAttemptFailed(doc.id, job.id, job.attempts_made, reason, !r.ok() || !r->retried, now);
+        (void)docs.MarkAttemptFailed(doc.id, job.id, job.attempts_made, reason, FinalFailure(r), now);
         return;
       }
       const double embed_seconds = SecondsSince(embed_start);
@@ -409,7 +413,7 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
       if (!s.ok() && s.code() != StatusCode::kNotFound) {
         auto r = d_.queue.Fail(job, "could not store the chunks: " + s.message(), true);
         (void)docs.MarkAttemptFailed(doc.id, job.id, job.attempts_made, "could not store the chunks: " + s.message(),
-                                     !r.ok() || !r->retried, now);
+                                     FinalFailure(r), now);
         return;
       }
       (void)d_.queue.Complete(job, FileJobResult(doc.id, s.ok() ? "ready" : "deleted", out.pages,
@@ -445,11 +449,11 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
     case Outcome::Kind::kFailed: {
       bool retryable = out.kind == Outcome::Kind::kFailed;
       auto r = d_.queue.Fail(job, out.reason, retryable);
-      bool final = !r.ok() || !r->retried;
+      const bool final = FinalFailure(r);
       (void)docs.MarkAttemptFailed(doc.id, job.id, job.attempts_made, out.reason, final, now);
       e.type = final ? IngestEvent::Type::kFailed : IngestEvent::Type::kRetrying;
       e.error = out.reason;
-      if (!final) e.retry_at_ms = r->retry_at;
+      if (r.ok() && r->retried) e.retry_at_ms = r->retry_at;
       d_.events.Publish(e);
       d_.log.Warn(final ? "document failed" : "attempt failed; will retry",
                   {{"document_id", doc.id}, {"job_id", job.id}, {"attempt", job.attempts_made}, {"reason", out.reason}});

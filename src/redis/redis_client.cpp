@@ -5,6 +5,7 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 
 #include "core/random.hpp"
@@ -167,9 +168,11 @@ Status RedisClient::Reconnect() {
 
 Result<RedisReply> RedisClient::Command(const std::vector<std::string>& argv) {
   if (!c_) BD_RETURN_IF_ERROR(Reconnect());
+  closed_by_server_ = false;
   if (c_->tls) {
     auto reply = c_->tls->Command(argv);
     if (!reply.ok()) {
+      closed_by_server_ = c_->tls->closed_by_server();
       c_.reset();
       return reply.status();
     }
@@ -187,7 +190,9 @@ Result<RedisReply> RedisClient::Command(const std::vector<std::string>& argv) {
   }
   auto* reply = static_cast<redisReply*>(redisCommandArgv(c_->ctx, static_cast<int>(argv.size()), args.data(), lengths.data()));
   if (reply == nullptr) {
+    const int error = errno;
     const std::string why = c_->ctx->errstr;
+    closed_by_server_ = c_->ctx->err == REDIS_ERR_EOF || error == ECONNRESET || error == EPIPE;
     c_.reset();  // a broken connection cannot be reused: hiredis's state is undefined after an error
     return Status::Unavailable("Redis connection lost: " + why);
   }
@@ -260,8 +265,9 @@ Result<RedisReply> RedisPool::With(F&& call) {
   }
   Result<RedisReply> reply = call(*client);
   // An idle connection the server closed meanwhile (a restart) fails at its next call without
-  // the server having seen it: once, on a connection made now.
-  if (!reply.ok() && reply.status().code() == StatusCode::kUnavailable && reused) reply = call(*client);
+  // the server having seen it: once, on a connection made now. Never after a timeout: the server
+  // may have run the command.
+  if (!reply.ok() && reused && client->closed_by_server()) reply = call(*client);
   std::lock_guard lock(mu_);
   if (reply.ok()) idle_.push_back(std::move(client));  // a broken one is dropped: idle ones may be broken too, and
                                                        // reconnect on their next call

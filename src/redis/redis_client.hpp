@@ -68,6 +68,10 @@ class RedisClient {
   Result<RedisReply> Run(const Script& script, const std::vector<std::string>& keys,
                          const std::vector<std::string>& args);
 
+  // The last failed call failed because the server had closed the connection (not a timeout):
+  // on a connection that sat idle, the server cannot have run the command.
+  bool closed_by_server() const { return closed_by_server_; }
+
   // The name CLIENT LIST shows (BullMQ's getWorkers reads it), set now and after every
   // reconnect. Best effort: a server that refuses names still serves.
   void SetName(std::string name);
@@ -82,6 +86,7 @@ class RedisClient {
   RedisUrl url_;
   std::chrono::milliseconds timeout_;
   std::string name_;
+  bool closed_by_server_ = false;
   std::unique_ptr<Context> c_;
 };
 

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace betterdev::redis {
@@ -40,6 +41,7 @@ struct TlsConnection::State {
   SSL_CTX* ctx = nullptr;
   SSL* ssl = nullptr;
   redisReader* reader = nullptr;
+  bool closed = false;
   ~State() {
     if (reader != nullptr) redisReaderFree(reader);
     if (ssl != nullptr) SSL_free(ssl);
@@ -103,6 +105,19 @@ Result<std::unique_ptr<TlsConnection>> TlsConnection::Open(const std::string& ho
 
 void TlsConnection::SetTimeout(std::chrono::milliseconds timeout) { ApplyTimeout(s_->fd, timeout); }
 
+bool TlsConnection::closed_by_server() const { return s_->closed; }
+
+Status TlsConnection::Lost(int result, const char* what) {
+  const int error = errno;
+  const int ssl_error = SSL_get_error(s_->ssl, result);
+  s_->closed = ssl_error == SSL_ERROR_ZERO_RETURN || (ssl_error == SSL_ERROR_SYSCALL && (result == 0 || error == ECONNRESET ||
+                                                                                         error == EPIPE));
+  const std::string why = ssl_error == SSL_ERROR_SYSCALL && (error == EAGAIN || error == EWOULDBLOCK)
+                              ? std::string("timed out")
+                              : OpenSslError();
+  return Status::Unavailable(std::string("Redis connection lost (TLS ") + what + "): " + why);
+}
+
 Result<redisReply*> TlsConnection::Command(const std::vector<std::string>& argv) {
   std::vector<const char*> args;
   std::vector<size_t> lengths;
@@ -116,7 +131,7 @@ Result<redisReply*> TlsConnection::Command(const std::vector<std::string>& argv)
   std::unique_ptr<char, void (*)(void*)> owned(formatted, std::free);
   for (int sent = 0; sent < n;) {
     const int w = SSL_write(s_->ssl, formatted + sent, n - sent);
-    if (w <= 0) return Status::Unavailable("Redis connection lost (TLS write): " + OpenSslError());
+    if (w <= 0) return Lost(w, "write");
     sent += w;
   }
   char buf[16 * 1024];
@@ -126,7 +141,7 @@ Result<redisReply*> TlsConnection::Command(const std::vector<std::string>& argv)
       return Status::Unavailable("Redis sent what it should not: " + std::string(s_->reader->errstr));
     if (reply != nullptr) return static_cast<redisReply*>(reply);
     const int r = SSL_read(s_->ssl, buf, sizeof buf);
-    if (r <= 0) return Status::Unavailable("Redis connection lost (TLS read): " + OpenSslError());
+    if (r <= 0) return Lost(r, "read");
     redisReaderFeed(s_->reader, buf, static_cast<size_t>(r));
   }
 }

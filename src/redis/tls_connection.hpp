@@ -30,10 +30,13 @@ class TlsConnection {
   // when the connection broke (it cannot be used again).
   Result<redisReply*> Command(const std::vector<std::string>& argv);
   void SetTimeout(std::chrono::milliseconds timeout);
+  // The last failed Command failed because the server closed the connection (not a timeout).
+  bool closed_by_server() const;
 
  private:
   struct State;
   explicit TlsConnection(std::unique_ptr<State> s);
+  Status Lost(int result, const char* what);  // after a failed SSL_read/SSL_write
   std::unique_ptr<State> s_;
 };
 

@@ -10,8 +10,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { BIN, cleanEnv, eventually, registerAndLogin, sleep, startServer, tempDir, withTimeout } from './helpers.mjs';
-import { getDocument, repoRoot, slowMarkerPdf, uploadOk, waitReady } from './ingest_helpers.mjs';
+import { BIN, api, cleanEnv, eventually, registerAndLogin, sleep, startServer, tempDir, withTimeout } from './helpers.mjs';
+import { getDocument, repoRoot, slowMarkerPdf, uploadOk, uploadRaw, waitReady } from './ingest_helpers.mjs';
 import { openEvents } from './events_helpers.mjs';
 
 const { Queue } = await import(path.join(repoRoot, 'deps/bullmq/node_modules/bullmq/dist/cjs/index.js'));
@@ -145,7 +145,13 @@ describe('api and worker processes on Redis', () => {
       docs.push(await uploadOk(two.url, token, Buffer.from(`Restart survivor ${i} ${Date.now()}: ${'words '.repeat(200)}`), `s${i}.txt`));
     }
     await redis.stop();
-    await sleep(1500);  // workers and APIs find it gone
+    // While it is gone: an upload is refused with 503 and leaves no document; readiness says so.
+    const refused = await uploadRaw(one.url, token, Buffer.from(`While Redis is down ${Date.now()}`), 'down.txt');
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal((await api(two.url, 'GET', '/readyz')).status, 503);
+    const listed = await api(one.url, 'GET', '/v1/documents', { token });
+    assert.equal(listed.json.data.length, docs.length, 'the refused upload left no document');
+    await sleep(1000);  // workers find it gone
     await redis.start();
     // Uploads work again once it is back (the API reconnects on its own).
     const late = await eventually(async () => {

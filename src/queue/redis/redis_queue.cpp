@@ -141,7 +141,7 @@ class RedisQueue final : public JobQueue {
                              "moveStalledJobsToWait", "removeJob", "getStateV2", "getCounts", "cleanJobsInSet"}) {
       auto script = scripts_.Get(name);
       if (!script.ok()) return script.status();
-      script_[name] = *script;
+      scripts_by_name_[name] = *script;
     }
     auto pong = pool_.Command({"PING"});
     if (!pong.ok()) return pong.status();
@@ -155,6 +155,11 @@ class RedisQueue final : public JobQueue {
     if (o.priority < 0 || o.priority > kMaxPriority)
       return Status::InvalidArgument("a BullMQ priority is 0 (none) or 1 to " + std::to_string(kMaxPriority));
     if (!Json::accept(payload)) return Status::InvalidArgument("job data must be JSON (BullMQ's data field)");
+    // BullMQ's rules for custom ids: an integer would collide with its counter's ids, and ':'
+    // separates the parts of its keys.
+    if (!o.id.empty() && (o.id.find(':') != std::string::npos ||
+                          o.id.find_first_not_of("0123456789") == std::string::npos))
+      return Status::InvalidArgument("a BullMQ job id is not an integer and holds no ':': " + o.id);
     Json opts{{"attempts", o.attempts}};
     if (o.backoff_ms > 0) opts["backoff"] = Json{{"type", "exponential"}, {"delay", o.backoff_ms}};
     if (o.delay_ms > 0) opts["delay"] = o.delay_ms;
@@ -172,14 +177,14 @@ class RedisQueue final : public JobQueue {
     std::vector<std::string> keys;
     const BullmqScript* script;
     if (o.delay_ms > 0) {
-      script = script_["addDelayedJob"];
+      script = &S("addDelayedJob");
       keys = {Key("marker"), Key("meta"), Key("id"), Key("delayed"), Key("completed"), Key("events")};
     } else if (o.priority > 0) {
-      script = script_["addPrioritizedJob"];
+      script = &S("addPrioritizedJob");
       keys = {Key("marker"), Key("meta"), Key("id"), Key("prioritized"), Key("delayed"), Key("completed"), Key("active"),
               Key("events"), Key("pc")};
     } else {
-      script = script_["addStandardJob"];
+      script = &S("addStandardJob");
       keys = {Key("wait"), Key("paused"), Key("meta"), Key("id"), Key("completed"), Key("delayed"), Key("active"),
               Key("events"), Key("marker")};
     }
@@ -200,7 +205,7 @@ class RedisQueue final : public JobQueue {
         const std::string token = NewToken();
         const int64_t now = clock_.NowMillis();
         const Json opts{{"token", token}, {"lockDuration", lease_ms}, {"name", std::string(worker_id)}};
-        auto reply = pool_.Run(*script_["moveToActive"],
+        auto reply = pool_.Run(S("moveToActive"),
                                {Key("wait"), Key("active"), Key("prioritized"), Key("events"), Key("stalled"), Key("limiter"),
                                 Key("delayed"), Key("paused"), Key("meta"), Key("pc"), Key("marker")},
                                {base_, std::to_string(now), Pack(opts)});
@@ -221,14 +226,14 @@ class RedisQueue final : public JobQueue {
         continue;
       }
       std::lock_guard lock(mu_);
-      active_[leased->job.lease_token] = std::move(leased->active);
+      active_[ActiveKey(leased->job)] = std::move(leased->active);
       return std::optional<Job>(std::move(leased->job));
     }
     return std::optional<Job>();
   }
 
   Status Extend(const Job& job, int64_t lease_ms) override {
-    auto reply = pool_.Run(*script_["extendLock"], {Key(job.id + ":lock"), Key("stalled")},
+    auto reply = pool_.Run(S("extendLock"), {Key(job.id + ":lock"), Key("stalled")},
                            {job.lease_token, std::to_string(lease_ms), job.id});
     if (!reply.ok()) return reply.status();
     if (reply->type != RedisReply::Type::kInteger) return Unexpected("extendLock", *reply);
@@ -243,7 +248,7 @@ class RedisQueue final : public JobQueue {
     if (!lock.ok()) return lock.status();
     if (lock->text != job.lease_token) return LeaseLost(job);
     // Always JSON: a progress QueueEvents cannot parse stops its listeners.
-    auto reply = pool_.Run(*script_["updateProgress"], {Key(job.id), Key("events"), Key("meta")},
+    auto reply = pool_.Run(S("updateProgress"), {Key(job.id), Key("events"), Key("meta")},
                            {job.id, std::to_string(percent)});
     if (!reply.ok()) return reply.status();
     if (reply->type != RedisReply::Type::kInteger) return Unexpected("updateProgress", *reply);
@@ -265,11 +270,11 @@ class RedisQueue final : public JobQueue {
       const int64_t now = clock_.NowMillis();
       const int64_t delay = BackoffDelay(active.opts, failures);
       const std::string fields = Pack(Json::array({"failedReason", std::string(reason)}));
-      auto reply = delay > 0 ? pool_.Run(*script_["moveToDelayed"],
+      auto reply = delay > 0 ? pool_.Run(S("moveToDelayed"),
                           {Key("marker"), Key("active"), Key("prioritized"), Key("delayed"), Key(job.id), Key("events"),
                            Key("meta"), Key("stalled"), Key("wait"), Key("limiter"), Key("pc")},
                           {base_, std::to_string(now), job.id, job.lease_token, std::to_string(delay), "0", fields, "0"})
-                             : pool_.Run(*script_["retryJob"],
+                             : pool_.Run(S("retryJob"),
                                          {Key("active"), Key("wait"), Key("paused"), Key(job.id), Key("meta"), Key("events"),
                                           Key("delayed"), Key("prioritized"), Key("pc"), Key("marker"), Key("stalled")},
                                          {base_, std::to_string(now), "LPUSH", job.id, job.lease_token, fields});
@@ -290,7 +295,7 @@ class RedisQueue final : public JobQueue {
   }
 
   Status ReleaseJob(const Job& job) {
-    auto reply = pool_.Run(*script_["moveJobFromActiveToWait"],
+    auto reply = pool_.Run(S("moveJobFromActiveToWait"),
                            {Key("active"), Key("wait"), Key("stalled"), Key("paused"), Key("meta"), Key("limiter"),
                             Key("prioritized"), Key("marker"), Key("events")},
                            {job.id, job.lease_token, Key(job.id)});
@@ -300,7 +305,7 @@ class RedisQueue final : public JobQueue {
   }
 
   Result<std::vector<JobInfo>> ReclaimExpired() override {
-    auto reply = pool_.Run(*script_["moveStalledJobsToWait"],
+    auto reply = pool_.Run(S("moveStalledJobsToWait"),
                            {Key("stalled"), Key("wait"), Key("active"), Key("stalled-check"), Key("meta"), Key("paused"),
                             Key("marker"), Key("events"), Key("repeat")},
                            {std::to_string(o_.max_stalled_count), base_, std::to_string(clock_.NowMillis()),
@@ -313,13 +318,18 @@ class RedisQueue final : public JobQueue {
 
   Status Cancel(std::string_view job_id) override {
     const std::string id(job_id);
-    // BullMQ removes no locked job: the lock goes first, so its worker loses the lease.
-    auto dropped = pool_.Command({"DEL", Key(id + ":lock")});
-    if (!dropped.ok()) return dropped.status();
-    auto reply = pool_.Run(*script_["removeJob"], {Key(id), Key("repeat")}, {id, "0", base_});
-    if (!reply.ok()) return reply.status();
-    if (reply->type == RedisReply::Type::kError) return Unexpected("removeJob", *reply);
-    return Status::Ok();
+    // BullMQ removes no locked job: the lock goes first, so its worker loses the lease. A worker
+    // may lock it again in between (it was waiting): then once more.
+    for (int tries = 0; tries < 5; ++tries) {
+      auto dropped = pool_.Command({"DEL", Key(id + ":lock")});
+      if (!dropped.ok()) return dropped.status();
+      auto reply = pool_.Run(S("removeJob"), {Key(id), Key("repeat")}, {id, "0", base_});
+      if (!reply.ok()) return reply.status();
+      if (reply->type != RedisReply::Type::kInteger) return Unexpected("removeJob", *reply);
+      if (reply->integer == 1) return Status::Ok();
+      if (reply->integer < 0) return Status::Conflict("job " + id + " belongs to a job scheduler");
+    }
+    return Status::Unavailable("job " + id + " kept being taken by workers while it was removed");
   }
 
   Result<JobInfo> Get(std::string_view job_id) override {
@@ -327,11 +337,13 @@ class RedisQueue final : public JobQueue {
     auto hash = pool_.Command({"HGETALL", Key(id)});
     if (!hash.ok()) return hash.status();
     if (hash->elements.empty()) return Status::NotFound("job " + id + " not found");
-    auto state = pool_.Run(*script_["getStateV2"],
+    auto state = pool_.Run(S("getStateV2"),
                            {Key("completed"), Key("failed"), Key("delayed"), Key("active"), Key("wait"), Key("paused"),
                             Key("waiting-children"), Key("prioritized")},
                            {id});
     if (!state.ok()) return state.status();
+    if (state->type != RedisReply::Type::kString && state->type != RedisReply::Type::kStatus)
+      return Unexpected("getStateV2", *state);
     const std::string& s = state->text;
     if (s == "unknown") return Status::NotFound("job " + id + " not found");
     const JobState js = s == "completed" ? JobState::kCompleted
@@ -343,7 +355,7 @@ class RedisQueue final : public JobQueue {
   }
 
   Result<StateCounts> Counts() override {
-    auto reply = pool_.Run(*script_["getCounts"], {base_},
+    auto reply = pool_.Run(S("getCounts"), {base_},
                            {"wait", "paused", "prioritized", "waiting-children", "delayed", "active", "completed", "failed"});
     if (!reply.ok()) return reply.status();
     if (reply->type != RedisReply::Type::kArray || reply->elements.size() != 8) return Unexpected("getCounts", *reply);
@@ -360,9 +372,10 @@ class RedisQueue final : public JobQueue {
   Result<int64_t> PruneCompleted(const Retention& keep) override {
     int64_t removed = 0;
     if (keep.max_age_ms) {
-      auto reply = pool_.Run(*script_["cleanJobsInSet"], {Key("completed"), Key("events"), Key("repeat")},
+      auto reply = pool_.Run(S("cleanJobsInSet"), {Key("completed"), Key("events"), Key("repeat")},
                              {base_, std::to_string(clock_.NowMillis() - *keep.max_age_ms), "1000", "completed"});
       if (!reply.ok()) return reply.status();
+      if (reply->type != RedisReply::Type::kArray) return Unexpected("cleanJobsInSet", *reply);
       removed += static_cast<int64_t>(reply->elements.size());
     }
     if (keep.max_count) {
@@ -373,8 +386,9 @@ class RedisQueue final : public JobQueue {
         auto oldest = pool_.Command({"ZRANGE", Key("completed"), "0", std::to_string(excess - 1)});
         if (!oldest.ok()) return oldest.status();
         for (const RedisReply& id : oldest->elements) {
-          auto reply = pool_.Run(*script_["removeJob"], {Key(id.text), Key("repeat")}, {id.text, "0", base_});
+          auto reply = pool_.Run(S("removeJob"), {Key(id.text), Key("repeat")}, {id.text, "0", base_});
           if (!reply.ok()) return reply.status();
+          if (reply->type == RedisReply::Type::kError) return Unexpected("removeJob", *reply);
           if (reply->type == RedisReply::Type::kInteger && reply->integer == 1) ++removed;
         }
       }
@@ -397,10 +411,11 @@ class RedisQueue final : public JobQueue {
       std::snprintf(seconds, sizeof seconds, "%.3f", static_cast<double>(wait_ms) / 1000);
       client->SetTimeout(o_.timeout + std::chrono::milliseconds(wait_ms));
       auto reply = client->Command({"BZPOPMIN", Key("marker"), seconds});
-      if (!reply.ok() || reply->type != RedisReply::Type::kArray || reply->elements.size() < 3) {
-        if (!reply.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(wait_ms, 1000)));
+      if (!reply.ok() || reply->type == RedisReply::Type::kError) {  // unreachable, or LOADING after a restart
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(wait_ms, 1000)));
         return true;
       }
+      if (reply->type != RedisReply::Type::kArray || reply->elements.size() < 3) return true;  // timed out
       const int64_t due = ToInt(reply->elements[2].text, 0);
       if (due <= clock_.NowMillis()) return true;
       until = std::min(deadline, due);
@@ -422,10 +437,13 @@ class RedisQueue final : public JobQueue {
   };
 
   std::string Key(const std::string& suffix) const { return base_ + suffix; }
+  const BullmqScript& S(std::string_view name) const { return *scripts_by_name_.find(name)->second; }
+  // active_'s key: a fetched next job carries the token of the job whose completion fetched it.
+  static std::string ActiveKey(const Job& job) { return job.id + '\n' + job.lease_token; }
 
   ActiveJob TakeActive(const Job& job) {
     std::lock_guard lock(mu_);
-    auto it = active_.find(job.lease_token);
+    auto it = active_.find(ActiveKey(job));
     if (it == active_.end()) return {};
     ActiveJob out = std::move(it->second);
     active_.erase(it);
@@ -453,7 +471,7 @@ class RedisQueue final : public JobQueue {
       opts["name"] = active.worker_id;
     }
     const int64_t now = clock_.NowMillis();
-    auto reply = pool_.Run(*script_["moveToFinished"],
+    auto reply = pool_.Run(S("moveToFinished"),
                            {Key("wait"), Key("active"), Key("prioritized"), Key("events"), Key("stalled"), Key("limiter"),
                             Key("delayed"), Key("paused"), Key("meta"), Key("pc"), Key(target), Key(job.id),
                             Key(std::string("metrics:") + target), Key("marker")},
@@ -517,24 +535,27 @@ class RedisQueue final : public JobQueue {
   // The lane's own connection for blocking waits, named as BullMQ names a worker's, so BullMQ's
   // getWorkers lists it. Null while Redis is unreachable.
   RedisClient* Blocking(std::string_view worker_id) {
-    std::lock_guard lock(mu_);
-    auto it = blocking_.find(worker_id);
-    if (it != blocking_.end()) return it->second.get();
-    auto client = RedisClient::Connect(o_.url, o_.timeout);
+    {
+      std::lock_guard lock(mu_);
+      auto it = blocking_.find(worker_id);
+      if (it != blocking_.end()) return it->second.get();
+    }
+    auto client = RedisClient::Connect(o_.url, o_.timeout);  // not under mu_: it may take the timeout
     if (!client.ok()) return nullptr;
     (*client)->SetName(o_.prefix + ":" + Base64Encode(o_.queue_name) + ":w:" + std::string(worker_id));
-    return blocking_.emplace(std::string(worker_id), std::move(*client)).first->second.get();
+    std::lock_guard lock(mu_);
+    return blocking_.emplace(std::string(worker_id), std::move(*client)).first->second.get();  // one lane per id
   }
 
   const RedisQueueOptions o_;
   const Clock& clock_;
   const BullmqScripts scripts_;
   const std::string base_;  // "<prefix>:<queue>:"
-  std::map<std::string, const BullmqScript*, std::less<>> script_;  // filled by Check, then read-only
+  std::map<std::string, const BullmqScript*, std::less<>> scripts_by_name_;  // filled by Check, then read-only
   Json keep_completed_;
   RedisPool pool_;
   std::mutex mu_;
-  std::map<std::string, ActiveJob> active_;         // by lease token; guarded by mu_
+  std::map<std::string, ActiveJob> active_;         // by ActiveKey; guarded by mu_
   std::map<std::string, Leased, std::less<>> prefetched_;  // by worker id; guarded by mu_
   std::vector<JobInfo> deferred_failures_;          // guarded by mu_
   std::map<std::string, std::unique_ptr<RedisClient>, std::less<>> blocking_;  // by worker id; guarded by mu_

@@ -20,6 +20,11 @@
 //   answer the existing job); nothing is added.
 // - Priorities are BullMQ's: 0 (none) or 1 .. 2^21, smaller first; negative: InvalidArgument.
 // - Release puts the job back at the head of waiting without counting a failure.
+// - An expired lease is gone at once (the lock is a key with a time to live): its holder gets
+//   NotFound, where the SQLite queue lets it finish until the lease is reclaimed.
+// - Complete and a final Fail take the lane's next job in the same call (BullMQ's fetchNext),
+//   under the same token; the lane's next Lease answers it. Closing the queue puts such a job back.
+// - Custom ids follow BullMQ's rules: not an integer, no ':' (InvalidArgument).
 // - Backoff: JobOptions' backoff is BullMQ's exponential backoff; jobs from Node keep theirs
 //   (fixed or exponential, with jitter).
 // - Retention: completed jobs are trimmed when they finish (BullMQ's removeOnComplete, the job's

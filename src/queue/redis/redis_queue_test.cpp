@@ -204,6 +204,11 @@ TEST_F(RedisQueueTest, ACallerChosenIdIsTakenOnce) {
   EXPECT_EQ(Add(o), "job_abc");
   EXPECT_EQ(q->Enqueue("FILE_PROCESS", "{}", o).status().code(), StatusCode::kConflict);
   EXPECT_EQ(Redis({"LLEN", "bull:file-processing:wait"}).integer, 1);
+  for (const char* bad : {"42", "a:b"}) {  // BullMQ's rules: not an integer, no ':'
+    JobOptions b;
+    b.id = bad;
+    EXPECT_EQ(q->Enqueue("FILE_PROCESS", "{}", b).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
 }
 
 TEST_F(RedisQueueTest, CancellingAnActiveJobTakesItsLease) {

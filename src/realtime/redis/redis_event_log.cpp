@@ -6,8 +6,18 @@ namespace betterdev::realtime {
 namespace {
 
 // KEYS[1] the stream, KEYS[2] its counter; ARGV[1] the length to keep, ARGV[2..] the fields.
+// A counter behind the stream (lost, or restored older than it) catches up with the stream's
+// last id, so appends never stop on "ID equal or smaller".
 constexpr char kAppend[] = R"lua(
 local seq = redis.call('INCR', KEYS[2])
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if last[1] then
+  local n = tonumber(string.match(last[1][1], '^0%-(%d+)$')) or 0
+  if n >= seq then
+    seq = n + 1
+    redis.call('SET', KEYS[2], seq)
+  end
+end
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-' .. seq, unpack(ARGV, 2))
 return seq
 )lua";

@@ -17,7 +17,8 @@ namespace betterdev::realtime {
 
 struct RedisEventLogOptions {
   redis::RedisUrl url;
-  std::string key = "betterdev:file-processing:events";  // the stream; its counter is <key>:seq
+  // The stream; its counter is <key>:seq. The {hash tag} keeps both in one Redis Cluster slot.
+  std::string key = "betterdev:{file-processing}:events";
   int64_t max_events = 100000;
   std::chrono::milliseconds timeout{2000};
 };

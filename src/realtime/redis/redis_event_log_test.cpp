@@ -108,6 +108,20 @@ TEST_F(RedisEventLogTest, AHubServesEventsAnotherMachineAppended) {
   EXPECT_EQ(got[1].type, EventType::kReady);
 }
 
+TEST_F(RedisEventLogTest, ACounterBehindTheStreamCatchesUp) {
+  auto log = Open();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append(Ev(EventType::kQueued, "u", "d")).ok());
+  auto admin = redis::RedisClient::Connect(server.url(), 2s);
+  ASSERT_TRUE(admin.ok());
+  ASSERT_TRUE((*admin)->Command({"DEL", "betterdev:{file-processing}:events:seq"}).ok());  // lost
+  ASSERT_TRUE(log->Append(Ev(EventType::kReady, "u", "d")).ok());
+  auto all = log->ReadAfter(0, 10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 4u);
+  EXPECT_EQ(all->back().seq, 4u);
+  EXPECT_EQ(all->back().type, EventType::kReady);
+}
+
 TEST_F(RedisEventLogTest, ARedisRestartCostsAppendsWhileDownAndNothingAfter) {
   auto log = Open();
   ASSERT_TRUE(log->Append(Ev(EventType::kQueued, "u", "d1")).ok());
