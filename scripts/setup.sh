@@ -68,6 +68,13 @@ if ! npm ls --prefix deps/bullmq --depth=0 >/dev/null 2>&1; then
   npm ci --prefix deps/bullmq --no-audit --no-fund --ignore-scripts
 fi
 
+# The S3 server the blob tests run (tests/s3rver/package.json): @20minutes/s3rver, which checks
+# SigV4 signatures (it declares node >= 24; the tests run it on node 20, which it works on).
+if ! npm ls --prefix tests/s3rver --depth=0 >/dev/null 2>&1; then
+  echo "setup: installing the S3 test server's npm packages"
+  npm ci --prefix tests/s3rver --no-audit --no-fund
+fi
+
 # What the official Engine.IO / Socket.IO conformance suites need (tests/conformance/package.json,
 # the versions of the suites' own lock files).
 if ! npm ls --prefix tests/conformance --depth=0 >/dev/null 2>&1; then

@@ -189,6 +189,19 @@ void AddQueueOptions(CLI::App* app, std::set<std::string>& envs, QueueConfig& q)
       ->check(CLI::Range(0, 1000));
 }
 
+void AddBlobOptions(CLI::App* app, std::set<std::string>& envs, BlobConfig& b) {
+  Opt(app, envs, "--s3-endpoint", b.s3_endpoint, "BETTERDEV_S3_ENDPOINT",
+      "S3-compatible object storage for uploads (scheme://host[:port]); empty: files under the data directory");
+  Opt(app, envs, "--s3-bucket", b.s3_bucket, "BETTERDEV_S3_BUCKET", "S3: the bucket");
+  Opt(app, envs, "--s3-region", b.s3_region, "BETTERDEV_S3_REGION", "S3: the region requests are signed for");
+  Opt(app, envs, "--s3-access-key", b.s3_access_key, "BETTERDEV_S3_ACCESS_KEY", "S3: access key id");
+  Opt(app, envs, "--s3-secret-key", b.s3_secret_key, "BETTERDEV_S3_SECRET_KEY",
+      "S3: secret access key (better in the environment than on a command line)");
+  Opt(app, envs, "--s3-force-path-style", b.s3_force_path_style, "BETTERDEV_S3_FORCE_PATH_STYLE",
+      "S3: endpoint/bucket/key URLs (MinIO and most self-hosted servers) instead of bucket.host/key");
+  Opt(app, envs, "--s3-prefix", b.s3_prefix, "BETTERDEV_S3_PREFIX", "S3: in front of every object's key");
+}
+
 void AddIngestOptions(CLI::App* app, std::set<std::string>& envs, IngestConfig& g) {
   Opt(app, envs, "--workers", g.workers, "BETTERDEV_WORKERS", "Worker processes serve starts (0: one per core)")
       ->check(CLI::Range(0, 256));
@@ -296,6 +309,7 @@ Invocation ParseCommandLine(int argc, char** argv) {
     if (kind == Kind::kWorker || kind == Kind::kDataOnly) AddDataDir(sub->app, envs, c);
     if (kind == Kind::kServer || kind == Kind::kWorker) AddIngestOptions(sub->app, envs, c.ingest);
     if (kind == Kind::kServer || kind == Kind::kWorker) AddQueueOptions(sub->app, envs, c.queue);
+    if (kind == Kind::kServer || kind == Kind::kWorker) AddBlobOptions(sub->app, envs, c.blob);
     if (kind == Kind::kServer || kind == Kind::kWorker) AddSearchOptions(sub->app, envs, c.search);
     subs.push_back(std::move(sub));
     return subs.back()->app;

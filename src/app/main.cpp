@@ -26,6 +26,7 @@
 #include "core/random.hpp"
 #include "core/time.hpp"
 #include "blob/blob_store.hpp"
+#include "blob/s3/s3_blob_store.hpp"
 #include "embed/embedder.hpp"
 #include "extract/detect.hpp"
 #include "http/server.hpp"
@@ -130,6 +131,22 @@ Result<std::unique_ptr<realtime::EventLog>> OpenEvents(const Config& c) {
   return opened;
 }
 
+// Uploads in files under the data directory, or in S3-compatible object storage (staged and
+// downloaded copies still pass through the data directory).
+Result<std::unique_ptr<blob::BlobStore>> OpenBlobs(const Config& c) {
+  if (c.blob.s3_endpoint.empty()) return blob::OpenFsBlobStore(BlobRoot(c));
+  blob::S3BlobStoreOptions o;
+  o.s3.endpoint = c.blob.s3_endpoint;
+  o.s3.bucket = c.blob.s3_bucket;
+  o.s3.region = c.blob.s3_region;
+  o.s3.access_key = c.blob.s3_access_key;
+  o.s3.secret_key = c.blob.s3_secret_key;
+  o.s3.force_path_style = c.blob.s3_force_path_style;
+  o.s3.key_prefix = c.blob.s3_prefix;
+  o.local_dir = BlobRoot(c);
+  return blob::OpenS3BlobStore(o);
+}
+
 Result<Backends> OpenBackends(const Config& c, const Clock& clock) {
   if (Status s = PrepareDataDir(c.data_dir); !s.ok()) return s;
   Backends b;
@@ -139,7 +156,7 @@ Result<Backends> OpenBackends(const Config& c, const Clock& clock) {
   auto queue = OpenQueue(c, clock);
   if (!queue.ok()) return queue.status();
   b.queue = std::move(*queue);
-  auto blobs = blob::OpenFsBlobStore(BlobRoot(c));
+  auto blobs = OpenBlobs(c);
   if (!blobs.ok()) return blobs.status();
   b.blobs = std::move(*blobs);
   auto events = OpenEvents(c);
@@ -232,8 +249,15 @@ std::vector<std::string> WorkerArgv(const Config& c) {
           "--redis-ca-file", c.queue.redis_ca_file,
           "--queue-prefix", c.queue.prefix,
           "--bullmq-dir", c.queue.bullmq_dir,
-          "--max-stalled-count", std::to_string(c.queue.max_stalled_count)};
-  // The API key and the Redis URL (it may hold a password) travel in the environment, not in argv.
+          "--max-stalled-count", std::to_string(c.queue.max_stalled_count),
+          "--s3-endpoint", c.blob.s3_endpoint,
+          "--s3-bucket", c.blob.s3_bucket,
+          "--s3-region", c.blob.s3_region,
+          "--s3-access-key", c.blob.s3_access_key,
+          "--s3-force-path-style", c.blob.s3_force_path_style ? "true" : "false",
+          "--s3-prefix", c.blob.s3_prefix};
+  // The API key, the Redis URL (it may hold a password) and the S3 secret key travel in the
+  // environment, not in argv.
 }
 
 std::atomic<bool> g_stop{false};
@@ -397,6 +421,7 @@ int Serve(const Config& c, bool with_workers) {
     // Workers inherit the environment: the API key reaches them there, never on a command line.
     if (!c.search.openai_api_key.empty()) ::setenv("BETTERDEV_OPENAI_API_KEY", c.search.openai_api_key.c_str(), 1);
     if (!c.queue.redis_url.empty()) ::setenv("BETTERDEV_REDIS_URL", c.queue.redis_url.c_str(), 1);
+    if (!c.blob.s3_secret_key.empty()) ::setenv("BETTERDEV_S3_SECRET_KEY", c.blob.s3_secret_key.c_str(), 1);
     supervisor = std::make_unique<ingest::Supervisor>(
         WorkerArgv(c), n, c.ingest.worker_nice,
         [&metrics, &hub](const ingest::IngestEvent& e) {

@@ -2,8 +2,10 @@
 //
 // A blob becomes visible under its real name only when complete (written to a temporary
 // object, then committed), so a crash never leaves a half blob under a real key. Names from
-// clients never become keys or paths. Implementations: blob/fs (embedded default) and, later,
-// blob/s3. Thread-safe.
+// clients never become keys or paths. An upload is staged in a local file as it arrives (each
+// write is a file write, fit for an HTTP I/O thread); Commit, which may take long (an upload to
+// S3), runs where blocking is allowed. Implementations: fs_blob_store (the embedded default)
+// and s3/ (S3-compatible object storage). Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -35,8 +37,13 @@ class BlobStore {
  public:
   virtual ~BlobStore() = default;
   virtual Result<std::unique_ptr<BlobWriter>> Create() = 0;
-  // A local file path with the blob's bytes, valid while the blob exists. NotFound when absent.
+  // A local file path with the blob's bytes, valid until the matching DoneWith (a remote store
+  // downloads the blob into a local copy first, streamed to disk, its digest checked). NotFound
+  // when absent; Unavailable when the store cannot be reached (worth another try).
   virtual Result<std::string> LocalPath(std::string_view key) = 0;
+  // One call per successful LocalPath, once its file is no longer needed (an open descriptor
+  // stays readable): a remote store removes its local copy when no caller still uses it.
+  virtual void DoneWith(std::string_view key) { (void)key; }
   virtual Result<bool> Exists(std::string_view key) = 0;
   // Ok when already absent.
   virtual Status Delete(std::string_view key) = 0;

@@ -116,9 +116,21 @@ struct QueueConfig {
   int max_stalled_count = 1;            // a job whose worker stops renewing this many times more fails (BullMQ's)
 };
 
+// Where uploads are kept: files under DATA_DIR/blobs, or S3-compatible object storage.
+struct BlobConfig {
+  std::string s3_endpoint;               // scheme://host[:port]; empty: local files
+  std::string s3_bucket;
+  std::string s3_region = "us-east-1";
+  std::string s3_access_key;
+  std::string s3_secret_key;
+  bool s3_force_path_style = false;      // endpoint/bucket/key instead of bucket.host/key
+  std::string s3_prefix = "blobs/";      // in front of every object's key
+};
+
 struct Config {
   std::string data_dir = "./data";
   QueueConfig queue;
+  BlobConfig blob;
   LogLevel log_level = LogLevel::kInfo;
   HttpConfig http;
   AuthConfig auth;

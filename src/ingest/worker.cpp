@@ -210,11 +210,15 @@ void Worker::Process(const queue::Job& job, const std::atomic<bool>& stop) {
   d_.log.Info("job started", {{"job_id", job.id}, {"document_id", doc_id}, {"attempt", job.attempts_made}, {"worker_id", worker_id_}});
   Outcome outcome;
   auto path = d_.blobs.LocalPath(doc->sha256);
-  if (!path.ok()) {
+  if (path.ok()) {
+    outcome = RunJobProcess(job, *doc, *path, stop);
+    d_.blobs.DoneWith(doc->sha256);  // the job process has read it: a remote store's copy can go
+  } else if (path.status().code() == StatusCode::kNotFound) {
     outcome.kind = Outcome::Kind::kRejected;
     outcome.reason = "the uploaded file is missing from storage";
-  } else {
-    outcome = RunJobProcess(job, *doc, *path, stop);
+  } else {  // the store is unreachable or failing: another attempt may find it
+    outcome.kind = Outcome::Kind::kFailed;
+    outcome.reason = "cannot read the uploaded file from storage: " + path.status().message();
   }
   Finish(job, *doc, outcome);
 }

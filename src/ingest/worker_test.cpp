@@ -43,6 +43,7 @@ class WorkerFaults : public ::testing::Test {
     blobs = std::move(*b);
     store = std::make_unique<testutil::FaultyStore>(*real_store, faults);
     queue = std::make_unique<testutil::FaultyQueue>(*real_queue, faults);
+    faulty_blobs = std::make_unique<testutil::FaultyBlobs>(*blobs, faults);
     sink = std::fopen("/dev/null", "w");
     log = std::make_unique<Logger>(sink);
     config.job_backoff_ms = 10;
@@ -50,7 +51,7 @@ class WorkerFaults : public ::testing::Test {
     config.worker_nice = 0;
     ingest = std::make_unique<IngestService>(*store, *blobs, *queue, clock, ids, config, *log);
     worker = std::make_unique<Worker>(
-        WorkerDeps{*store, *blobs, *queue, events, clock, *log, *embedder, 0.0,
+        WorkerDeps{*store, *faulty_blobs, *queue, events, clock, *log, *embedder, 0.0,
                    [] { return JobServer::Start({SelfExe(), "job-server"}, {"OMP_THREAD_LIMIT=1"}); }},
         config, "w1");
     ASSERT_TRUE(worker->Start().ok());
@@ -93,6 +94,7 @@ class WorkerFaults : public ::testing::Test {
   std::unique_ptr<blob::BlobStore> blobs;
   std::unique_ptr<testutil::FaultyStore> store;
   std::unique_ptr<testutil::FaultyQueue> queue;
+  std::unique_ptr<testutil::FaultyBlobs> faulty_blobs;
   std::FILE* sink = nullptr;
   std::unique_ptr<Logger> log;
   NoEvents events;
@@ -156,6 +158,28 @@ TEST_F(WorkerFaults, AStoreErrorReadingTheDocumentRetriesTheJob) {
   EXPECT_EQ(real_queue->Get(Doc(id).job_id)->failed_reason, "database unavailable: database is locked");
   ASSERT_TRUE(RunOne());
   EXPECT_EQ(Doc(id).status, store::DocumentStatus::kReady);
+}
+
+TEST_F(WorkerFaults, AnUnreachableBlobStoreRetriesTheJob) {
+  const std::string id = Upload(kText);
+  faults.Arm("blobs.LocalPath", Status::Unavailable("S3 GET blobs/...: Couldn't connect to server"));
+  ASSERT_TRUE(RunOne());
+  store::Document d = Doc(id);
+  EXPECT_EQ(d.status, store::DocumentStatus::kQueued) << "waiting for its retry, not failed";
+  EXPECT_NE(d.error.find("cannot read the uploaded file from storage"), std::string::npos) << d.error;
+  EXPECT_EQ(faults.Calls("blobs.DoneWith"), 0) << "nothing was handed out";
+  ASSERT_TRUE(RunOne());
+  EXPECT_EQ(Doc(id).status, store::DocumentStatus::kReady);
+  EXPECT_EQ(faults.Calls("blobs.DoneWith"), 1) << "the local copy is released after the job process read it";
+}
+
+TEST_F(WorkerFaults, ABlobMissingFromStorageFailsTheDocumentAtOnce) {
+  const std::string id = Upload(kText);
+  faults.Arm("blobs.LocalPath", Status::NotFound("blob is missing"));
+  ASSERT_TRUE(RunOne());
+  store::Document d = Doc(id);
+  EXPECT_EQ(d.status, store::DocumentStatus::kFailed);
+  EXPECT_EQ(d.error, "the uploaded file is missing from storage");
 }
 
 }  // namespace

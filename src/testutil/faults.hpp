@@ -242,6 +242,10 @@ class FaultyBlobs final : public blob::BlobStore {
     BD_FAULT("blobs.LocalPath");
     return b_.LocalPath(key);
   }
+  void DoneWith(std::string_view key) override {
+    (void)f_.Check("blobs.DoneWith");  // counted only
+    b_.DoneWith(key);
+  }
   Result<bool> Exists(std::string_view key) override {
     BD_FAULT("blobs.Exists");
     return b_.Exists(key);
