@@ -1,6 +1,6 @@
 // The blob tests' S3 server: @20minutes/s3rver (a real S3 implementation on disk that checks
 // AWS Signature V4) behind a small proxy that can inject failures and records the requests.
-//   node s3rver.cjs <s3rver package dir> <data dir> <bucket>
+//   node s3rver.cjs <s3rver package dir> <data dir> <bucket> [<proxy port>]
 // Prints {"port": <proxy>, "direct": <s3rver>} once listening. Proxy controls (unsigned, never
 // forwarded): POST /__faults with a JSON list of faults applied to the next requests, in order
 // ({"status": 503, "code": "SlowDown"} answers that error; {"drop": true} closes the connection
@@ -8,7 +8,7 @@
 'use strict';
 const http = require('node:http');
 const path = require('node:path');
-const [packageDir, dataDir, bucket] = process.argv.slice(2);
+const [packageDir, dataDir, bucket, proxyPort] = process.argv.slice(2);
 const S3rver = require(path.join(packageDir, 'node_modules', '@20minutes', 's3rver'));
 
 const faults = [];
@@ -51,7 +51,7 @@ async function main() {
     upstream.on('error', () => req.socket.destroy());
     req.pipe(upstream);
   });
-  proxy.listen(0, '127.0.0.1', () => {
+  proxy.listen(Number(proxyPort ?? 0), '127.0.0.1', () => {
     process.stdout.write(JSON.stringify({ port: proxy.address().port, direct }) + '\n');
   });
 }
