@@ -16,6 +16,8 @@ DEB_PACKAGES=(
   # the Redis job queue (BullMQ's protocol): the client library, and the server its tests run
   # (with the redis-cli the ingestion benchmark uses); openssl makes the TLS tests' certificate
   libhiredis-dev redis-server redis-tools openssl
+  # the PostgreSQL store (libpq) and the server its tests run; the server's headers build pgvector
+  libpq-dev postgresql-15 postgresql-server-dev-15
   # the fuzz targets (fuzz/): clang and its libFuzzer runtime
   clang-14 libclang-rt-14-dev
   # tests and benchmarks
@@ -52,6 +54,28 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update -q
   as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# pgvector for PostgreSQL 15: Debian 12 has no package, but Debian's archive has its source
+# (in trixie). Fetched with apt-get source through a private list made from this machine's own
+# Debian mirror (the machine's apt configuration is left alone), built against the server's
+# headers, installed into the server's extension directory.
+if [ ! -f /usr/share/postgresql/15/extension/vector.control ]; then
+  echo "setup: building pgvector from Debian's source package"
+  work="$(mktemp -d)"
+  mirror="$( (grep -rhoE 'https?://[^ ]*/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null || true) | head -n1 | tr -d ' ')"
+  mirror="${mirror:-http://deb.debian.org/debian}"
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror%/} trixie main" >"$work/sources.list"
+  apt_private=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root)
+  apt-get "${apt_private[@]}" update -q
+  (cd "$work" && apt-get "${apt_private[@]}" source --download-only pgvector)
+  tar -xzf "$work"/pgvector_*.orig.tar.gz -C "$work"
+  src="$(find "$work" -maxdepth 1 -type d -name 'pgvector-*' | head -n1)"
+  make -C "$src" OPTFLAGS="" PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config -j2 >/dev/null
+  as_root make -C "$src" OPTFLAGS="" PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config install >/dev/null
+  rm -rf "$work"
 fi
 
 # npm packages the end-to-end tests use (tests/e2e/package.json, pinned by its lock file).
