@@ -43,6 +43,7 @@ betterdev_pkg_config(UCHARDET uchardet libuchardet-dev)
 betterdev_pkg_config(CURL libcurl libcurl4-openssl-dev)
 betterdev_pkg_config(SECCOMP libseccomp libseccomp-dev)
 betterdev_pkg_config(HIREDIS hiredis libhiredis-dev)
+betterdev_pkg_config(PQ libpq libpq-dev)
 # hnswlib is header-only: its headers are all there is to find.
 find_path(HNSWLIB_INCLUDE_DIR hnswlib/hnswlib.h)
 betterdev_require(HNSWLIB_INCLUDE_DIR libhnswlib-dev "hnswlib (hnswlib/hnswlib.h)")

@@ -1,0 +1,362 @@
+// Documents, their chunks and the blob lifetimes on PostgreSQL.
+//
+// Where SQLite's single writer made a decision safe, here a lock does: CollectBlob, PinBlob and
+// Delete take a transaction-scoped advisory lock on the digest (so a pin cannot slip between a
+// collection's decision and its removal), and CompleteWithChunks takes the chunk feed's lock
+// before it draws chunk keys (so keys become visible in order: a reader that saw key K has
+// seen every key below it, and "keys above the last one I saw" never skips one).
+#include <charconv>
+
+#include "core/random.hpp"
+#include "store/postgres/pg_repositories.hpp"
+
+namespace betterdev::store::pg {
+namespace {
+
+#define DOCUMENT_COLUMNS                                                                                     \
+  "user_id, id, filename, content_type, size_bytes, sha256, status, stage, progress, page, pages, chunk_count, " \
+  "text_chars, attempts, error, job_id, created_at, updated_at, finished_at, embedding_tokens, embedding_cost_usd, note"
+
+// Advisory lock classes (two-key form: class, key) of this schema.
+constexpr const char* kLockDigest = "SELECT pg_advisory_xact_lock(1650746, hashtext($1))";
+constexpr const char* kLockChunkFeed = "SELECT pg_advisory_xact_lock(1650747, 0)";
+
+Document ReadDocument(const Rows& r, int i) {
+  Document d;
+  d.user_id = r.Text(i, 0);
+  d.id = r.Text(i, 1);
+  d.filename = r.Text(i, 2);
+  d.content_type = r.Text(i, 3);
+  d.size_bytes = static_cast<uint64_t>(r.Int(i, 4));
+  d.sha256 = r.Text(i, 5);
+  d.status = ParseDocumentStatus(r.Text(i, 6)).value_or(DocumentStatus::kFailed);
+  d.stage = r.Text(i, 7);
+  d.progress = static_cast<int>(r.Int(i, 8));
+  d.page = static_cast<int>(r.Int(i, 9));
+  d.pages = static_cast<int>(r.Int(i, 10));
+  d.chunk_count = r.Int(i, 11);
+  d.text_chars = r.Int(i, 12);
+  d.attempts = static_cast<int>(r.Int(i, 13));
+  d.error = r.Text(i, 14);
+  d.job_id = r.Text(i, 15);
+  d.created_at = r.Int(i, 16);
+  d.updated_at = r.Int(i, 17);
+  d.finished_at = r.OptionalInt(i, 18);
+  d.embedding_tokens = r.Int(i, 19);
+  d.embedding_cost_usd = r.Double(i, 20);
+  d.note = r.Text(i, 21);
+  return d;
+}
+
+Result<Document> OneDocument(Result<Rows> rows) {
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return Status::NotFound("no such document");
+  return ReadDocument(*rows, 0);
+}
+
+Status Changed(const Rows& r) {
+  return r.affected() == 0 ? Status::NotFound("the document is gone or belongs to another job") : Status::Ok();
+}
+
+std::vector<Document> ReadDocuments(const Rows& r) {
+  std::vector<Document> out;
+  for (int i = 0; i < r.size(); ++i) out.push_back(ReadDocument(r, i));
+  return out;
+}
+
+// The ordinal after which a chunk page starts: from a chunk id "<document id>_<ordinal>".
+int64_t OrdinalAfter(const std::optional<std::string>& after_id) {
+  if (!after_id) return -1;
+  size_t us = after_id->rfind('_');
+  int64_t v = -1;
+  if (us == std::string::npos) return v;
+  std::from_chars(after_id->data() + us + 1, after_id->data() + after_id->size(), v);
+  return v;
+}
+
+StoredChunk ReadChunk(const std::string& document_id, const Rows& r, int i) {
+  return StoredChunk{document_id, static_cast<int>(r.Int(i, 0)), static_cast<int>(r.Int(i, 1)),
+                     static_cast<int>(r.Int(i, 2)), r.Int(i, 3), r.Int(i, 4), r.Text(i, 5), r.Text(i, 6), r.Int(i, 7)};
+}
+
+class Documents final : public DocumentRepository {
+ public:
+  explicit Documents(Pool& pool) : pool_(pool) {}
+
+  Status Create(const Document& d) override {
+    return WithRetry(pool_, [&](Connection& c) -> Status {
+      return c.Exec("INSERT INTO documents(user_id, id, filename, content_type, size_bytes, sha256, status, job_id, "
+                    "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    Params()
+                        .Add(d.user_id)
+                        .Add(d.id)
+                        .Add(d.filename)
+                        .Add(d.content_type)
+                        .Add(static_cast<int64_t>(d.size_bytes))
+                        .Add(d.sha256)
+                        .Add(DocumentStatusName(d.status))
+                        .Add(d.job_id)
+                        .Add(d.created_at)
+                        .Add(d.updated_at))
+          .status();
+    });
+  }
+
+  Result<Document> Get(const std::string& user_id, const std::string& id) override {
+    return WithRetry(pool_, [&](Connection& c) {
+      return OneDocument(c.Exec("SELECT " DOCUMENT_COLUMNS " FROM documents WHERE user_id = $1 AND id = $2",
+                                Params().Add(user_id).Add(id)));
+    });
+  }
+  Result<Document> GetById(const std::string& id) override {
+    return WithRetry(pool_, [&](Connection& c) {
+      return OneDocument(c.Exec("SELECT " DOCUMENT_COLUMNS " FROM documents WHERE id = $1", Params().Add(id)));
+    });
+  }
+  Result<Document> FindBySha(const std::string& user_id, const std::string& sha256) override {
+    return WithRetry(pool_, [&](Connection& c) {
+      return OneDocument(c.Exec("SELECT " DOCUMENT_COLUMNS " FROM documents WHERE user_id = $1 AND sha256 = $2",
+                                Params().Add(user_id).Add(sha256)));
+    });
+  }
+
+  Result<Page<Document>> List(const std::string& user_id, const PageRequest& page,
+                              std::optional<DocumentStatus> status) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<Page<Document>> {
+      Params p;
+      p.Add(user_id).Add(page.after_id.value_or("~"));
+      if (status) p.Add(DocumentStatusName(*status));
+      else p.AddNull();
+      PG_ROWS(r, c.Exec("SELECT " DOCUMENT_COLUMNS " FROM documents WHERE user_id = $1 AND id < $2 "
+                        "AND ($3::text IS NULL OR status = $3) ORDER BY id DESC LIMIT $4",
+                        p.Add(int64_t{page.limit} + 1)));
+      return ReadPage<Document>(r, page.limit, ReadDocument);
+    });
+  }
+
+  Status Requeue(const std::string& user_id, const std::string& id, const std::string& job_id, int64_t now) override {
+    return WithRetry(pool_, [&](Connection& c) -> Status {
+      PG_ROWS(r, c.Exec("UPDATE documents SET status = 'queued', stage = '', progress = 0, page = 0, attempts = 0, "
+                        "error = '', note = '', job_id = $1, updated_at = $2, finished_at = NULL "
+                        "WHERE user_id = $3 AND id = $4",
+                        Params().Add(job_id).Add(now).Add(user_id).Add(id)));
+      return r.affected() == 0 ? Status::NotFound("no such document") : Status::Ok();
+    });
+  }
+
+  Status MarkProcessing(const std::string& id, const std::string& job_id, int attempt, int64_t now) override {
+    return WithRetry(pool_, [&](Connection& c) -> Status {
+      PG_ROWS(r, c.Exec("UPDATE documents SET status = 'processing', stage = 'extracting', progress = 0, page = 0, "
+                        "attempts = $1, updated_at = $2 WHERE id = $3 AND job_id = $4 AND "
+                        "(status = 'queued' OR (status = 'processing' AND attempts < $1))",
+                        Params().Add(attempt).Add(now).Add(id).Add(job_id)));
+      return Changed(r);
+    });
+  }
+
+  Status UpdateProgress(const std::string& id, const std::string& job_id, int attempt, const DocumentProgress& p,
+                        int64_t now) override {
+    return WithRetry(pool_, [&](Connection& c) -> Status {
+      PG_ROWS(r, c.Exec("UPDATE documents SET stage = $1, progress = $2, page = $3, pages = $4, updated_at = $5 "
+                        "WHERE id = $6 AND job_id = $7 AND status = 'processing' AND attempts = $8",
+                        Params().Add(p.stage).Add(p.progress).Add(p.page).Add(p.pages).Add(now).Add(id).Add(job_id).Add(
+                            attempt)));
+      return Changed(r);
+    });
+  }
+
+  Status MarkAttemptFailed(const std::string& id, const std::string& job_id, int attempt, const std::string& reason,
+                           bool final, int64_t now) override {
+    return WithRetry(pool_, [&](Connection& c) -> Status {
+      PG_ROWS(r, c.Exec("UPDATE documents SET status = $1::text, stage = '', error = $2, updated_at = $3::bigint, "
+                        "finished_at = CASE WHEN $1::text = 'failed' THEN $3::bigint ELSE NULL END WHERE id = $4 AND job_id = $5 AND "
+                        "status IN ('queued', 'processing') AND attempts <= $6",  // no later attempt started
+                        Params().Add(final ? "failed" : "queued").Add(reason).Add(now).Add(id).Add(job_id).Add(attempt)));
+      return Changed(r);
+    });
+  }
+
+  Status CompleteWithChunks(const std::string& id, const std::string& job_id, int attempt, int pages,
+                            int64_t text_chars, const std::vector<StoredChunk>& chunks, const VectorModel& model,
+                            int64_t now) override {
+    return WithRetry(pool_, [&](Connection& c) -> Status {
+      Transaction tx(c);
+      BD_RETURN_IF_ERROR(tx.begin_status());
+      PG_ROWS(done, c.Exec("UPDATE documents SET status = 'ready', stage = '', progress = 100, page = $1, pages = $1, "
+                           "chunk_count = $2, text_chars = $3, error = '', updated_at = $4, finished_at = $4 "
+                           "WHERE id = $5 AND job_id = $6 AND status IN ('queued', 'processing') AND attempts <= $7 "
+                           "RETURNING user_id",
+                           Params()
+                               .Add(pages)
+                               .Add(static_cast<int64_t>(chunks.size()))
+                               .Add(text_chars)
+                               .Add(now)
+                               .Add(id)
+                               .Add(job_id)
+                               .Add(attempt)));
+      if (done.empty()) return Status::NotFound("the document is gone or belongs to another job");
+      const std::string user_id = done.Text(0, 0);
+      // Replacing, not appending, makes a job that runs twice leave exactly one set of chunks.
+      BD_RETURN_IF_ERROR(c.Exec("DELETE FROM chunks WHERE document_id = $1", Params().Add(id)).status());
+      BD_RETURN_IF_ERROR(c.Exec(kLockChunkFeed).status());  // held to commit: keys commit in order
+      for (const StoredChunk& ch : chunks) {
+        PG_ROWS(key, c.Exec("INSERT INTO chunks(document_id, user_id, ordinal, page_start, page_end, char_start, "
+                            "char_end, text, context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                            Params()
+                                .Add(id)
+                                .Add(user_id)
+                                .Add(ch.ordinal)
+                                .Add(ch.page_start)
+                                .Add(ch.page_end)
+                                .Add(ch.char_start)
+                                .Add(ch.char_end)
+                                .Add(ch.text)
+                                .Add(ch.context)));
+        if (ch.vector.empty()) continue;
+        BD_RETURN_IF_ERROR(c.Exec("INSERT INTO chunk_vectors(chunk_id, model, dimension, embedding) "
+                                  "VALUES ($1, $2, $3, $4)",
+                                  Params()
+                                      .Add(key.Int(0, 0))
+                                      .Add(model.id)
+                                      .Add(static_cast<int64_t>(ch.vector.size()))
+                                      .AddVector(ch.vector))
+                               .status());
+      }
+      return tx.Commit();
+    });
+  }
+
+  Status AddEmbeddingUsage(const std::string& id, const std::string& job_id, int64_t tokens, double cost_usd) override {
+    return WithRetry(pool_, [&](Connection& c) -> Status {
+      return c.Exec("UPDATE documents SET embedding_tokens = embedding_tokens + $1, "
+                    "embedding_cost_usd = embedding_cost_usd + $2 WHERE id = $3 AND ($4 = '' OR job_id = $4)",
+                    Params().Add(tokens).Add(cost_usd).Add(id).Add(job_id))
+          .status();
+    });
+  }
+
+  Result<Document> Delete(const std::string& user_id, const std::string& id) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<Document> {
+      Transaction tx(c);
+      BD_RETURN_IF_ERROR(tx.begin_status());
+      auto doc = OneDocument(c.Exec("SELECT " DOCUMENT_COLUMNS " FROM documents WHERE user_id = $1 AND id = $2",
+                                    Params().Add(user_id).Add(id)));
+      if (!doc.ok()) return doc.status();
+      BD_RETURN_IF_ERROR(c.Exec(kLockDigest, Params().Add(doc->sha256)).status());
+      BD_RETURN_IF_ERROR(c.Exec("DELETE FROM documents WHERE user_id = $1 AND id = $2", Params().Add(user_id).Add(id)).status());
+      BD_RETURN_IF_ERROR(c.Exec("INSERT INTO blob_garbage(sha256, since_ms) SELECT $1, $2 "
+                                "WHERE NOT EXISTS (SELECT 1 FROM documents WHERE sha256 = $1) ON CONFLICT DO NOTHING",
+                                Params().Add(doc->sha256).Add(doc->updated_at))
+                             .status());
+      // The user's conversations stop naming it.
+      BD_RETURN_IF_ERROR(c.Exec("UPDATE conversations SET document_ids = trim(both ',' from replace(',' || document_ids "
+                                "|| ',', ',' || $2 || ',', ',')) WHERE user_id = $1 AND "
+                                "strpos(',' || document_ids || ',', ',' || $2 || ',') > 0",
+                                Params().Add(user_id).Add(id))
+                             .status());
+      BD_RETURN_IF_ERROR(tx.Commit());
+      return doc;
+    });
+  }
+
+  Result<std::string> PinBlob(const std::string& sha256, int64_t now_ms, int64_t until_ms) override {
+    char random[16];
+    SecureRandomBytes(random, sizeof random);
+    const std::string pin_id = HexEncode(std::string_view(random, sizeof random));
+    return WithRetry(pool_, [&](Connection& c) -> Result<std::string> {
+      Transaction tx(c);
+      BD_RETURN_IF_ERROR(tx.begin_status());
+      // Waits for a collection of this digest in progress: after it, the blob is either still
+      // there or gone for good, and the uploader commits it again.
+      BD_RETURN_IF_ERROR(c.Exec(kLockDigest, Params().Add(sha256)).status());
+      BD_RETURN_IF_ERROR(c.Exec("DELETE FROM blob_pins WHERE until_ms < $1", Params().Add(now_ms)).status());
+      BD_RETURN_IF_ERROR(c.Exec("INSERT INTO blob_pins(id, sha256, until_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                                Params().Add(pin_id).Add(sha256).Add(until_ms))
+                             .status());
+      BD_RETURN_IF_ERROR(tx.Commit());
+      return pin_id;
+    });
+  }
+
+  Status UnpinBlob(const std::string& pin_id) override {
+    return WithRetry(pool_, [&](Connection& c) -> Status {
+      return c.Exec("DELETE FROM blob_pins WHERE id = $1", Params().Add(pin_id)).status();
+    });
+  }
+
+  Result<bool> CollectBlob(const std::string& sha256, int64_t now_ms, const std::function<Status()>& remove) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<bool> {
+      Transaction tx(c);
+      BD_RETURN_IF_ERROR(tx.begin_status());
+      BD_RETURN_IF_ERROR(c.Exec(kLockDigest, Params().Add(sha256)).status());
+      PG_ROWS(r, c.Exec("SELECT EXISTS (SELECT 1 FROM blob_garbage WHERE sha256 = $1), "
+                        "EXISTS (SELECT 1 FROM documents WHERE sha256 = $1), "
+                        "EXISTS (SELECT 1 FROM blob_pins WHERE sha256 = $1 AND until_ms >= $2)",
+                        Params().Add(sha256).Add(now_ms)));
+      const bool garbage = r.Bool(0, 0), named = r.Bool(0, 1), pinned = r.Bool(0, 2);
+      if (!garbage || pinned) return false;  // pinned: an upload is committing it; judged again later
+      if (!named) BD_RETURN_IF_ERROR(remove());
+      BD_RETURN_IF_ERROR(c.Exec("DELETE FROM blob_garbage WHERE sha256 = $1", Params().Add(sha256)).status());
+      BD_RETURN_IF_ERROR(tx.Commit());
+      return !named;
+    });
+  }
+
+  Result<std::vector<std::string>> BlobGarbage(int limit) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<std::string>> {
+      PG_ROWS(r, c.Exec("SELECT sha256 FROM blob_garbage ORDER BY since_ms LIMIT $1", Params().Add(limit)));
+      std::vector<std::string> out;
+      for (int i = 0; i < r.size(); ++i) out.push_back(r.Text(i, 0));
+      return out;
+    });
+  }
+
+  Result<std::vector<Document>> ListQueuedBefore(int64_t updated_before, int limit) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<Document>> {
+      PG_ROWS(r, c.Exec("SELECT " DOCUMENT_COLUMNS " FROM documents WHERE status = 'queued' AND updated_at < $1 "
+                        "ORDER BY updated_at LIMIT $2",
+                        Params().Add(updated_before).Add(limit)));
+      return ReadDocuments(r);
+    });
+  }
+
+  Status SetNote(const std::string& id, const std::string& job_id, const std::string& note) override {
+    return WithRetry(pool_, [&](Connection& c) -> Status {
+      PG_ROWS(r, c.Exec("UPDATE documents SET note = $1 WHERE id = $2 AND job_id = $3", Params().Add(note).Add(id).Add(job_id)));
+      return Changed(r);
+    });
+  }
+
+  Result<StoredChunk> GetChunk(const std::string& user_id, const std::string& document_id, int ordinal) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<StoredChunk> {
+      PG_ROWS(r, c.Exec("SELECT c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, c.text, c.context, c.id "
+                        "FROM chunks c JOIN documents d ON d.id = c.document_id "
+                        "WHERE d.user_id = $1 AND d.id = $2 AND c.ordinal = $3",
+                        Params().Add(user_id).Add(document_id).Add(ordinal)));
+      if (r.empty()) return Status::NotFound("no such chunk");
+      return ReadChunk(document_id, r, 0);
+    });
+  }
+
+  Result<Page<StoredChunk>> ListChunks(const std::string& user_id, const std::string& document_id,
+                                       const PageRequest& page) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<Page<StoredChunk>> {
+      PG_ROWS(owned, c.Exec("SELECT 1 FROM documents WHERE user_id = $1 AND id = $2", Params().Add(user_id).Add(document_id)));
+      if (owned.empty()) return Status::NotFound("no such document");
+      PG_ROWS(r, c.Exec("SELECT ordinal, page_start, page_end, char_start, char_end, text, context, id FROM chunks "
+                        "WHERE document_id = $1 AND ordinal > $2 ORDER BY ordinal LIMIT $3",
+                        Params().Add(document_id).Add(OrdinalAfter(page.after_id)).Add(int64_t{page.limit} + 1)));
+      return ReadPage<StoredChunk>(r, page.limit,
+                                   [&document_id](const Rows& rows, int i) { return ReadChunk(document_id, rows, i); });
+    });
+  }
+
+ private:
+  Pool& pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<DocumentRepository> NewDocuments(Pool& pool) { return std::make_unique<Documents>(pool); }
+
+}  // namespace betterdev::store::pg

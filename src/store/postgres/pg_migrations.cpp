@@ -1,0 +1,233 @@
+// The PostgreSQL schema, versioned. It is the SQLite schema's current shape (store/sqlite/
+// migrations.cpp), not its history: ids compare bytewise (COLLATE "C", for keyset pages and the
+// "~" cursor), chunk keys come from a sequence, vectors are pgvector's `vector`.
+#include <chrono>
+
+#include "store/postgres/pg.hpp"
+#include "store/postgres/pg_store.hpp"
+
+namespace betterdev::store {
+namespace {
+
+struct PgMigration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+
+const std::vector<PgMigration>& AllPgMigrations() {
+  static const std::vector<PgMigration> kMigrations = {
+      {1, "everything as of SQLite schema 13", R"sql(
+-- pgvector, in Supabase's schema for extensions unless it exists already (creating it needs a
+-- role allowed to: a superuser, or Supabase's postgres role).
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') THEN
+    CREATE SCHEMA IF NOT EXISTS extensions;
+    CREATE EXTENSION vector WITH SCHEMA extensions;
+  END IF;
+END $$;
+CREATE TABLE users (
+  id            TEXT COLLATE "C" PRIMARY KEY,
+  email         TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at    BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX users_email ON users (lower(email));
+CREATE TABLE access_tokens (
+  id         TEXT COLLATE "C" PRIMARY KEY,
+  user_id    TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  revoked_at BIGINT
+);
+CREATE INDEX access_tokens_user ON access_tokens(user_id);
+CREATE INDEX access_tokens_expiry ON access_tokens(expires_at);
+CREATE TABLE api_keys (
+  id           TEXT COLLATE "C" PRIMARY KEY,
+  user_id      TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name         TEXT NOT NULL,
+  prefix       TEXT NOT NULL,
+  key_hash     TEXT NOT NULL UNIQUE,
+  created_at   BIGINT NOT NULL,
+  last_used_at BIGINT
+);
+CREATE INDEX api_keys_user ON api_keys(user_id, id);
+-- document_ids: the conversation's document ids in order, joined by ',' (ids never hold one).
+CREATE TABLE conversations (
+  user_id           TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  id                TEXT COLLATE "C" NOT NULL UNIQUE,
+  title             TEXT NOT NULL,
+  document_ids      TEXT NOT NULL DEFAULT '',
+  created_at        BIGINT NOT NULL,
+  updated_at        BIGINT NOT NULL,
+  prompt_tokens     BIGINT NOT NULL DEFAULT 0,
+  completion_tokens BIGINT NOT NULL DEFAULT 0,
+  cost_usd          DOUBLE PRECISION NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_id, id)
+);
+CREATE TABLE messages (
+  id                TEXT COLLATE "C" PRIMARY KEY,
+  conversation_id   TEXT COLLATE "C" NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+  role              TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'system')),
+  content           TEXT NOT NULL,
+  created_at        BIGINT NOT NULL,
+  status            TEXT NOT NULL DEFAULT 'complete' CHECK (status IN ('complete', 'incomplete')),
+  model             TEXT NOT NULL DEFAULT '',
+  invalid_citations INTEGER NOT NULL DEFAULT 0,
+  prompt_tokens     BIGINT NOT NULL DEFAULT 0,
+  completion_tokens BIGINT NOT NULL DEFAULT 0,
+  cost_usd          DOUBLE PRECISION NOT NULL DEFAULT 0,
+  error             TEXT NOT NULL DEFAULT '',
+  retrieval_ms      BIGINT NOT NULL DEFAULT -1,
+  first_token_ms    BIGINT NOT NULL DEFAULT -1,
+  total_ms          BIGINT NOT NULL DEFAULT -1,
+  rewritten_query   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX messages_conversation ON messages(conversation_id, id);
+CREATE TABLE message_citations (
+  message_id    TEXT COLLATE "C" NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  n             INTEGER NOT NULL,
+  chunk_id      TEXT NOT NULL,
+  document_id   TEXT NOT NULL,
+  document_name TEXT NOT NULL,
+  page_start    INTEGER NOT NULL,
+  page_end      INTEGER NOT NULL,
+  char_start    BIGINT NOT NULL,
+  char_end      BIGINT NOT NULL,
+  PRIMARY KEY (message_id, n)
+);
+CREATE TABLE documents (
+  user_id            TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  id                 TEXT COLLATE "C" NOT NULL UNIQUE,
+  filename           TEXT NOT NULL,
+  content_type       TEXT NOT NULL,
+  size_bytes         BIGINT NOT NULL,
+  sha256             TEXT NOT NULL,
+  status             TEXT NOT NULL CHECK (status IN ('queued', 'processing', 'ready', 'failed')),
+  stage              TEXT NOT NULL DEFAULT '',
+  progress           INTEGER NOT NULL DEFAULT 0,
+  page               INTEGER NOT NULL DEFAULT 0,
+  pages              INTEGER NOT NULL DEFAULT 0,
+  chunk_count        BIGINT NOT NULL DEFAULT 0,
+  text_chars         BIGINT NOT NULL DEFAULT 0,
+  attempts           INTEGER NOT NULL DEFAULT 0,
+  error              TEXT NOT NULL DEFAULT '',
+  job_id             TEXT NOT NULL DEFAULT '',
+  created_at         BIGINT NOT NULL,
+  updated_at         BIGINT NOT NULL,
+  finished_at        BIGINT,
+  embedding_tokens   BIGINT NOT NULL DEFAULT 0,
+  embedding_cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+  note               TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (user_id, id),
+  UNIQUE (user_id, sha256)
+);
+CREATE INDEX documents_sha ON documents(sha256);
+CREATE INDEX documents_queued ON documents(updated_at) WHERE status = 'queued';
+-- Chunk keys: given out only while the feed lock is held (CompleteWithChunks), so keys commit
+-- in order and "keys above the last one I saw" never skips one.
+CREATE SEQUENCE chunk_keys;
+CREATE TABLE chunks (
+  id          BIGINT PRIMARY KEY DEFAULT nextval('chunk_keys'),
+  document_id TEXT COLLATE "C" NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  user_id     TEXT COLLATE "C" NOT NULL,
+  ordinal     INTEGER NOT NULL,
+  page_start  INTEGER NOT NULL,
+  page_end    INTEGER NOT NULL,
+  char_start  BIGINT NOT NULL,
+  char_end    BIGINT NOT NULL,
+  text        TEXT NOT NULL,
+  context     TEXT NOT NULL DEFAULT '',
+  UNIQUE (document_id, ordinal)
+);
+ALTER SEQUENCE chunk_keys OWNED BY chunks.id;
+CREATE INDEX chunks_by_owner ON chunks(user_id, id);
+-- Vectors of any dimension; readers ask for one (model, dimension).
+CREATE TABLE chunk_vectors (
+  chunk_id  BIGINT NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+  model     TEXT NOT NULL,
+  dimension INTEGER NOT NULL,
+  embedding vector NOT NULL,
+  PRIMARY KEY (chunk_id, model, dimension)
+);
+CREATE INDEX chunk_vectors_by_model ON chunk_vectors(model, dimension, chunk_id);
+CREATE TABLE search_model (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  model       TEXT NOT NULL,
+  dimension   INTEGER NOT NULL,
+  switched_at BIGINT NOT NULL
+);
+CREATE TABLE embedding_cache (
+  model       TEXT NOT NULL,
+  dimension   INTEGER NOT NULL,
+  text_sha256 TEXT NOT NULL,
+  embedding   vector NOT NULL,
+  created_at  BIGINT NOT NULL,
+  PRIMARY KEY (model, dimension, text_sha256)
+);
+CREATE TABLE blob_pins (
+  id       TEXT PRIMARY KEY,
+  sha256   TEXT NOT NULL,
+  until_ms BIGINT NOT NULL
+);
+CREATE INDEX blob_pins_sha ON blob_pins(sha256, until_ms);
+CREATE TABLE blob_garbage (
+  sha256   TEXT PRIMARY KEY,
+  since_ms BIGINT NOT NULL
+);
+)sql"},
+  };
+  return kMigrations;
+}
+
+// Serialises migrations between processes (any 64-bit constant of our own).
+constexpr const char* kMigrationLock = "SELECT pg_advisory_lock(7165432101)";
+constexpr const char* kMigrationUnlock = "SELECT pg_advisory_unlock(7165432101)";
+
+Result<PostgresMigrationReport> Apply(pg::Connection& conn) {
+  BD_RETURN_IF_ERROR(conn.Script(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+      "applied_at BIGINT NOT NULL)"));
+  PostgresMigrationReport report;
+  auto current = conn.Exec("SELECT coalesce(max(version), 0) FROM schema_migrations");
+  if (!current.ok()) return current.status();
+  report.current_version = static_cast<int>(current->Int(0, 0));
+  const auto& all = AllPgMigrations();
+  const int newest = all.back().version;
+  if (report.current_version > newest)
+    return Status::Internal("database schema version " + std::to_string(report.current_version) +
+                            " is newer than this binary knows (" + std::to_string(newest) + "); upgrade betterdev");
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  for (const PgMigration& m : all) {
+    if (m.version <= report.current_version) continue;
+    pg::Transaction tx(conn);  // DDL is transactional: a failed migration leaves nothing half done
+    BD_RETURN_IF_ERROR(tx.begin_status());
+    if (Status s = conn.Script(m.sql); !s.ok())
+      return Status(s.code(), "migration " + std::to_string(m.version) + " failed: " + s.message());
+    auto recorded = conn.Exec("INSERT INTO schema_migrations(version, name, applied_at) VALUES ($1, $2, $3)",
+                              pg::Params().Add(m.version).Add(m.name).Add(now));
+    if (!recorded.ok()) return recorded.status();
+    BD_RETURN_IF_ERROR(tx.Commit());
+    report.applied.push_back(m.version);
+    report.current_version = m.version;
+  }
+  return report;
+}
+
+}  // namespace
+
+Result<PostgresMigrationReport> MigratePostgres(const std::string& url) {
+  auto conn = pg::Connection::Open(url, 10);
+  if (!conn.ok()) return conn.status();
+  // Several processes may start at once: one migrates, the others wait here, then find nothing.
+  auto locked = (*conn)->Exec(kMigrationLock);
+  if (!locked.ok()) return locked.status();
+  auto report = Apply(**conn);
+  (void)(*conn)->Exec(kMigrationUnlock);
+  return report;
+}
+
+}  // namespace betterdev::store

@@ -1,0 +1,68 @@
+// PostgreSQL implementations of the repository interfaces (store/store.hpp), made by the
+// store; and what they share. Internal to store/postgres/.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <type_traits>
+
+#include "store/postgres/pg.hpp"
+#include "store/store.hpp"
+
+namespace betterdev::store::pg {
+
+std::unique_ptr<UserRepository> NewUsers(Pool& pool);
+std::unique_ptr<TokenRepository> NewTokens(Pool& pool);
+std::unique_ptr<ApiKeyRepository> NewApiKeys(Pool& pool);
+std::unique_ptr<ConversationRepository> NewConversations(Pool& pool);
+std::unique_ptr<MessageRepository> NewMessages(Pool& pool);
+std::unique_ptr<DocumentRepository> NewDocuments(Pool& pool);
+std::unique_ptr<SearchRepository> NewSearch(Pool& pool);
+
+inline const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+const Status& StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
+// Runs fn(connection) on a pooled connection, again (up to 3 times in all, on a fresh
+// connection when the old one broke) when it answers Unavailable: a dropped connection, a
+// server restarting, a serialization failure or deadlock. Every fn is one statement or one
+// transaction, so a retry never applies half of anything twice.
+template <typename Fn>
+auto WithRetry(Pool& pool, Fn&& fn) -> std::invoke_result_t<Fn&, Connection&> {
+  using R = std::invoke_result_t<Fn&, Connection&>;
+  for (int attempt = 1;; ++attempt) {
+    auto lease = pool.Acquire();
+    if (!lease.ok()) {
+      if (attempt >= 3) return R(lease.status());
+    } else {
+      R r = fn(**lease);
+      if (StatusOf(r).code() != StatusCode::kUnavailable || attempt >= 3) return r;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+  }
+}
+
+// Keyset pages: rows holds at most limit + 1 rows; the extra one only tells that more follow.
+template <typename T, typename Read>
+Page<T> ReadPage(const Rows& rows, int limit, Read read) {
+  Page<T> out;
+  for (int i = 0; i < rows.size(); ++i) {
+    if (static_cast<int>(out.items.size()) == limit) {
+      out.has_more = true;
+      break;
+    }
+    out.items.push_back(read(rows, i));
+  }
+  return out;
+}
+
+// Assigns `expr`'s Rows to a new variable `var`, or returns its error.
+#define PG_ROWS(var, expr)                         \
+  auto var##_result = (expr);                      \
+  if (!var##_result.ok()) return var##_result.status(); \
+  pg::Rows& var = *var##_result
+
+}  // namespace betterdev::store::pg

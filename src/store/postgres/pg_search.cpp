@@ -1,0 +1,187 @@
+// What the search indexes load (chunks, their vectors) and the embedding cache, on PostgreSQL.
+// Chunk keys commit in order (pg_documents.cpp), so the "after key" feeds skip nothing.
+#include "store/postgres/pg_repositories.hpp"
+
+namespace betterdev::store::pg {
+namespace {
+
+std::vector<TextRow> ReadTextRows(const Rows& r) {
+  std::vector<TextRow> rows;
+  for (int i = 0; i < r.size(); ++i)
+    rows.push_back({r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), static_cast<int>(r.Int(i, 3)), r.Text(i, 4), r.Text(i, 5),
+                    r.Text(i, 6)});
+  return rows;
+}
+
+class Search final : public SearchRepository {
+ public:
+  explicit Search(Pool& pool) : pool_(pool) {}
+
+  Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<StoredChunk>> {
+      std::vector<StoredChunk> chunks;
+      for (int64_t key : keys) {
+        PG_ROWS(r, c.Exec("SELECT c.document_id, c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, c.text, "
+                          "c.context, d.filename FROM chunks c JOIN documents d ON d.user_id = c.user_id AND "
+                          "d.id = c.document_id WHERE c.id = $1",
+                          Params().Add(key)));
+        if (r.empty()) continue;
+        chunks.push_back({r.Text(0, 0), static_cast<int>(r.Int(0, 1)), static_cast<int>(r.Int(0, 2)),
+                          static_cast<int>(r.Int(0, 3)), r.Int(0, 4), r.Int(0, 5), r.Text(0, 6), r.Text(0, 7), key,
+                          r.Text(0, 8)});
+      }
+      return chunks;
+    });
+  }
+
+  Result<std::vector<VectorRow>> VectorsAfter(const VectorModel& model, const std::string& user_id, int64_t after_key,
+                                              int limit) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<VectorRow>> {
+      PG_ROWS(r, c.Exec("SELECT c.id, c.user_id, c.document_id, v.embedding FROM chunks c "
+                        "JOIN documents d ON d.user_id = c.user_id AND d.id = c.document_id "
+                        "JOIN chunk_vectors v ON v.chunk_id = c.id AND v.model = $1 AND v.dimension = $2 "
+                        "WHERE c.user_id = $3 AND c.id > $4 AND d.status = 'ready' ORDER BY c.id LIMIT $5",
+                        Params().Add(model.id).Add(model.dimension).Add(user_id).Add(after_key).Add(limit)));
+      std::vector<VectorRow> rows;
+      for (int i = 0; i < r.size(); ++i) rows.push_back({r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), r.Vector(i, 3)});
+      return rows;
+    });
+  }
+
+  Result<std::vector<TextRow>> TextsAfter(const std::string& user_id, int64_t after_key, int limit) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<TextRow>> {
+      PG_ROWS(r, c.Exec("SELECT c.id, c.user_id, c.document_id, c.ordinal, c.text, c.context, d.filename FROM chunks c "
+                        "JOIN documents d ON d.user_id = c.user_id AND d.id = c.document_id "
+                        "WHERE c.user_id = $1 AND c.id > $2 AND d.status = 'ready' ORDER BY c.id LIMIT $3",
+                        Params().Add(user_id).Add(after_key).Add(limit)));
+      return ReadTextRows(r);
+    });
+  }
+
+  Result<std::vector<ChunkRef>> ChunkRefs(const std::string& user_id) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<ChunkRef>> {
+      PG_ROWS(r, c.Exec("SELECT c.id, c.document_id FROM chunks c JOIN documents d ON d.user_id = c.user_id AND "
+                        "d.id = c.document_id WHERE c.user_id = $1 AND d.status = 'ready' ORDER BY c.id",
+                        Params().Add(user_id)));
+      std::vector<ChunkRef> keys;
+      for (int i = 0; i < r.size(); ++i) keys.push_back({r.Int(i, 0), r.Text(i, 1)});
+      return keys;
+    });
+  }
+
+  Result<int64_t> LastChunkKey() override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<int64_t> {
+      // The sequence's high-water mark: it survives deletes, unlike max(id).
+      PG_ROWS(r, c.Exec("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM chunk_keys"));
+      return r.empty() ? int64_t{0} : r.Int(0, 0);
+    });
+  }
+
+  Result<std::vector<std::string>> ChunkOwnersAfter(int64_t after_key) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<std::string>> {
+      PG_ROWS(r, c.Exec("SELECT DISTINCT user_id FROM chunks WHERE id > $1 ORDER BY user_id", Params().Add(after_key)));
+      std::vector<std::string> users;
+      for (int i = 0; i < r.size(); ++i) users.push_back(r.Text(i, 0));
+      return users;
+    });
+  }
+
+  Result<std::optional<VectorModel>> ActiveModel() override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<std::optional<VectorModel>> {
+      PG_ROWS(r, c.Exec("SELECT model, dimension FROM search_model WHERE id = 1"));
+      if (r.empty()) return std::optional<VectorModel>{};
+      return std::optional<VectorModel>{VectorModel{r.Text(0, 0), static_cast<int>(r.Int(0, 1))}};
+    });
+  }
+
+  Status SetActiveModel(const VectorModel& model, int64_t now) override {
+    return WithRetry(pool_, [&](Connection& c) -> Status {
+      return c.Exec("INSERT INTO search_model(id, model, dimension, switched_at) VALUES (1, $1, $2, $3) "
+                    "ON CONFLICT (id) DO UPDATE SET model = excluded.model, dimension = excluded.dimension, "
+                    "switched_at = excluded.switched_at",
+                    Params().Add(model.id).Add(model.dimension).Add(now))
+          .status();
+    });
+  }
+
+  Result<std::vector<TextRow>> ChunksWithoutVectors(const VectorModel& model, int64_t after_key, int limit) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<TextRow>> {
+      PG_ROWS(r, c.Exec("SELECT c.id, d.user_id, c.document_id, c.ordinal, c.text, c.context, d.filename FROM chunks c "
+                        "JOIN documents d ON d.id = c.document_id WHERE c.id > $1 AND d.status = 'ready' "
+                        "AND NOT EXISTS (SELECT 1 FROM chunk_vectors v WHERE v.chunk_id = c.id AND v.model = $2 "
+                        "AND v.dimension = $3) ORDER BY c.id LIMIT $4",
+                        Params().Add(after_key).Add(model.id).Add(model.dimension).Add(limit)));
+      return ReadTextRows(r);
+    });
+  }
+
+  Status PutVectors(const VectorModel& model, const std::vector<int64_t>& keys,
+                    const std::vector<std::vector<float>>& vectors) override {
+    return WithRetry(pool_, [&](Connection& c) -> Status {
+      Transaction tx(c);
+      BD_RETURN_IF_ERROR(tx.begin_status());
+      for (size_t i = 0; i < keys.size() && i < vectors.size(); ++i) {
+        BD_RETURN_IF_ERROR(c.Exec("INSERT INTO chunk_vectors(chunk_id, model, dimension, embedding) "
+                                  "SELECT id, $2, $3, $4 FROM chunks WHERE id = $1 "
+                                  "ON CONFLICT (chunk_id, model, dimension) DO UPDATE SET embedding = excluded.embedding",
+                                  Params().Add(keys[i]).Add(model.id).Add(model.dimension).AddVector(vectors[i]))
+                               .status());
+      }
+      return tx.Commit();
+    });
+  }
+
+  Result<int64_t> LastVectorKey(const VectorModel& model) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<int64_t> {
+      PG_ROWS(r, c.Exec("SELECT coalesce(max(chunk_id), 0) FROM chunk_vectors WHERE model = $1 AND dimension = $2",
+                        Params().Add(model.id).Add(model.dimension)));
+      return r.Int(0, 0);
+    });
+  }
+
+  Status DropVectorsExcept(const VectorModel& model) override {
+    return WithRetry(pool_, [&](Connection& c) -> Status {
+      return c.Exec("DELETE FROM chunk_vectors WHERE model <> $1 OR dimension <> $2",
+                    Params().Add(model.id).Add(model.dimension))
+          .status();
+    });
+  }
+
+  Result<std::vector<std::vector<float>>> Cached(const VectorModel& model,
+                                                const std::vector<std::string>& text_sha256) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<std::vector<float>>> {
+      std::vector<std::vector<float>> out(text_sha256.size());
+      for (size_t i = 0; i < text_sha256.size(); ++i) {
+        PG_ROWS(r, c.Exec("SELECT embedding FROM embedding_cache WHERE model = $1 AND dimension = $2 AND text_sha256 = $3",
+                          Params().Add(model.id).Add(model.dimension).Add(text_sha256[i])));
+        if (!r.empty()) out[i] = r.Vector(0, 0);
+      }
+      return out;
+    });
+  }
+
+  Status Cache(const VectorModel& model, const std::vector<std::string>& text_sha256,
+               const std::vector<std::vector<float>>& vectors, int64_t now) override {
+    return WithRetry(pool_, [&](Connection& c) -> Status {
+      Transaction tx(c);
+      BD_RETURN_IF_ERROR(tx.begin_status());
+      for (size_t i = 0; i < text_sha256.size() && i < vectors.size(); ++i) {
+        BD_RETURN_IF_ERROR(c.Exec("INSERT INTO embedding_cache(model, dimension, text_sha256, embedding, created_at) "
+                                  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (model, dimension, text_sha256) "
+                                  "DO UPDATE SET embedding = excluded.embedding, created_at = excluded.created_at",
+                                  Params().Add(model.id).Add(model.dimension).Add(text_sha256[i]).AddVector(vectors[i]).Add(now))
+                               .status());
+      }
+      return tx.Commit();
+    });
+  }
+
+ private:
+  Pool& pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<SearchRepository> NewSearch(Pool& pool) { return std::make_unique<Search>(pool); }
+
+}  // namespace betterdev::store::pg
