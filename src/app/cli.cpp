@@ -22,6 +22,12 @@ CLI::Option* Opt(CLI::App* app, std::set<std::string>& envs, const std::string& 
 
 void AddDataDir(CLI::App* app, std::set<std::string>& envs, Config& c) {
   Opt(app, envs, "--data-dir", c.data_dir, "BETTERDEV_DATA_DIR", "Directory for the database and files");
+  Opt(app, envs, "--database-url", c.database_url, "BETTERDEV_DATABASE_URL",
+      "PostgreSQL (with pgvector) for the store: postgres://user:pass@host:port/db?sslmode=…; empty: SQLite in the "
+      "data directory");
+  Opt(app, envs, "--database-pool-size", c.database_pool_size, "BETTERDEV_DATABASE_POOL_SIZE",
+      "PostgreSQL connections per process")
+      ->check(CLI::Range(1, 1000));
   envs.insert("BETTERDEV_LOG_LEVEL");
 }
 

@@ -45,6 +45,7 @@
 #include "realtime/hub.hpp"
 #include "realtime/redis/redis_event_log.hpp"
 #include "realtime/tickets.hpp"
+#include "store/postgres/pg_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace betterdev::app {
@@ -150,7 +151,9 @@ Result<std::unique_ptr<blob::BlobStore>> OpenBlobs(const Config& c) {
 Result<Backends> OpenBackends(const Config& c, const Clock& clock) {
   if (Status s = PrepareDataDir(c.data_dir); !s.ok()) return s;
   Backends b;
-  auto store = store::OpenSqliteStore({DatabasePath(c)});
+  auto store = c.database_url.empty()
+                   ? store::OpenSqliteStore({DatabasePath(c)})
+                   : store::OpenPostgresStore({c.database_url, c.database_pool_size});
   if (!store.ok()) return store.status();
   b.store = std::move(*store);
   auto queue = OpenQueue(c, clock);
@@ -255,9 +258,10 @@ std::vector<std::string> WorkerArgv(const Config& c) {
           "--s3-region", c.blob.s3_region,
           "--s3-access-key", c.blob.s3_access_key,
           "--s3-force-path-style", c.blob.s3_force_path_style ? "true" : "false",
-          "--s3-prefix", c.blob.s3_prefix};
-  // The API key, the Redis URL (it may hold a password) and the S3 secret key travel in the
-  // environment, not in argv.
+          "--s3-prefix", c.blob.s3_prefix,
+          "--database-pool-size", std::to_string(c.database_pool_size)};
+  // The API key, the Redis and database URLs (they may hold passwords) and the S3 secret key
+  // travel in the environment, not in argv.
 }
 
 std::atomic<bool> g_stop{false};
@@ -355,6 +359,17 @@ int Migrate(const Config& c) {
     std::cerr << "error: " << s.message() << "\n";
     return 2;
   }
+  if (!c.database_url.empty()) {
+    auto report = store::MigratePostgres(c.database_url);
+    if (!report.ok()) {
+      std::cerr << "error: " << report.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "PostgreSQL database at schema version " << report->current_version;
+    if (report->applied.empty()) std::cout << " (up to date)\n";
+    else std::cout << " (applied " << report->applied.size() << " migration(s))\n";
+    return 0;
+  }
   auto report = store::MigrateSqlite(DatabasePath(c));
   if (!report.ok()) {
     std::cerr << "error: " << report.status().message() << "\n";
@@ -422,6 +437,7 @@ int Serve(const Config& c, bool with_workers) {
     if (!c.search.openai_api_key.empty()) ::setenv("BETTERDEV_OPENAI_API_KEY", c.search.openai_api_key.c_str(), 1);
     if (!c.queue.redis_url.empty()) ::setenv("BETTERDEV_REDIS_URL", c.queue.redis_url.c_str(), 1);
     if (!c.blob.s3_secret_key.empty()) ::setenv("BETTERDEV_S3_SECRET_KEY", c.blob.s3_secret_key.c_str(), 1);
+    if (!c.database_url.empty()) ::setenv("BETTERDEV_DATABASE_URL", c.database_url.c_str(), 1);
     supervisor = std::make_unique<ingest::Supervisor>(
         WorkerArgv(c), n, c.ingest.worker_nice,
         [&metrics, &hub](const ingest::IngestEvent& e) {

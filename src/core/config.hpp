@@ -129,6 +129,8 @@ struct BlobConfig {
 
 struct Config {
   std::string data_dir = "./data";
+  std::string database_url;             // postgres://…: the store on PostgreSQL; empty: SQLite in data_dir
+  int database_pool_size = 8;           // PostgreSQL connections per process
   QueueConfig queue;
   BlobConfig blob;
   LogLevel log_level = LogLevel::kInfo;

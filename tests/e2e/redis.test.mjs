@@ -4,71 +4,15 @@
 // client of API 2 follows an upload made through API 1), a worker killed mid-job hands its job
 // to the other, and a Redis restart mid-run loses no job and runs none to completion twice.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { BIN, api, cleanEnv, eventually, registerAndLogin, sleep, startServer, tempDir, withTimeout } from './helpers.mjs';
+import { api, eventually, registerAndLogin, sleep, startServer, tempDir, withTimeout } from './helpers.mjs';
 import { getDocument, repoRoot, slowMarkerPdf, uploadOk, uploadRaw, waitReady } from './ingest_helpers.mjs';
 import { openEvents } from './events_helpers.mjs';
+import { startRedis, startWorker } from './scaleout_helpers.mjs';
 
 const { Queue } = await import(path.join(repoRoot, 'deps/bullmq/node_modules/bullmq/dist/cjs/index.js'));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-// A redis-server in a temporary directory, append-only; stop() and start() again keep its data.
-async function startRedis() {
-  const dir = tempDir();
-  const port = await freePort();
-  const redis = { port, url: `redis://127.0.0.1:${port}`, proc: null };
-  redis.start = async () => {
-    redis.proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes',
-      '--save', '', '--logfile', path.join(dir, 'redis.log')], { stdio: 'ignore' });
-    await eventually(() => new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    }), { timeoutMs: 5000, what: 'redis-server to listen' });
-  };
-  redis.stop = async () => {
-    const p = redis.proc;
-    if (!p || p.exitCode !== null) return;
-    const exited = new Promise((resolve) => p.on('exit', resolve));
-    p.kill('SIGTERM');
-    await withTimeout(exited, 10000, 'redis-server did not stop');
-  };
-  redis.cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
-  await redis.start();
-  return redis;
-}
-
-// A `betterdev worker` process on its own, its JSON log lines kept.
-function startWorker(dataDir, redisUrl, index) {
-  const proc = spawn(BIN, ['worker', '--data-dir', dataDir, '--redis-url', redisUrl, '--lease-seconds', '3',
-    '--worker-index', String(index)], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  const worker = { proc, lines: [], text: '' };
-  proc.stdout.setEncoding('utf8');
-  proc.stdout.on('data', (d) => {
-    worker.text += d;
-    for (const l of d.split('\n')) if (l.startsWith('{')) try { worker.lines.push(JSON.parse(l)); } catch { /* partial */ }
-  });
-  proc.stderr.on('data', (d) => { worker.text += d; });
-  worker.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  worker.ready = () => eventually(() => worker.lines.find((l) => l.msg === 'worker ready'), { timeoutMs: 15000, what: 'worker ready' });
-  worker.started = (docId) => worker.lines.find((l) => l.msg === 'job started' && l.document_id === docId);
-  worker.readyCount = (docId) => worker.lines.filter((l) => l.msg === 'document ready' && l.document_id === docId).length;
-  return worker;
-}
 
 describe('api and worker processes on Redis', () => {
   let redis;
@@ -83,7 +27,7 @@ describe('api and worker processes on Redis', () => {
     const args = ['--redis-url', redis.url];
     one = await startServer({ command: 'api', dataDir: data, args });
     two = await startServer({ command: 'api', dataDir: data, args });
-    workers = [startWorker(data, redis.url, 0), startWorker(data, redis.url, 1)];
+    workers = [startWorker(data, ['--redis-url', redis.url], 0), startWorker(data, ['--redis-url', redis.url], 1)];
     await Promise.all(workers.map((w) => w.ready()));
     queue = new Queue('file-processing', { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null } });
     queue.on('error', () => {});  // while Redis restarts
@@ -134,7 +78,7 @@ describe('api and worker processes on Redis', () => {
     assert.equal((await queue.getJob(up.job_id)).stalledCounter, 1, 'BullMQ counted the stall');
     // The killed worker's place is taken by a new one for the next test.
     const i = workers.indexOf(holder);
-    workers[i] = startWorker(data, redis.url, i);
+    workers[i] = startWorker(data, ['--redis-url', redis.url], i);
     await workers[i].ready();
   });
 

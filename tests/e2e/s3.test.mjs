@@ -4,38 +4,15 @@
 // its copy go; deleting the document deletes the object; while S3 is away uploads answer 503
 // and leave nothing behind, and everything works again when it returns.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { api, eventually, registerAndLogin, startServer, tempDir, withTimeout } from './helpers.mjs';
-import { PDF_004, repoRoot, uploadOk, uploadRaw, waitReady } from './ingest_helpers.mjs';
+import { api, eventually, registerAndLogin, startServer, tempDir } from './helpers.mjs';
+import { PDF_004, uploadOk, uploadRaw, waitReady } from './ingest_helpers.mjs';
+import { startS3 } from './scaleout_helpers.mjs';
 
 const BUCKET = 'betterdev-e2e';
-
-// s3rver (behind the tests' recording proxy, src/blob/s3/testdata/s3rver.cjs) on `port` (0: any).
-async function startS3(dir, port = 0) {
-  const proc = spawn('node', [path.join(repoRoot, 'src/blob/s3/testdata/s3rver.cjs'), path.join(repoRoot, 'tests/s3rver'),
-    dir, BUCKET, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => proc.on('exit', resolve));
-  let text = '';
-  proc.stdout.setEncoding('utf8');
-  const line = await withTimeout(new Promise((resolve) => proc.stdout.on('data', (d) => {
-    text += d;
-    if (text.includes('\n')) resolve(JSON.parse(text));
-  })), 20000, 's3rver did not start');
-  const url = `http://127.0.0.1:${line.port}`;
-  return {
-    port: line.port,
-    url,
-    log: async () => (await (await fetch(`${url}/__log`)).json()),
-    stop: async () => {
-      proc.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 // Regular files under `dir`, recursively.
 function filesUnder(dir) {
@@ -49,7 +26,7 @@ describe('uploads in S3-compatible object storage', () => {
   let server;
   before(async () => {
     s3dir = tempDir();
-    s3 = await startS3(s3dir);
+    s3 = await startS3(s3dir, BUCKET);
     server = await startServer({
       args: ['--workers', '1', '--s3-endpoint', s3.url, '--s3-bucket', BUCKET, '--s3-force-path-style', 'true',
         '--s3-access-key', 'S3RVER'],
@@ -95,7 +72,7 @@ describe('uploads in S3-compatible object storage', () => {
     assert.equal(list.json.data.length, 0, 'no document without its file');
     assert.equal(filesUnder(path.join(server.dataDir, 'blobs', 'tmp')).length, 0, 'the staged upload is gone');
 
-    s3 = await startS3(s3dir, port);
+    s3 = await startS3(s3dir, BUCKET, port);
     const up = await uploadOk(server.url, token, Buffer.from(`kept in S3 ${Date.now()}: back again.`), 'back.txt');
     await waitReady(server.url, token, up.document_id, { timeoutMs: 30000 });
   });
