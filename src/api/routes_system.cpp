@@ -22,8 +22,15 @@ void RegisterSystemRoutes(ApiRouter& r, Services& s) {
                s.log.Warn("readiness check failed", {{"request_id", req.request_id}, {"error", queue.message()}});
                return ErrorResponse(HttpError{503, "unavailable", "not ready: the job queue does not answer"});
              }
-             return JsonResponse(200, {{"status", "ready"}, {"checks", {{"store", "ok"}, {"queue", "ok"}}}});
-           });
+             Status blobs = s.ingest.PingBlobs();
+             if (!blobs.ok()) {
+               s.log.Warn("readiness check failed", {{"request_id", req.request_id}, {"error", blobs.message()}});
+               return ErrorResponse(HttpError{503, "unavailable", "not ready: the file storage does not answer"});
+             }
+             return JsonResponse(200, {{"status", "ready"}, {"checks", {{"store", "ok"}, {"queue", "ok"}, {"blobs", "ok"}}}});
+           },
+           // Remote dependencies may take seconds to answer: never on an I/O thread.
+           http::RouteOptions{1 << 20, true});
 
   RegisterProcessMetrics(s.metrics);
   r.Public(http::Method::kGet, "/metrics",

@@ -52,6 +52,8 @@ class BlobStore {
   // flight writes its file as its bytes arrive (and the HTTP server drops a body that stalls
   // far sooner than any sensible `idle`).
   virtual Status RemoveStale(std::chrono::seconds idle) = 0;
+  // Unavailable when the store cannot be reached (readiness); answers within a few seconds.
+  virtual Status Ping() { return Status::Ok(); }
 };
 
 // Content-addressed files under `root`: root/ab/cd/abcd...; staged files in root/tmp.

@@ -117,6 +117,8 @@ Status IngestService::PingQueue() {
   return counts.ok() ? Status::Ok() : Status::Unavailable(counts.status().message());
 }
 
+Status IngestService::PingBlobs() { return blobs_.Ping(); }
+
 Result<store::Document> IngestService::Get(const std::string& user_id, const std::string& id) {
   return store_.documents().Get(user_id, id);
 }

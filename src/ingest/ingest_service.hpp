@@ -34,6 +34,7 @@ class IngestService {
   void SetEventLog(realtime::EventLog* log) { events_ = log; }
   // Unavailable when the job queue cannot answer.
   Status PingQueue();
+  Status PingBlobs();
 
   // `staged` is finished (bytes on stable storage) and `content_type` was detected from the
   // bytes and is supported. Same bytes as one of the user's documents: that document, unless

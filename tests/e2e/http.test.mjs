@@ -38,7 +38,7 @@ describe('http basics', () => {
     const r = await api(url, 'GET', '/readyz');
     assert.equal(r.status, 200, r.text);
     assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
-    assert.deepEqual(r.json, { status: 'ready', checks: { store: 'ok', queue: 'ok' } });
+    assert.deepEqual(r.json, { status: 'ready', checks: { store: 'ok', queue: 'ok', blobs: 'ok' } });
   });
 
   test('every response has a fresh request id unless a valid one was sent', async () => {
@@ -103,7 +103,7 @@ describe('http basics', () => {
       const responses = await c.readResponses(2);
       assert.equal(responses[1].status, 200);
       assert.equal(responses[1].headers['x-request-id'], 'ka-2');
-      assert.deepEqual(responses[1].json, { status: 'ready', checks: { store: 'ok', queue: 'ok' } });
+      assert.deepEqual(responses[1].json, { status: 'ready', checks: { store: 'ok', queue: 'ok', blobs: 'ok' } });
 
       // Pipelined: two requests in one write, answered in order.
       await c.write(

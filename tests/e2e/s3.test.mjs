@@ -65,6 +65,9 @@ describe('uploads in S3-compatible object storage', () => {
     const { token } = await registerAndLogin(server.url);
     const port = s3.port;
     await s3.stop();
+    const ready = await api(server.url, 'GET', '/readyz');
+    assert.equal(ready.status, 503, ready.text);
+    assert.match(ready.json.error.message, /file storage/);
     const res = await uploadRaw(server.url, token, Buffer.from(`kept in S3 ${Date.now()}`), 'away.txt');
     assert.equal(res.status, 503, res.text);
     assert.equal(res.json.error.code, 'unavailable', res.text);
@@ -73,6 +76,7 @@ describe('uploads in S3-compatible object storage', () => {
     assert.equal(filesUnder(path.join(server.dataDir, 'blobs', 'tmp')).length, 0, 'the staged upload is gone');
 
     s3 = await startS3(s3dir, BUCKET, port);
+    assert.deepEqual((await api(server.url, 'GET', '/readyz')).json.checks, { store: 'ok', queue: 'ok', blobs: 'ok' });
     const up = await uploadOk(server.url, token, Buffer.from(`kept in S3 ${Date.now()}: back again.`), 'back.txt');
     await waitReady(server.url, token, up.document_id, { timeoutMs: 30000 });
   });

@@ -103,6 +103,8 @@ class S3BlobStore final : public BlobStore {
     return client_->Delete(key);
   }
 
+  Status Ping() override { return client_->Ping(); }
+
   Status RemoveStale(std::chrono::seconds idle) override {
     RemoveIdleFiles(tmp_.string(), idle);
     RemoveIdleFiles(cache_.string(), idle);  // copies a crashed process left (one in use stays open)

@@ -126,10 +126,12 @@ TEST_F(S3BlobStoreTest, LargeFilesGoUpInPartsAndComeBackWhole) {
 }
 
 TEST_F(S3BlobStoreTest, AWrongSecretIsRefusedAtOnce) {
+  EXPECT_TRUE(Open()->Ping().ok());
   S3Options o = server_.options();
   o.secret_key = "not-the-secret";
   auto store = Open(o);
   ASSERT_TRUE(store);
+  EXPECT_EQ(store->Ping().code(), StatusCode::kInternal) << "a configuration error, not a passing outage";
   Status committed;
   Put(*store, "abc", &committed);
   EXPECT_EQ(committed.code(), StatusCode::kPermissionDenied) << committed.message();
@@ -177,6 +179,7 @@ TEST_F(S3BlobStoreTest, AnUnreachableServerIsUnavailableNotMissing) {
   Put(*store, "abcd", &committed);
   EXPECT_EQ(committed.code(), StatusCode::kUnavailable);
   EXPECT_EQ(store->Exists(kAbc).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store->Ping().code(), StatusCode::kUnavailable);
   EXPECT_EQ(FilesIn(local_.File("tmp")), 0u);  // the failed upload's staged file went with its writer
 }
 

@@ -87,6 +87,7 @@ struct Call {
   uint64_t body_offset = 0;
   uint64_t body_length = 0;
   int sink_fd = -1;         // a 2xx answer's body goes here (else into Reply::body)
+  int timeout_ms = 0;       // the whole exchange (0: none; stalls are caught by the speed limit)
 };
 
 struct Reply {
@@ -223,7 +224,7 @@ struct S3Client::Impl {
     const size_t scheme_end = o.endpoint.find("//") + 2;
     std::string url;
     if (o.force_path_style) {
-      url = o.endpoint + "/" + o.bucket + "/";
+      url = o.endpoint + "/" + o.bucket + (c.name.empty() ? "" : "/");  // the bucket itself: no trailing '/'
     } else {
       url = o.endpoint.substr(0, scheme_end) + o.bucket + "." + o.endpoint.substr(scheme_end) + "/";
     }
@@ -275,6 +276,7 @@ struct S3Client::Impl {
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout_ms));
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(o.stall_seconds));
+    if (call.timeout_ms > 0) curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(call.timeout_ms));
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Header);
@@ -466,6 +468,18 @@ Result<bool> S3Client::Exists(std::string_view name) {
   if (r.status == 200) return true;
   if (r.status == 404) return false;
   return impl_->Failure(head, r);
+}
+
+Status S3Client::Ping() {
+  Call head;
+  head.method = "HEAD";
+  head.payload_sha = kEmptySha256;
+  head.timeout_ms = 3000;
+  Reply r = impl_->Once(head);
+  if (r.status >= 200 && r.status < 300) return Status::Ok();
+  if (r.status == 0 || r.status >= 500) return impl_->Failure(head, r);
+  return Status::Internal("S3 HEAD bucket " + impl_->o.bucket + ": " + std::to_string(r.status) +
+                          " (check the bucket, the region and the keys)");
 }
 
 Status S3Client::Delete(std::string_view name) {

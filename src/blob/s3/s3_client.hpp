@@ -51,6 +51,9 @@ class S3Client {
   Status GetToFile(std::string_view name, int fd);
   Result<bool> Exists(std::string_view name);
   Status Delete(std::string_view name);  // Ok when already absent
+  // One HEAD of the bucket, no retry, within 3 s: Unavailable unless S3 answers (any answer but
+  // a 5xx: a 403 or 404 is a configuration error, Internal).
+  Status Ping();
 
   // The object's URL: endpoint/bucket/key (path style) or scheme://bucket.host/key.
   std::string UrlOf(std::string_view name) const;
