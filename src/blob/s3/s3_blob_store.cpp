@@ -59,7 +59,12 @@ Result<std::string> FileSha256(int fd) {
 class S3BlobStore final : public BlobStore {
  public:
   S3BlobStore(std::unique_ptr<S3Client> client, fs::path local)
-      : client_(std::move(client)), tmp_(local / "tmp"), cache_(local / "cache") {}
+      : client_(std::move(client)), tmp_(local / "tmp"), cache_(local / "cache") {
+    // Per store, not per pid: processes in containers sharing a directory may all be pid 1.
+    unsigned char random[6];
+    SecureRandomBytes(random, sizeof random);
+    suffix_ = "." + HexEncode(std::string_view(reinterpret_cast<char*>(random), sizeof random));
+  }
 
   Result<std::unique_ptr<BlobWriter>> Create() override {
     std::string staged;
@@ -81,7 +86,8 @@ class S3BlobStore final : public BlobStore {
     // One download per key at a time; others wait for it and share the copy.
     std::lock_guard fetching(copy->mu);
     const std::string path = PathOf(key);
-    if (copy->ready) return path;
+    std::error_code ec;
+    if (copy->ready && fs::exists(path, ec)) return path;  // (RemoveStale elsewhere may have taken an old one)
     Status s = Download(key, path);
     if (s.ok()) {
       copy->ready = true;
@@ -118,10 +124,8 @@ class S3BlobStore final : public BlobStore {
     int users = 0;  // guarded by S3BlobStore::mu_
   };
 
-  // Per process: two processes of one machine never remove each other's copy.
-  std::string PathOf(std::string_view key) const {
-    return (cache_ / (std::string(key) + "." + std::to_string(::getpid()))).string();
-  }
+  // Per store: two processes sharing the directory never remove each other's copy.
+  std::string PathOf(std::string_view key) const { return (cache_ / (std::string(key) + suffix_)).string(); }
 
   void Release(std::string_view key) {
     std::lock_guard lock(mu_);
@@ -154,6 +158,7 @@ class S3BlobStore final : public BlobStore {
   std::unique_ptr<S3Client> client_;
   fs::path tmp_;
   fs::path cache_;
+  std::string suffix_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Copy>> copies_;
 };

@@ -218,6 +218,22 @@ TEST_F(S3BlobStoreTest, CallersOfOneProcessShareOneDownload) {
   EXPECT_FALSE(fs::exists(paths[0]));
 }
 
+TEST_F(S3BlobStoreTest, ACopyRemovedUnderneathIsDownloadedAgain) {
+  auto store = Open();
+  ASSERT_TRUE(store);
+  Put(*store, "abc");
+  auto first = store->LocalPath(kAbc);
+  ASSERT_TRUE(first.ok());
+  fs::remove(*first);  // as another process's RemoveStale would take an old copy
+  auto second = store->LocalPath(kAbc);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_EQ(ReadFile(*second), "abc");
+  EXPECT_EQ(Count(server_.Log(), "GET "), 2u);
+  store->DoneWith(kAbc);
+  store->DoneWith(kAbc);
+  EXPECT_EQ(FilesIn(cache()), 0u);
+}
+
 TEST_F(S3BlobStoreTest, RemoveStaleTakesOnlyIdleStagedFilesAndCopies) {
   auto store = Open();
   ASSERT_TRUE(store);

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -157,7 +158,7 @@ size_t WriteBody(char* data, size_t size, size_t count, void* user) {
 size_t Header(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string_view line(data, size * count);
-  if (line.size() > 5 && (line.substr(0, 5) == "ETag:" || line.substr(0, 5) == "etag:")) {
+  if (line.size() > 5 && ::strncasecmp(line.data(), "etag:", 5) == 0) {  // header names ignore case
     line.remove_prefix(5);
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
     while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' ')) line.remove_suffix(1);
@@ -333,10 +334,21 @@ struct S3Client::Impl {
     std::string said = std::to_string(r.status);
     if (std::string code = r.code(); !code.empty()) said += " " + code;
     if (std::string message = TagText(r.body, "Message"); !message.empty()) said += ": " + message;
+    // A missing bucket is a configuration error, not a missing object (which would fail a
+    // document for good).
+    if (r.status == 404 && r.code() == "NoSuchBucket") return Status::Internal(what + ": " + said);
     if (r.status == 404) return Status::NotFound(what + ": " + said);
     if (r.status == 401 || r.status == 403) return Status::PermissionDenied(what + ": " + said);
     if (Retryable(r)) return Status::Unavailable(what + ": " + said);
     return Status::Internal(what + ": " + said);
+  }
+
+  bool ObjectExists(std::string_view name) {
+    Call head;
+    head.method = "HEAD";
+    head.name = std::string(name);
+    head.payload_sha = kEmptySha256;
+    return Run(head).status == 200;
   }
 
   Status Multipart(std::string_view name, int fd, uint64_t size) {
@@ -386,6 +398,8 @@ struct S3Client::Impl {
         Reply r = Run(complete);
         // S3 may answer 200 and still fail: the error is then in the body.
         if (r.status == 200 && r.body.find("<Error>") == std::string::npos) return Status::Ok();
+        // An earlier try completed it but its answer was lost: the object is there.
+        if (r.status == 404 && r.code() == "NoSuchUpload" && ObjectExists(name)) return Status::Ok();
         const bool internal = r.status == 200 && (r.code() == "InternalError" || r.code() == "SlowDown");
         if (!internal || attempt >= o.max_attempts) {
           failed = r.status == 200 ? Status::Unavailable("S3 completing the upload of " + o.key_prefix + std::string(name) +

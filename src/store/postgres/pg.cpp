@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -70,6 +72,7 @@ std::vector<float> Rows::Vector(int row, int col) const {
   }
   return out;
 }
+std::string Rows::command() const { return r_ ? PQcmdStatus(r_) : ""; }
 int64_t Rows::affected() const {
   const char* n = PQcmdTuples(r_);
   return (n && *n) ? std::strtoll(n, nullptr, 10) : 0;
@@ -98,6 +101,14 @@ Connection::~Connection() { PQfinish(conn_); }
 
 bool Connection::broken() const { return PQstatus(conn_) != CONNECTION_OK; }
 
+bool Connection::stale() const {
+  if (broken()) return true;
+  pollfd p{PQsocket(conn_), POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;  // readable while idle: EOF or a FATAL goodbye (or an error)
+}
+
+bool Connection::idle() const { return PQtransactionStatus(conn_) == PQTRANS_IDLE; }
+
 Status Connection::ErrorOf(PGresult* r, std::string_view what) {
   std::string message = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
@@ -105,10 +116,15 @@ Status Connection::ErrorOf(PGresult* r, std::string_view what) {
   const std::string sqlstate = state ? state : "";
   if (r) PQclear(r);
   const std::string full = "PostgreSQL: " + std::string(what) + ": " + message;
-  if (broken() || sqlstate.empty() || sqlstate.rfind("08", 0) == 0 || sqlstate == "57P01" || sqlstate == "57P02" ||
-      sqlstate == "57P03")
-    return Status::Unavailable(full);  // the connection or the server went away
-  if (sqlstate == "40001" || sqlstate == "40P01") return Status::Unavailable(full);  // retry the transaction
+  if (sqlstate == "40001" || sqlstate == "40P01") {  // rolled back: the transaction may run again
+    retry_safe_ = true;
+    return Status::Unavailable(full);
+  }
+  // The connection or the server went away (whether the statement was applied is unknown), the
+  // server is read-only after a failover, out of resources, or cancelled the statement.
+  if (broken() || sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57", 0) == 0 || sqlstate.rfind("53", 0) == 0 ||
+      sqlstate == "25006")
+    return Status::Unavailable(full);
   if (sqlstate == "23505") return Status::Conflict(full);
   if (sqlstate == "23503") return Status::NotFound(full);
   return Status::Internal(full);
@@ -149,10 +165,11 @@ Result<Pool::Lease> Pool::Acquire() {
   {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return !free_.empty() || open_ < size_; });
-    if (!free_.empty()) {
+    while (!free_.empty()) {
       auto c = std::move(free_.back());
       free_.pop_back();
-      return Lease(*this, std::move(c));
+      if (!c->stale()) return Lease(*this, std::move(c));
+      --open_;  // closed by the server (a restart): dropped, never sent a statement
     }
     ++open_;  // reserve a slot, connect outside the lock
   }
@@ -168,7 +185,7 @@ Result<Pool::Lease> Pool::Acquire() {
 
 void Pool::Return(std::unique_ptr<Connection> c) {
   std::lock_guard lock(mu_);
-  if (c->broken()) {
+  if (c->broken() || !c->idle()) {
     --open_;  // dropped: the next Acquire opens a new one
   } else {
     free_.push_back(std::move(c));
@@ -189,7 +206,10 @@ Transaction::~Transaction() {
 Status Transaction::Commit() {
   done_ = true;
   auto r = conn_.Exec("COMMIT");
-  return r.ok() ? Status::Ok() : r.status();
+  if (!r.ok()) return r.status();
+  // COMMIT of a transaction an error aborted answers ROLLBACK, not an error.
+  if (r->command() == "ROLLBACK") return Status::Internal("PostgreSQL: the transaction was rolled back");
+  return Status::Ok();
 }
 
 }  // namespace betterdev::store::pg

@@ -64,6 +64,7 @@ class Rows {
   std::optional<int64_t> OptionalInt(int row, int col) const;
   std::vector<float> Vector(int row, int col) const;  // pgvector's text form
   int64_t affected() const;  // rows an INSERT/UPDATE/DELETE touched
+  std::string command() const;  // the command tag ("COMMIT", "ROLLBACK", "UPDATE 1", ...)
 
  private:
   pg_result* r_;
@@ -85,16 +86,28 @@ class Connection {
   Status Script(const std::string& sql);
   // The connection can no longer be used (the pool replaces it).
   bool broken() const;
+  // Idle, and the server has closed it or said something (it was restarted, or ended the
+  // session): not worth sending a statement on. Checked without a round trip.
+  bool stale() const;
+  // Not between BEGIN and COMMIT/ROLLBACK (a connection the pool may lend again).
+  bool idle() const;
+  // Since the last ClearRetrySafe, an error said the server applied nothing and a retry may
+  // succeed (a serialization failure or a deadlock: the transaction was rolled back).
+  bool retry_safe() const { return retry_safe_; }
+  void ClearRetrySafe() { retry_safe_ = false; }
 
  private:
   explicit Connection(pg_conn* c) : conn_(c) {}
   Status ErrorOf(pg_result* r, std::string_view what);
   pg_conn* conn_;
   std::unordered_map<const char*, std::string> prepared_;
+  bool retry_safe_ = false;
 };
 
 // Up to `size` connections; Acquire blocks while all are lent, and opens a connection when
-// one is needed (Unavailable when the server cannot be reached). Thread-safe.
+// one is needed (Unavailable when the server cannot be reached). An idle connection the server
+// has closed (a restart) is dropped before it is lent; a returned connection that broke or is
+// still in a transaction is dropped too. Thread-safe.
 class Pool {
  public:
   Pool(std::string url, int size, int connect_timeout_seconds)

@@ -5,7 +5,9 @@
 // collection's decision and its removal), and CompleteWithChunks takes the chunk feed's lock
 // before it draws chunk keys (so keys become visible in order: a reader that saw key K has
 // seen every key below it, and "keys above the last one I saw" never skips one).
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 
 #include "core/random.hpp"
 #include "store/postgres/pg_repositories.hpp"
@@ -71,7 +73,7 @@ int64_t OrdinalAfter(const std::optional<std::string>& after_id) {
   int64_t v = -1;
   if (us == std::string::npos) return v;
   std::from_chars(after_id->data() + us + 1, after_id->data() + after_id->size(), v);
-  return v;
+  return std::min<int64_t>(v, INT32_MAX);  // ordinals are 32-bit: past every one is past them all
 }
 
 StoredChunk ReadChunk(const std::string& document_id, const Rows& r, int i) {

@@ -26,10 +26,12 @@ const Status& StatusOf(const Result<T>& r) {
   return r.status();
 }
 
-// Runs fn(connection) on a pooled connection, again (up to 3 times in all, on a fresh
-// connection when the old one broke) when it answers Unavailable: a dropped connection, a
-// server restarting, a serialization failure or deadlock. Every fn is one statement or one
-// transaction, so a retry never applies half of anything twice.
+// Runs fn(connection) on a pooled connection; again (up to 3 times in all) only when the first
+// try certainly applied nothing: no connection could be had, or the server rolled the
+// transaction back (a serialization failure or a deadlock). A connection lost while a statement
+// ran answers Unavailable at once: whether the server applied it is unknown, and a repeated
+// write could count twice. (Connections the server closed while idle never get that far: the
+// pool drops them before lending them.)
 template <typename Fn>
 auto WithRetry(Pool& pool, Fn&& fn) -> std::invoke_result_t<Fn&, Connection&> {
   using R = std::invoke_result_t<Fn&, Connection&>;
@@ -38,8 +40,9 @@ auto WithRetry(Pool& pool, Fn&& fn) -> std::invoke_result_t<Fn&, Connection&> {
     if (!lease.ok()) {
       if (attempt >= 3) return R(lease.status());
     } else {
+      (*lease)->ClearRetrySafe();
       R r = fn(**lease);
-      if (StatusOf(r).code() != StatusCode::kUnavailable || attempt >= 3) return r;
+      if (StatusOf(r).ok() || !(*lease)->retry_safe() || attempt >= 3) return r;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
   }

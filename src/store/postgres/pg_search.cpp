@@ -120,9 +120,11 @@ class Search final : public SearchRepository {
     return WithRetry(pool_, [&](Connection& c) -> Status {
       Transaction tx(c);
       BD_RETURN_IF_ERROR(tx.begin_status());
+      // FOR KEY SHARE: a chunk deleted meanwhile (a reprocess) yields no row and is skipped, as
+      // the contract says, instead of failing the batch on the foreign key.
       for (size_t i = 0; i < keys.size() && i < vectors.size(); ++i) {
         BD_RETURN_IF_ERROR(c.Exec("INSERT INTO chunk_vectors(chunk_id, model, dimension, embedding) "
-                                  "SELECT id, $2, $3, $4 FROM chunks WHERE id = $1 "
+                                  "SELECT id, $2, $3, $4 FROM chunks WHERE id = $1 FOR KEY SHARE "
                                   "ON CONFLICT (chunk_id, model, dimension) DO UPDATE SET embedding = excluded.embedding",
                                   Params().Add(keys[i]).Add(model.id).Add(model.dimension).AddVector(vectors[i]))
                                .status());
