@@ -7,6 +7,7 @@
 #   3. peak resident memory of a worker and of its job process on a 1,000-page PDF;
 #   1b. the same full path with the jobs and events on Redis (BullMQ's layout) vs the embedded
 #      queue, 1 and 2 workers, alternating;
+#   1c. the same with the store on PostgreSQL, and with PostgreSQL + S3 + Redis, vs embedded;
 #   4. SQLite queue throughput with no-op jobs (build/release/bench/queue_bench).
 #   bash bench/ingest_bench.sh [seconds per latency run = 10]
 # SECTIONS="1 1b" (say) runs only those sections.
@@ -93,6 +94,54 @@ if want 1b; then
   done
   kill "$REDIS_PID"
   wait "$REDIS_PID" 2>/dev/null || true
+fi
+
+# 1c. The same with the store on PostgreSQL (a fresh database per run), then with every
+# scale-out engine at once (PostgreSQL, uploads on S3, jobs and events on Redis), alternating
+# with the embedded default. Servers started here on loopback; PostgreSQL without fsync (as
+# the embedded SQLite store's own synchronous setting is not changed either, the comparison
+# is of the paths, not of durability settings).
+if want 1c; then
+  PG_BIN=/usr/lib/postgresql/15/bin
+  free_port() { node -e "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })"; }
+  PG_PORT=$(free_port)
+  mkdir -p "$WORK/pg"
+  AS_PG=()
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$WORK/pg"; AS_PG=(runuser -u postgres --); fi
+  "${AS_PG[@]}" "$PG_BIN/initdb" -D "$WORK/pg/data" -U betterdev -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+  "${AS_PG[@]}" "$PG_BIN/postgres" -D "$WORK/pg/data" -p "$PG_PORT" -h 127.0.0.1 -k "$WORK/pg" -F \
+    -c synchronous_commit=off >"$WORK/pg.log" 2>&1 &
+  PG_PID=$!
+  for _ in $(seq 1 200); do "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.05; done
+  REDIS_PORT=$(free_port)
+  mkdir -p "$WORK/redis1c"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis1c" --appendonly yes --save '' \
+    --logfile "$WORK/redis1c/redis.log" --daemonize no &
+  REDIS_PID=$!
+  mkdir -p "$WORK/s3"
+  node src/blob/s3/testdata/s3rver.cjs "$PWD/tests/s3rver" "$WORK/s3" bench >"$WORK/s3.out" 2>&1 &
+  S3_PID=$!
+  for _ in $(seq 1 200); do grep -q port "$WORK/s3.out" 2>/dev/null && break; sleep 0.05; done
+  S3_PORT=$(sed -E 's/.*"port":([0-9]+).*/\1/' "$WORK/s3.out" | head -n1)
+  for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  DB=0
+  for W in 1 2; do
+    throughput_row "upload → ready, embedded (SQLite, files)" "$W"
+    DB=$((DB + 1))
+    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U betterdev "bench$DB"
+    throughput_row "upload → ready, store on PostgreSQL" "$W" --database-url "postgresql://betterdev@127.0.0.1:$PG_PORT/bench$DB"
+    DB=$((DB + 1))
+    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U betterdev "bench$DB"
+    redis-cli -p "$REDIS_PORT" flushall >/dev/null
+    export BETTERDEV_S3_SECRET_KEY=S3RVER
+    throughput_row "upload → ready, PostgreSQL + S3 + Redis" "$W" \
+      --database-url "postgresql://betterdev@127.0.0.1:$PG_PORT/bench$DB" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
+      --s3-endpoint "http://127.0.0.1:$S3_PORT" --s3-bucket bench --s3-force-path-style true --s3-access-key S3RVER
+    unset BETTERDEV_S3_SECRET_KEY
+  done
+  kill "$S3_PID" "$REDIS_PID" 2>/dev/null || true
+  kill -INT "$PG_PID" 2>/dev/null || true
+  wait "$S3_PID" "$REDIS_PID" "$PG_PID" 2>/dev/null || true
 fi
 echo
 

@@ -63,7 +63,8 @@ class S3BlobStore final : public BlobStore {
     // Per store, not per pid: processes in containers sharing a directory may all be pid 1.
     unsigned char random[6];
     SecureRandomBytes(random, sizeof random);
-    suffix_ = "." + HexEncode(std::string_view(reinterpret_cast<char*>(random), sizeof random));
+    suffix_.push_back('.');  // (pushed, not "." + ...: GCC 12's -Wrestrict misfires on that at -O3)
+    suffix_.append(HexEncode(std::string_view(reinterpret_cast<char*>(random), sizeof random)));
   }
 
   Result<std::unique_ptr<BlobWriter>> Create() override {

@@ -55,7 +55,9 @@ Result<std::string> Sha256OfRange(int fd, uint64_t offset, uint64_t length) {
 
 // The text of the first <tag>...</tag> in an S3 XML answer ("" when absent).
 std::string TagText(std::string_view xml, std::string_view tag) {
-  const std::string open = "<" + std::string(tag) + ">", close = "</" + std::string(tag) + ">";
+  std::string open(1, '<'), close("</");  // (appended: GCC 12's -Wrestrict misfires on "<" + ... at -O3)
+  open.append(tag).append(">");
+  close.append(tag).append(">");
   const size_t a = xml.find(open);
   if (a == std::string_view::npos) return "";
   const size_t b = xml.find(close, a + open.size());

@@ -133,7 +133,8 @@ Status Connection::ErrorOf(PGresult* r, std::string_view what) {
 Result<Rows> Connection::Exec(const char* sql, const Params& params) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
-    std::string name = "s" + std::to_string(prepared_.size());
+    std::string name(1, 's');  // (not "s" + to_string(): GCC 12's -Wrestrict misfires on it at -O3)
+    name += std::to_string(prepared_.size());
     PGresult* r = PQprepare(conn_, name.c_str(), sql, 0, nullptr);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) return ErrorOf(r, "prepare");
     PQclear(r);
