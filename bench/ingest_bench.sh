@@ -105,11 +105,11 @@ if want 1c; then
   PG_BIN=/usr/lib/postgresql/15/bin
   free_port() { node -e "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })"; }
   PG_PORT=$(free_port)
-  mkdir -p "$WORK/pg"
+  PGDIR=$(mktemp -d)  # beside $WORK, not in it: under root the server runs as postgres
   AS_PG=()
-  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$WORK/pg"; AS_PG=(runuser -u postgres --); fi
-  "${AS_PG[@]}" "$PG_BIN/initdb" -D "$WORK/pg/data" -U betterdev -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
-  "${AS_PG[@]}" "$PG_BIN/postgres" -D "$WORK/pg/data" -p "$PG_PORT" -h 127.0.0.1 -k "$WORK/pg" -F \
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$PGDIR"; AS_PG=(runuser -u postgres --); fi
+  "${AS_PG[@]}" "$PG_BIN/initdb" -D "$PGDIR/data" -U betterdev -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+  "${AS_PG[@]}" "$PG_BIN/postgres" -D "$PGDIR/data" -p "$PG_PORT" -h 127.0.0.1 -k "$PGDIR" -F \
     -c synchronous_commit=off >"$WORK/pg.log" 2>&1 &
   PG_PID=$!
   for _ in $(seq 1 200); do "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.05; done
@@ -142,6 +142,7 @@ if want 1c; then
   kill "$S3_PID" "$REDIS_PID" 2>/dev/null || true
   kill -INT "$PG_PID" 2>/dev/null || true
   wait "$S3_PID" "$REDIS_PID" "$PG_PID" 2>/dev/null || true
+  rm -rf "$PGDIR"
 fi
 echo
 
