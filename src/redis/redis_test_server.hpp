@@ -63,20 +63,9 @@ class RedisTestServer {
   bool running() const { return pid_ > 0; }
 
  private:
-  static int FreePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
 
   void Start() {
-    if (port_ == 0) port_ = FreePort();
+    if (port_ == 0) port_ = testutil::FreeLoopbackPort();
     const std::string port = std::to_string(port_);
     const std::string log = dir_.File("redis.log");  // its start-up warnings stay out of the test output
     pid_ = ::fork();

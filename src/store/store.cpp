@@ -1,6 +1,38 @@
 #include "store/store.hpp"
 
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+
 namespace betterdev::store {
+
+std::string JoinIds(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const std::string& id : ids) {
+    if (!out.empty()) out.push_back(',');
+    out += id;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitIds(std::string_view joined) {
+  std::vector<std::string> out;
+  while (!joined.empty()) {
+    size_t comma = joined.find(',');
+    out.emplace_back(joined.substr(0, comma));
+    joined = comma == std::string_view::npos ? std::string_view{} : joined.substr(comma + 1);
+  }
+  return out;
+}
+
+int64_t OrdinalAfter(const std::optional<std::string>& after_id) {
+  if (!after_id) return -1;
+  size_t us = after_id->rfind('_');
+  int64_t v = -1;
+  if (us == std::string::npos) return v;
+  std::from_chars(after_id->data() + us + 1, after_id->data() + after_id->size(), v);
+  return std::min<int64_t>(v, INT32_MAX);
+}
 
 std::string_view MessageRoleName(MessageRole role) {
   switch (role) {

@@ -189,6 +189,13 @@ std::string TitleOfFile(std::string_view filename);
 // file name), then its own context (a table's header row), one per line.
 std::string TitledContext(std::string_view filename, const std::string& context);
 
+// A conversation's document ids as stored (in order, joined by ','; ids never hold one), and back.
+std::string JoinIds(const std::vector<std::string>& ids);
+std::vector<std::string> SplitIds(std::string_view joined);
+// The ordinal after which a page of a document's chunks starts, from a chunk id cursor
+// "<document id>_<ordinal>" (-1: from the first; at most INT32_MAX, past every ordinal).
+int64_t OrdinalAfter(const std::optional<std::string>& after_id);
+
 // Keyset pagination: items strictly after `after_id` in the list's order.
 struct PageRequest {
   int limit = 50;

@@ -141,24 +141,6 @@ class ApiKeys final : public ApiKeyRepository {
   Pool& pool_;
 };
 
-std::string JoinIds(const std::vector<std::string>& ids) {
-  std::string out;
-  for (const std::string& id : ids) {
-    if (!out.empty()) out.push_back(',');
-    out += id;
-  }
-  return out;
-}
-
-std::vector<std::string> SplitIds(std::string_view joined) {
-  std::vector<std::string> out;
-  while (!joined.empty()) {
-    size_t comma = joined.find(',');
-    out.emplace_back(joined.substr(0, comma));
-    joined = comma == std::string_view::npos ? std::string_view{} : joined.substr(comma + 1);
-  }
-  return out;
-}
 
 #define CONVERSATION_COLUMNS \
   "user_id, id, title, document_ids, created_at, updated_at, prompt_tokens, completion_tokens, cost_usd"

@@ -5,9 +5,6 @@
 // collection's decision and its removal), and CompleteWithChunks takes the chunk feed's lock
 // before it draws chunk keys (so keys become visible in order: a reader that saw key K has
 // seen every key below it, and "keys above the last one I saw" never skips one).
-#include <algorithm>
-#include <charconv>
-#include <cstdint>
 
 #include "core/random.hpp"
 #include "store/postgres/pg_repositories.hpp"
@@ -66,15 +63,6 @@ std::vector<Document> ReadDocuments(const Rows& r) {
   return out;
 }
 
-// The ordinal after which a chunk page starts: from a chunk id "<document id>_<ordinal>".
-int64_t OrdinalAfter(const std::optional<std::string>& after_id) {
-  if (!after_id) return -1;
-  size_t us = after_id->rfind('_');
-  int64_t v = -1;
-  if (us == std::string::npos) return v;
-  std::from_chars(after_id->data() + us + 1, after_id->data() + after_id->size(), v);
-  return std::min<int64_t>(v, INT32_MAX);  // ordinals are 32-bit: past every one is past them all
-}
 
 StoredChunk ReadChunk(const std::string& document_id, const Rows& r, int i) {
   return StoredChunk{document_id, static_cast<int>(r.Int(i, 0)), static_cast<int>(r.Int(i, 1)),

@@ -50,7 +50,7 @@ class PgTestServer {
     pid_ = -1;
   }
   void Start() {
-    if (port_ == 0) port_ = FreePort();
+    if (port_ == 0) port_ = testutil::FreeLoopbackPort();
     const std::string data = dir_.File("data"), port = std::to_string(port_), log = dir_.File("server.log");
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -84,17 +84,6 @@ class PgTestServer {
   }
 
  private:
-  static int FreePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }
   void BecomeOwner() const {
     if (uid_ == 0) return;
     (void)::setgid(gid_);

@@ -15,24 +15,6 @@ Status CheckOwned(Connection& conn, const std::string& user_id, const std::strin
   return *row ? Status::Ok() : Status::NotFound("no such conversation");
 }
 
-std::string JoinIds(const std::vector<std::string>& ids) {
-  std::string out;
-  for (const std::string& id : ids) {
-    if (!out.empty()) out.push_back(',');
-    out += id;
-  }
-  return out;
-}
-
-std::vector<std::string> SplitIds(std::string_view joined) {
-  std::vector<std::string> out;
-  while (!joined.empty()) {
-    size_t comma = joined.find(',');
-    out.emplace_back(joined.substr(0, comma));
-    joined = comma == std::string_view::npos ? std::string_view{} : joined.substr(comma + 1);
-  }
-  return out;
-}
 
 // Columns: user_id, id, title, document_ids, created_at, updated_at, prompt_tokens,
 // completion_tokens, cost_usd.

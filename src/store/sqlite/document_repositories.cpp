@@ -1,5 +1,4 @@
 // Documents and their chunks on SQLite.
-#include <charconv>
 
 #include "core/random.hpp"
 #include "store/sqlite/repositories.hpp"
@@ -50,15 +49,6 @@ Status Changed(Connection& conn) {
   return conn.Changes() == 0 ? Status::NotFound("the document is gone or belongs to another job") : Status::Ok();
 }
 
-// The ordinal after which a chunk page starts: from a chunk id "<document id>_<ordinal>".
-int64_t OrdinalAfter(const std::optional<std::string>& after_id) {
-  if (!after_id) return -1;
-  size_t us = after_id->rfind('_');
-  int64_t v = -1;
-  if (us == std::string::npos) return v;
-  std::from_chars(after_id->data() + us + 1, after_id->data() + after_id->size(), v);
-  return v;
-}
 
 }  // namespace
 
