@@ -411,6 +411,12 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
       const double embed_seconds = SecondsSince(embed_start);
       Progress(job, doc, "indexing", kIndexingProgress, out.pages, out.pages, true);
       auto start = SteadyClock::now();
+      // What this attempt's embedding cost, recorded before the document shows as ready (a reader
+      // who sees "ready" sees its cost too); spent even if storing the chunks fails below.
+      const double cost = d_.embedder.remote()
+                              ? static_cast<double>(out.embedding_tokens) * d_.embedding_price_per_million / 1e6
+                              : 0.0;
+      (void)docs.AddEmbeddingUsage(doc.id, job.id, out.embedding_tokens, cost);
       const embed::EmbeddingModel& model = d_.embedder.model();
       Status s = docs.CompleteWithChunks(doc.id, job.id, job.attempts_made, out.pages, out.chars, out.chunks, {model.id, model.dimension},
                                          d_.clock.NowMillis());
@@ -423,10 +429,6 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
       (void)d_.queue.Complete(job, FileJobResult(doc.id, s.ok() ? "ready" : "deleted", out.pages,
                                                  static_cast<int64_t>(out.chunks.size())));
       if (s.ok()) {
-        const double cost = d_.embedder.remote()
-                                ? static_cast<double>(out.embedding_tokens) * d_.embedding_price_per_million / 1e6
-                                : 0.0;
-        (void)docs.AddEmbeddingUsage(doc.id, job.id, out.embedding_tokens, cost);
         if (std::string note = OcrNote(out.ocr_pages, out.ocr_confidence, config_.ocr_languages); !note.empty())
           (void)docs.SetNote(doc.id, job.id, note);
         e.type = IngestEvent::Type::kReady;
