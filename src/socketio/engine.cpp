@@ -310,6 +310,7 @@ void EngineServer::Session::Pong() {
 
 void EngineServer::Session::Terminate(std::string reason, const char* poll_packet) {
   bool notify;
+  bool linger;  // stays known for 2 s: a poll on its way is answered from it
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
@@ -321,6 +322,9 @@ void EngineServer::Session::Terminate(std::string reason, const char* poll_packe
     // not arrived yet: that poll is owed the noop (then the sid is forgotten, or after 2 s).
     // A poll that arrived but is not attached yet (claimed) gets it in AttachPoll instead.
     owe_noop_ = !poll_ && !poll_claimed_ && !upgraded_ && !websocket_ && std::string_view(poll_packet) == "6";
+    // Either way the session must outlive that poll: forgotten now, it could be gone before the
+    // claimed poll attaches, which would then answer "1" instead of close_packet_.
+    linger = owe_noop_ || poll_claimed_;
     if (poll_) poll_->Reply(PollReply(poll_packet));
     poll_.reset();
     if (ws_) ws_->Close(1000, "");
@@ -328,7 +332,7 @@ void EngineServer::Session::Terminate(std::string reason, const char* poll_packe
     ws_.reset();
     probe_.reset();
     out_.clear();
-    if (owe_noop_) {
+    if (linger) {
       std::weak_ptr<Session> weak = weak_from_this();
       EngineServer* server = &server_;
       const std::string id = id_;
@@ -337,7 +341,7 @@ void EngineServer::Session::Terminate(std::string reason, const char* poll_packe
       });
     }
   }
-  if (!owe_noop_) server_.Forget(id_);
+  if (!linger) server_.Forget(id_);
   if (notify) server_.handler_.OnClose(shared_from_this(), reason);
 }
 
