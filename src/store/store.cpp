@@ -96,6 +96,32 @@ std::string TitledContext(std::string_view filename, const std::string& context)
   return title + "\n" + context;
 }
 
+namespace {
+Status InProcessOnly() { return Status::Internal("this store is searched by in-process indexes, not inside the database"); }
+}  // namespace
+
+Result<std::vector<std::string>> SearchRepository::QueryWords(const std::string&) { return InProcessOnly(); }
+Result<std::vector<ScoredChunk>> SearchRepository::SearchKeywords(const SearchScope&, const std::vector<std::string>&,
+                                                                   const std::vector<double>&, int) {
+  return InProcessOnly();
+}
+Result<std::vector<std::pair<int64_t, std::vector<std::string>>>> SearchRepository::IndexedWords(
+    const std::vector<int64_t>&) {
+  return InProcessOnly();
+}
+Result<std::pair<std::vector<int64_t>, int64_t>> SearchRepository::WordFrequencies(const std::string&,
+                                                                                   const std::vector<std::string>&) {
+  return InProcessOnly();
+}
+Result<std::vector<ScoredChunk>> SearchRepository::SearchVectors(const VectorModel&, const SearchScope&,
+                                                                  const std::vector<float>&, int, int) {
+  return InProcessOnly();
+}
+Result<std::vector<VectorRow>> SearchRepository::VectorsByKey(const VectorModel&, const std::vector<int64_t>&) {
+  return InProcessOnly();
+}
+Status SearchRepository::BuildVectorIndex(const VectorModel&) { return InProcessOnly(); }
+
 std::string ChunkId(const std::string& document_id, int ordinal) {
   return document_id + "_" + std::to_string(ordinal);
 }

@@ -161,6 +161,20 @@ struct VectorRow {
   std::vector<float> vector;
 };
 
+// A chunk a search inside the database found (higher scores are better).
+struct ScoredChunk {
+  int64_t chunk_key = 0;
+  std::string document_id;
+  double score = 0;
+};
+
+// What a search inside the database looks among: one user's chunks of ready documents, only
+// those of `document_ids` when it is not empty.
+struct SearchScope {
+  std::string user_id;
+  std::vector<std::string> document_ids;
+};
+
 // Which document a chunk key belongs to.
 struct ChunkRef {
   int64_t chunk_key = 0;
@@ -392,6 +406,35 @@ class SearchRepository {
                                                         const std::vector<std::string>& text_sha256) = 0;
   virtual Status Cache(const VectorModel& model, const std::vector<std::string>& text_sha256,
                        const std::vector<std::vector<float>>& vectors, int64_t now) = 0;
+
+  // Search inside the database, for stores that index there (PostgreSQL: full-text search and
+  // pgvector). The embedded store is searched by in-process indexes instead (search/), and
+  // answers Internal. Both searches answer at most `limit` chunks of `scope`, best first.
+  //
+  // Keyword search works on the database's own words (PostgreSQL: lexemes of its `english`
+  // configuration). QueryWords: a query's distinct words. SearchKeywords: BM25 (k1 1.2, b 0.75,
+  // a word of the context counting twice, as the in-process index ranks) of `words`, each
+  // weighed by weights[i] (empty: 1 each); N, document frequencies and the average length are
+  // the user's own. IndexedWords: the words indexed for these chunks, one per occurrence
+  // (context included; missing chunks left out). WordFrequencies: how many of the user's
+  // chunks hold each of `words`, and how many chunks the user has.
+  virtual Result<std::vector<std::string>> QueryWords(const std::string& query);
+  virtual Result<std::vector<ScoredChunk>> SearchKeywords(const SearchScope& scope, const std::vector<std::string>& words,
+                                                          const std::vector<double>& weights, int limit);
+  virtual Result<std::vector<std::pair<int64_t, std::vector<std::string>>>> IndexedWords(
+      const std::vector<int64_t>& keys);
+  virtual Result<std::pair<std::vector<int64_t>, int64_t>> WordFrequencies(const std::string& user_id,
+                                                                           const std::vector<std::string>& words);
+  // Vector: cosine similarity (1 - cosine distance) to `query` among `model`'s vectors,
+  // through the model's approximate index once BuildVectorIndex made one (looking at
+  // `ef_search` candidates and further until `limit` pass the scope), exact before.
+  virtual Result<std::vector<ScoredChunk>> SearchVectors(const VectorModel& model, const SearchScope& scope,
+                                                         const std::vector<float>& query, int limit, int ef_search);
+  // `model`'s vectors of these chunks, missing ones left out (the seeds of a moved query).
+  virtual Result<std::vector<VectorRow>> VectorsByKey(const VectorModel& model, const std::vector<int64_t>& keys);
+  // Makes `model`'s approximate index when it has none (long for many vectors: writes go on
+  // meanwhile). Safe when several processes ask at once.
+  virtual Status BuildVectorIndex(const VectorModel& model);
 };
 
 // One store = one database. Implementations own their connections.

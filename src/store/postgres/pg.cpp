@@ -150,6 +150,17 @@ Result<Rows> Connection::Exec(const char* sql, const Params& params) {
   return Rows(r);
 }
 
+Result<Rows> Connection::ExecOnce(const std::string& sql, const Params& params) {
+  std::vector<const char*> values;
+  values.reserve(params.values().size());
+  for (const auto& v : params.values()) values.push_back(v ? v->c_str() : nullptr);
+  PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                             nullptr, 0);
+  const ExecStatusType st = PQresultStatus(r);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return ErrorOf(r, "query");
+  return Rows(r);
+}
+
 Status Connection::Script(const std::string& sql) {
   PGresult* r = PQexec(conn_, sql.c_str());
   const ExecStatusType st = PQresultStatus(r);

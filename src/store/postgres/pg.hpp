@@ -82,6 +82,9 @@ class Connection {
   // Conflict on a unique violation, NotFound on a foreign-key violation, Unavailable when the
   // connection is lost or the server asks for a retry (serialization failure, deadlock).
   Result<Rows> Exec(const char* sql, const Params& params = {});
+  // Runs `sql` built at run time (not prepared: planned with these parameters' values, which
+  // lets the planner match them against a partial index's predicate).
+  Result<Rows> ExecOnce(const std::string& sql, const Params& params = {});
   // Runs a script (one or more statements, no parameters), not prepared.
   Status Script(const std::string& sql);
   // The connection can no longer be used (the pool replaces it).
