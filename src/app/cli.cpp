@@ -137,6 +137,13 @@ void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& 
       "How often the store is checked for new chunks, whose owners' indexes then load or catch up in the "
       "background (0: only when they search)")
       ->check(CLI::Range(0, 3600000));
+  Opt(app, envs, "--vector-store", s.vector_store, "BETTERDEV_VECTOR_STORE",
+      "Where search runs: local (indexes in each API process) or pgvector (inside PostgreSQL: full-text BM25 and "
+      "pgvector HNSW); default pgvector with --database-url, else local")
+      ->check(CLI::IsMember({"local", "pgvector", "pinecone"}));
+  Opt(app, envs, "--hnsw-ef-search", s.ef_search, "BETTERDEV_HNSW_EF_SEARCH",
+      "pgvector: hnsw.ef_search, the candidates an HNSW search looks at (recall against speed)")
+      ->check(CLI::Range(1, 1000));
 }
 
 void AddChatOptions(CLI::App* app, std::set<std::string>& envs, ChatConfig& c) {
@@ -367,6 +374,13 @@ Invocation ParseCommandLine(int argc, char** argv) {
       ->check(CLI::IsMember({"rrf", "score"}));
   eval->add_option("--title-context", inv.eval.title_context,
                    "Every chunk carries its document's title as context (else the title opens the text)");
+  eval->add_option("--service", inv.eval.service,
+                   "BEIR: also search through the search service with this retriever: local (SQLite) or pgvector "
+                   "(PostgreSQL at --database-url)")
+      ->check(CLI::IsMember({"local", "pgvector"}));
+  eval->add_option("--database-url", inv.eval.database_url, "BEIR with --service pgvector: the PostgreSQL to use");
+  eval->add_option("--hnsw-ef-search", subs.back()->bound.config.search.ef_search, "pgvector: hnsw.ef_search")
+      ->check(CLI::Range(1, 1000));
   eval->add_option("--chunk-size", ec.chunk_size, "Characters per chunk")->check(CLI::Range(50, 100000));
   eval->add_option("--chunk-overlap", ec.chunk_overlap, "Characters of overlap")->check(CLI::Range(0, 99999));
   CLI::App* ingest = add("ingest", "Upload files and folders to a running server and wait until they are processed",
@@ -406,6 +420,11 @@ Invocation ParseCommandLine(int argc, char** argv) {
   if (c.auth.login_lockout_base_seconds > c.auth.login_lockout_max_seconds)
     return Fail(std::move(inv), "--login-lockout-base (BETTERDEV_LOGIN_LOCKOUT_BASE) must not exceed --login-lockout-max");
   if (c.data_dir.empty()) return Fail(std::move(inv), "--data-dir (BETTERDEV_DATA_DIR) must not be empty");
+  if (c.search.vector_store.empty()) c.search.vector_store = c.database_url.empty() ? "local" : "pgvector";
+  if (c.search.vector_store == "pgvector" && c.database_url.empty())
+    return Fail(std::move(inv), "--vector-store pgvector (BETTERDEV_VECTOR_STORE) needs --database-url (BETTERDEV_DATABASE_URL)");
+  if (c.search.vector_store == "pinecone")
+    return Fail(std::move(inv), "--vector-store pinecone (BETTERDEV_VECTOR_STORE) is not supported yet; use local or pgvector");
   if (c.chat.llm == "openai") {
     if (c.chat.base_url.empty()) c.chat.base_url = c.search.openai_base_url;
     if (c.chat.api_key.empty()) c.chat.api_key = c.search.openai_api_key;

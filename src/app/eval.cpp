@@ -11,7 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +33,8 @@
 #include "index/keyword_index.hpp"
 #include "index/tokenizer.hpp"
 #include "index/vector_index.hpp"
+#include "search/search_service.hpp"
+#include "store/postgres/pg_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 namespace betterdev::app {
@@ -101,6 +106,7 @@ struct Corpus {
   std::unordered_map<int64_t, std::string> doc_of_chunk;  // chunk key -> corpus id
   std::unordered_map<int64_t, std::vector<float>> vector_of;  // chunk key -> its vector (for feedback)
   std::unordered_map<int64_t, index::Terms> terms_of;         // chunk key -> its terms (for feedback)
+  std::unordered_map<std::string, std::string> corpus_id_of;  // document id -> corpus id
   size_t documents = 0;
   size_t chunks = 0;
   double bytes = 0;
@@ -109,7 +115,7 @@ struct Corpus {
 Status Ingest(const fs::path& corpus_path, const chunk::ChunkOptions& chunking, store::Store& store,
               const std::string& user_id, embed::Embedder& embedder, index::VectorIndex& vectors,
               const index::Tokenizer& tokenizer, index::KeywordIndex& keywords, Corpus& corpus,
-              bool title_context, double& embed_seconds) {
+              bool title_context, bool store_vectors, double& embed_seconds) {
   std::ifstream in(corpus_path);
   if (!in) return Status::NotFound("cannot read " + corpus_path.string());
   std::string line;
@@ -126,11 +132,12 @@ Status Ingest(const fs::path& corpus_path, const chunk::ChunkOptions& chunking, 
     std::vector<chunk::Chunk> chunks = chunk::ChunkText(doc_text, chunking);
     if (chunks.empty()) continue;
     store::Document d;
-    d.id = "doc_" + std::to_string(corpus.documents);
+    d.id = user_id + "_doc_" + std::to_string(corpus.documents);
     d.user_id = user_id;
-    d.filename = id;
+    d.filename = "";  // (no title words beyond the corpus's own: the id is not one)
+    corpus.corpus_id_of[d.id] = id;
     d.content_type = "text/plain";
-    d.sha256 = std::to_string(corpus.documents);
+    d.sha256 = d.id;
     d.status = store::DocumentStatus::kQueued;
     d.job_id = "job_" + std::to_string(corpus.documents);
     BD_RETURN_IF_ERROR(store.documents().Create(d));
@@ -150,6 +157,15 @@ Status Ingest(const fs::path& corpus_path, const chunk::ChunkOptions& chunking, 
     Result<embed::Embeddings> e = embedder.Embed(texts);
     if (!e.ok()) return e.status();
     embed_seconds += Seconds(t0);
+    if (store_vectors) {
+      std::vector<int64_t> keys;
+      std::vector<std::vector<float>> rows;
+      for (size_t i = 0; i < keyed->items.size(); ++i) {
+        keys.push_back(keyed->items[i].key);
+        rows.emplace_back(e->Row(i).begin(), e->Row(i).end());
+      }
+      BD_RETURN_IF_ERROR(store.search().PutVectors({embedder.model().id, embedder.model().dimension}, keys, rows));
+    }
     for (size_t i = 0; i < keyed->items.size(); ++i) {
       BD_RETURN_IF_ERROR(vectors.Add(keyed->items[i].key, e->Row(i)));
       index::Terms words = tokenizer.Document(keyed->items[i].text);
@@ -163,6 +179,46 @@ Status Ingest(const fs::path& corpus_path, const chunk::ChunkOptions& chunking, 
     corpus.documents++;
     corpus.chunks += chunks.size();
     corpus.bytes += static_cast<double>(text.size());
+  }
+  return Status::Ok();
+}
+
+// The same queries through the search service (the product's path: its retriever, fusion and
+// checks), k 100 documents per query in each mode.
+Status ServiceEval(const EvalOptions& options, const Config& config, store::Store& store, embed::Embedder& embedder,
+                   const std::string& user_id, const std::vector<std::pair<std::string, std::string>>& queries,
+                   const Qrels& qrels, const Corpus& corpus) {
+  BD_RETURN_IF_ERROR(store.search().SetActiveModel({embedder.model().id, embedder.model().dimension}, 0));
+  SearchConfig sc = config.search;
+  sc.vector_store = options.service;
+  sc.keyword_weight = options.keyword_weight;
+  sc.vector_weight = options.vector_weight;
+  sc.hybrid_expansion = options.expansion_terms;
+  sc.hybrid_feedback = options.feedback;
+  sc.vector_encoding = options.vector_encoding;
+  sc.follow_ms = 0;
+  search::SearchService service(store, embedder, sc);
+  BD_RETURN_IF_ERROR(service.Preload());
+  service.WaitForBackgroundWork();  // (pgvector: the HNSW index built)
+  const search::Mode kModes[] = {search::Mode::kKeyword, search::Mode::kVector, search::Mode::kHybrid};
+  std::printf("\nthrough the search service, retriever %s (k 100 documents%s):\n\n", std::string(service.retriever()).c_str(),
+              options.service == "pgvector" ? (", hnsw.ef_search " + std::to_string(sc.ef_search)).c_str() : "");
+  std::printf("| mode | nDCG@10 | recall@100 | ms/query |\n|---|---|---|---|\n");
+  for (search::Mode mode : kModes) {
+    double ndcg = 0, recall = 0, seconds = 0;
+    for (const auto& [qid, text] : queries) {
+      const auto t0 = Clock::now();
+      Result<std::vector<search::Hit>> hits = service.Search({user_id, text, {}, 100, mode, true});
+      seconds += Seconds(t0);
+      if (!hits.ok()) return hits.status();
+      std::vector<std::string> docs;
+      for (const search::Hit& h : *hits) docs.push_back(corpus.corpus_id_of.at(h.chunk.document_id));
+      ndcg += NdcgAt10(docs, qrels.at(qid));
+      recall += RecallAt100(docs, qrels.at(qid));
+    }
+    const double n = static_cast<double>(queries.size());
+    std::printf("| %s | %.4f | %.4f | %.2f |\n", std::string(search::ModeName(mode)).c_str(), ndcg / n, recall / n,
+                seconds * 1000 / n);
   }
   return Status::Ok();
 }
@@ -201,12 +257,13 @@ int RunEval(const EvalOptions& options_in, const Config& config) {
     }
   } cleanup{work};
 
-  auto store = store::OpenSqliteStore({(work / "eval.db").string()});
+  auto store = options.service == "pgvector" ? store::OpenPostgresStore({options.database_url})
+                                              : store::OpenSqliteStore({(work / "eval.db").string()});
   if (!store.ok()) {
     std::cerr << "error: " << store.status().message() << "\n";
     return 1;
   }
-  const std::string user_id = "eval-user";
+  const std::string user_id = "eval-" + std::to_string(::getpid()) + "-" + std::to_string(std::time(nullptr));
   if (Status s = (*store)->users().Create({user_id, "eval@example.com", "-", 0}); !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
     return 1;
@@ -226,7 +283,7 @@ int RunEval(const EvalOptions& options_in, const Config& config) {
   double embed_seconds = 0;
   const auto t_ingest = Clock::now();
   if (Status s = Ingest(dir / "corpus.jsonl", chunking, **store, user_id, *embedder, *vectors, **tokenizer, keywords, corpus,
-                        options.title_context, embed_seconds);
+                        options.title_context, !options.service.empty(), embed_seconds);
       !s.ok()) {
     std::cerr << "error: " << s.message() << "\n";
     return 1;
@@ -326,6 +383,12 @@ int RunEval(const EvalOptions& options_in, const Config& config) {
     if (&m == &modes[4] && options.feedback == 0) continue;
     if (&m == &modes[1] && options.expansion_terms == 0) continue;
     std::printf("| %s | %.4f | %.4f | %.2f |\n", m.name, m.ndcg / n, m.recall / n, m.seconds * 1000 / n);
+  }
+  if (!options.service.empty()) {
+    if (Status st = ServiceEval(options, config, **store, *embedder, user_id, queries, *qrels, corpus); !st.ok()) {
+      std::cerr << "error: " << st.message() << "\n";
+      return 1;
+    }
   }
   std::printf("\nhybrid: %s fusion, keyword weight %.2f, vector weight %.2f%s, feedback from %d chunks, "
               "%d expansion terms (query weight %.2f); vectors: %s, %d dimensions, %s\n",

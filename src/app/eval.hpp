@@ -23,6 +23,11 @@ struct EvalOptions {
   std::string fusion = "score";  // "score" (normalised score fusion) or "rrf"
   bool title_context = true;     // each chunk carries the document's title as its context
   std::string vector_encoding = "int8";  // of the vectors searched ("int8" or "float32", as the server's)
+  // BEIR: also run every query through the product's search service (k 100 documents, each
+  // mode) with this retriever: "local" (over a SQLite store) or "pgvector" (over the
+  // PostgreSQL at database_url, which gets a user and documents of its own). Empty: not.
+  std::string service;
+  std::string database_url;
 };
 
 // Prints a Markdown table; returns the exit code (2 for unusable input). With qa_dir set, runs

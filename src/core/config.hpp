@@ -83,6 +83,11 @@ struct SearchConfig {
   int idle_seconds = 900;         // a user's indexes leave memory after this long without a search
   std::string vector_encoding = "int8";  // vectors in memory and saved graphs: "int8" or "float32"
   int follow_ms = 1000;  // new chunks' owners are brought up to date this often, before they search; 0: never
+  // Where search runs: "local" (per-user indexes in each API process, over any store) or
+  // "pgvector" (inside PostgreSQL: full-text BM25 and pgvector's HNSW). Empty: pgvector when a
+  // database URL is set, else local (resolved by the app).
+  std::string vector_store;
+  int ef_search = 100;  // pgvector: hnsw.ef_search, the candidates an HNSW search looks at
 };
 
 // Chat: answers from the retrieved chunks.

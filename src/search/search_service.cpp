@@ -6,6 +6,7 @@
 
 #include "index/feedback.hpp"
 #include "search/local_retriever.hpp"
+#include "search/store_retriever.hpp"
 
 namespace betterdev::search {
 
@@ -19,19 +20,15 @@ std::string_view ModeName(Mode mode) {
 }
 
 SearchService::SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config,
-                             embed::EmbedderFactory other_models, Logger* log, std::unique_ptr<Retriever> retriever)
-    : store_(store), embedder_(embedder), config_(config), other_models_(std::move(other_models)),
-      retriever_(std::move(retriever)) {
-  if (!retriever_) {
-    retriever_ = std::make_unique<LocalRetriever>(
-        store_, config_,
-        [this]() -> Result<embed::EmbeddingModel> {
-          Result<QueryModel> q = SyncModel();
-          if (!q.ok()) return q.status();
-          return q->model;
-        },
-        log);
-  }
+                             embed::EmbedderFactory other_models, Logger* log)
+    : store_(store), embedder_(embedder), config_(config), other_models_(std::move(other_models)) {
+  ModelSource model = [this]() -> Result<embed::EmbeddingModel> {
+    Result<QueryModel> q = SyncModel();
+    if (!q.ok()) return q.status();
+    return q->model;
+  };
+  if (config_.vector_store == "pgvector") retriever_ = std::make_unique<StoreRetriever>(store_, config_, model, log);
+  else retriever_ = std::make_unique<LocalRetriever>(store_, config_, model, log);
 }
 
 SearchService::~SearchService() = default;

@@ -42,10 +42,10 @@ class SearchService {
   // `embedder` is the configured model's; `other_models` builds one for the store's active
   // model when that is another (search keeps using it until re-embedding is done, see
   // ingest::Reembedder). Without it, vector search is unavailable until the switch.
-  // Without `retriever`, a LocalRetriever.
+  // The retriever is config.vector_store's: "pgvector" searches inside the database (the
+  // store must be PostgreSQL's), anything else in this process.
   SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config,
-                embed::EmbedderFactory other_models = {}, Logger* log = nullptr,
-                std::unique_ptr<Retriever> retriever = nullptr);
+                embed::EmbedderFactory other_models = {}, Logger* log = nullptr);
   // Stops the retriever's background work.
   ~SearchService();
 
@@ -62,6 +62,7 @@ class SearchService {
   embed::EmbeddingModel model();
   // Waits until no background build or save is queued or running (tests, benchmarks).
   void WaitForBackgroundWork();
+  std::string_view retriever() const { return retriever_->name(); }
   // Users whose indexes are in memory, and one user's figures (zero when not loaded).
   size_t users_in_memory();
   UserIndexStats stats(const std::string& user_id);

@@ -13,16 +13,37 @@
 
 #include "ingest/reembedder.hpp"
 #include "search/search_service.hpp"
+#include "store/postgres/pg_store.hpp"
+#include "store/postgres/pg_test_server.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "testutil/testutil.hpp"
 
 namespace betterdev::search {
 namespace {
 
-class SearchTest : public ::testing::Test {
+// One PostgreSQL (with pgvector) for the whole binary: started on first use, stopped at exit.
+store::PgTestServer& Postgres() {
+  static store::PgTestServer server;
+  return server;
+}
+
+// Where the search runs: this process's indexes over SQLite (the embedded default), or
+// inside PostgreSQL (full-text search and pgvector).
+enum class Backend { kLocal, kPgvector };
+
+class SearchTestBase : public ::testing::Test {
  protected:
+  virtual Backend backend() const { return Backend::kLocal; }
   void SetUp() override {
-    auto s = store::OpenSqliteStore({dir.File("t.db")});
+    Result<std::unique_ptr<store::Store>> s = Status::Internal("no store");
+    if (backend() == Backend::kPgvector) {
+      ASSERT_TRUE(Postgres().running()) << "PostgreSQL did not start (postgresql-15: scripts/setup.sh)";
+      database_url = Postgres().NewDatabase();
+      s = store::OpenPostgresStore({database_url});
+      config.vector_store = "pgvector";
+    } else {
+      s = store::OpenSqliteStore({dir.File("t.db")});
+    }
     ASSERT_TRUE(s.ok()) << s.status().message();
     db = std::move(*s);
     for (const char* u : {"alice", "bob"}) {
@@ -75,6 +96,7 @@ class SearchTest : public ::testing::Test {
   }
 
   testutil::TempDir dir;
+  std::string database_url;  // kPgvector
   testutil::FakeClock clock;
   Logger log{stderr, LogLevel::kError};
   std::unique_ptr<store::Store> db;
@@ -85,12 +107,27 @@ class SearchTest : public ::testing::Test {
   };
 };
 
-TEST_F(SearchTest, EachUserSearchesOnlyTheirOwnChunksInEveryMode) {
+// What only this process's own indexes do (graphs, saved files, idle users, the follower).
+class SearchTest : public SearchTestBase {};
+
+// What every retriever must do alike.
+class AnySearchTest : public SearchTestBase, public ::testing::WithParamInterface<Backend> {
+ protected:
+  Backend backend() const override { return GetParam(); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Retrievers, AnySearchTest, ::testing::Values(Backend::kLocal, Backend::kPgvector),
+                         [](const ::testing::TestParamInfo<Backend>& p) {
+                           return p.param == Backend::kLocal ? "Local" : "Pgvector";
+                         });
+
+TEST_P(AnySearchTest, EachUserSearchesOnlyTheirOwnChunksInEveryMode) {
   auto embedder = embed::NewLocalEmbedder(64);
   const std::string a1 = Ready("alice", {"quantum chromodynamics of gluons", "a recipe for bread"}, *embedder);
   const std::string a2 = Ready("alice", {"gluons bind quarks"}, *embedder);
   const std::string b1 = Ready("bob", {"quantum chromodynamics for bob"}, *embedder);
   SearchService s(*db, *embedder, config);
+  EXPECT_EQ(s.retriever(), backend() == Backend::kLocal ? "local" : "pgvector");
   for (Mode mode : {Mode::kKeyword, Mode::kVector, Mode::kHybrid}) {
     const auto alice = Found(s, "alice", "quantum chromodynamics", mode);
     ASSERT_FALSE(alice.empty()) << ModeName(mode);
@@ -106,7 +143,7 @@ TEST_F(SearchTest, EachUserSearchesOnlyTheirOwnChunksInEveryMode) {
   EXPECT_EQ(Found(s, "alice", "quarks", Mode::kKeyword), std::vector<std::string>{});
 }
 
-TEST_F(SearchTest, AReprocessedDocumentLeavesNoStaleChunksInTheKeywordStatistics) {
+TEST_P(AnySearchTest, AReprocessedDocumentLeavesNoStaleChunksInTheKeywordStatistics) {
   auto embedder = embed::NewLocalEmbedder(32);
   const std::string a1 = Ready("alice", {"alpha beta", "alpha gamma", "beta beta beta"}, *embedder);
   const std::string a2 = Ready("alice", {"alpha delta", "beta zeta", "omega"}, *embedder);
@@ -132,7 +169,7 @@ TEST_F(SearchTest, AReprocessedDocumentLeavesNoStaleChunksInTheKeywordStatistics
   (void)a2;
 }
 
-TEST_F(SearchTest, ModelChangeKeepsOldVectorsUntilEveryChunkHasNewOnesThenSwitches) {
+TEST_P(AnySearchTest, ModelChangeKeepsOldVectorsUntilEveryChunkHasNewOnesThenSwitches) {
   auto old_model = embed::NewLocalEmbedder(64);
   auto new_model = embed::NewLocalEmbedder(32);
   std::vector<std::string> texts;
@@ -181,7 +218,7 @@ TEST_F(SearchTest, ModelChangeKeepsOldVectorsUntilEveryChunkHasNewOnesThenSwitch
   EXPECT_FALSE(*more);
 }
 
-TEST_F(SearchTest, WithoutAnEmbedderForTheOldModelVectorSearchIsUnavailableAndHybridUsesKeywords) {
+TEST_P(AnySearchTest, WithoutAnEmbedderForTheOldModelVectorSearchIsUnavailableAndHybridUsesKeywords) {
   auto old_model = embed::NewLocalEmbedder(64);
   auto new_model = embed::NewLocalEmbedder(32);
   const std::string a1 = Ready("alice", {"quantum chromodynamics"}, *old_model);
@@ -191,7 +228,7 @@ TEST_F(SearchTest, WithoutAnEmbedderForTheOldModelVectorSearchIsUnavailableAndHy
   EXPECT_EQ(Found(s, "alice", "quantum", Mode::kHybrid), std::vector<std::string>{a1});
 }
 
-TEST_F(SearchTest, AStoreWithoutAnActiveModelTakesTheConfiguredOne) {
+TEST_P(AnySearchTest, AStoreWithoutAnActiveModelTakesTheConfiguredOne) {
   auto model = embed::NewLocalEmbedder(32);
   ingest::Reembedder re(*db, *model, local, clock, log);
   auto more = re.Step();
@@ -325,7 +362,7 @@ TEST_F(SearchTest, GraphsAreBuiltInTheBackgroundSavedAndLoadedWarmAndABrokenFile
   (void)a3;
 }
 
-TEST_F(SearchTest, DocumentsGroupTheirBestChunkUpToKDocuments) {
+TEST_P(AnySearchTest, DocumentsGroupTheirBestChunkUpToKDocuments) {
   auto embedder = embed::NewLocalEmbedder(32);
   const std::string many = Ready("alice", Notes("melatonin", 30), *embedder);
   const std::string one = Ready("alice", {"melatonin and sleep in adults"}, *embedder);
@@ -417,7 +454,7 @@ TEST_F(SearchTest, AGraphPastTheDenseSizeIsRebuiltWithMoreLinksWhileSearchesGoOn
   }
 }
 
-TEST_F(SearchTest, HybridMovesTheVectorQueryTowardTheKeywordLegsBestChunks) {
+TEST_P(AnySearchTest, HybridMovesTheVectorQueryTowardTheKeywordLegsBestChunks) {
   auto embedder = embed::NewLocalEmbedder(256);
   const std::string a = Ready("alice", {"zinc supplementation trial in children with diarrhea"}, *embedder);
   const std::string b = Ready("alice", {"supplementation trial in children with persistent diarrhea"}, *embedder);
@@ -452,7 +489,7 @@ TEST_F(SearchTest, HybridMovesTheVectorQueryTowardTheKeywordLegsBestChunks) {
   for (size_t i = 0; i < vector->size(); ++i) EXPECT_DOUBLE_EQ((*vector)[i].score, (*unmoved)[i].score);
 }
 
-TEST_F(SearchTest, HybridExpandsTheKeywordQueryWithItsBestChunksWords) {
+TEST_P(AnySearchTest, HybridExpandsTheKeywordQueryWithItsBestChunksWords) {
   auto embedder = embed::NewLocalEmbedder(256);
   const std::string a = Ready("alice", {"zinc supplementation trial in children with diarrhea"}, *embedder);
   const std::string b = Ready("alice", {"supplementation trial in children with persistent diarrhea"}, *embedder);
@@ -499,7 +536,7 @@ TEST_F(SearchTest, HybridExpandsTheKeywordQueryWithItsBestChunksWords) {
   EXPECT_EQ((*keyword)[0].chunk.document_id, a);
 }
 
-TEST_F(SearchTest, EveryChunkIsIndexedWithItsDocumentsTitle) {
+TEST_P(AnySearchTest, EveryChunkIsIndexedWithItsDocumentsTitle) {
   auto embedder = embed::NewLocalEmbedder(64);
   const std::string report = Ready("alice", {"Revenue grew in the quarter.", "Costs fell."}, *embedder,
                                    "Zephyrcorp_Quarterly-Report.pdf");
@@ -516,6 +553,80 @@ TEST_F(SearchTest, EveryChunkIsIndexedWithItsDocumentsTitle) {
   EXPECT_EQ(store::TitleOfFile("dir/2023 Q3 AAPL.10q.pdf"), "2023 Q3 AAPL 10q");
   EXPECT_EQ(store::TitleOfFile("README"), "README");
   EXPECT_EQ(store::TitleOfFile(".env"), "env");
+}
+
+class PgvectorSearchTest : public SearchTestBase {
+ protected:
+  Backend backend() const override { return Backend::kPgvector; }
+  Result<std::unique_ptr<store::pg::Connection>> Connect() { return store::pg::Connection::Open(database_url, 5); }
+};
+
+TEST_F(PgvectorSearchTest, EachModelGetsAnHnswIndexAndAFilteredSearchStillAnswersKOfTheUsersOwn) {
+  auto embedder = embed::NewLocalEmbedder(32);
+  std::vector<std::string> many;
+  for (int i = 0; i < 600; ++i) many.push_back("melatonin sleep note " + std::to_string(i));
+  Ready("bob", many, *embedder);
+  std::vector<std::string> few;
+  for (int i = 0; i < 15; ++i) few.push_back("melatonin sleep diary of alice, entry " + std::to_string(i));
+  const std::string mine = Ready("alice", few, *embedder);
+  ASSERT_TRUE(db->search().SetActiveModel({embedder->model().id, 32}, 1).ok());
+  config.ef_search = 10;  // the index alone would see 10 candidates, nearly all of them bob's
+  SearchService s(*db, *embedder, config);
+  ASSERT_TRUE(s.Preload().ok());
+  s.WaitForBackgroundWork();
+  auto conn = Connect();
+  ASSERT_TRUE(conn.ok()) << conn.status().message();
+  auto index = (*conn)->Exec("SELECT count(*) FROM pg_indexes i JOIN pg_index x ON x.indexrelid = "
+                             "to_regclass(i.indexname) WHERE i.indexname LIKE 'chunk_vectors_hnsw_32_%' AND "
+                             "x.indisvalid AND i.indexdef LIKE '%hnsw%vector(32)%vector_cosine_ops%'");
+  ASSERT_TRUE(index.ok()) << index.status().message();
+  EXPECT_EQ(index->Int(0, 0), 1) << "one valid HNSW index for the model";
+  // Only the HNSW index can order rows now: searches go through it, filtered by owner.
+  const std::string database = database_url.substr(database_url.rfind('/') + 1);
+  ASSERT_TRUE((*conn)->Script("ALTER DATABASE " + database + " SET enable_seqscan = off; ALTER DATABASE " + database +
+                              " SET enable_sort = off").ok());
+  auto fresh = store::OpenPostgresStore({database_url});  // new connections take the settings
+  ASSERT_TRUE(fresh.ok());
+  SearchService through_index(**fresh, *embedder, config);
+  auto hits = through_index.Search({"alice", "melatonin sleep", {}, 10, Mode::kVector});
+  ASSERT_TRUE(hits.ok()) << hits.status().message();
+  ASSERT_EQ(hits->size(), 10u) << "the scan went on until 10 of alice's chunks passed the filter";
+  for (const Hit& h : *hits) EXPECT_EQ(h.chunk.document_id, mine);
+  // Against the exact ranking of the in-process index over the same store.
+  SearchConfig exact = config;
+  exact.vector_store = "local";
+  SearchService local_search(*db, *embedder, exact);
+  auto want = local_search.Search({"bob", "melatonin sleep note 42", {}, 10, Mode::kVector});
+  auto got = through_index.Search({"bob", "melatonin sleep note 42", {}, 10, Mode::kVector});
+  ASSERT_TRUE(want.ok() && got.ok());
+  int same = 0;
+  for (const Hit& w : *want) {
+    for (const Hit& g : *got) same += w.chunk.key == g.chunk.key ? 1 : 0;
+  }
+  EXPECT_GE(same, 8) << "recall@10 against exact search";
+}
+
+TEST_F(PgvectorSearchTest, KeywordScoresAreTheInProcessIndexsBm25) {
+  auto embedder = embed::NewLocalEmbedder(16);
+  Ready("alice", {"zinc and iron in the diet", "zinc zinc zinc", "iron deficiency anaemia in children",
+                  "a long note about sleep and diet and zinc and more words to make it longer than the rest"},
+        *embedder, "nutrition.pdf");
+  Ready("alice", {"iron ore prices"}, *embedder);
+  Ready("bob", {"zinc zinc zinc zinc"}, *embedder);  // another user's chunks count nowhere
+  SearchConfig local_config = config;
+  local_config.vector_store = "local";
+  SearchService in_db(*db, *embedder, config);
+  SearchService in_process(*db, *embedder, local_config);
+  for (const char* query : {"zinc", "iron diet", "zinc iron children", "nutrition zinc"}) {
+    auto got = in_db.Search({"alice", query, {}, 10, Mode::kKeyword});
+    auto want = in_process.Search({"alice", query, {}, 10, Mode::kKeyword});
+    ASSERT_TRUE(got.ok() && want.ok()) << query;
+    ASSERT_EQ(got->size(), want->size()) << query;
+    for (size_t i = 0; i < got->size(); ++i) {
+      EXPECT_EQ((*got)[i].chunk.key, (*want)[i].chunk.key) << query << " #" << i;
+      EXPECT_NEAR((*got)[i].score, (*want)[i].score, 0.02 * (*want)[i].score) << query << " #" << i;
+    }
+  }
 }
 
 TEST_F(SearchTest, OwnersOfNewChunksAreLoadedInTheBackgroundBeforeTheirFirstSearch) {

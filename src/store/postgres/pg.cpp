@@ -18,6 +18,51 @@ Params& Params::Add(double v) {
 }
 
 Params& Params::AddVector(const std::vector<float>& v) {
+  values_.emplace_back(VectorText(v));
+  return *this;
+}
+
+namespace {
+// "{a,b,...}" with each item written by `write(item, text)`.
+template <typename T, typename Write>
+std::string ArrayText(const std::vector<T>& items, Write write) {
+  std::string text = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) text += ',';
+    write(items[i], text);
+  }
+  text += '}';
+  return text;
+}
+}  // namespace
+
+Params& Params::AddArray(const std::vector<std::string>& items) {
+  values_.emplace_back(ArrayText(items, [](const std::string& item, std::string& text) {
+    text += '"';
+    for (char ch : item) {
+      if (ch == '"' || ch == '\\') text += '\\';
+      text += ch;
+    }
+    text += '"';
+  }));
+  return *this;
+}
+
+Params& Params::AddArray(const std::vector<int64_t>& items) {
+  values_.emplace_back(ArrayText(items, [](int64_t item, std::string& text) { text += std::to_string(item); }));
+  return *this;
+}
+
+Params& Params::AddArray(const std::vector<double>& items) {
+  values_.emplace_back(ArrayText(items, [](double item, std::string& text) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", item);
+    text += buf;
+  }));
+  return *this;
+}
+
+std::string Params::VectorText(const std::vector<float>& v) {
   std::string text = "[";
   text.reserve(v.size() * 12 + 2);
   char buf[24];
@@ -27,8 +72,7 @@ Params& Params::AddVector(const std::vector<float>& v) {
     text += buf;
   }
   text += ']';
-  values_.emplace_back(std::move(text));
-  return *this;
+  return text;
 }
 
 Rows& Rows::operator=(Rows&& o) noexcept {

@@ -41,6 +41,12 @@ class Params {
   }
   // A float vector as pgvector's text form "[x,y,...]", every float exact.
   Params& AddVector(const std::vector<float>& v);
+  // Arrays in PostgreSQL's text form ("{...}"): text[] (also for `$n::vector[]` from
+  // VectorText), bigint[] / int[], float8[].
+  Params& AddArray(const std::vector<std::string>& items);
+  Params& AddArray(const std::vector<int64_t>& items);
+  Params& AddArray(const std::vector<double>& items);
+  static std::string VectorText(const std::vector<float>& v);
   const std::vector<std::optional<std::string>>& values() const { return values_; }
 
  private:

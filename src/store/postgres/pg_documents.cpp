@@ -6,6 +6,8 @@
 // before it draws chunk keys (so keys become visible in order: a reader that saw key K has
 // seen every key below it, and "keys above the last one I saw" never skips one).
 
+#include <unordered_map>
+
 #include "core/random.hpp"
 #include "store/postgres/pg_repositories.hpp"
 
@@ -67,6 +69,72 @@ std::vector<Document> ReadDocuments(const Rows& r) {
 StoredChunk ReadChunk(const std::string& document_id, const Rows& r, int i) {
   return StoredChunk{document_id, static_cast<int>(r.Int(i, 0)), static_cast<int>(r.Int(i, 1)),
                      static_cast<int>(r.Int(i, 2)), r.Int(i, 3), r.Int(i, 4), r.Text(i, 5), r.Text(i, 6), r.Int(i, 7)};
+}
+
+// Writes a document's chunks (keys in ordinal order), each with its words for full-text search
+// (the context's with the document's title weighted A, as the in-process index weighs them)
+// and its length in words, and the vectors they carry: a few statements per batch of chunks.
+Status InsertChunks(Connection& c, const std::string& document_id, const std::string& user_id,
+                    const std::string& filename, const std::vector<StoredChunk>& chunks, const VectorModel& model) {
+  constexpr size_t kBatch = 256;
+  for (size_t at = 0; at < chunks.size(); at += kBatch) {
+    std::vector<int64_t> ordinal, page_start, page_end, char_start, char_end;
+    std::vector<std::string> text, context, titled;
+    for (size_t i = at; i < std::min(chunks.size(), at + kBatch); ++i) {
+      const StoredChunk& ch = chunks[i];
+      ordinal.push_back(ch.ordinal);
+      page_start.push_back(ch.page_start);
+      page_end.push_back(ch.page_end);
+      char_start.push_back(ch.char_start);
+      char_end.push_back(ch.char_end);
+      text.push_back(ch.text);
+      context.push_back(ch.context);
+      titled.push_back(TitledContext(filename, ch.context));
+    }
+    PG_ROWS(keys, c.Exec("INSERT INTO chunks(document_id, user_id, ordinal, page_start, page_end, char_start, char_end, "
+                         "text, context, words, word_count) "
+                         "SELECT $1, $2, t.ordinal, t.page_start, t.page_end, t.char_start, t.char_end, t.text, t.context, "
+                         "w.words, coalesce((SELECT max(p) FROM unnest(w.words) u, unnest(u.positions) p), 0) "
+                         "FROM unnest($3::int[], $4::int[], $5::int[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], "
+                         "$10::text[]) WITH ORDINALITY AS t(ordinal, page_start, page_end, char_start, char_end, text, "
+                         "context, titled, n) CROSS JOIN LATERAL (SELECT setweight(to_tsvector('english', t.titled), 'A') "
+                         "|| to_tsvector('english', t.text) AS words) w ORDER BY t.n RETURNING id, ordinal",
+                         Params()
+                             .Add(document_id)
+                             .Add(user_id)
+                             .AddArray(ordinal)
+                             .AddArray(page_start)
+                             .AddArray(page_end)
+                             .AddArray(char_start)
+                             .AddArray(char_end)
+                             .AddArray(text)
+                             .AddArray(context)
+                             .AddArray(titled)));
+    std::unordered_map<int64_t, int64_t> key_of;  // ordinal -> key
+    for (int r = 0; r < keys.size(); ++r) key_of[keys.Int(r, 1)] = keys.Int(r, 0);
+    std::vector<int64_t> vector_keys;
+    std::vector<std::string> vectors;
+    size_t dimension = 0;
+    for (size_t i = at; i < std::min(chunks.size(), at + kBatch); ++i) {
+      if (chunks[i].vector.empty()) continue;
+      if (dimension == 0) dimension = chunks[i].vector.size();
+      if (chunks[i].vector.size() != dimension) return Status::InvalidArgument("a document's vectors differ in size");
+      vector_keys.push_back(key_of[chunks[i].ordinal]);
+      vectors.push_back(Params::VectorText(chunks[i].vector));
+    }
+    if (vector_keys.empty()) continue;
+    BD_RETURN_IF_ERROR(c.Exec("INSERT INTO chunk_vectors(chunk_id, model, dimension, embedding, user_id, document_id) "
+                              "SELECT t.k, $2, $3, t.e::vector, $4, $5 FROM unnest($1::bigint[], $6::text[]) AS t(k, e)",
+                              Params()
+                                  .AddArray(vector_keys)
+                                  .Add(model.id)
+                                  .Add(static_cast<int64_t>(dimension))
+                                  .Add(user_id)
+                                  .Add(document_id)
+                                  .AddArray(vectors))
+                           .status());
+  }
+  return Status::Ok();
 }
 
 class Documents final : public DocumentRepository {
@@ -175,7 +243,7 @@ class Documents final : public DocumentRepository {
       PG_ROWS(done, c.Exec("UPDATE documents SET status = 'ready', stage = '', progress = 100, page = $1, pages = $1, "
                            "chunk_count = $2, text_chars = $3, error = '', updated_at = $4, finished_at = $4 "
                            "WHERE id = $5 AND job_id = $6 AND status IN ('queued', 'processing') AND attempts <= $7 "
-                           "RETURNING user_id",
+                           "RETURNING user_id, filename",
                            Params()
                                .Add(pages)
                                .Add(static_cast<int64_t>(chunks.size()))
@@ -189,29 +257,7 @@ class Documents final : public DocumentRepository {
       // Replacing, not appending, makes a job that runs twice leave exactly one set of chunks.
       BD_RETURN_IF_ERROR(c.Exec("DELETE FROM chunks WHERE document_id = $1", Params().Add(id)).status());
       BD_RETURN_IF_ERROR(c.Exec(kLockChunkFeed).status());  // held to commit: keys commit in order
-      for (const StoredChunk& ch : chunks) {
-        PG_ROWS(key, c.Exec("INSERT INTO chunks(document_id, user_id, ordinal, page_start, page_end, char_start, "
-                            "char_end, text, context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-                            Params()
-                                .Add(id)
-                                .Add(user_id)
-                                .Add(ch.ordinal)
-                                .Add(ch.page_start)
-                                .Add(ch.page_end)
-                                .Add(ch.char_start)
-                                .Add(ch.char_end)
-                                .Add(ch.text)
-                                .Add(ch.context)));
-        if (ch.vector.empty()) continue;
-        BD_RETURN_IF_ERROR(c.Exec("INSERT INTO chunk_vectors(chunk_id, model, dimension, embedding) "
-                                  "VALUES ($1, $2, $3, $4)",
-                                  Params()
-                                      .Add(key.Int(0, 0))
-                                      .Add(model.id)
-                                      .Add(static_cast<int64_t>(ch.vector.size()))
-                                      .AddVector(ch.vector))
-                               .status());
-      }
+      BD_RETURN_IF_ERROR(InsertChunks(c, id, user_id, done.Text(0, 1), chunks, model));
       return tx.Commit();
     });
   }

@@ -177,6 +177,30 @@ CREATE TABLE blob_garbage (
   since_ms BIGINT NOT NULL
 );
 )sql"},
+      {2, "search inside the database: chunks' words, vectors' owners", R"sql(
+-- The keyword leg in PostgreSQL: each chunk's words as the `english` configuration reads them,
+-- those of its context (with its document's title) weighted A, and its length in words. Chunks
+-- written from now on get them as they are inserted (pg_documents.cpp); these are backfilled.
+ALTER TABLE chunks ADD COLUMN words tsvector NOT NULL DEFAULT ''::tsvector;
+ALTER TABLE chunks ADD COLUMN word_count INTEGER NOT NULL DEFAULT 0;
+UPDATE chunks c SET words = setweight(to_tsvector('english',
+         regexp_replace(d.filename, '\.[^.]{1,5}$', '') || E'\n' || c.context), 'A') || to_tsvector('english', c.text)
+  FROM documents d WHERE d.id = c.document_id;
+UPDATE chunks SET word_count = coalesce((SELECT max(p) FROM unnest(words) u, unnest(u.positions) p), 0);
+CREATE INDEX chunks_words ON chunks USING gin (words);
+-- A tsquery matching any of `words` (lexemes taken as they are, quoted).
+CREATE FUNCTION betterdev_any_word(words TEXT[]) RETURNS tsquery LANGUAGE sql IMMUTABLE STRICT AS $$
+  SELECT string_agg('''' || replace(replace(w, '\', '\\'), '''', '''''') || '''', ' | ')::tsquery
+  FROM unnest(words) w WHERE w <> ''
+$$;
+-- The vector leg in pgvector: searches filter by owner (and document) in the index scan.
+ALTER TABLE chunk_vectors ADD COLUMN user_id TEXT COLLATE "C";
+ALTER TABLE chunk_vectors ADD COLUMN document_id TEXT COLLATE "C";
+UPDATE chunk_vectors v SET user_id = c.user_id, document_id = c.document_id FROM chunks c WHERE c.id = v.chunk_id;
+ALTER TABLE chunk_vectors ALTER COLUMN user_id SET NOT NULL;
+ALTER TABLE chunk_vectors ALTER COLUMN document_id SET NOT NULL;
+CREATE INDEX chunk_vectors_by_owner ON chunk_vectors(user_id, model, dimension);
+)sql"},
   };
   return kMigrations;
 }

@@ -20,6 +20,20 @@ std::unique_ptr<MessageRepository> NewMessages(Pool& pool);
 std::unique_ptr<DocumentRepository> NewDocuments(Pool& pool);
 std::unique_ptr<SearchRepository> NewSearch(Pool& pool);
 
+// Search inside the database (pg_retrieval.cpp): SearchRepository's calls of the same names.
+Result<std::vector<std::string>> QueryWords(Pool& pool, const std::string& query);
+Result<std::vector<ScoredChunk>> SearchKeywords(Pool& pool, const SearchScope& scope,
+                                                const std::vector<std::string>& words,
+                                                const std::vector<double>& weights, int limit);
+Result<std::vector<std::pair<int64_t, std::vector<std::string>>>> IndexedWords(Pool& pool,
+                                                                              const std::vector<int64_t>& keys);
+Result<std::pair<std::vector<int64_t>, int64_t>> WordFrequencies(Pool& pool, const std::string& user_id,
+                                                                 const std::vector<std::string>& words);
+Result<std::vector<ScoredChunk>> SearchVectors(Pool& pool, const VectorModel& model, const SearchScope& scope,
+                                               const std::vector<float>& query, int limit, int ef_search);
+Result<std::vector<VectorRow>> VectorsByKey(Pool& pool, const VectorModel& model, const std::vector<int64_t>& keys);
+Status BuildVectorIndex(Pool& pool, const VectorModel& model);
+
 inline const Status& StatusOf(const Status& s) { return s; }
 template <typename T>
 const Status& StatusOf(const Result<T>& r) {

@@ -1,5 +1,7 @@
 // What the search indexes load (chunks, their vectors) and the embedding cache, on PostgreSQL.
 // Chunk keys commit in order (pg_documents.cpp), so the "after key" feeds skip nothing.
+#include <unordered_map>
+
 #include "store/postgres/pg_repositories.hpp"
 
 namespace betterdev::store::pg {
@@ -19,16 +21,15 @@ class Search final : public SearchRepository {
 
   Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) override {
     return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<StoredChunk>> {
+      PG_ROWS(r, c.Exec("SELECT c.document_id, c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, c.text, "
+                        "c.context, c.id, d.filename FROM chunks c JOIN documents d ON d.user_id = c.user_id AND "
+                        "d.id = c.document_id WHERE c.id = ANY($1::bigint[])",
+                        Params().AddArray(keys)));
       std::vector<StoredChunk> chunks;
-      for (int64_t key : keys) {
-        PG_ROWS(r, c.Exec("SELECT c.document_id, c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, c.text, "
-                          "c.context, d.filename FROM chunks c JOIN documents d ON d.user_id = c.user_id AND "
-                          "d.id = c.document_id WHERE c.id = $1",
-                          Params().Add(key)));
-        if (r.empty()) continue;
-        chunks.push_back({r.Text(0, 0), static_cast<int>(r.Int(0, 1)), static_cast<int>(r.Int(0, 2)),
-                          static_cast<int>(r.Int(0, 3)), r.Int(0, 4), r.Int(0, 5), r.Text(0, 6), r.Text(0, 7), key,
-                          r.Text(0, 8)});
+      for (int i = 0; i < r.size(); ++i) {
+        chunks.push_back({r.Text(i, 0), static_cast<int>(r.Int(i, 1)), static_cast<int>(r.Int(i, 2)),
+                          static_cast<int>(r.Int(i, 3)), r.Int(i, 4), r.Int(i, 5), r.Text(i, 6), r.Text(i, 7), r.Int(i, 8),
+                          r.Text(i, 9)});
       }
       return chunks;
     });
@@ -117,19 +118,25 @@ class Search final : public SearchRepository {
 
   Status PutVectors(const VectorModel& model, const std::vector<int64_t>& keys,
                     const std::vector<std::vector<float>>& vectors) override {
+    // One row per key (the last vector given wins): a statement may not touch a row twice.
+    std::unordered_map<int64_t, size_t> last;
+    for (size_t i = 0; i < keys.size() && i < vectors.size(); ++i) last[keys[i]] = i;
+    std::vector<int64_t> batch_keys;
+    std::vector<std::string> batch_vectors;
+    for (size_t i = 0; i < keys.size() && i < vectors.size(); ++i) {
+      if (last[keys[i]] != i) continue;
+      batch_keys.push_back(keys[i]);
+      batch_vectors.push_back(Params::VectorText(vectors[i]));
+    }
     return WithRetry(pool_, [&](Connection& c) -> Status {
-      Transaction tx(c);
-      BD_RETURN_IF_ERROR(tx.begin_status());
       // FOR KEY SHARE: a chunk deleted meanwhile (a reprocess) yields no row and is skipped, as
       // the contract says, instead of failing the batch on the foreign key.
-      for (size_t i = 0; i < keys.size() && i < vectors.size(); ++i) {
-        BD_RETURN_IF_ERROR(c.Exec("INSERT INTO chunk_vectors(chunk_id, model, dimension, embedding) "
-                                  "SELECT id, $2, $3, $4 FROM chunks WHERE id = $1 FOR KEY SHARE "
-                                  "ON CONFLICT (chunk_id, model, dimension) DO UPDATE SET embedding = excluded.embedding",
-                                  Params().Add(keys[i]).Add(model.id).Add(model.dimension).AddVector(vectors[i]))
-                               .status());
-      }
-      return tx.Commit();
+      return c.Exec("INSERT INTO chunk_vectors(chunk_id, model, dimension, embedding, user_id, document_id) "
+                    "SELECT c.id, $2, $3, t.e::vector, c.user_id, c.document_id "
+                    "FROM unnest($1::bigint[], $4::text[]) AS t(k, e) JOIN chunks c ON c.id = t.k FOR KEY SHARE OF c "
+                    "ON CONFLICT (chunk_id, model, dimension) DO UPDATE SET embedding = excluded.embedding",
+                    Params().AddArray(batch_keys).Add(model.id).Add(model.dimension).AddArray(batch_vectors))
+          .status();
     });
   }
 
@@ -177,6 +184,30 @@ class Search final : public SearchRepository {
       return tx.Commit();
     });
   }
+
+  Result<std::vector<std::string>> QueryWords(const std::string& query) override {
+    return pg::QueryWords(pool_, query);
+  }
+  Result<std::vector<ScoredChunk>> SearchKeywords(const SearchScope& scope, const std::vector<std::string>& words,
+                                                  const std::vector<double>& weights, int limit) override {
+    return pg::SearchKeywords(pool_, scope, words, weights, limit);
+  }
+  Result<std::vector<std::pair<int64_t, std::vector<std::string>>>> IndexedWords(
+      const std::vector<int64_t>& keys) override {
+    return pg::IndexedWords(pool_, keys);
+  }
+  Result<std::pair<std::vector<int64_t>, int64_t>> WordFrequencies(const std::string& user_id,
+                                                                   const std::vector<std::string>& words) override {
+    return pg::WordFrequencies(pool_, user_id, words);
+  }
+  Result<std::vector<ScoredChunk>> SearchVectors(const VectorModel& model, const SearchScope& scope,
+                                                 const std::vector<float>& query, int limit, int ef_search) override {
+    return pg::SearchVectors(pool_, model, scope, query, limit, ef_search);
+  }
+  Result<std::vector<VectorRow>> VectorsByKey(const VectorModel& model, const std::vector<int64_t>& keys) override {
+    return pg::VectorsByKey(pool_, model, keys);
+  }
+  Status BuildVectorIndex(const VectorModel& model) override { return pg::BuildVectorIndex(pool_, model); }
 
  private:
   Pool& pool_;

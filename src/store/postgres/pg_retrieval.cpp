@@ -1,0 +1,202 @@
+// Search inside PostgreSQL (store.hpp's SearchRepository::SearchKeywords ... BuildVectorIndex):
+// BM25 computed in SQL over the chunks' tsvector words (a GIN index finds the candidates), and
+// pgvector's HNSW with filtered iterative scans.
+//
+// Vectors of every model share one table (a `vector` column without a dimension); each model
+// gets its own partial HNSW index over `embedding::vector(d)` (halfvec(d) above 2,000
+// dimensions, pgvector's limit for vector; none above 4,000), so models never mix and a model
+// change builds the new model's index beside the old one. A query names the same expression
+// and predicate, the model as a literal, so the planner can match the partial index.
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <unordered_map>
+
+#include "store/postgres/pg_repositories.hpp"
+
+namespace betterdev::store::pg {
+namespace {
+
+constexpr int kMaxQueryWords = 64;
+
+// `model` as an SQL string literal (standard_conforming_strings: only quotes are doubled).
+std::string Literal(const std::string& text) {
+  std::string out = "'";
+  for (char ch : text) {
+    if (ch == '\'') out += '\'';
+    out += ch;
+  }
+  out += '\'';
+  return out;
+}
+
+// How a model's vectors are indexed and compared: the expression the index is built over.
+struct VectorShape {
+  std::string type;  // "vector(d)" or "halfvec(d)"
+  std::string ops;   // the operator class; empty: too many dimensions for any index
+};
+
+VectorShape ShapeOf(int dimension) {
+  const std::string d = std::to_string(dimension);
+  if (dimension <= 2000) return {"vector(" + d + ")", "vector_cosine_ops"};
+  if (dimension <= 4000) return {"halfvec(" + d + ")", "halfvec_cosine_ops"};
+  return {"vector(" + d + ")", ""};
+}
+
+std::string IndexName(const VectorModel& model) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a of the model's id
+  for (unsigned char ch : model.id) h = (h ^ ch) * 1099511628211ULL;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "chunk_vectors_hnsw_%d_%016" PRIx64, model.dimension, h);
+  return buf;
+}
+
+std::string ModelPredicate(const VectorModel& model) {
+  return "model = " + Literal(model.id) + " AND dimension = " + std::to_string(model.dimension);
+}
+
+std::vector<ScoredChunk> ReadScored(const Rows& r) {
+  std::vector<ScoredChunk> out;
+  out.reserve(static_cast<size_t>(r.size()));
+  for (int i = 0; i < r.size(); ++i) out.push_back({r.Int(i, 0), r.Text(i, 1), r.Double(i, 2)});
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> QueryWords(Pool& pool, const std::string& query) {
+  return WithRetry(pool, [&](Connection& c) -> Result<std::vector<std::string>> {
+    PG_ROWS(r, c.Exec("SELECT lexeme FROM unnest(to_tsvector('english', $1)) ORDER BY lexeme", Params().Add(query)));
+    std::vector<std::string> words;
+    for (int i = 0; i < r.size() && i < kMaxQueryWords; ++i) words.push_back(r.Text(i, 0));
+    return words;
+  });
+}
+
+Result<std::vector<ScoredChunk>> SearchKeywords(Pool& pool, const SearchScope& scope,
+                                                const std::vector<std::string>& words,
+                                                const std::vector<double>& weights, int limit) {
+  if (words.empty()) return std::vector<ScoredChunk>{};
+  return WithRetry(pool, [&](Connection& c) -> Result<std::vector<ScoredChunk>> {
+    // N, document frequencies and the average length are the user's. A document frequency is
+    // counted among the candidates, which hold every chunk with any query word: exact.
+    PG_ROWS(r, c.Exec("WITH q AS (SELECT w AS lexeme, max(coalesce(x, 1.0)) AS qw "
+                      "  FROM unnest($2::text[], $3::float8[]) AS t(w, x) WHERE w IS NOT NULL GROUP BY w), "
+                      "stats AS (SELECT count(*)::float8 AS n, greatest(avg(word_count), 1)::float8 AS avgdl "
+                      "  FROM chunks WHERE user_id = $1), "
+                      "cand AS (SELECT id, document_id, words, word_count FROM chunks "
+                      "  WHERE user_id = $1 AND words @@ betterdev_any_word($2::text[])), "
+                      "tf AS (SELECT cand.id, cand.document_id, cand.word_count, u.lexeme, "
+                      "  (SELECT count(*) + count(*) FILTER (WHERE w = 'A') FROM unnest(u.weights) w)::float8 AS f "
+                      "  FROM cand CROSS JOIN LATERAL unnest(cand.words) u WHERE u.lexeme = ANY($2::text[])), "
+                      "df AS (SELECT lexeme, count(*)::float8 AS df FROM tf GROUP BY lexeme) "
+                      "SELECT tf.id, tf.document_id, sum(q.qw * greatest(ln((s.n - df.df + 0.5) / (df.df + 0.5)), 1e-6) "
+                      "  * tf.f * 2.2 / (tf.f + 1.2 * (0.25 + 0.75 * tf.word_count / s.avgdl))) AS score "
+                      "FROM tf JOIN df USING (lexeme) JOIN q USING (lexeme) CROSS JOIN stats s "
+                      "WHERE tf.document_id IN (SELECT id FROM documents WHERE user_id = $1 AND status = 'ready' "
+                      "  AND (cardinality($4::text[]) = 0 OR id = ANY($4::text[]))) "
+                      "GROUP BY tf.id, tf.document_id ORDER BY score DESC, tf.id LIMIT $5",
+                      Params().Add(scope.user_id).AddArray(words).AddArray(weights).AddArray(scope.document_ids).Add(limit)));
+    return ReadScored(r);
+  });
+}
+
+Result<std::vector<std::pair<int64_t, std::vector<std::string>>>> IndexedWords(Pool& pool,
+                                                                              const std::vector<int64_t>& keys) {
+  using Out = std::vector<std::pair<int64_t, std::vector<std::string>>>;
+  return WithRetry(pool, [&](Connection& c) -> Result<Out> {
+    PG_ROWS(r, c.Exec("SELECT c.id, u.lexeme, greatest(cardinality(u.positions), 1) FROM chunks c, unnest(c.words) u "
+                      "WHERE c.id = ANY($1::bigint[]) ORDER BY c.id, u.lexeme",
+                      Params().AddArray(keys)));
+    std::unordered_map<int64_t, size_t> at;
+    Out out;
+    for (int i = 0; i < r.size(); ++i) {
+      auto [it, fresh] = at.try_emplace(r.Int(i, 0), out.size());
+      if (fresh) out.emplace_back(r.Int(i, 0), std::vector<std::string>{});
+      std::vector<std::string>& words = out[it->second].second;
+      words.insert(words.end(), static_cast<size_t>(r.Int(i, 2)), r.Text(i, 1));
+    }
+    return out;
+  });
+}
+
+Result<std::pair<std::vector<int64_t>, int64_t>> WordFrequencies(Pool& pool, const std::string& user_id,
+                                                                 const std::vector<std::string>& words) {
+  return WithRetry(pool, [&](Connection& c) -> Result<std::pair<std::vector<int64_t>, int64_t>> {
+    PG_ROWS(n, c.Exec("SELECT count(*) FROM chunks WHERE user_id = $1", Params().Add(user_id)));
+    PG_ROWS(r, c.Exec("SELECT (SELECT count(*) FROM chunks c WHERE c.user_id = $1 AND c.words @@ betterdev_any_word(ARRAY[w])) "
+                      "FROM unnest($2::text[]) WITH ORDINALITY AS t(w, i) ORDER BY i",
+                      Params().Add(user_id).AddArray(words)));
+    std::vector<int64_t> df;
+    for (int i = 0; i < r.size(); ++i) df.push_back(r.Int(i, 0));
+    return std::make_pair(std::move(df), n.Int(0, 0));
+  });
+}
+
+Result<std::vector<ScoredChunk>> SearchVectors(Pool& pool, const VectorModel& model, const SearchScope& scope,
+                                               const std::vector<float>& query, int limit, int ef_search) {
+  if (static_cast<int>(query.size()) != model.dimension) {
+    return Status::InvalidArgument("the query has " + std::to_string(query.size()) + " dimensions, the model " +
+                                   std::to_string(model.dimension));
+  }
+  const VectorShape shape = ShapeOf(model.dimension);
+  const std::string distance = "embedding::" + shape.type + " <=> $2::" + shape.type;
+  const std::string sql = "SELECT chunk_id, document_id, 1 - (" + distance + ") AS score FROM chunk_vectors WHERE " +
+                          ModelPredicate(model) + " AND user_id = $1" +
+                          (scope.document_ids.empty() ? "" : " AND document_id = ANY($4::text[])") + " ORDER BY " +
+                          distance + " LIMIT $3";
+  Params params;
+  params.Add(scope.user_id).AddVector(query).Add(limit);
+  if (!scope.document_ids.empty()) params.AddArray(scope.document_ids);
+  return WithRetry(pool, [&](Connection& c) -> Result<std::vector<ScoredChunk>> {
+    // Filtered by owner, the index is scanned further until enough rows pass (pgvector 0.8's
+    // iterative scans; relaxed order, so the rows are sorted again here).
+    Transaction tx(c);
+    BD_RETURN_IF_ERROR(tx.begin_status());
+    BD_RETURN_IF_ERROR(c.Script("SET LOCAL hnsw.ef_search = " + std::to_string(std::clamp(ef_search, 1, 1000)) +
+                                "; SET LOCAL hnsw.iterative_scan = relaxed_order"));
+    PG_ROWS(r, c.ExecOnce(sql, params));
+    std::vector<ScoredChunk> hits = ReadScored(r);
+    BD_RETURN_IF_ERROR(tx.Commit());
+    std::stable_sort(hits.begin(), hits.end(), [](const ScoredChunk& a, const ScoredChunk& b) { return a.score > b.score; });
+    return hits;
+  });
+}
+
+Result<std::vector<VectorRow>> VectorsByKey(Pool& pool, const VectorModel& model, const std::vector<int64_t>& keys) {
+  return WithRetry(pool, [&](Connection& c) -> Result<std::vector<VectorRow>> {
+    PG_ROWS(r, c.Exec("SELECT chunk_id, user_id, document_id, embedding FROM chunk_vectors "
+                      "WHERE chunk_id = ANY($1::bigint[]) AND model = $2 AND dimension = $3",
+                      Params().AddArray(keys).Add(model.id).Add(model.dimension)));
+    std::vector<VectorRow> rows;
+    for (int i = 0; i < r.size(); ++i) rows.push_back({r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), r.Vector(i, 3)});
+    return rows;
+  });
+}
+
+Status BuildVectorIndex(Pool& pool, const VectorModel& model) {
+  const VectorShape shape = ShapeOf(model.dimension);
+  if (shape.ops.empty()) return Status::Ok();  // searched exactly
+  const std::string name = IndexName(model);
+  auto lease = pool.Acquire();
+  if (!lease.ok()) return lease.status();
+  Connection& c = **lease;
+  // One builder at a time (session lock: CREATE INDEX CONCURRENTLY runs outside a transaction);
+  // an index left invalid by a build that died is dropped and built again.
+  BD_RETURN_IF_ERROR(c.Exec("SELECT pg_advisory_lock(1650748, hashtext($1))", Params().Add(name)).status());
+  auto build = [&]() -> Status {
+    PG_ROWS(r, c.Exec("SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)", Params().Add(name)));
+    if (!r.empty() && r.Bool(0, 0)) return Status::Ok();
+    if (!r.empty()) BD_RETURN_IF_ERROR(c.Script("DROP INDEX CONCURRENTLY IF EXISTS " + name));
+    BD_RETURN_IF_ERROR(c.Script("SET maintenance_work_mem = '512MB'"));
+    Status built = c.Script("CREATE INDEX CONCURRENTLY " + name + " ON chunk_vectors USING hnsw ((embedding::" +
+                            shape.type + ") " + shape.ops + ") WHERE " + ModelPredicate(model));
+    BD_RETURN_IF_ERROR(c.Script("RESET maintenance_work_mem"));
+    return built;
+  };
+  Status s = build();
+  Status unlocked = c.Exec("SELECT pg_advisory_unlock(1650748, hashtext($1))", Params().Add(name)).status();
+  return s.ok() ? unlocked : s;
+}
+
+}  // namespace betterdev::store::pg
