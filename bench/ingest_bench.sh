@@ -102,17 +102,7 @@ fi
 # the embedded SQLite store's own synchronous setting is not changed either, the comparison
 # is of the paths, not of durability settings).
 if want 1c; then
-  PG_BIN=/usr/lib/postgresql/15/bin
-  free_port() { node -e "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })"; }
-  PG_PORT=$(free_port)
-  PGDIR=$(mktemp -d)  # beside $WORK, not in it: under root the server runs as postgres
-  AS_PG=()
-  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$PGDIR"; AS_PG=(runuser -u postgres --); fi
-  "${AS_PG[@]}" "$PG_BIN/initdb" -D "$PGDIR/data" -U betterdev -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
-  "${AS_PG[@]}" "$PG_BIN/postgres" -D "$PGDIR/data" -p "$PG_PORT" -h 127.0.0.1 -k "$PGDIR" -F \
-    -c synchronous_commit=off >"$WORK/pg.log" 2>&1 &
-  PG_PID=$!
-  for _ in $(seq 1 200); do "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.05; done
+  start_postgres
   REDIS_PORT=$(free_port)
   mkdir -p "$WORK/redis1c"
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis1c" --appendonly yes --save '' \
@@ -128,21 +118,19 @@ if want 1c; then
   for W in 1 2; do
     throughput_row "upload → ready, embedded (SQLite, files)" "$W"
     DB=$((DB + 1))
-    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U betterdev "bench$DB"
-    throughput_row "upload → ready, store on PostgreSQL" "$W" --database-url "postgresql://betterdev@127.0.0.1:$PG_PORT/bench$DB"
+    throughput_row "upload → ready, store on PostgreSQL" "$W" --database-url "$(pg_database "bench$DB")"
     DB=$((DB + 1))
-    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U betterdev "bench$DB"
+    DB_URL=$(pg_database "bench$DB")
     redis-cli -p "$REDIS_PORT" flushall >/dev/null
     export BETTERDEV_S3_SECRET_KEY=S3RVER
     throughput_row "upload → ready, PostgreSQL + S3 + Redis" "$W" \
-      --database-url "postgresql://betterdev@127.0.0.1:$PG_PORT/bench$DB" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
+      --database-url "$DB_URL" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
       --s3-endpoint "http://127.0.0.1:$S3_PORT" --s3-bucket bench --s3-force-path-style true --s3-access-key S3RVER
     unset BETTERDEV_S3_SECRET_KEY
   done
   kill "$S3_PID" "$REDIS_PID" 2>/dev/null || true
-  kill -INT "$PG_PID" 2>/dev/null || true
-  wait "$S3_PID" "$REDIS_PID" "$PG_PID" 2>/dev/null || true
-  rm -rf "$PGDIR"
+  wait "$S3_PID" "$REDIS_PID" 2>/dev/null || true
+  stop_postgres
 fi
 echo
 

@@ -97,3 +97,23 @@ nfcorpus_files() {  # copies: $WORK/files/f*.txt of ~50 NFCorpus abstracts each 
     fs.writeFileSync('$WORK/queries.lua', 'queries = {' + queries.map((q) => JSON.stringify(q)).join(',') + '}\n');
   "
 }
+
+free_port() { node -e "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })"; }
+start_postgres() {  # PostgreSQL 15 (+ pgvector, scripts/setup.sh) on loopback without fsync, in a
+  # directory beside $WORK (under root the server runs as postgres); sets PG_BIN, PG_PORT, PG_PID, PGDIR
+  PG_BIN=/usr/lib/postgresql/15/bin
+  PG_PORT=$(free_port)
+  PGDIR=$(mktemp -d)
+  local as_pg=()
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$PGDIR"; as_pg=(runuser -u postgres --); fi
+  "${as_pg[@]}" "$PG_BIN/initdb" -D "$PGDIR/data" -U betterdev -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+  "${as_pg[@]}" "$PG_BIN/postgres" -D "$PGDIR/data" -p "$PG_PORT" -h 127.0.0.1 -k "$PGDIR" -F \
+    -c synchronous_commit=off "$@" >"$WORK/pg.log" 2>&1 &
+  PG_PID=$!
+  for _ in $(seq 1 200); do "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.05; done
+}
+stop_postgres() { kill -INT "$PG_PID" 2>/dev/null || true; wait "$PG_PID" 2>/dev/null || true; rm -rf "$PGDIR"; }
+pg_database() {  # name: creates it; prints its URL
+  "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U betterdev "$1"
+  echo "postgresql://betterdev@127.0.0.1:$PG_PORT/$1"
+}

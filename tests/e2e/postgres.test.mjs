@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { ask, checkOrder, newConversation } from './chat_helpers.mjs';
 import { api, eventually, login, register, randomEmail, startServer, tempDir, withTimeout } from './helpers.mjs';
 import { PDF_004, allChunks, getDocument, uploadOk, uploadRaw, waitReady } from './ingest_helpers.mjs';
 import { startPostgres, startRedis, startS3, startWorker } from './scaleout_helpers.mjs';
@@ -70,6 +71,17 @@ describe('api and worker processes on PostgreSQL, Redis and S3, sharing no direc
       }, { timeoutMs: 15000, what: `a ${mode} search on API 2 finding "${words}"` });
       assert.equal(hits.status, 200);
     }
+    // Chat on API 1 answers from those chunks, with citations to the document, streamed too.
+    const conv = await newConversation(one.url, token, { document_ids: [up.document_id] });
+    const answer = await api(one.url, 'POST', `/v1/conversations/${conv.id}/messages`, {
+      token, body: { content: words, stream: false },
+    });
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(answer.json.status, 'complete');
+    assert.ok(answer.json.citations.length >= 1, answer.text);
+    for (const c of answer.json.citations) assert.equal(c.document_id, up.document_id);
+    const streamed = await ask(two.url, token, conv.id, { content: words });
+    assert.ok(checkOrder(streamed.events).done.citations.length >= 1);
 
     assert.equal((await api(two.url, 'DELETE', `/v1/documents/${up.document_id}`, { token })).status, 204);
     assert.equal((await api(one.url, 'GET', `/v1/documents/${up.document_id}`, { token })).status, 404);

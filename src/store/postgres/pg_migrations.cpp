@@ -188,11 +188,6 @@ UPDATE chunks c SET words = setweight(to_tsvector('english',
   FROM documents d WHERE d.id = c.document_id;
 UPDATE chunks SET word_count = coalesce((SELECT max(p) FROM unnest(words) u, unnest(u.positions) p), 0);
 CREATE INDEX chunks_words ON chunks USING gin (words);
--- A tsquery matching any of `words` (lexemes taken as they are, quoted).
-CREATE FUNCTION betterdev_any_word(words TEXT[]) RETURNS tsquery LANGUAGE sql IMMUTABLE STRICT AS $$
-  SELECT string_agg('''' || replace(replace(w, '\', '\\'), '''', '''''') || '''', ' | ')::tsquery
-  FROM unnest(words) w WHERE w <> ''
-$$;
 -- The vector leg in pgvector: searches filter by owner (and document) in the index scan.
 ALTER TABLE chunk_vectors ADD COLUMN user_id TEXT COLLATE "C";
 ALTER TABLE chunk_vectors ADD COLUMN document_id TEXT COLLATE "C";

@@ -55,6 +55,22 @@ std::string ModelPredicate(const VectorModel& model) {
   return "model = " + Literal(model.id) + " AND dimension = " + std::to_string(model.dimension);
 }
 
+// A tsquery matching any of `words` (lexemes as they are: quoted, never parsed into words).
+std::string AnyWord(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) {
+    if (w.empty()) continue;
+    if (!out.empty()) out += " | ";
+    out += '\'';
+    for (char ch : w) {
+      if (ch == '\'' || ch == '\\') out += ch;  // doubled
+      out += ch;
+    }
+    out += '\'';
+  }
+  return out;
+}
+
 std::vector<ScoredChunk> ReadScored(const Rows& r) {
   std::vector<ScoredChunk> out;
   out.reserve(static_cast<size_t>(r.size()));
@@ -80,23 +96,32 @@ Result<std::vector<ScoredChunk>> SearchKeywords(Pool& pool, const SearchScope& s
   return WithRetry(pool, [&](Connection& c) -> Result<std::vector<ScoredChunk>> {
     // N, document frequencies and the average length are the user's. A document frequency is
     // counted among the candidates, which hold every chunk with any query word: exact.
-    PG_ROWS(r, c.Exec("WITH q AS (SELECT w AS lexeme, max(coalesce(x, 1.0)) AS qw "
+    // Every step materialised: a generic plan must not rescan the statistics per row.
+    PG_ROWS(r, c.Exec("WITH q AS MATERIALIZED (SELECT w AS lexeme, max(coalesce(x, 1.0)) AS qw "
                       "  FROM unnest($2::text[], $3::float8[]) AS t(w, x) WHERE w IS NOT NULL GROUP BY w), "
-                      "stats AS (SELECT count(*)::float8 AS n, greatest(avg(word_count), 1)::float8 AS avgdl "
+                      "stats AS MATERIALIZED (SELECT count(*)::float8 AS n, greatest(avg(word_count), 1)::float8 AS avgdl "
                       "  FROM chunks WHERE user_id = $1), "
-                      "cand AS (SELECT id, document_id, words, word_count FROM chunks "
-                      "  WHERE user_id = $1 AND words @@ betterdev_any_word($2::text[])), "
-                      "tf AS (SELECT cand.id, cand.document_id, cand.word_count, u.lexeme, "
+                      "tf AS MATERIALIZED (SELECT c.id, c.document_id, c.word_count, u.lexeme, "
                       "  (SELECT count(*) + count(*) FILTER (WHERE w = 'A') FROM unnest(u.weights) w)::float8 AS f "
-                      "  FROM cand CROSS JOIN LATERAL unnest(cand.words) u WHERE u.lexeme = ANY($2::text[])), "
-                      "df AS (SELECT lexeme, count(*)::float8 AS df FROM tf GROUP BY lexeme) "
-                      "SELECT tf.id, tf.document_id, sum(q.qw * greatest(ln((s.n - df.df + 0.5) / (df.df + 0.5)), 1e-6) "
+                      "  FROM chunks c CROSS JOIN LATERAL unnest(c.words) u "
+                      "  WHERE c.user_id = $1 AND c.words @@ $6::tsquery AND u.lexeme = ANY($2::text[])), "
+                      "df AS MATERIALIZED (SELECT lexeme, count(*)::float8 AS df FROM tf GROUP BY lexeme), "
+                      "scored AS MATERIALIZED (SELECT tf.id, tf.document_id, "
+                      "  sum(q.qw * greatest(ln((s.n - df.df + 0.5) / (df.df + 0.5)), 1e-6) "
                       "  * tf.f * 2.2 / (tf.f + 1.2 * (0.25 + 0.75 * tf.word_count / s.avgdl))) AS score "
-                      "FROM tf JOIN df USING (lexeme) JOIN q USING (lexeme) CROSS JOIN stats s "
-                      "WHERE tf.document_id IN (SELECT id FROM documents WHERE user_id = $1 AND status = 'ready' "
+                      "  FROM tf JOIN df USING (lexeme) JOIN q USING (lexeme) CROSS JOIN stats s "
+                      "  GROUP BY tf.id, tf.document_id) "
+                      "SELECT id, document_id, score FROM scored "
+                      "WHERE document_id IN (SELECT id FROM documents WHERE user_id = $1 AND status = 'ready' "
                       "  AND (cardinality($4::text[]) = 0 OR id = ANY($4::text[]))) "
-                      "GROUP BY tf.id, tf.document_id ORDER BY score DESC, tf.id LIMIT $5",
-                      Params().Add(scope.user_id).AddArray(words).AddArray(weights).AddArray(scope.document_ids).Add(limit)));
+                      "ORDER BY score DESC, id LIMIT $5",
+                      Params()
+                          .Add(scope.user_id)
+                          .AddArray(words)
+                          .AddArray(weights)
+                          .AddArray(scope.document_ids)
+                          .Add(limit)
+                          .Add(AnyWord(words))));
     return ReadScored(r);
   });
 }
@@ -124,9 +149,11 @@ Result<std::pair<std::vector<int64_t>, int64_t>> WordFrequencies(Pool& pool, con
                                                                  const std::vector<std::string>& words) {
   return WithRetry(pool, [&](Connection& c) -> Result<std::pair<std::vector<int64_t>, int64_t>> {
     PG_ROWS(n, c.Exec("SELECT count(*) FROM chunks WHERE user_id = $1", Params().Add(user_id)));
-    PG_ROWS(r, c.Exec("SELECT (SELECT count(*) FROM chunks c WHERE c.user_id = $1 AND c.words @@ betterdev_any_word(ARRAY[w])) "
-                      "FROM unnest($2::text[]) WITH ORDINALITY AS t(w, i) ORDER BY i",
-                      Params().Add(user_id).AddArray(words)));
+    std::vector<std::string> queries;
+    for (const std::string& w : words) queries.push_back(AnyWord({w}));
+    PG_ROWS(r, c.Exec("SELECT (SELECT count(*) FROM chunks c WHERE c.user_id = $1 AND c.words @@ t.w) "
+                      "FROM unnest($2::tsquery[]) WITH ORDINALITY AS t(w, i) ORDER BY i",
+                      Params().Add(user_id).AddArray(queries)));
     std::vector<int64_t> df;
     for (int i = 0; i < r.size(); ++i) df.push_back(r.Int(i, 0));
     return std::make_pair(std::move(df), n.Int(0, 0));
