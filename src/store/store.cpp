@@ -117,9 +117,6 @@ Result<std::vector<ScoredChunk>> SearchRepository::SearchVectors(const VectorMod
                                                                   const std::vector<float>&, int, int) {
   return InProcessOnly();
 }
-Result<std::vector<VectorRow>> SearchRepository::VectorsByKey(const VectorModel&, const std::vector<int64_t>&) {
-  return InProcessOnly();
-}
 Status SearchRepository::BuildVectorIndex(const VectorModel&) { return InProcessOnly(); }
 
 std::string ChunkId(const std::string& document_id, int ordinal) {

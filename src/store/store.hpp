@@ -192,6 +192,14 @@ struct TextRow {
   std::string document_name;  // the uploaded file's name (its title, see TitleOfFile)
 };
 
+// Where a chunk sits in one version of a document (the job that made that version): how a
+// vector store outside the database names chunks (vector_mirror.hpp).
+struct ChunkAt {
+  std::string document_id;
+  std::string job_id;
+  int ordinal = 0;
+};
+
 // A chunk's public id: "<document id>_<ordinal>".
 std::string ChunkId(const std::string& document_id, int ordinal);
 
@@ -385,6 +393,11 @@ class SearchRepository {
   virtual Result<int64_t> LastChunkKey() = 0;
   // The users who own a chunk with a key above `after_key` (whose indexes have news).
   virtual Result<std::vector<std::string>> ChunkOwnersAfter(int64_t after_key) = 0;
+  // The keys of these chunks of the user's ready documents, one per entry in order: 0 where
+  // the document is gone, not the user's, not ready, or now holds another job's chunks.
+  virtual Result<std::vector<int64_t>> KeysOfChunks(const std::string& user_id, const std::vector<ChunkAt>& chunks) = 0;
+  // `model`'s vectors of these chunks, missing ones left out (the seeds of a moved query).
+  virtual Result<std::vector<VectorRow>> VectorsByKey(const VectorModel& model, const std::vector<int64_t>& keys) = 0;
 
   // Changing the embedding model. The active model is the one whose vectors search uses
   // (nullopt before any was set). Chunks keep a vector per model until DropVectorsExcept.
@@ -408,8 +421,8 @@ class SearchRepository {
                        const std::vector<std::vector<float>>& vectors, int64_t now) = 0;
 
   // Search inside the database, for stores that index there (PostgreSQL: full-text search and
-  // pgvector). The embedded store is searched by in-process indexes instead (search/), and
-  // answers Internal. Both searches answer at most `limit` chunks of `scope`, best first.
+  // pgvector; searches_inside() is true). The embedded store is searched by in-process indexes
+  // instead (search/), and answers Internal. Both searches answer at most `limit` chunks of `scope`, best first.
   //
   // Keyword search works on the database's own words (PostgreSQL: lexemes of its `english`
   // configuration). QueryWords: a query's distinct words. SearchKeywords: BM25 (k1 1.2, b 0.75,
@@ -418,6 +431,7 @@ class SearchRepository {
   // the user's own. IndexedWords: the words indexed for these chunks, one per occurrence
   // (context included; missing chunks left out). WordFrequencies: how many of the user's
   // chunks hold each of `words`, and how many chunks the user has.
+  virtual bool searches_inside() const { return false; }
   virtual Result<std::vector<std::string>> QueryWords(const std::string& query);
   virtual Result<std::vector<ScoredChunk>> SearchKeywords(const SearchScope& scope, const std::vector<std::string>& words,
                                                           const std::vector<double>& weights, int limit);
@@ -430,8 +444,6 @@ class SearchRepository {
   // `ef_search` candidates and further until `limit` pass the scope), exact before.
   virtual Result<std::vector<ScoredChunk>> SearchVectors(const VectorModel& model, const SearchScope& scope,
                                                          const std::vector<float>& query, int limit, int ef_search);
-  // `model`'s vectors of these chunks, missing ones left out (the seeds of a moved query).
-  virtual Result<std::vector<VectorRow>> VectorsByKey(const VectorModel& model, const std::vector<int64_t>& keys);
   // Makes `model`'s approximate index when it has none (long for many vectors: writes go on
   // meanwhile). Safe when several processes ask at once.
   virtual Status BuildVectorIndex(const VectorModel& model);

@@ -87,6 +87,28 @@ class Search final : public SearchRepository {
     });
   }
 
+  Result<std::vector<int64_t>> KeysOfChunks(const std::string& user_id, const std::vector<ChunkAt>& chunks) override {
+    std::vector<std::string> documents, jobs;
+    std::vector<int64_t> ordinals;
+    for (const ChunkAt& at : chunks) {
+      documents.push_back(at.document_id);
+      jobs.push_back(at.job_id);
+      ordinals.push_back(at.ordinal);
+    }
+    return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<int64_t>> {
+      PG_ROWS(r, c.Exec("SELECT coalesce((SELECT c.id FROM chunks c JOIN documents d ON d.user_id = c.user_id "
+                        "  AND d.id = c.document_id WHERE c.user_id = $1 AND c.document_id = t.doc AND c.ordinal = t.ord "
+                        "  AND d.job_id = t.job AND d.status = 'ready'), 0) "
+                        "FROM unnest($2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS t(doc, job, ord, i) ORDER BY i",
+                        Params().Add(user_id).AddArray(documents).AddArray(jobs).AddArray(ordinals)));
+      std::vector<int64_t> keys;
+      for (int i = 0; i < r.size(); ++i) keys.push_back(r.Int(i, 0));
+      return keys;
+    });
+  }
+
+  bool searches_inside() const override { return true; }
+
   Result<std::optional<VectorModel>> ActiveModel() override {
     return WithRetry(pool_, [&](Connection& c) -> Result<std::optional<VectorModel>> {
       PG_ROWS(r, c.Exec("SELECT model, dimension FROM search_model WHERE id = 1"));

@@ -129,6 +129,8 @@ class SqliteSearch final : public SearchRepository {
  public:
   explicit SqliteSearch(Pool& pool) : pool_(pool) {}
   Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) override;
+  Result<std::vector<int64_t>> KeysOfChunks(const std::string& user_id, const std::vector<ChunkAt>& chunks) override;
+  Result<std::vector<VectorRow>> VectorsByKey(const VectorModel& model, const std::vector<int64_t>& keys) override;
   Result<std::vector<VectorRow>> VectorsAfter(const VectorModel& model, const std::string& user_id, int64_t after_key,
                                               int limit) override;
   Result<std::vector<TextRow>> TextsAfter(const std::string& user_id, int64_t after_key, int limit) override;

@@ -48,6 +48,36 @@ Result<std::vector<StoredChunk>> SqliteSearch::ChunksByKey(const std::vector<int
   return chunks;
 }
 
+Result<std::vector<int64_t>> SqliteSearch::KeysOfChunks(const std::string& user_id, const std::vector<ChunkAt>& chunks) {
+  std::vector<int64_t> keys;
+  auto conn = pool_.Acquire();
+  for (const ChunkAt& at : chunks) {
+    Statement q = conn->Prepare(
+        "SELECT c.id FROM chunks c JOIN documents d ON d.user_id = c.user_id AND d.id = c.document_id "
+        "WHERE c.user_id = ?1 AND c.document_id = ?2 AND c.ordinal = ?3 AND d.job_id = ?4 AND d.status = 'ready'");
+    q.Bind(1, user_id).Bind(2, at.document_id).Bind(3, int64_t{at.ordinal}).Bind(4, at.job_id);
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    keys.push_back(*row ? q.Int(0) : 0);
+  }
+  return keys;
+}
+
+Result<std::vector<VectorRow>> SqliteSearch::VectorsByKey(const VectorModel& model, const std::vector<int64_t>& keys) {
+  std::vector<VectorRow> rows;
+  auto conn = pool_.Acquire();
+  for (int64_t key : keys) {
+    Statement q = conn->Prepare(
+        "SELECT c.user_id, c.document_id, v.vector FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id "
+        "WHERE v.chunk_id = ?1 AND v.model = ?2 AND v.dimension = ?3");
+    q.Bind(1, key).Bind(2, model.id).Bind(3, int64_t{model.dimension});
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (*row) rows.push_back({key, q.Text(0), q.Text(1), FloatsOf(q.Blob(2))});
+  }
+  return rows;
+}
+
 Result<std::vector<VectorRow>> SqliteSearch::VectorsAfter(const VectorModel& model, const std::string& user_id,
                                                           int64_t after_key, int limit) {
   std::vector<VectorRow> rows;
