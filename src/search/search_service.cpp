@@ -6,6 +6,7 @@
 
 #include "index/feedback.hpp"
 #include "search/local_retriever.hpp"
+#include "search/mirror_retriever.hpp"
 #include "search/store_retriever.hpp"
 
 namespace betterdev::search {
@@ -20,15 +21,25 @@ std::string_view ModeName(Mode mode) {
 }
 
 SearchService::SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config,
-                             embed::EmbedderFactory other_models, Logger* log)
+                             embed::EmbedderFactory other_models, Logger* log, store::VectorMirror* mirror)
     : store_(store), embedder_(embedder), config_(config), other_models_(std::move(other_models)) {
   ModelSource model = [this]() -> Result<embed::EmbeddingModel> {
     Result<QueryModel> q = SyncModel();
     if (!q.ok()) return q.status();
     return q->model;
   };
-  if (config_.vector_store == "pgvector") retriever_ = std::make_unique<StoreRetriever>(store_, config_, model, log);
-  else retriever_ = std::make_unique<LocalRetriever>(store_, config_, model, log);
+  if (mirror != nullptr) {
+    // The keyword leg only: its retriever never meets a model, so it loads or indexes no vectors.
+    ModelSource none = [] { return Result<embed::EmbeddingModel>(Status::Unavailable("vectors are searched elsewhere")); };
+    std::unique_ptr<Retriever> keywords;
+    if (store_.search().searches_inside()) keywords = std::make_unique<StoreRetriever>(store_, config_, none, log);
+    else keywords = std::make_unique<LocalRetriever>(store_, config_, none, log);
+    retriever_ = std::make_unique<MirrorRetriever>(store_, *mirror, std::move(keywords), log);
+  } else if (config_.vector_store == "pgvector") {
+    retriever_ = std::make_unique<StoreRetriever>(store_, config_, model, log);
+  } else {
+    retriever_ = std::make_unique<LocalRetriever>(store_, config_, model, log);
+  }
 }
 
 SearchService::~SearchService() = default;

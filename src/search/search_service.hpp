@@ -5,7 +5,8 @@
 // index/feedback.hpp and SearchConfig::hybrid_feedback).
 //
 // The legs come from a retriever (search/retriever.hpp): by default this process's own
-// per-user indexes (search/local_retriever.hpp), or the database's (search/store_retriever.hpp).
+// per-user indexes (search/local_retriever.hpp), or the database's (search/store_retriever.hpp),
+// or a vector database's for the vector leg (search/mirror_retriever.hpp: Pinecone).
 // Vectors are those of the store's active model: the query is embedded with it.
 //
 // Every hit is checked against the store before it is returned, so a deleted or reprocessed
@@ -26,6 +27,7 @@
 #include "index/fusion.hpp"
 #include "search/retriever.hpp"
 #include "store/store.hpp"
+#include "store/vector_mirror.hpp"
 
 namespace betterdev::search {
 
@@ -42,10 +44,13 @@ class SearchService {
   // `embedder` is the configured model's; `other_models` builds one for the store's active
   // model when that is another (search keeps using it until re-embedding is done, see
   // ingest::Reembedder). Without it, vector search is unavailable until the switch.
-  // The retriever is config.vector_store's: "pgvector" searches inside the database (the
-  // store must be PostgreSQL's), anything else in this process.
+  // The retriever: with `mirror` (config.vector_store "pinecone"), vectors are searched there
+  // and keywords in the database when the store searches inside, else in this process;
+  // without, "pgvector" searches both inside the database (the store must be PostgreSQL's),
+  // anything else in this process. `mirror` must outlive the service.
   SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config,
-                embed::EmbedderFactory other_models = {}, Logger* log = nullptr);
+                embed::EmbedderFactory other_models = {}, Logger* log = nullptr,
+                store::VectorMirror* mirror = nullptr);
   // Stops the retriever's background work.
   ~SearchService();
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "ingest/reembedder.hpp"
+#include "pinecone/pinecone_test_server.hpp"
 #include "search/search_service.hpp"
 #include "store/postgres/pg_store.hpp"
 #include "store/postgres/pg_test_server.hpp"
@@ -750,6 +751,116 @@ void ExactAndCompleteWhileAGraphIsBuilt(index::VectorEncoding encoding) {
 TEST(UserIndexTest, SearchesStayExactAndCompleteWhileAGraphIsBuiltAndSwappedIn) {
   ExactAndCompleteWhileAGraphIsBuilt(index::VectorEncoding::kFloat32);
   ExactAndCompleteWhileAGraphIsBuilt(index::VectorEncoding::kInt8);
+}
+
+// The vector leg on Pinecone (a stand-in speaking its wire format), the keyword leg in this
+// process over SQLite or inside PostgreSQL. Vectors reach Pinecone as a worker puts them.
+class PineconeSearchTest : public SearchTestBase, public ::testing::WithParamInterface<Backend> {
+ protected:
+  static constexpr int kDim = 32;
+  Backend backend() const override { return GetParam(); }
+  void SetUp() override {
+    SearchTestBase::SetUp();
+    ASSERT_GT(pinecone.port(), 0) << "the Pinecone stand-in did not start (node: scripts/setup.sh)";
+    auto m = pinecone::NewPineconeMirror(pinecone.options());
+    ASSERT_TRUE(m.ok());
+    mirror = std::move(*m);
+    config.vector_store = "pinecone";
+  }
+  // A ready document, its vectors in Pinecone too (put before it shows as ready, as workers do).
+  std::string ReadyInPinecone(const std::string& user, const std::vector<std::string>& texts) {
+    const std::string id = Ready(user, texts, *embedder);
+    Put(user, id, "job_" + id, texts);
+    return id;
+  }
+  void Put(const std::string& user, const std::string& id, const std::string& job, const std::vector<std::string>& texts) {
+    auto e = embedder->Embed(texts);
+    ASSERT_TRUE(e.ok());
+    std::vector<store::MirroredVector> vectors;
+    for (size_t i = 0; i < texts.size(); ++i) vectors.push_back({user, {id, job, static_cast<int>(i)}, e->Row(i)});
+    ASSERT_TRUE(mirror->Put({embedder->model().id, kDim}, vectors).ok());
+  }
+
+  std::unique_ptr<embed::Embedder> embedder = embed::NewLocalEmbedder(kDim);
+  pinecone::PineconeTestServer pinecone{kDim};
+  std::unique_ptr<store::VectorMirror> mirror;
+};
+
+INSTANTIATE_TEST_SUITE_P(KeywordsOn, PineconeSearchTest, ::testing::Values(Backend::kLocal, Backend::kPgvector),
+                         [](const ::testing::TestParamInfo<Backend>& p) {
+                           return p.param == Backend::kLocal ? "Sqlite" : "Postgres";
+                         });
+
+TEST_P(PineconeSearchTest, EachUserSearchesOnlyTheirOwnChunksInEveryMode) {
+  const std::string a1 = ReadyInPinecone("alice", {"quantum chromodynamics of gluons", "a recipe for bread"});
+  const std::string a2 = ReadyInPinecone("alice", {"gluons bind quarks"});
+  const std::string b1 = ReadyInPinecone("bob", {"quantum chromodynamics for bob"});
+  SearchService s(*db, *embedder, config, {}, &log, mirror.get());
+  EXPECT_EQ(s.retriever(), "pinecone");
+  for (Mode mode : {Mode::kKeyword, Mode::kVector, Mode::kHybrid}) {
+    const auto alice = Found(s, "alice", "quantum chromodynamics", mode);
+    ASSERT_FALSE(alice.empty()) << ModeName(mode);
+    EXPECT_EQ(alice[0], a1) << ModeName(mode);
+    for (const std::string& d : alice) EXPECT_NE(d, b1) << ModeName(mode);
+    EXPECT_EQ(Found(s, "bob", "quantum chromodynamics", mode).at(0), b1);
+    EXPECT_EQ(Found(s, "alice", "gluons", mode, {a2}), std::vector<std::string>{a2}) << ModeName(mode);
+  }
+  // Pinecone was asked in the user's namespace, filtered by document when scoped.
+  bool scoped = false;
+  for (const auto& e : pinecone.Log()) {
+    if (e.value("path", "") != "/query") continue;
+    EXPECT_NE(e.value("namespace", ""), "");
+    scoped = scoped || e["filter"].dump().find(a2) != std::string::npos;
+  }
+  EXPECT_TRUE(scoped);
+  // Deleted in another process (Pinecone still holds its vectors): never returned.
+  ASSERT_TRUE(db->documents().Delete("alice", a2).ok());
+  const auto left = Found(s, "alice", "gluons bind quarks", Mode::kVector);
+  EXPECT_EQ(left.size(), 2u);  // a1's two chunks
+  for (const std::string& d : left) EXPECT_EQ(d, a1);
+}
+
+TEST_P(PineconeSearchTest, AnOlderVersionsVectorsAreNeverAnsweredAndADeleteDropsThem) {
+  const std::string a1 = ReadyInPinecone("alice", {"asparagus soup with lemon", "bread"});
+  SearchService s(*db, *embedder, config, {}, &log, mirror.get());
+  auto before = s.Search({"alice", "asparagus soup", {}, 10, Mode::kVector});
+  ASSERT_TRUE(before.ok());
+  ASSERT_FALSE(before->empty());
+  const int64_t old_key = (*before)[0].chunk.key;
+  // Reprocessed: the new version's vectors are put, then its chunks replace the old ones.
+  ASSERT_TRUE(db->documents().Requeue("alice", a1, "job_again", 5).ok());
+  Put("alice", a1, "job_again", {"asparagus soup, second edition"});
+  store::StoredChunk c{a1, 0, 1, 1, 0, 9, "asparagus soup, second edition", ""};
+  ASSERT_TRUE(db->documents().CompleteWithChunks(a1, "job_again", 1, 1, 9, {c}, {embedder->model().id, kDim}, 6).ok());
+  auto after = s.Search({"alice", "asparagus soup", {}, 10, Mode::kVector});
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 1u);  // the old version's two vectors are still in Pinecone
+  EXPECT_NE((*after)[0].chunk.key, old_key);
+  EXPECT_EQ((*after)[0].chunk.text, "asparagus soup, second edition");
+  EXPECT_EQ(pinecone.Log().back().value("path", ""), "/query");
+
+  // Deleted through this service: Pinecone is asked to drop the document's vectors.
+  ASSERT_TRUE(db->documents().Delete("alice", a1).ok());
+  s.ForgetDocument("alice", a1);
+  s.WaitForBackgroundWork();
+  bool deleted = false;
+  for (const auto& e : pinecone.Log()) deleted = deleted || (e.value("path", "") == "/vectors/delete" &&
+                                                             e["filter"].dump().find(a1) != std::string::npos);
+  EXPECT_TRUE(deleted);
+  std::vector<float> q(kDim, 0.1f);
+  auto left = mirror->Query({embedder->model().id, kDim}, {"alice", {}}, q, 10);
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty());
+}
+
+TEST_P(PineconeSearchTest, WhilePineconeFailsVectorSearchIsUnavailableAndHybridAnswersFromKeywords) {
+  const std::string a1 = ReadyInPinecone("alice", {"quantum chromodynamics"});
+  SearchService s(*db, *embedder, config, {}, &log, mirror.get());
+  pinecone.Inject(R"([{"status":503},{"status":503},{"status":503},{"status":503},{"status":503},{"status":503}])");
+  EXPECT_EQ(s.Search({"alice", "quantum", {}, 10, Mode::kVector}).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(Found(s, "alice", "quantum", Mode::kHybrid), std::vector<std::string>{a1});
+  // Recovered.
+  EXPECT_EQ(Found(s, "alice", "quantum", Mode::kVector), std::vector<std::string>{a1});
 }
 
 }  // namespace
