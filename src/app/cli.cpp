@@ -138,12 +138,16 @@ void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& 
       "background (0: only when they search)")
       ->check(CLI::Range(0, 3600000));
   Opt(app, envs, "--vector-store", s.vector_store, "BETTERDEV_VECTOR_STORE",
-      "Where search runs: local (indexes in each API process) or pgvector (inside PostgreSQL: full-text BM25 and "
-      "pgvector HNSW); default pgvector with --database-url, else local")
+      "Where search runs: local (indexes in each API process), pgvector (inside PostgreSQL: full-text BM25 and "
+      "pgvector HNSW) or pinecone (vectors in a Pinecone index; keywords in PostgreSQL with --database-url, else "
+      "in each API process); default pgvector with --database-url, else local")
       ->check(CLI::IsMember({"local", "pgvector", "pinecone"}));
   Opt(app, envs, "--hnsw-ef-search", s.ef_search, "BETTERDEV_HNSW_EF_SEARCH",
       "pgvector: hnsw.ef_search, the candidates an HNSW search looks at (recall against speed)")
       ->check(CLI::Range(1, 1000));
+  Opt(app, envs, "--pinecone-api-key", s.pinecone_api_key, "BETTERDEV_PINECONE_API_KEY", "pinecone: API key");
+  Opt(app, envs, "--pinecone-index-host", s.pinecone_index_host, "BETTERDEV_PINECONE_INDEX_HOST",
+      "pinecone: the index's host, as Pinecone's console shows it (https assumed), or a URL");
 }
 
 void AddChatOptions(CLI::App* app, std::set<std::string>& envs, ChatConfig& c) {
@@ -423,8 +427,9 @@ Invocation ParseCommandLine(int argc, char** argv) {
   if (c.search.vector_store.empty()) c.search.vector_store = c.database_url.empty() ? "local" : "pgvector";
   if (c.search.vector_store == "pgvector" && c.database_url.empty())
     return Fail(std::move(inv), "--vector-store pgvector (BETTERDEV_VECTOR_STORE) needs --database-url (BETTERDEV_DATABASE_URL)");
-  if (c.search.vector_store == "pinecone")
-    return Fail(std::move(inv), "--vector-store pinecone (BETTERDEV_VECTOR_STORE) is not supported yet; use local or pgvector");
+  if (c.search.vector_store == "pinecone" && (c.search.pinecone_api_key.empty() || c.search.pinecone_index_host.empty()))
+    return Fail(std::move(inv), "--vector-store pinecone (BETTERDEV_VECTOR_STORE) needs --pinecone-api-key "
+                                "(BETTERDEV_PINECONE_API_KEY) and --pinecone-index-host (BETTERDEV_PINECONE_INDEX_HOST)");
   if (c.chat.llm == "openai") {
     if (c.chat.base_url.empty()) c.chat.base_url = c.search.openai_base_url;
     if (c.chat.api_key.empty()) c.chat.api_key = c.search.openai_api_key;

@@ -38,6 +38,7 @@
 #include "ingest/reembedder.hpp"
 #include "ingest/supervisor.hpp"
 #include "ingest/worker.hpp"
+#include "pinecone/pinecone_mirror.hpp"
 #include "sandbox/sandbox.hpp"
 #include "queue/redis/redis_queue.hpp"
 #include "queue/sqlite/sqlite_queue.hpp"
@@ -168,6 +169,17 @@ Result<Backends> OpenBackends(const Config& c, const Clock& clock) {
   return b;
 }
 
+// The vector store outside the database, when the configuration names one (Pinecone), else null.
+Result<std::unique_ptr<store::VectorMirror>> OpenVectorMirror(const SearchConfig& s,
+                                                              std::shared_ptr<httpclient::Client> client = nullptr) {
+  if (s.vector_store != "pinecone") return std::unique_ptr<store::VectorMirror>();
+  pinecone::PineconeOptions o;
+  o.index_host = s.pinecone_index_host;
+  o.api_key = s.pinecone_api_key;
+  o.client = std::move(client);
+  return pinecone::NewPineconeMirror(std::move(o));
+}
+
 // The embedder the configuration names; the API (for queries) and the workers (for chunks)
 // make the same model. A query waits for it, so the API's gives up sooner (2 attempts, 10 s).
 // `client`: the process's shared outbound HTTP client (null: the embedder makes its own).
@@ -259,7 +271,9 @@ std::vector<std::string> WorkerArgv(const Config& c) {
           "--s3-access-key", c.blob.s3_access_key,
           "--s3-force-path-style", c.blob.s3_force_path_style ? "true" : "false",
           "--s3-prefix", c.blob.s3_prefix,
-          "--database-pool-size", std::to_string(c.database_pool_size)};
+          "--database-pool-size", std::to_string(c.database_pool_size),
+          "--vector-store", c.search.vector_store,
+          "--pinecone-index-host", c.search.pinecone_index_host};
   // The API key, the Redis and database URLs (they may hold passwords) and the S3 secret key
   // travel in the environment, not in argv.
 }
@@ -306,9 +320,15 @@ int Worker(const Invocation& inv) {
   std::snprintf(id_buf, sizeof id_buf, "w%d-%d", inv.worker_index, static_cast<int>(::getpid()));
   const std::string id = id_buf;  // (string concatenation here trips GCC 12's -Wrestrict false positive)
   std::unique_ptr<embed::Embedder> embedder = MakeEmbedder(c.search, false);
+  auto mirror = OpenVectorMirror(c.search);
+  if (!mirror.ok()) {
+    std::cerr << "error: " << mirror.status().message() << "\n";
+    return 1;
+  }
   const ingest::WorkerDeps deps{*backends->store, *backends->blobs, *backends->queue, *events, clock, log, *embedder,
                                 c.search.embedding_price,
-                                [] { return ingest::JobServer::Start({ingest::SelfExe(), "job-server"}, JobServerEnvironment()); }};
+                                [] { return ingest::JobServer::Start({ingest::SelfExe(), "job-server"}, JobServerEnvironment()); },
+                                mirror->get()};
   // The main lane takes any job and is woken when one is enqueued; the spare lane takes only
   // jobs of users with nothing running, looking at least once a second.
   ingest::Worker worker(deps, c.ingest, id);
@@ -438,6 +458,7 @@ int Serve(const Config& c, bool with_workers) {
     if (!c.queue.redis_url.empty()) ::setenv("BETTERDEV_REDIS_URL", c.queue.redis_url.c_str(), 1);
     if (!c.blob.s3_secret_key.empty()) ::setenv("BETTERDEV_S3_SECRET_KEY", c.blob.s3_secret_key.c_str(), 1);
     if (!c.database_url.empty()) ::setenv("BETTERDEV_DATABASE_URL", c.database_url.c_str(), 1);
+    if (!c.search.pinecone_api_key.empty()) ::setenv("BETTERDEV_PINECONE_API_KEY", c.search.pinecone_api_key.c_str(), 1);
     supervisor = std::make_unique<ingest::Supervisor>(
         WorkerArgv(c), n, c.ingest.worker_nice,
         [&metrics, &hub](const ingest::IngestEvent& e) {
@@ -454,12 +475,18 @@ int Serve(const Config& c, bool with_workers) {
   std::unique_ptr<embed::Embedder> embedder = MakeEmbedder(c.search, true, outbound);
   SearchConfig search_config = c.search;
   search_config.index_dir = (std::filesystem::path(c.data_dir) / "search").string();
-  search::SearchService search(store, *embedder, search_config, OtherModels(c.search, true, outbound), &log);
+  auto mirror = OpenVectorMirror(c.search, outbound);
+  if (!mirror.ok()) {
+    std::cerr << "error: " << mirror.status().message() << "\n";
+    return 1;
+  }
+  search::SearchService search(store, *embedder, search_config, OtherModels(c.search, true, outbound), &log,
+                               mirror->get());
   // After a change of embedding model: every chunk re-embedded in the background (with the
   // workers' settings), search switching when done.
   std::unique_ptr<embed::Embedder> reembed_target = MakeEmbedder(c.search, false, outbound);
   ingest::Reembedder reembedder(store, *reembed_target, OtherModels(c.search, false, outbound), clock, log,
-                                {64, c.search.embedding_price, 5});
+                                {64, c.search.embedding_price, 5}, mirror->get());
   auto chat_model = MakeChatModel(c.chat, outbound);
   if (!chat_model.ok()) {
     std::cerr << "error: " << chat_model.status().message() << "\n";

@@ -83,11 +83,14 @@ struct SearchConfig {
   int idle_seconds = 900;         // a user's indexes leave memory after this long without a search
   std::string vector_encoding = "int8";  // vectors in memory and saved graphs: "int8" or "float32"
   int follow_ms = 1000;  // new chunks' owners are brought up to date this often, before they search; 0: never
-  // Where search runs: "local" (per-user indexes in each API process, over any store) or
-  // "pgvector" (inside PostgreSQL: full-text BM25 and pgvector's HNSW). Empty: pgvector when a
-  // database URL is set, else local (resolved by the app).
+  // Where search runs: "local" (per-user indexes in each API process, over any store),
+  // "pgvector" (inside PostgreSQL: full-text BM25 and pgvector's HNSW) or "pinecone" (vectors
+  // in a Pinecone index, keywords as with no setting). Empty: pgvector when a database URL is
+  // set, else local (resolved by the app).
   std::string vector_store;
   int ef_search = 100;  // pgvector: hnsw.ef_search, the candidates an HNSW search looks at
+  std::string pinecone_api_key;
+  std::string pinecone_index_host;  // the index's host ("my-index-abc.svc....pinecone.io") or a URL
 };
 
 // Chat: answers from the retrieved chunks.

@@ -7,9 +7,9 @@
 namespace betterdev::ingest {
 
 Reembedder::Reembedder(store::Store& store, embed::Embedder& target, embed::EmbedderFactory old_models,
-                       const Clock& clock, Logger& log, const ReembedOptions& options)
+                       const Clock& clock, Logger& log, const ReembedOptions& options, store::VectorMirror* mirror)
     : store_(store), target_(target), old_models_(std::move(old_models)), clock_(clock), log_(log),
-      options_(options) {}
+      options_(options), mirror_(mirror) {}
 
 Reembedder::~Reembedder() { Stop(); }
 
@@ -29,6 +29,8 @@ Status Reembedder::Backfill(const store::VectorModel& model, embed::Embedder& em
   Result<std::vector<std::vector<float>>> vectors =
       EmbedWithCache(embedder, store_.search(), texts, clock_.NowMillis(), tokens);
   if (!vectors.ok()) return vectors.status();
+  // The mirror first: once the store has them, these chunks are no longer asked for.
+  if (mirror_ != nullptr) BD_RETURN_IF_ERROR(Mirror(model, *rows, *vectors));
   BD_RETURN_IF_ERROR(store_.search().PutVectors(model, keys, *vectors));
   if (tokens > 0) {  // shared out by text length
     size_t total = 0;
@@ -48,6 +50,24 @@ Status Reembedder::Backfill(const store::VectorModel& model, embed::Embedder& em
   embedded_ += static_cast<int64_t>(rows->size());
   did_work = true;
   return Status::Ok();
+}
+
+Status Reembedder::Mirror(const store::VectorModel& model, const std::vector<store::TextRow>& rows,
+                          const std::vector<std::vector<float>>& vectors) {
+  std::unordered_map<std::string, std::string> job_of;  // document -> its current job
+  std::vector<store::MirroredVector> out;
+  for (size_t i = 0; i < rows.size() && i < vectors.size(); ++i) {
+    const store::TextRow& r = rows[i];
+    auto [it, fresh] = job_of.try_emplace(r.document_id);
+    if (fresh) {
+      Result<store::Document> d = store_.documents().Get(r.user_id, r.document_id);
+      if (d.ok()) it->second = d->job_id;
+      else if (d.status().code() != StatusCode::kNotFound) return d.status();
+    }
+    if (it->second.empty()) continue;  // deleted meanwhile
+    out.push_back({r.user_id, {r.document_id, it->second, r.ordinal}, vectors[i]});
+  }
+  return mirror_->Put(model, out);
 }
 
 Result<bool> Reembedder::Step() {
@@ -93,6 +113,11 @@ Result<bool> Reembedder::Step() {
   }
   BD_RETURN_IF_ERROR(store_.search().SetActiveModel(target, clock_.NowMillis()));
   BD_RETURN_IF_ERROR(store_.search().DropVectorsExcept(target));
+  if (mirror_ != nullptr) {
+    if (Status s = mirror_->DropModelsExcept(target); !s.ok()) {  // they are never asked for again
+      log_.Warn("the vector store kept the old model's vectors", {{"error", s.message()}});
+    }
+  }
   log_.Info("search switched to the new embedding model",
             {{"model", target.id}, {"dimension", static_cast<int64_t>(target.dimension)},
              {"chunks_embedded", embedded_}});

@@ -6,7 +6,9 @@
 // an embedder for it can be built), so search finds them before the switch. Once no ready
 // chunk lacks a vector of the configured model, the configured model becomes the active one and
 // the other models' vectors are deleted; the search service notices at its next query.
-// Several processes may run one each: the work is idempotent.
+// Several processes may run one each: the work is idempotent. With a vector store outside the
+// database (store/vector_mirror.hpp), each new vector goes there first, then to the store, and
+// the switch drops the other models' vectors there too.
 #pragma once
 
 #include <atomic>
@@ -20,6 +22,7 @@
 #include "core/time.hpp"
 #include "embed/embedder.hpp"
 #include "store/store.hpp"
+#include "store/vector_mirror.hpp"
 
 namespace betterdev::ingest {
 
@@ -33,7 +36,7 @@ class Reembedder {
  public:
   // `target` is the configured embedder; `old_models` builds one for the active model.
   Reembedder(store::Store& store, embed::Embedder& target, embed::EmbedderFactory old_models, const Clock& clock,
-             Logger& log, const ReembedOptions& options = {});
+             Logger& log, const ReembedOptions& options = {}, store::VectorMirror* mirror = nullptr);
   ~Reembedder();  // stops
 
   // One batch. True while there is more to do; false once search uses the configured model
@@ -45,6 +48,8 @@ class Reembedder {
 
  private:
   Status Backfill(const store::VectorModel& model, embed::Embedder& embedder, int64_t& cursor, bool& did_work);
+  Status Mirror(const store::VectorModel& model, const std::vector<store::TextRow>& rows,
+                const std::vector<std::vector<float>>& vectors);
 
   store::Store& store_;
   embed::Embedder& target_;
@@ -52,6 +57,7 @@ class Reembedder {
   const Clock& clock_;
   Logger& log_;
   ReembedOptions options_;
+  store::VectorMirror* mirror_;
   std::unique_ptr<embed::Embedder> old_;  // for the active model, when it is not the target
   store::VectorModel old_model_;
   int64_t target_cursor_ = 0;  // chunk keys below it have a target vector (this pass)

@@ -389,6 +389,17 @@ Status Worker::EmbedChunks(const queue::Job& job, const store::Document& doc, Ou
   return Status::Ok();
 }
 
+Status Worker::MirrorVectors(const queue::Job& job, const store::Document& doc, const Outcome& out) {
+  const embed::EmbeddingModel& model = d_.embedder.model();
+  std::vector<store::MirroredVector> vectors;
+  vectors.reserve(out.chunks.size());
+  for (size_t i = 0; i < out.chunks.size(); ++i) {
+    if (out.chunks[i].vector.empty()) continue;
+    vectors.push_back({doc.user_id, {doc.id, job.id, out.chunks[i].ordinal}, out.chunks[i].vector});
+  }
+  return d_.mirror->Put({model.id, model.dimension}, vectors);
+}
+
 void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& out) {
   store::DocumentRepository& docs = d_.store.documents();
   int64_t now = d_.clock.NowMillis();
@@ -411,6 +422,19 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
       const double embed_seconds = SecondsSince(embed_start);
       Progress(job, doc, "indexing", kIndexingProgress, out.pages, out.pages, true);
       auto start = SteadyClock::now();
+      if (d_.mirror != nullptr) {  // before the document shows as ready: a ready document's vectors are searchable
+        Status put = MirrorVectors(job, doc, out);
+        if (lease_.lost()) {
+          d_.log.Info("job abandoned", {{"job_id", job.id}, {"document_id", doc.id}, {"reason", "lease lost while storing vectors"}});
+          return;
+        }
+        if (!put.ok()) {
+          const std::string reason = "could not store the vectors in " + std::string(d_.mirror->name()) + ": " + put.message();
+          auto r = d_.queue.Fail(job, reason, put.code() == StatusCode::kUnavailable);
+          (void)docs.MarkAttemptFailed(doc.id, job.id, job.attempts_made, reason, FinalFailure(r), now);
+          return;
+        }
+      }
       // What this attempt's embedding cost, recorded before the document shows as ready (a reader
       // who sees "ready" sees its cost too); spent even if storing the chunks fails below.
       const double cost = d_.embedder.remote()
@@ -425,6 +449,13 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
         (void)docs.MarkAttemptFailed(doc.id, job.id, job.attempts_made, "could not store the chunks: " + s.message(),
                                      FinalFailure(r), now);
         return;
+      }
+      if (d_.mirror != nullptr) {
+        // The versions this one replaced (or, deleted meanwhile, this one too); never answered
+        // by search anyway (search/mirror_retriever.hpp), so a failure only costs space.
+        if (Status dropped = d_.mirror->DeleteDocument(doc.user_id, doc.id, s.ok() ? job.id : ""); !dropped.ok()) {
+          d_.log.Warn("the vector store kept older vectors of a document", {{"document_id", doc.id}, {"error", dropped.message()}});
+        }
       }
       (void)d_.queue.Complete(job, FileJobResult(doc.id, s.ok() ? "ready" : "deleted", out.pages,
                                                  static_cast<int64_t>(out.chunks.size())));

@@ -18,6 +18,7 @@
 #include "ingest/lease_keeper.hpp"
 #include "queue/queue.hpp"
 #include "store/store.hpp"
+#include "store/vector_mirror.hpp"
 
 namespace betterdev::ingest {
 
@@ -43,6 +44,9 @@ struct WorkerDeps {
   double embedding_price_per_million = 0.02;  // USD per 1M tokens, for a remote embedder's cost estimate
   // Starts the job server (again, when the last one died).
   std::function<Result<std::unique_ptr<JobServer>>()> start_job_server;
+  // A vector store outside the database (Pinecone), or null: a document's vectors go there
+  // before it shows as ready; an older version's are dropped once it is replaced.
+  store::VectorMirror* mirror = nullptr;
 };
 
 // A worker process runs two: its main lane takes any job, its spare lane only jobs of users with
@@ -72,6 +76,7 @@ class Worker {
   void Finish(const queue::Job& job, const store::Document& doc, Outcome& outcome);
   // Embeds the chunks in batches (stage "embedding"); the error says what failed.
   Status EmbedChunks(const queue::Job& job, const store::Document& doc, Outcome& outcome);
+  Status MirrorVectors(const queue::Job& job, const store::Document& doc, const Outcome& outcome);
   Result<RunningJob> StartJob(const JobRequest& request, int input_fd);
   void Reclaim();
   void Progress(const queue::Job& job, const store::Document& doc, const std::string& stage, int progress, int page,
