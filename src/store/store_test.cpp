@@ -675,6 +675,42 @@ TEST_P(SearchStoreTest, DeletedReprocessedAndUnreadyDocumentsAreNotLoaded) {
   (void)queued;
 }
 
+TEST_P(SearchStoreTest, ChunksNamedByDocumentJobAndOrdinalResolveOnlyInTheirCurrentVersion) {
+  SearchRepository& s = store->search();
+  Document d = AddDocument(alice, "k1", "job_k1");
+  std::vector<StoredChunk> chunks = {{d.id, 0, 1, 1, 0, 3, "one", ""}, {d.id, 1, 1, 1, 4, 7, "two", ""}};
+  chunks[0].vector = {1, 0};
+  chunks[1].vector = {0, 1};
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 1, 7, chunks, {"m", 2}, 2).ok());
+  auto keys = s.KeysOfChunks(alice, {{d.id, "job_k1", 1}, {d.id, "job_k1", 0}, {d.id, "job_k1", 2}, {d.id, "other", 0}});
+  ASSERT_TRUE(keys.ok()) << keys.status().message();
+  ASSERT_EQ(keys->size(), 4u);
+  EXPECT_GT((*keys)[0], (*keys)[1]);
+  EXPECT_GT((*keys)[1], 0);
+  EXPECT_EQ((*keys)[2], 0);  // no such ordinal
+  EXPECT_EQ((*keys)[3], 0);  // another version
+  EXPECT_EQ(*s.KeysOfChunks(bob, {{d.id, "job_k1", 0}}), std::vector<int64_t>{0});  // not bob's
+  EXPECT_TRUE(s.KeysOfChunks(alice, {})->empty());
+  // Their vectors by key (the seeds of a moved query), of the named model only.
+  auto rows = s.VectorsByKey({"m", 2}, {(*keys)[0], 999999});
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].chunk_key, (*keys)[0]);
+  EXPECT_EQ((*rows)[0].document_id, d.id);
+  EXPECT_EQ((*rows)[0].vector, (std::vector<float>{0, 1}));
+  EXPECT_TRUE(s.VectorsByKey({"other", 2}, {(*keys)[0]})->empty());
+  // Reprocessing: while it runs nothing resolves; then only the new job's chunks.
+  ASSERT_TRUE(docs().Requeue(alice, d.id, "job_k2", 3).ok());
+  EXPECT_EQ(*s.KeysOfChunks(alice, {{d.id, "job_k1", 0}}), std::vector<int64_t>{0});
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_k2", 1, 1, 7, chunks, {"m", 2}, 3).ok());
+  auto now = s.KeysOfChunks(alice, {{d.id, "job_k1", 0}, {d.id, "job_k2", 0}});
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ((*now)[0], 0);
+  EXPECT_GT((*now)[1], (*keys)[0]);
+  ASSERT_TRUE(docs().Delete(alice, d.id).ok());
+  EXPECT_EQ(*s.KeysOfChunks(alice, {{d.id, "job_k2", 0}}), std::vector<int64_t>{0});
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SearchStoreTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres), BackendName);
 
 }  // namespace
