@@ -6,7 +6,9 @@
 # BASELINE=/path/to/another/betterdev (say, an earlier commit's release build) runs hybrid's
 # variants with that binary too, each right after this build's, over the same data.
 # VECTOR_STORE=pgvector runs the server on a PostgreSQL started here and searches inside it
-# (BM25 in SQL, pgvector HNSW), timed the same way; it measures the three modes only.
+# (BM25 in SQL, pgvector HNSW), timed the same way; it measures the three modes, then vector
+# search from 200 connections at once (the database pool's behaviour: its size, 8 by default,
+# bounds the PostgreSQL connections; the rest wait their turn).
 # Needs the release build, wrk, node, curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,8 +47,8 @@ fi
 echo
 echo "| mode (wrk -t1 -c4, ${DURATION} s, k=10) | requests/s | p50 | p99 |"
 echo "|---|---|---|---|"
-measure() {  # mode label
-  local MODE=$1
+measure() {  # mode label [connections]
+  local MODE=$1 CONNS=${3:-4}
   cat "$WORK/queries.lua" >"$WORK/search.lua"
   cat >>"$WORK/search.lua" <<LUA
 local i = 0
@@ -59,13 +61,26 @@ LUA
   # The first search loads the index: do it before measuring.
   curl -fs -XPOST "$URL/v1/search" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -d "{\"query\":\"warm up\",\"mode\":\"$MODE\"}" >/dev/null
-  out=$(wrk -t1 -c4 -d"${DURATION}s" --latency -s "$WORK/search.lua" "$URL")
+  out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 30s --latency -s "$WORK/search.lua" "$URL")
   echo "| $2 | $(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") |"
   grep -q "Non-2xx" <<<"$out" && echo "(non-2xx answers: $(grep Non-2xx <<<"$out"))"
+  grep -q "Socket errors" <<<"$out" && echo "($(grep 'Socket errors' <<<"$out"))"
   return 0
 }
 for MODE in keyword vector hybrid; do measure $MODE $MODE; done
-[ "${VECTOR_STORE:-local}" = pgvector ] && exit 0
+if [ "${VECTOR_STORE:-local}" = pgvector ]; then
+  # 200 at once: the most PostgreSQL backends the database had meanwhile, sampled.
+  backends() { "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U betterdev -d search -Atc \
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = 'search' AND pid <> pg_backend_pid()"; }
+  (most=0; while sleep 0.5; do n=$(backends) || break; [ "$n" -gt "$most" ] && most=$n; echo "$most" >"$WORK/most"; done) &
+  SAMPLER=$!
+  measure vector "vector, 200 connections" 200
+  measure hybrid "hybrid, 200 connections" 200
+  kill "$SAMPLER" 2>/dev/null || true
+  echo
+  echo "PostgreSQL connections of the API meanwhile (most seen): $(cat "$WORK/most")"
+  exit 0
+fi
 # Hybrid's variants side by side, each on a warm restart over the same data: as configured
 # (query expansion), as before it (the vector query moved toward the keyword leg's best chunks
 # instead), and with neither.

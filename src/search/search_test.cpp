@@ -572,6 +572,7 @@ TEST_F(PgvectorSearchTest, EachModelGetsAnHnswIndexAndAFilteredSearchStillAnswer
   const std::string mine = Ready("alice", few, *embedder);
   ASSERT_TRUE(db->search().SetActiveModel({embedder->model().id, 32}, 1).ok());
   config.ef_search = 10;  // the index alone would see 10 candidates, nearly all of them bob's
+  config.exact_below = 0;  // through the index however few vectors the scope holds
   SearchService s(*db, *embedder, config);
   ASSERT_TRUE(s.Preload().ok());
   s.WaitForBackgroundWork();
@@ -605,6 +606,51 @@ TEST_F(PgvectorSearchTest, EachModelGetsAnHnswIndexAndAFilteredSearchStillAnswer
     for (const Hit& g : *got) same += w.chunk.key == g.chunk.key ? 1 : 0;
   }
   EXPECT_GE(same, 8) << "recall@10 against exact search";
+}
+
+TEST_F(PgvectorSearchTest, AScopeOfFewerVectorsThanExactBelowIsSearchedExactly) {
+  auto embedder = embed::NewLocalEmbedder(32);
+  std::vector<std::string> many, few;
+  for (int i = 0; i < 400; ++i) many.push_back("melatonin sleep note " + std::to_string(i));
+  for (int i = 0; i < 40; ++i) few.push_back("melatonin and sleep, alice's entry " + std::to_string(i * 7));
+  Ready("bob", many, *embedder);
+  Ready("alice", few, *embedder);
+  ASSERT_TRUE(db->search().SetActiveModel({embedder->model().id, 32}, 1).ok());
+  config.exact_below = 100;  // alice's 40: exact; bob's 400: through the index
+  SearchService build(*db, *embedder, config);
+  ASSERT_TRUE(build.Preload().ok());
+  build.WaitForBackgroundWork();
+  // A starved index from now on: an iterative scan gives up after one tuple, so whatever goes
+  // through the index finds next to none of alice's vectors among bob's.
+  auto conn = Connect();
+  ASSERT_TRUE(conn.ok()) << conn.status().message();
+  const std::string database = database_url.substr(database_url.rfind('/') + 1);
+  ASSERT_TRUE((*conn)->Script("ALTER DATABASE " + database + " SET hnsw.max_scan_tuples = 1; ALTER DATABASE " +
+                              database + " SET hnsw.ef_search = 1").ok());
+  auto fresh = store::OpenPostgresStore({database_url});  // new connections take the settings
+  ASSERT_TRUE(fresh.ok());
+  config.ef_search = 1;
+  SearchService s(**fresh, *embedder, config);
+  SearchConfig always_index = config;
+  always_index.exact_below = 0;
+  SearchService through_index(**fresh, *embedder, always_index);
+  auto starved = through_index.Search({"alice", "melatonin sleep", {}, 20, Mode::kVector});
+  ASSERT_TRUE(starved.ok()) << starved.status().message();
+  ASSERT_LT(starved->size(), 20u) << "the index is starved (else this test shows nothing)";
+  SearchConfig in_process = config;
+  in_process.vector_store = "local";
+  in_process.exact_below = 100000;  // the in-process index scans everything: the exact ranking
+  SearchService exact(*db, *embedder, in_process);
+  for (const char* query : {"melatonin sleep", "alice entry 21", "sleep 133"}) {
+    auto got = s.Search({"alice", query, {}, 20, Mode::kVector});
+    auto want = exact.Search({"alice", query, {}, 20, Mode::kVector});
+    ASSERT_TRUE(got.ok() && want.ok()) << query;
+    ASSERT_EQ(got->size(), 20u) << query;
+    ASSERT_EQ(want->size(), 20u) << query;
+    for (size_t i = 0; i < got->size(); ++i) {
+      EXPECT_NEAR((*got)[i].score, (*want)[i].score, 0.02) << query << " #" << i;  // (int8 in process)
+    }
+  }
 }
 
 TEST_F(PgvectorSearchTest, KeywordScoresAreTheInProcessIndexsBm25) {

@@ -126,7 +126,7 @@ Result<std::vector<index::Ranked>> StoreRetriever::Vectors(const Request& reques
     if (!scores.empty()) moved = index::MoveQueryToward(query, seeds, scores);
   }
   Result<std::vector<store::ScoredChunk>> hits = store_.search().SearchVectors(
-      {model.id, model.dimension}, ScopeOf(request), moved, depth, config_.ef_search);
+      {model.id, model.dimension}, ScopeOf(request), moved, depth, config_.ef_search, config_.exact_below);
   if (!hits.ok()) return hits.status();
   return Ranked(*hits);
 }

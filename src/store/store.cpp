@@ -114,7 +114,7 @@ Result<std::pair<std::vector<int64_t>, int64_t>> SearchRepository::WordFrequenci
   return InProcessOnly();
 }
 Result<std::vector<ScoredChunk>> SearchRepository::SearchVectors(const VectorModel&, const SearchScope&,
-                                                                  const std::vector<float>&, int, int) {
+                                                                  const std::vector<float>&, int, int, int) {
   return InProcessOnly();
 }
 Status SearchRepository::BuildVectorIndex(const VectorModel&) { return InProcessOnly(); }

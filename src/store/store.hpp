@@ -441,9 +441,12 @@ class SearchRepository {
                                                                            const std::vector<std::string>& words);
   // Vector: cosine similarity (1 - cosine distance) to `query` among `model`'s vectors,
   // through the model's approximate index once BuildVectorIndex made one (looking at
-  // `ef_search` candidates and further until `limit` pass the scope), exact before.
+  // `ef_search` candidates and further until `limit` pass the scope), exact before, and exact
+  // too when the scope holds fewer than `exact_below` vectors (a filtered approximate search
+  // loses recall where the scope is a small share of the index; an exact one is cheap there).
   virtual Result<std::vector<ScoredChunk>> SearchVectors(const VectorModel& model, const SearchScope& scope,
-                                                         const std::vector<float>& query, int limit, int ef_search);
+                                                         const std::vector<float>& query, int limit, int ef_search,
+                                                         int exact_below = 0);
   // Makes `model`'s approximate index when it has none (long for many vectors: writes go on
   // meanwhile). Safe when several processes ask at once.
   virtual Status BuildVectorIndex(const VectorModel& model);

@@ -30,7 +30,8 @@ Result<std::vector<std::pair<int64_t, std::vector<std::string>>>> IndexedWords(P
 Result<std::pair<std::vector<int64_t>, int64_t>> WordFrequencies(Pool& pool, const std::string& user_id,
                                                                  const std::vector<std::string>& words);
 Result<std::vector<ScoredChunk>> SearchVectors(Pool& pool, const VectorModel& model, const SearchScope& scope,
-                                               const std::vector<float>& query, int limit, int ef_search);
+                                               const std::vector<float>& query, int limit, int ef_search,
+                                               int exact_below);
 Result<std::vector<VectorRow>> VectorsByKey(Pool& pool, const VectorModel& model, const std::vector<int64_t>& keys);
 Status BuildVectorIndex(Pool& pool, const VectorModel& model);
 

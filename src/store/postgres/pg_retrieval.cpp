@@ -161,28 +161,52 @@ Result<std::pair<std::vector<int64_t>, int64_t>> WordFrequencies(Pool& pool, con
 }
 
 Result<std::vector<ScoredChunk>> SearchVectors(Pool& pool, const VectorModel& model, const SearchScope& scope,
-                                               const std::vector<float>& query, int limit, int ef_search) {
+                                               const std::vector<float>& query, int limit, int ef_search,
+                                               int exact_below) {
   if (static_cast<int>(query.size()) != model.dimension) {
     return Status::InvalidArgument("the query has " + std::to_string(query.size()) + " dimensions, the model " +
                                    std::to_string(model.dimension));
   }
   const VectorShape shape = ShapeOf(model.dimension);
+  const bool by_document = !scope.document_ids.empty();
+  // $1 the owner, then the documents' ids when scoped at $documents.
+  auto scoped = [&](int documents) {
+    return ModelPredicate(model) + " AND user_id = $1" +
+           (by_document ? " AND document_id = ANY($" + std::to_string(documents) + "::text[])" : "");
+  };
   const std::string distance = "embedding::" + shape.type + " <=> $2::" + shape.type;
-  const std::string sql = "SELECT chunk_id, document_id, 1 - (" + distance + ") AS score FROM chunk_vectors WHERE " +
-                          ModelPredicate(model) + " AND user_id = $1" +
-                          (scope.document_ids.empty() ? "" : " AND document_id = ANY($4::text[])") + " ORDER BY " +
-                          distance + " LIMIT $3";
+  // Through the index: its expression and predicate, the model a literal.
+  const std::string approximate = "SELECT chunk_id, document_id, 1 - (" + distance + ") AS score FROM chunk_vectors WHERE " +
+                                  scoped(4) + " ORDER BY " + distance + " LIMIT $3";
+  // Exact: the scope's rows read first (a materialised CTE never walks the HNSW index).
+  const std::string exact = "WITH mine AS MATERIALIZED (SELECT chunk_id, document_id, embedding FROM chunk_vectors WHERE " +
+                            scoped(4) + ") SELECT chunk_id, document_id, 1 - (" + distance +
+                            ") AS score FROM mine ORDER BY " + distance + ", chunk_id LIMIT $3";
+  // How many vectors the scope holds, counted no further than the threshold (the owner index).
+  const std::string count = "SELECT count(*) FROM (SELECT 1 FROM chunk_vectors WHERE " + scoped(2) + " LIMIT $" +
+                            (by_document ? "3" : "2") + ") s";
   Params params;
   params.Add(scope.user_id).AddVector(query).Add(limit);
-  if (!scope.document_ids.empty()) params.AddArray(scope.document_ids);
+  if (by_document) params.AddArray(scope.document_ids);
+  Params count_params;
+  count_params.Add(scope.user_id);
+  if (by_document) count_params.AddArray(scope.document_ids);
+  count_params.Add(exact_below);
   return WithRetry(pool, [&](Connection& c) -> Result<std::vector<ScoredChunk>> {
     // Filtered by owner, the index is scanned further until enough rows pass (pgvector 0.8's
     // iterative scans; relaxed order, so the rows are sorted again here).
     Transaction tx(c);
     BD_RETURN_IF_ERROR(tx.begin_status());
-    BD_RETURN_IF_ERROR(c.Script("SET LOCAL hnsw.ef_search = " + std::to_string(std::clamp(ef_search, 1, 1000)) +
-                                "; SET LOCAL hnsw.iterative_scan = relaxed_order"));
-    PG_ROWS(r, c.ExecOnce(sql, params));
+    bool small = false;
+    if (exact_below > 0) {
+      PG_ROWS(n, c.ExecOnce(count, count_params));
+      small = n.Int(0, 0) < exact_below;
+    }
+    if (!small) {
+      BD_RETURN_IF_ERROR(c.Script("SET LOCAL hnsw.ef_search = " + std::to_string(std::clamp(ef_search, 1, 1000)) +
+                                  "; SET LOCAL hnsw.iterative_scan = relaxed_order"));
+    }
+    PG_ROWS(r, c.ExecOnce(small ? exact : approximate, params));
     std::vector<ScoredChunk> hits = ReadScored(r);
     BD_RETURN_IF_ERROR(tx.Commit());
     std::stable_sort(hits.begin(), hits.end(), [](const ScoredChunk& a, const ScoredChunk& b) { return a.score > b.score; });

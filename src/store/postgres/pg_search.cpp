@@ -223,8 +223,9 @@ class Search final : public SearchRepository {
     return pg::WordFrequencies(pool_, user_id, words);
   }
   Result<std::vector<ScoredChunk>> SearchVectors(const VectorModel& model, const SearchScope& scope,
-                                                 const std::vector<float>& query, int limit, int ef_search) override {
-    return pg::SearchVectors(pool_, model, scope, query, limit, ef_search);
+                                                 const std::vector<float>& query, int limit, int ef_search,
+                                                 int exact_below) override {
+    return pg::SearchVectors(pool_, model, scope, query, limit, ef_search, exact_below);
   }
   Result<std::vector<VectorRow>> VectorsByKey(const VectorModel& model, const std::vector<int64_t>& keys) override {
     return pg::VectorsByKey(pool_, model, keys);
