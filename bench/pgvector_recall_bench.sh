@@ -10,11 +10,11 @@
 # duplicates make neighbours harder to tell apart than in real text, so this errs low. User a
 # owns 90% of them, user b every tenth row (a filtered search among many other users' vectors).
 # Queries: 200 stored vectors, perturbed.
-#   bash bench/pgvector_recall_bench.sh [copies = 6] [dimension = 256]
+#   bash bench/pgvector_recall_bench.sh [copies = 6] [dimension = 1024, the offline embedder's]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COPIES="${1:-6}"
-DIM="${2:-256}"
+DIM="${2:-1024}"
 source bench/lib.sh
 bench_init
 trap 'stop_postgres; bench_cleanup' EXIT

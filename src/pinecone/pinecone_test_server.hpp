@@ -3,12 +3,6 @@
 // destroyed.
 #pragma once
 
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
@@ -16,6 +10,7 @@
 
 #include "httpclient/http_client.hpp"
 #include "pinecone/pinecone_mirror.hpp"
+#include "testutil/child.hpp"
 
 namespace betterdev::pinecone {
 
@@ -24,35 +19,9 @@ class PineconeTestServer {
   static constexpr char kApiKey[] = "pinecone-test-key";
 
   explicit PineconeTestServer(int dimension) {
-    int out[2];
-    if (::pipe(out) != 0) return;
-    const std::string dim = std::to_string(dimension);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test that aborts leaves no server behind
-      ::dup2(out[1], STDOUT_FILENO);
-      ::close(out[0]);
-      ::close(out[1]);
-      ::execlp("node", "node", BETTERDEV_PINECONE_STANDIN, "--dimension", dim.c_str(), "--api-key", kApiKey, nullptr);
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    std::string line;
-    pollfd p{out[0], POLLIN, 0};
-    while (line.find('\n') == std::string::npos && ::poll(&p, 1, 20000) > 0) {
-      char buf[256];
-      const ssize_t n = ::read(out[0], buf, sizeof buf);
-      if (n <= 0) break;
-      line.append(buf, static_cast<size_t>(n));
-    }
-    ::close(out[0]);
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    child_.Start({"node", BETTERDEV_PINECONE_STANDIN, "--dimension", std::to_string(dimension), "--api-key", kApiKey});
+    nlohmann::json j = nlohmann::json::parse(child_.line(), nullptr, false);
     if (j.is_object() && j.contains("port")) port_ = j["port"].get<int>();
-  }
-  ~PineconeTestServer() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
   }
 
   int port() const { return port_; }
@@ -84,7 +53,7 @@ class PineconeTestServer {
     return client_->Send(r).body;
   }
 
-  pid_t pid_ = -1;
+  testutil::ChildServer child_;
   int port_ = 0;
   std::shared_ptr<httpclient::Client> client_ = httpclient::NewClient();
 };

@@ -1,9 +1,8 @@
 #include "search/mirror_retriever.hpp"
 
 #include <future>
-#include <unordered_map>
 
-#include "index/feedback.hpp"
+#include "search/moved_query.hpp"
 
 namespace betterdev::search {
 
@@ -15,25 +14,9 @@ Result<std::vector<index::Ranked>> MirrorRetriever::Vectors(const Request& reque
                                                             std::span<const float> query, int depth,
                                                             std::span<const index::Ranked> feedback) {
   const store::VectorModel vm{model.id, model.dimension};
-  std::vector<float> moved(query.begin(), query.end());
-  if (!feedback.empty()) {
-    std::vector<int64_t> keys;
-    for (const index::Ranked& r : feedback) keys.push_back(r.key);
-    Result<std::vector<store::VectorRow>> rows = store_.search().VectorsByKey(vm, keys);
-    if (!rows.ok()) return rows.status();
-    std::unordered_map<int64_t, const std::vector<float>*> vector_of;
-    for (const store::VectorRow& r : *rows) vector_of[r.chunk_key] = &r.vector;
-    std::vector<float> seeds;
-    std::vector<double> scores;
-    for (const index::Ranked& r : feedback) {  // best first; seeds without a vector are skipped
-      auto it = vector_of.find(r.key);
-      if (it == vector_of.end() || it->second->size() != query.size()) continue;
-      seeds.insert(seeds.end(), it->second->begin(), it->second->end());
-      scores.push_back(r.score);
-    }
-    if (!scores.empty()) moved = index::MoveQueryToward(query, seeds, scores);
-  }
-  Result<std::vector<store::MirrorHit>> hits = mirror_.Query(vm, {request.user_id, request.document_ids}, moved, depth);
+  Result<std::vector<float>> moved = MovedQuery(store_.search(), vm, query, feedback);
+  if (!moved.ok()) return moved.status();
+  Result<std::vector<store::MirrorHit>> hits = mirror_.Query(vm, {request.user_id, request.document_ids}, *moved, depth);
   if (!hits.ok()) return hits.status();
   std::vector<store::ChunkAt> at;
   at.reserve(hits->size());

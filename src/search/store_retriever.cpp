@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "index/feedback.hpp"
+#include "search/moved_query.hpp"
 
 namespace betterdev::search {
 namespace {
@@ -109,24 +110,10 @@ Result<std::vector<index::Ranked>> StoreRetriever::Vectors(const Request& reques
                                                            std::span<const float> query, int depth,
                                                            std::span<const index::Ranked> feedback) {
   EnsureIndex(model);
-  std::vector<float> moved(query.begin(), query.end());
-  if (!feedback.empty()) {
-    Result<std::vector<store::VectorRow>> rows = store_.search().VectorsByKey({model.id, model.dimension}, KeysOf(feedback));
-    if (!rows.ok()) return rows.status();
-    std::unordered_map<int64_t, const std::vector<float>*> vector_of;
-    for (const store::VectorRow& r : *rows) vector_of[r.chunk_key] = &r.vector;
-    std::vector<float> seeds;
-    std::vector<double> scores;
-    for (const index::Ranked& r : feedback) {  // best first; seeds without a vector are skipped
-      auto it = vector_of.find(r.key);
-      if (it == vector_of.end() || it->second->size() != query.size()) continue;
-      seeds.insert(seeds.end(), it->second->begin(), it->second->end());
-      scores.push_back(r.score);
-    }
-    if (!scores.empty()) moved = index::MoveQueryToward(query, seeds, scores);
-  }
+  Result<std::vector<float>> moved = MovedQuery(store_.search(), {model.id, model.dimension}, query, feedback);
+  if (!moved.ok()) return moved.status();
   Result<std::vector<store::ScoredChunk>> hits = store_.search().SearchVectors(
-      {model.id, model.dimension}, ScopeOf(request), moved, depth, config_.ef_search, config_.exact_below);
+      {model.id, model.dimension}, ScopeOf(request), *moved, depth, config_.ef_search, config_.exact_below);
   if (!hits.ok()) return hits.status();
   return Ranked(*hits);
 }

@@ -1,5 +1,6 @@
 // The store's contract (store/store.hpp), run against each implementation: SQLite (a file in a
 // temporary directory) and PostgreSQL (a real server started here, a fresh database per test).
+#include "store/postgres/pg.hpp"
 #include "store/postgres/pg_store.hpp"
 #include "store/postgres/pg_test_server.hpp"
 #include "store/sqlite/sqlite_store.hpp"
@@ -740,9 +741,73 @@ TEST_F(PostgresStoreTest, ProcessesStartingAtOnceMigrateOnce) {
   for (const auto& r : reports) {
     ASSERT_TRUE(r.ok()) << r.status().message();
     applied += r->applied.size();
-    EXPECT_EQ(r->current_version, 2);
+    EXPECT_EQ(r->current_version, 3);
   }
-  EXPECT_EQ(applied, 2u) << "one process applied the schema's two versions; the others found them done";
+  EXPECT_EQ(applied, 3u) << "one process applied the schema's three versions; the others found them done";
+}
+
+// The keyword postings and each user's word statistics are kept by triggers on chunks: after
+// writers completing, reprocessing and deleting documents at once (and a user deleted), they
+// hold exactly what the chunks' words say, and nobody deadlocks.
+TEST_F(PostgresStoreTest, KeywordPostingsStayExactWhateverChangesTheChunks) {
+  auto opened = OpenPostgresStore({url, 8});
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  Store& store = **opened;
+  const std::string users[] = {ids.New("usr"), ids.New("usr")};
+  for (int u = 0; u < 2; ++u) {
+    ASSERT_TRUE(store.users().Create({users[u], "terms" + std::to_string(u) + "@example.com", "h", 1}).ok());
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      const std::string& user = users[w % 2];
+      for (int d = 0; d < 8; ++d) {
+        Document doc;
+        doc.id = ids.New("doc");
+        doc.user_id = user;
+        doc.filename = "notes " + std::to_string(w) + ".txt";
+        doc.content_type = "text/plain";
+        doc.sha256 = std::to_string(w) + "-" + std::to_string(d);
+        doc.job_id = "job_" + doc.id;
+        if (!store.documents().Create(doc).ok()) ++failures;
+        std::vector<StoredChunk> chunks;
+        for (int c = 0; c < 6; ++c) {
+          chunks.push_back({doc.id, c, 1, 1, c, c + 1, "zinc iron sleep note " + std::to_string(c * d) + " zinc", "diet"});
+        }
+        if (!store.documents().CompleteWithChunks(doc.id, doc.job_id, 1, 1, 10, chunks, {}, 2).ok()) ++failures;
+        if (d % 3 == 1) {  // reprocessed: fewer chunks
+          chunks.resize(2);
+          if (!store.documents().Requeue(user, doc.id, doc.job_id + "b", 3).ok() ||
+              !store.documents().CompleteWithChunks(doc.id, doc.job_id + "b", 1, 1, 10, chunks, {}, 4).ok()) {
+            ++failures;
+          }
+        }
+        if (d % 3 == 2 && !store.documents().Delete(user, doc.id).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto conn = pg::Connection::Open(url, 5);
+  ASSERT_TRUE(conn.ok()) << conn.status().message();
+  auto check = [&](const std::string& when) {
+    auto r = (*conn)->Exec(
+        "SELECT (SELECT count(*) FROM chunk_terms), (SELECT coalesce(sum(length(words)), 0) FROM chunks), "
+        "(SELECT count(*) FROM chunk_terms t WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.id = t.chunk_id)), "
+        "(SELECT count(*) FROM user_word_stats s LEFT JOIN (SELECT user_id, count(*) AS n, sum(word_count) AS w "
+        "  FROM chunks GROUP BY user_id) c USING (user_id) WHERE s.chunks <> coalesce(c.n, 0) OR s.words <> coalesce(c.w, 0)), "
+        "(SELECT count(DISTINCT user_id) FROM chunks WHERE user_id NOT IN (SELECT user_id FROM user_word_stats))");
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_GT(r->Int(0, 0), 0) << when;
+    EXPECT_EQ(r->Int(0, 0), r->Int(0, 1)) << when << ": one posting per word of every chunk";
+    EXPECT_EQ(r->Int(0, 2), 0) << when << ": postings of chunks gone";
+    EXPECT_EQ(r->Int(0, 3), 0) << when << ": statistics that disagree with the chunks";
+    EXPECT_EQ(r->Int(0, 4), 0) << when << ": owners without statistics";
+  };
+  check("after the writers");
+  ASSERT_TRUE((*conn)->Exec("DELETE FROM users WHERE id = $1", pg::Params().Add(users[0])).ok());  // cascades
+  check("after a user was deleted");
 }
 
 // Today's indexes follow new chunks by "keys above the last one I saw". With concurrent

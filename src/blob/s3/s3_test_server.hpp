@@ -5,17 +5,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
 #include <vector>
 
 #include "blob/s3/s3_client.hpp"
+#include "testutil/child.hpp"
 #include "testutil/testutil.hpp"
 
 namespace betterdev::blob {
@@ -25,38 +22,10 @@ class S3TestServer {
   static constexpr char kBucket[] = "betterdev-test";
 
   S3TestServer() {
-    int out[2];
-    if (::pipe(out) != 0) return;
-    const std::string data = dir_.File("s3");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test that aborts leaves no server behind
-      ::dup2(out[1], STDOUT_FILENO);
-      ::close(out[0]);
-      ::close(out[1]);
-      ::execlp("node", "node", BETTERDEV_S3_TESTDATA "/s3rver.cjs", BETTERDEV_S3RVER_DIR, data.c_str(), kBucket, nullptr);
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    std::string line;
-    pollfd p{out[0], POLLIN, 0};
-    while (line.find('\n') == std::string::npos && ::poll(&p, 1, 20000) > 0) {
-      char buf[256];
-      const ssize_t n = ::read(out[0], buf, sizeof buf);
-      if (n <= 0) break;
-      line.append(buf, static_cast<size_t>(n));
-    }
-    ::close(out[0]);
-    port_ = Number(line, "\"port\":");
+    child_.Start({"node", BETTERDEV_S3_TESTDATA "/s3rver.cjs", BETTERDEV_S3RVER_DIR, dir_.File("s3"), kBucket});
+    port_ = Number(child_.line(), "\"port\":");
   }
-  ~S3TestServer() { Stop(); }
-
-  void Stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  void Stop() { child_.Stop(); }
   int port() const { return port_; }
 
   // Path-style options for this server, with quick retries.
@@ -118,7 +87,7 @@ class S3TestServer {
   }
 
   testutil::TempDir dir_;
-  pid_t pid_ = -1;
+  testutil::ChildServer child_;  // after dir_: stopped before the directory goes
   int port_ = 0;
 };
 

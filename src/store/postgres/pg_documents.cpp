@@ -255,8 +255,10 @@ class Documents final : public DocumentRepository {
       if (done.empty()) return Status::NotFound("the document is gone or belongs to another job");
       const std::string user_id = done.Text(0, 0);
       // Replacing, not appending, makes a job that runs twice leave exactly one set of chunks.
+      // The feed lock first (held to commit: keys commit in order); the delete's trigger then
+      // takes the user's word statistics row, as an insert holding the lock does.
+      BD_RETURN_IF_ERROR(c.Exec(kLockChunkFeed).status());
       BD_RETURN_IF_ERROR(c.Exec("DELETE FROM chunks WHERE document_id = $1", Params().Add(id)).status());
-      BD_RETURN_IF_ERROR(c.Exec(kLockChunkFeed).status());  // held to commit: keys commit in order
       BD_RETURN_IF_ERROR(InsertChunks(c, id, user_id, done.Text(0, 1), chunks, model));
       return tx.Commit();
     });

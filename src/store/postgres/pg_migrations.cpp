@@ -196,6 +196,58 @@ ALTER TABLE chunk_vectors ALTER COLUMN user_id SET NOT NULL;
 ALTER TABLE chunk_vectors ALTER COLUMN document_id SET NOT NULL;
 CREATE INDEX chunk_vectors_by_owner ON chunk_vectors(user_id, model, dimension);
 )sql"},
+      {3, "keyword postings", R"sql(
+-- The keyword leg reads postings instead of every candidate chunk's words: per user and word,
+-- each chunk holding it with its weighted frequency (a context word counts twice) and length,
+-- found by an index-only scan; and each user's chunk count and total length (BM25's N and
+-- average length) in one row. Both are kept by triggers on chunks, so every way chunks come
+-- and go (a document completed, reprocessed, deleted, its user deleted) keeps them exact.
+CREATE TABLE chunk_terms (
+  user_id     TEXT COLLATE "C" NOT NULL,
+  lexeme      TEXT COLLATE "C" NOT NULL,
+  chunk_id    BIGINT NOT NULL,
+  f           SMALLINT NOT NULL,
+  word_count  INTEGER NOT NULL,
+  document_id TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (user_id, lexeme, chunk_id) INCLUDE (f, word_count, document_id)
+);
+CREATE TABLE user_word_stats (
+  user_id TEXT COLLATE "C" PRIMARY KEY,
+  chunks  BIGINT NOT NULL,
+  words   BIGINT NOT NULL
+);
+CREATE FUNCTION chunks_terms_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO chunk_terms (user_id, lexeme, chunk_id, f, word_count, document_id)
+    SELECT n.user_id, u.lexeme, n.id, cardinality(u.positions) + cardinality(array_positions(u.weights, 'A')),
+           n.word_count, n.document_id
+    FROM added n CROSS JOIN LATERAL unnest(n.words) u;
+  INSERT INTO user_word_stats AS s (user_id, chunks, words)
+    SELECT user_id, count(*), sum(word_count) FROM added GROUP BY user_id
+    ON CONFLICT (user_id) DO UPDATE SET chunks = s.chunks + excluded.chunks, words = s.words + excluded.words;
+  RETURN NULL;
+END $$;
+CREATE FUNCTION chunks_terms_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM chunk_terms t USING removed o CROSS JOIN LATERAL unnest(o.words) u
+    WHERE t.user_id = o.user_id AND t.lexeme = u.lexeme AND t.chunk_id = o.id;
+  UPDATE user_word_stats s SET chunks = s.chunks - d.n, words = s.words - d.w
+    FROM (SELECT user_id, count(*) AS n, sum(word_count) AS w FROM removed GROUP BY user_id) d
+    WHERE s.user_id = d.user_id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER chunks_terms_added AFTER INSERT ON chunks REFERENCING NEW TABLE AS added
+  FOR EACH STATEMENT EXECUTE FUNCTION chunks_terms_added();
+CREATE TRIGGER chunks_terms_removed AFTER DELETE ON chunks REFERENCING OLD TABLE AS removed
+  FOR EACH STATEMENT EXECUTE FUNCTION chunks_terms_removed();
+INSERT INTO chunk_terms
+  SELECT c.user_id, u.lexeme, c.id, cardinality(u.positions) + cardinality(array_positions(u.weights, 'A')),
+         c.word_count, c.document_id
+  FROM chunks c CROSS JOIN LATERAL unnest(c.words) u;
+INSERT INTO user_word_stats SELECT user_id, count(*), sum(word_count) FROM chunks GROUP BY user_id;
+-- Candidates no longer come from the words' GIN index.
+DROP INDEX chunks_words;
+)sql"},
   };
   return kMigrations;
 }

@@ -1,6 +1,6 @@
 // Search inside PostgreSQL (store.hpp's SearchRepository::SearchKeywords ... BuildVectorIndex):
-// BM25 computed in SQL over the chunks' tsvector words (a GIN index finds the candidates), and
-// pgvector's HNSW with filtered iterative scans.
+// BM25 computed in SQL over postings of the chunks' tsvector words (chunk_terms, kept by
+// triggers; migration 3), and pgvector's HNSW with filtered iterative scans.
 //
 // Vectors of every model share one table (a `vector` column without a dimension); each model
 // gets its own partial HNSW index over `embedding::vector(d)` (halfvec(d) above 2,000
@@ -55,22 +55,6 @@ std::string ModelPredicate(const VectorModel& model) {
   return "model = " + Literal(model.id) + " AND dimension = " + std::to_string(model.dimension);
 }
 
-// A tsquery matching any of `words` (lexemes as they are: quoted, never parsed into words).
-std::string AnyWord(const std::vector<std::string>& words) {
-  std::string out;
-  for (const std::string& w : words) {
-    if (w.empty()) continue;
-    if (!out.empty()) out += " | ";
-    out += '\'';
-    for (char ch : w) {
-      if (ch == '\'' || ch == '\\') out += ch;  // doubled
-      out += ch;
-    }
-    out += '\'';
-  }
-  return out;
-}
-
 std::vector<ScoredChunk> ReadScored(const Rows& r) {
   std::vector<ScoredChunk> out;
   out.reserve(static_cast<size_t>(r.size()));
@@ -94,34 +78,33 @@ Result<std::vector<ScoredChunk>> SearchKeywords(Pool& pool, const SearchScope& s
                                                 const std::vector<double>& weights, int limit) {
   if (words.empty()) return std::vector<ScoredChunk>{};
   return WithRetry(pool, [&](Connection& c) -> Result<std::vector<ScoredChunk>> {
-    // N, document frequencies and the average length are the user's. A document frequency is
-    // counted among the candidates, which hold every chunk with any query word: exact.
-    // Every step materialised: a generic plan must not rescan the statistics per row.
+    // From the postings (chunk_terms, an index-only scan per word) and the user's statistics
+    // row; document frequencies counted there. Words are summed in one order (their bytes), so
+    // scores are the same whatever order the query names them in. Candidates best first, each
+    // document checked (ready, in scope) until `limit` pass. Every step materialised: a generic
+    // plan must not rescan anything per row.
     PG_ROWS(r, c.Exec("WITH q AS MATERIALIZED (SELECT w AS lexeme, max(coalesce(x, 1.0)) AS qw "
                       "  FROM unnest($2::text[], $3::float8[]) AS t(w, x) WHERE w IS NOT NULL GROUP BY w), "
-                      "stats AS MATERIALIZED (SELECT count(*)::float8 AS n, greatest(avg(word_count), 1)::float8 AS avgdl "
-                      "  FROM chunks WHERE user_id = $1), "
-                      "tf AS MATERIALIZED (SELECT c.id, c.document_id, c.word_count, u.lexeme, "
-                      "  (SELECT count(*) + count(*) FILTER (WHERE w = 'A') FROM unnest(u.weights) w)::float8 AS f "
-                      "  FROM chunks c CROSS JOIN LATERAL unnest(c.words) u "
-                      "  WHERE c.user_id = $1 AND c.words @@ $6::tsquery AND u.lexeme = ANY($2::text[])), "
-                      "df AS MATERIALIZED (SELECT lexeme, count(*)::float8 AS df FROM tf GROUP BY lexeme), "
-                      "scored AS MATERIALIZED (SELECT tf.id, tf.document_id, "
-                      "  sum(q.qw * greatest(ln((s.n - df.df + 0.5) / (df.df + 0.5)), 1e-6) "
-                      "  * tf.f * 2.2 / (tf.f + 1.2 * (0.25 + 0.75 * tf.word_count / s.avgdl))) AS score "
-                      "  FROM tf JOIN df USING (lexeme) JOIN q USING (lexeme) CROSS JOIN stats s "
-                      "  GROUP BY tf.id, tf.document_id) "
-                      "SELECT id, document_id, score FROM scored "
-                      "WHERE document_id IN (SELECT id FROM documents WHERE user_id = $1 AND status = 'ready' "
-                      "  AND (cardinality($4::text[]) = 0 OR id = ANY($4::text[]))) "
-                      "ORDER BY score DESC, id LIMIT $5",
+                      "s AS MATERIALIZED (SELECT chunks::float8 AS n, greatest(words::numeric / chunks::numeric, 1)::float8 AS avgdl "
+                      "  FROM user_word_stats WHERE user_id = $1 AND chunks > 0), "
+                      "w AS MATERIALIZED (SELECT q.lexeme, q.qw * greatest(ln((s.n - d.df + 0.5) / (d.df + 0.5)), 1e-6) AS idf, s.avgdl "
+                      "  FROM q CROSS JOIN s CROSS JOIN LATERAL (SELECT count(*)::float8 AS df FROM chunk_terms t "
+                      "    WHERE t.user_id = $1 AND t.lexeme = q.lexeme) d WHERE d.df > 0), "
+                      "scored AS MATERIALIZED (SELECT t.chunk_id AS id, t.document_id, "
+                      "  sum(w.idf * t.f::float8 * 2.2::float8 / (t.f::float8 + 1.2::float8 * (0.25::float8 + 0.75::float8 * "
+                      "    t.word_count / w.avgdl))) AS score "
+                      "  FROM (SELECT * FROM w ORDER BY lexeme COLLATE \"C\") w JOIN chunk_terms t ON t.user_id = $1 AND t.lexeme = w.lexeme "
+                      "  GROUP BY t.chunk_id, t.document_id) "
+                      "SELECT s.id, s.document_id, s.score FROM (SELECT * FROM scored ORDER BY score DESC, id) s "
+                      "WHERE (SELECT d.status = 'ready' AND (cardinality($4::text[]) = 0 OR d.id = ANY($4::text[])) "
+                      "  FROM documents d WHERE d.user_id = $1 AND d.id = s.document_id) "
+                      "LIMIT $5",
                       Params()
                           .Add(scope.user_id)
                           .AddArray(words)
                           .AddArray(weights)
                           .AddArray(scope.document_ids)
-                          .Add(limit)
-                          .Add(AnyWord(words))));
+                          .Add(limit)));
     return ReadScored(r);
   });
 }
@@ -148,12 +131,10 @@ Result<std::vector<std::pair<int64_t, std::vector<std::string>>>> IndexedWords(P
 Result<std::pair<std::vector<int64_t>, int64_t>> WordFrequencies(Pool& pool, const std::string& user_id,
                                                                  const std::vector<std::string>& words) {
   return WithRetry(pool, [&](Connection& c) -> Result<std::pair<std::vector<int64_t>, int64_t>> {
-    PG_ROWS(n, c.Exec("SELECT count(*) FROM chunks WHERE user_id = $1", Params().Add(user_id)));
-    std::vector<std::string> queries;
-    for (const std::string& w : words) queries.push_back(AnyWord({w}));
-    PG_ROWS(r, c.Exec("SELECT (SELECT count(*) FROM chunks c WHERE c.user_id = $1 AND c.words @@ t.w) "
-                      "FROM unnest($2::tsquery[]) WITH ORDINALITY AS t(w, i) ORDER BY i",
-                      Params().Add(user_id).AddArray(queries)));
+    PG_ROWS(n, c.Exec("SELECT coalesce((SELECT chunks FROM user_word_stats WHERE user_id = $1), 0)", Params().Add(user_id)));
+    PG_ROWS(r, c.Exec("SELECT (SELECT count(*) FROM chunk_terms c WHERE c.user_id = $1 AND c.lexeme = t.w) "
+                      "FROM unnest($2::text[]) WITH ORDINALITY AS t(w, i) ORDER BY i",
+                      Params().Add(user_id).AddArray(words)));
     std::vector<int64_t> df;
     for (int i = 0; i < r.size(); ++i) df.push_back(r.Int(i, 0));
     return std::make_pair(std::move(df), n.Int(0, 0));
