@@ -18,6 +18,7 @@ namespace betterdev::store::pg {
 namespace {
 
 constexpr int kMaxQueryWords = 64;
+constexpr int kExactScanValues = 4'000'000;
 
 // `model` as an SQL string literal (standard_conforming_strings: only quotes are doubled).
 std::string Literal(const std::string& text) {
@@ -169,6 +170,9 @@ Result<std::vector<ScoredChunk>> SearchVectors(Pool& pool, const VectorModel& mo
   Params params;
   params.Add(scope.user_id).AddVector(query).Add(limit);
   if (by_document) params.AddArray(scope.document_ids);
+  // An exact scan reads every vector of the scope: bounded to about 4M values (16 MB, some
+  // 25 ms), 4,000 vectors of 1,024 dimensions, whatever exact_below allows.
+  exact_below = std::min(exact_below, kExactScanValues / std::max(model.dimension, 1));
   Params count_params;
   count_params.Add(scope.user_id);
   if (by_document) count_params.AddArray(scope.document_ids);
