@@ -72,11 +72,12 @@ if [ "${VECTOR_STORE:-local}" = pgvector ]; then
   # 200 at once: the most PostgreSQL backends the database had meanwhile, sampled.
   backends() { "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U betterdev -d search -Atc \
     "SELECT count(*) FROM pg_stat_activity WHERE datname = 'search' AND pid <> pg_backend_pid()"; }
-  (most=0; while sleep 0.5; do n=$(backends) || break; [ "$n" -gt "$most" ] && most=$n; echo "$most" >"$WORK/most"; done) &
+  (most=0; for _ in $(seq 1 $((DURATION * 4 + 20))); do sleep 0.5; n=$(backends) || break
+    [ "$n" -gt "$most" ] && most=$n; echo "$most" >"$WORK/most"; done) &
   SAMPLER=$!
   measure vector "vector, 200 connections" 200
   measure hybrid "hybrid, 200 connections" 200
-  kill "$SAMPLER" 2>/dev/null || true
+  wait "$SAMPLER" 2>/dev/null || true
   echo
   echo "PostgreSQL connections of the API meanwhile (most seen): $(cat "$WORK/most")"
   exit 0
