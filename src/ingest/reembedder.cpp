@@ -1,5 +1,6 @@
 #include "ingest/reembedder.hpp"
 
+#include <map>
 #include <unordered_map>
 
 #include "ingest/embedding.hpp"
@@ -54,8 +55,11 @@ Status Reembedder::Backfill(const store::VectorModel& model, embed::Embedder& em
 
 Status Reembedder::Mirror(const store::VectorModel& model, const std::vector<store::TextRow>& rows,
                           const std::vector<std::vector<float>>& vectors) {
+  // Each chunk is named by its document's job now; a chunk whose document was reprocessed
+  // since it was read has another key under that name (or none), and is left out: its text
+  // is not the new version's.
   std::unordered_map<std::string, std::string> job_of;  // document -> its current job
-  std::vector<store::MirroredVector> out;
+  std::map<std::string, std::vector<size_t>> by_user;   // rows to name, per owner
   for (size_t i = 0; i < rows.size() && i < vectors.size(); ++i) {
     const store::TextRow& r = rows[i];
     auto [it, fresh] = job_of.try_emplace(r.document_id);
@@ -64,8 +68,17 @@ Status Reembedder::Mirror(const store::VectorModel& model, const std::vector<sto
       if (d.ok()) it->second = d->job_id;
       else if (d.status().code() != StatusCode::kNotFound) return d.status();
     }
-    if (it->second.empty()) continue;  // deleted meanwhile
-    out.push_back({r.user_id, {r.document_id, it->second, r.ordinal}, vectors[i]});
+    if (!it->second.empty()) by_user[r.user_id].push_back(i);  // (deleted meanwhile: none)
+  }
+  std::vector<store::MirroredVector> out;
+  for (const auto& [user, at] : by_user) {
+    std::vector<store::ChunkAt> names;
+    for (size_t i : at) names.push_back({rows[i].document_id, job_of[rows[i].document_id], rows[i].ordinal});
+    Result<std::vector<int64_t>> keys = store_.search().KeysOfChunks(user, names);
+    if (!keys.ok()) return keys.status();
+    for (size_t n = 0; n < at.size() && n < keys->size(); ++n) {
+      if ((*keys)[n] == rows[at[n]].chunk_key) out.push_back({user, names[n], vectors[at[n]]});
+    }
   }
   return mirror_->Put(model, out);
 }

@@ -426,6 +426,7 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
         Status put = MirrorVectors(job, doc, out);
         if (lease_.lost()) {
           d_.log.Info("job abandoned", {{"job_id", job.id}, {"document_id", doc.id}, {"reason", "lease lost while storing vectors"}});
+          (void)d_.mirror->DeleteDocument(doc.user_id, doc.id, job.id);  // this job's only
           return;
         }
         if (!put.ok()) {
@@ -450,11 +451,12 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
                                      FinalFailure(r), now);
         return;
       }
-      if (d_.mirror != nullptr) {
-        // The versions this one replaced (or, deleted meanwhile, this one too); never answered
-        // by search anyway (search/mirror_retriever.hpp), so a failure only costs space.
-        if (Status dropped = d_.mirror->DeleteDocument(doc.user_id, doc.id, s.ok() ? job.id : ""); !dropped.ok()) {
-          d_.log.Warn("the vector store kept older vectors of a document", {{"document_id", doc.id}, {"error", dropped.message()}});
+      if (d_.mirror != nullptr && !s.ok()) {
+        // Deleted or reprocessed meanwhile: this job's vectors name no chunk. Only this job's
+        // (another job of the document may have put its own by now); never answered by search
+        // anyway (search/mirror_retriever.hpp), so a failure only costs space.
+        if (Status dropped = d_.mirror->DeleteDocument(doc.user_id, doc.id, job.id); !dropped.ok()) {
+          d_.log.Warn("the vector store kept a stale job's vectors", {{"document_id", doc.id}, {"error", dropped.message()}});
         }
       }
       (void)d_.queue.Complete(job, FileJobResult(doc.id, s.ok() ? "ready" : "deleted", out.pages,

@@ -45,7 +45,8 @@ struct WorkerDeps {
   // Starts the job server (again, when the last one died).
   std::function<Result<std::unique_ptr<JobServer>>()> start_job_server;
   // A vector store outside the database (Pinecone), or null: a document's vectors go there
-  // before it shows as ready; an older version's are dropped once it is replaced.
+  // before it shows as ready (an older version's stay until the document is deleted, never
+  // answered: search resolves hits against the store).
   store::VectorMirror* mirror = nullptr;
 };
 

@@ -94,9 +94,11 @@ class PineconeMirror final : public store::VectorMirror {
                  {"filter", {{"$and", std::move(all)}}},
                  {"includeMetadata", true},
                  {"includeValues", false}};
-    Result<Json> r = Call("/query", body, o_.query_attempts);
+    // (404: a user with nothing stored yet has no namespace.)
+    Result<Json> r = Call("/query", body, o_.query_attempts, /*missing_is_ok=*/true, /*waiting=*/true);
     if (!r.ok()) return r.status();
     std::vector<store::MirrorHit> hits;
+    if (r->empty()) return hits;
     if (!r->contains("matches") || !(*r)["matches"].is_array()) {
       return Status::Unavailable("Pinecone's query answer has no matches array");
     }
@@ -120,9 +122,9 @@ class PineconeMirror final : public store::VectorMirror {
   }
 
   Status DeleteDocument(const std::string& user_id, const std::string& document_id,
-                        const std::string& keep_job) override {
+                        const std::string& only_job) override {
     Json filter = {{"document_id", {{"$eq", document_id}}}};
-    if (!keep_job.empty()) filter = {{"$and", Json::array({filter, {{"job_id", {{"$ne", keep_job}}}}})}};
+    if (!only_job.empty()) filter = {{"$and", Json::array({filter, {{"job_id", {{"$eq", only_job}}}}})}};
     Json body = {{"namespace", user_id}, {"filter", std::move(filter)}};
     Result<Json> r = Call("/vectors/delete", body, o_.max_attempts, /*missing_is_ok=*/true);
     return r.status();
@@ -144,8 +146,11 @@ class PineconeMirror final : public store::VectorMirror {
 
  private:
   // POSTs `body`; the answer's JSON on 200. Retries 429, 5xx and no answer up to `attempts`.
-  // With `missing_is_ok`, 404 (a namespace that does not exist yet) counts as done.
-  Result<Json> Call(const std::string& path, const Json& body, int attempts, bool missing_is_ok = false) {
+  // With `missing_is_ok`, 404 (a namespace that does not exist yet) counts as done. With
+  // `waiting` (someone waits for the answer), the query timeout and the plain backoff apply,
+  // never a long Retry-After.
+  Result<Json> Call(const std::string& path, const Json& body, int attempts, bool missing_is_ok = false,
+                    bool waiting = false) {
     httpclient::Request request;
     request.url = base_ + path;
     request.headers = {{"Content-Type", "application/json"},
@@ -153,7 +158,7 @@ class PineconeMirror final : public store::VectorMirror {
                        {"X-Pinecone-Api-Version", o_.api_version}};
     request.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
     request.connect_timeout_ms = o_.connect_timeout_ms;
-    request.timeout_ms = o_.request_timeout_ms;
+    request.timeout_ms = waiting ? o_.query_timeout_ms : o_.request_timeout_ms;
     std::string last_problem;
     for (int attempt = 1;; ++attempt) {
       httpclient::Answer a = o_.client->Send(request);
@@ -175,7 +180,8 @@ class PineconeMirror final : public store::VectorMirror {
         return Status::Unavailable("Pinecone " + path + " failed after " + std::to_string(attempt) +
                                    (attempt == 1 ? " attempt: " : " attempts: ") + last_problem);
       }
-      std::this_thread::sleep_for(httpclient::Backoff(attempt, a.retry_after_seconds, o_.base_backoff_ms, o_.max_backoff_ms));
+      std::this_thread::sleep_for(
+          httpclient::Backoff(attempt, waiting ? -1 : a.retry_after_seconds, o_.base_backoff_ms, o_.max_backoff_ms));
     }
   }
 

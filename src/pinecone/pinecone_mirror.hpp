@@ -11,6 +11,8 @@
 // Upserts go in batches (at most `batch` vectors and about 2 MB a request). Every call is
 // retried with backoff (honouring Retry-After) when Pinecone answers 429 or 5xx, times out or
 // cannot be reached; any other 4xx is final at once (asking again gets the same answer).
+// Queries fail fast instead (5 s, 2 attempts, no Retry-After): hybrid search then answers from
+// keywords rather than keep a search thread waiting.
 #pragma once
 
 #include <memory>
@@ -30,7 +32,8 @@ struct PineconeOptions {
   std::shared_ptr<httpclient::Client> client;
   int batch = 100;          // vectors per upsert
   int max_attempts = 5;     // writes and deletes
-  int query_attempts = 3;   // queries: someone is waiting
+  int query_attempts = 2;   // queries: someone is waiting (no Retry-After honoured either)
+  int query_timeout_ms = 5000;
   int base_backoff_ms = 250;
   int max_backoff_ms = 8000;
   int connect_timeout_ms = 5000;

@@ -131,14 +131,14 @@ TEST_F(PineconeTest, UpsertsGoInBatches) {
   EXPECT_EQ(hits->size(), 250u);
 }
 
-TEST_F(PineconeTest, DeleteDocumentKeepsTheNamedJobAndOtherDocuments) {
+TEST_F(PineconeTest, DeleteDocumentDropsOneJobsVectorsOrAllOfThem) {
   Owned o;
   o.Add("alice", "d1", "old", 0, Axis(0));
   o.Add("alice", "d1", "new", 0, Axis(0));
   o.Add("alice", "d2", "j2", 0, Axis(0));
   ASSERT_TRUE(mirror_->Put(kModel, o.View()).ok());
   std::vector<float> q = Axis(0);
-  ASSERT_TRUE(mirror_->DeleteDocument("alice", "d1", "new").ok());
+  ASSERT_TRUE(mirror_->DeleteDocument("alice", "d1", "old").ok());
   auto hits = mirror_->Query(kModel, {"alice", {}}, q, 10);
   ASSERT_TRUE(hits.ok());
   ASSERT_EQ(hits->size(), 2u);
@@ -148,8 +148,12 @@ TEST_F(PineconeTest, DeleteDocumentKeepsTheNamedJobAndOtherDocuments) {
   ASSERT_TRUE(hits.ok());
   ASSERT_EQ(hits->size(), 1u);
   EXPECT_EQ((*hits)[0].at.document_id, "d2");
-  // A user with nothing stored yet: Pinecone answers 404 for the namespace; nothing to delete.
+  // A user with nothing stored yet: Pinecone answers 404 for the namespace; nothing to delete,
+  // nothing found.
   EXPECT_TRUE(mirror_->DeleteDocument("nobody", "d9", "").ok());
+  hits = mirror_->Query(kModel, {"nobody", {}}, q, 10);
+  ASSERT_TRUE(hits.ok()) << hits.status().message();
+  EXPECT_TRUE(hits->empty());
 }
 
 TEST_F(PineconeTest, RateLimitsAndServerErrorsAreRetried) {

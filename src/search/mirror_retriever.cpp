@@ -17,7 +17,9 @@ Result<std::vector<index::Ranked>> MirrorRetriever::Vectors(const Request& reque
   Result<std::vector<float>> moved = MovedQuery(store_.search(), vm, query, feedback);
   if (!moved.ok()) return moved.status();
   Result<std::vector<store::MirrorHit>> hits = mirror_.Query(vm, {request.user_id, request.document_ids}, *moved, depth);
-  if (!hits.ok()) return hits.status();
+  if (!hits.ok()) {  // the vector store's trouble, whatever it answered, is not the caller's mistake
+    return Status::Unavailable(std::string(mirror_.name()) + ": " + hits.status().message());
+  }
   std::vector<store::ChunkAt> at;
   at.reserve(hits->size());
   for (const store::MirrorHit& h : *hits) at.push_back(h.at);

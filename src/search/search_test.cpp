@@ -899,10 +899,54 @@ TEST_P(PineconeSearchTest, AnOlderVersionsVectorsAreNeverAnsweredAndADeleteDrops
   EXPECT_TRUE(left->empty());
 }
 
+// The local embedder under another name: a second model of the same dimension (a Pinecone
+// index has one dimension).
+class Renamed final : public embed::Embedder {
+ public:
+  Renamed(std::string id, int dimension) : inner_(embed::NewLocalEmbedder(dimension)), model_{std::move(id), dimension} {}
+  const embed::EmbeddingModel& model() const override { return model_; }
+  Result<embed::Embeddings> Embed(std::span<const std::string> texts) override { return inner_->Embed(texts); }
+
+ private:
+  std::unique_ptr<embed::Embedder> inner_;
+  embed::EmbeddingModel model_;
+};
+
+TEST_P(PineconeSearchTest, AModelChangePutsTheNewModelsVectorsInPineconeThenDropsTheOldOnes) {
+  const std::string a1 = ReadyInPinecone("alice", {"quantum chromodynamics", "asparagus soup"});
+  const store::VectorModel old_model{embedder->model().id, kDim};
+  ASSERT_TRUE(db->search().SetActiveModel(old_model, 1).ok());
+  Renamed target("renamed-32", kDim);
+  embed::EmbedderFactory models = [&](const embed::EmbeddingModel& m) -> Result<std::unique_ptr<embed::Embedder>> {
+    if (m.id == "renamed-32") return std::unique_ptr<embed::Embedder>(std::make_unique<Renamed>(m.id, m.dimension));
+    return embed::NewLocalEmbedder(m.dimension);
+  };
+  SearchService s(*db, target, config, models, &log, mirror.get());
+  ingest::Reembedder re(*db, target, models, clock, log, {1, 0.02, 1}, mirror.get());
+  std::vector<float> q(kDim, 0.2f);
+  for (int steps = 0;; ++steps) {
+    ASSERT_LT(steps, 20);
+    auto more = re.Step();
+    ASSERT_TRUE(more.ok()) << more.status().message();
+    if (!*more) break;
+    EXPECT_EQ(Found(s, "alice", "asparagus soup", Mode::kVector).at(0), a1);  // never a gap
+  }
+  EXPECT_EQ(s.model().id, "renamed-32");
+  auto fresh = mirror->Query({"renamed-32", kDim}, {"alice", {}}, q, 10);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->size(), 2u);
+  for (const auto& h : *fresh) EXPECT_EQ(h.at.job_id, "job_" + a1);
+  auto stale = mirror->Query(old_model, {"alice", {}}, q, 10);
+  ASSERT_TRUE(stale.ok());
+  EXPECT_TRUE(stale->empty()) << "the old model's vectors dropped at the switch";
+  EXPECT_EQ(Found(s, "alice", "asparagus soup", Mode::kVector).at(0), a1);
+}
+
 TEST_P(PineconeSearchTest, WhilePineconeFailsVectorSearchIsUnavailableAndHybridAnswersFromKeywords) {
   const std::string a1 = ReadyInPinecone("alice", {"quantum chromodynamics"});
   SearchService s(*db, *embedder, config, {}, &log, mirror.get());
-  pinecone.Inject(R"([{"status":503},{"status":503},{"status":503},{"status":503},{"status":503},{"status":503}])");
+  // Queries try twice: two failures for vector search, two for hybrid's vector leg.
+  pinecone.Inject(R"([{"status":503},{"status":503},{"status":503},{"status":503}])");
   EXPECT_EQ(s.Search({"alice", "quantum", {}, 10, Mode::kVector}).status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(Found(s, "alice", "quantum", Mode::kHybrid), std::vector<std::string>{a1});
   // Recovered.

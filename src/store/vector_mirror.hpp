@@ -4,7 +4,8 @@
 // sits in one version of its document (ChunkAt: document, job, ordinal), which search turns
 // into a chunk key through SearchRepository::KeysOfChunks. So vectors of a deleted document or
 // of an older version of a reprocessed one are never answered, even while they linger in the
-// mirror (deletes there are asked for, but a mirror that missed one only costs a slot).
+// mirror (an older version's stay until the document is deleted; a delete the mirror missed
+// only costs space and query slots).
 //
 // Vectors of different models never mix: each carries its model, and queries name it.
 // Implementations retry what is worth retrying themselves; an error they answer is final for
@@ -44,10 +45,11 @@ class VectorMirror {
   // empty), nearest to `query` first.
   virtual Result<std::vector<MirrorHit>> Query(const VectorModel& model, const SearchScope& scope,
                                                std::span<const float> query, int limit) = 0;
-  // Removes the document's vectors, except those of job `keep_job` when it is not empty (the
-  // version that has just replaced the others).
+  // Removes the document's vectors: those of job `only_job` when it is not empty (a job that
+  // lost its document: it is never "every job but one", which a late call could turn against
+  // a newer version), else all.
   virtual Status DeleteDocument(const std::string& user_id, const std::string& document_id,
-                                const std::string& keep_job) = 0;
+                                const std::string& only_job) = 0;
   // Removes the vectors of every model but `model` (a model change is done).
   virtual Status DropModelsExcept(const VectorModel& model) = 0;
   // Unavailable when the mirror cannot be reached.

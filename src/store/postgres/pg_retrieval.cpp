@@ -95,11 +95,12 @@ Result<std::vector<ScoredChunk>> SearchKeywords(Pool& pool, const SearchScope& s
                       "  sum(w.idf * t.f::float8 * 2.2::float8 / (t.f::float8 + 1.2::float8 * (0.25::float8 + 0.75::float8 * "
                       "    t.word_count / w.avgdl))) AS score "
                       "  FROM (SELECT * FROM w ORDER BY lexeme COLLATE \"C\") w JOIN chunk_terms t ON t.user_id = $1 AND t.lexeme = w.lexeme "
+                      "  WHERE cardinality($4::text[]) = 0 OR t.document_id = ANY($4::text[]) "
                       "  GROUP BY t.chunk_id, t.document_id) "
                       "SELECT s.id, s.document_id, s.score FROM (SELECT * FROM scored ORDER BY score DESC, id) s "
                       "WHERE (SELECT d.status = 'ready' AND (cardinality($4::text[]) = 0 OR d.id = ANY($4::text[])) "
                       "  FROM documents d WHERE d.user_id = $1 AND d.id = s.document_id) "
-                      "LIMIT $5",
+                      "ORDER BY s.score DESC, s.id LIMIT $5",
                       Params()
                           .Add(scope.user_id)
                           .AddArray(words)
