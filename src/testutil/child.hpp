@@ -17,6 +17,9 @@ class ChildServer {
  public:
   // Runs argv[0] (looked up in PATH) and waits up to 20 s for the first line of its stdout.
   void Start(const std::vector<std::string>& argv) {
+    std::vector<char*> args;  // built before fork: the child only calls async-signal-safe functions
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
     int out[2];
     if (::pipe(out) != 0) return;
     pid_ = ::fork();
@@ -25,9 +28,6 @@ class ChildServer {
       ::dup2(out[1], STDOUT_FILENO);
       ::close(out[0]);
       ::close(out[1]);
-      std::vector<char*> args;
-      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
       ::execvp(args[0], args.data());
       ::_exit(127);
     }
