@@ -31,12 +31,16 @@ for f in "$work/seeds/fuzz_markup"/*; do
   if head -c 5 "$f" | grep -q '{\\rtf'; then printf '\001' | cat - "$f" >"$f.in"; else printf '\000' | cat - "$f" >"$f.in"; fi
   mv "$f.in" "$f"
 done
-mkdir -p "$work/seeds/fuzz_multipart" "$work/seeds/fuzz_job_message"
+mkdir -p "$work/seeds/fuzz_multipart" "$work/seeds/fuzz_job_message" "$work/seeds/fuzz_layout"
+# The layout target reads page text: what pdftotext -layout gives for a few statement pages.
+for f in "$shared"/qa/docugami-sec-10-q/docs/*.pdf; do
+  pdftotext -layout -f 3 -l 6 "$f" "$work/seeds/fuzz_layout/$(basename "$f" .pdf | tr ' ' _).txt" 2>/dev/null || true
+done
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
 export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-for target in fuzz_multipart fuzz_text_decode fuzz_markup fuzz_job_message; do
+for target in fuzz_multipart fuzz_text_decode fuzz_markup fuzz_job_message fuzz_layout; do
   corpus="$work/corpus/$target"
   mkdir -p "$corpus"
   echo "fuzz: $target for ${seconds}s"

@@ -49,7 +49,8 @@ void WriteRetrieval(JsonWriter& w, const chat::Retrieval& r) {
   for (const chat::Passage& p : r.passages) {
     w.BeginObject().Key("n").Int(p.n).Key("chunk_id").String(p.chunk_id).Key("document_id").String(p.document_id);
     w.Key("document_name").String(p.document_name).Key("page_start").Int(p.page_start).Key("page_end").Int(p.page_end);
-    w.Key("char_start").Int(p.char_start).Key("char_end").Int(p.char_end).Key("score").Double(p.score).EndObject();
+    w.Key("char_start").Int(p.char_start).Key("char_end").Int(p.char_end).Key("section").String(p.section);
+    w.Key("score").Double(p.score).EndObject();
   }
   w.EndArray().Key("skipped_documents").BeginArray();
   for (const chat::SkippedDocument& d : r.skipped) {

@@ -29,7 +29,7 @@ void WriteConversation(JsonWriter& w, const store::Conversation& c) {
 void WriteCitation(JsonWriter& w, const store::Citation& c) {
   w.BeginObject().Key("n").Int(c.n).Key("chunk_id").String(c.chunk_id).Key("document_id").String(c.document_id);
   w.Key("document_name").String(c.document_name).Key("page_start").Int(c.page_start).Key("page_end").Int(c.page_end);
-  w.Key("char_start").Int(c.char_start).Key("char_end").Int(c.char_end).EndObject();
+  w.Key("char_start").Int(c.char_start).Key("char_end").Int(c.char_end).Key("section").String(c.section).EndObject();
 }
 
 void WriteMessage(JsonWriter& w, const store::Message& m) {

@@ -31,7 +31,7 @@ void WriteChunkFields(JsonWriter& w, const store::StoredChunk& c) {
   w.Key("id").String(store::ChunkId(c.document_id, c.ordinal)).Key("document_id").String(c.document_id);
   w.Key("ordinal").Int(c.ordinal).Key("page_start").Int(c.page_start).Key("page_end").Int(c.page_end);
   w.Key("char_start").Int(c.char_start).Key("char_end").Int(c.char_end).Key("text").String(c.text);
-  w.Key("context").String(c.context);
+  w.Key("context").String(c.context).Key("section").String(c.section);
 }
 
 namespace {

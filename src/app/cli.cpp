@@ -363,6 +363,7 @@ Invocation ParseCommandLine(int argc, char** argv) {
   eval->add_option("--qa", inv.eval.qa_dir, "Folder with docs/*.pdf and qna_data.csv (e.g. ../shared/data/qa/docugami-sec-10-q)");
   eval->add_option("--split", inv.eval.split, "BEIR: which qrels file (test, dev, train); QA: all, dev (first half), test (second half)");
   eval->add_option("--limit", inv.eval.limit, "QA: at most this many questions")->check(CLI::Range(0, 100000));
+  eval->add_flag("--explain", inv.eval.explain, "QA: per question, the hybrid top 3 and the rank of the first chunk holding an answer's figure (stderr)");
   eval->add_option("--dimension", inv.eval.dimension, "Local embedder dimension")->check(CLI::Range(8, 8192));
   eval->add_option("--vector-encoding", inv.eval.vector_encoding, "Vectors searched: int8 (the default) or float32")
       ->check(CLI::IsMember({"int8", "float32"}));

@@ -12,6 +12,7 @@ struct EvalOptions {
   std::string qa_dir;            // holds docs/*.pdf and qna_data.csv (eval_qa.cpp)
   std::string split;             // BEIR: the qrels file (default test); QA: all (default), dev, test
   int limit = 0;                 // QA: at most this many questions (0: all)
+  bool explain = false;          // QA: per question, what hybrid search found, on stderr
   int dimension = 1024;          // of the local embedder
   // Hybrid: the legs' weights and the feedback, chosen on NFCorpus's dev split (docs/benchmarks.md).
   double keyword_weight = 1.0;

@@ -164,6 +164,14 @@ std::set<std::string> Figures(const std::string& text_in) {
   return out;
 }
 
+// One line of a chunk for people: its first `n` characters, newlines as " / ".
+std::string Head(const std::string& text, size_t n) {
+  std::string out = text.substr(0, n);
+  for (char& c : out)
+    if (c == '\n') c = '/';
+  return out;
+}
+
 // The share of `figures` that appear among the figures of `text`.
 double Found(const std::set<std::string>& figures, const std::set<std::string>& in_text) {
   if (figures.empty()) return 0;
@@ -233,6 +241,28 @@ class Waiter final : public chat::AnswerListener {
   std::string text_;
   Status status_;
 };
+
+// For --explain: the question, the answer's figures, the hybrid top 3 (score, page, head,
+// figures found) and the rank among the top 100 of the first chunk holding any of them.
+void Explain(search::SearchService& search, const std::string& user, const QaRow& row,
+             const std::vector<std::string>& scope, const std::set<std::string>& figures) {
+  auto hits = search.Search({user, row.question, scope, 100, search::Mode::kHybrid});
+  if (!hits.ok()) return;
+  std::string wanted;
+  for (const std::string& f : figures) wanted += " " + f;
+  std::fprintf(stderr, "\nQ [%s] %s\n  figures:%s\n", row.type.c_str(), row.question.c_str(), wanted.c_str());
+  int first = 0;
+  for (size_t i = 0; i < hits->size(); ++i) {
+    const search::Hit& h = (*hits)[i];
+    const double found = Found(figures, Figures(h.chunk.section + "\n" + h.chunk.context + "\n" + h.chunk.text));
+    if (found > 0 && first == 0) first = static_cast<int>(i) + 1;
+    if (i < 3) {
+      std::fprintf(stderr, "  %zu. %.3f p%d %.2f [%s] %s\n", i + 1, h.score, h.chunk.page_start, found,
+                   Head(h.chunk.context, 60).c_str(), Head(h.chunk.text, 140).c_str());
+    }
+  }
+  std::fprintf(stderr, "  first chunk with a figure: %d\n", first);
+}
 
 }  // namespace
 
@@ -309,7 +339,7 @@ int RunQaEval(const EvalOptions& options, const Config& config_in) {
     }
     std::vector<std::string> texts;
     for (const chunk::Chunk& c : *chunks) {
-      texts.push_back(ingest::EmbeddingText(c.text, store::TitledContext(d.filename, c.context)));
+      texts.push_back(ingest::EmbeddingText(c.text, store::TitledContext(d.filename, c.section, c.context)));
     }
     auto vectors = embedder->Embed(texts);
     if (!vectors.ok()) {
@@ -320,8 +350,9 @@ int RunQaEval(const EvalOptions& options, const Config& config_in) {
     std::set<std::string>& all = figures_of_doc[d.id];
     for (size_t c = 0; c < chunks->size(); ++c) {
       chunk::Chunk& ch = (*chunks)[c];
-      for (const std::string& f : Figures(ch.context + "\n" + ch.text)) all.insert(f);
+      for (const std::string& f : Figures(ch.section + "\n" + ch.context + "\n" + ch.text)) all.insert(f);
       store::StoredChunk sc{d.id, ch.ordinal, ch.page_start, ch.page_end, ch.char_start, ch.char_end, ch.text, ch.context};
+      sc.section = ch.section;
       sc.vector.assign(vectors->Row(c).begin(), vectors->Row(c).end());
       stored.push_back(std::move(sc));
     }
@@ -336,7 +367,13 @@ int RunQaEval(const EvalOptions& options, const Config& config_in) {
   }
   const double ingest_seconds = Seconds(t_ingest);
 
-  search::SearchService search(**store, *embedder, config.search);
+  // The hybrid settings of the command line (their defaults are the server's).
+  SearchConfig search_config = config.search;
+  search_config.keyword_weight = options.keyword_weight;
+  search_config.vector_weight = options.vector_weight;
+  search_config.hybrid_expansion = options.expansion_terms;
+  search_config.hybrid_feedback = options.feedback;
+  search::SearchService search(**store, *embedder, search_config);
   auto tokenizer = index::Tokenizer::Open();
   if (!tokenizer.ok()) {
     std::cerr << "error: " << tokenizer.status().message() << "\n";
@@ -372,6 +409,7 @@ int RunQaEval(const EvalOptions& options, const Config& config_in) {
     }
     if (scope.empty()) continue;
     const double ceiling = Found(figures, reachable);
+    if (options.explain) Explain(search, user, row, scope, figures);
     for (search::Mode mode : kModes) {
       const auto t0 = Clock::now();
       auto hits = search.Search({user, row.question, scope, 10, mode});
@@ -382,7 +420,8 @@ int RunQaEval(const EvalOptions& options, const Config& config_in) {
       }
       std::set<std::string> top3, top10;
       for (size_t i = 0; i < hits->size(); ++i) {
-        for (const std::string& f : Figures((*hits)[i].chunk.context + "\n" + (*hits)[i].chunk.text)) {
+        const store::StoredChunk& hit = (*hits)[i].chunk;
+        for (const std::string& f : Figures(hit.section + "\n" + hit.context + "\n" + hit.text)) {
           top10.insert(f);
           if (i < 3) top3.insert(f);
         }

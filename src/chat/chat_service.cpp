@@ -208,6 +208,7 @@ class AnswerRun final : public Answer, public ModelListener, public std::enable_
         p.char_end = h.chunk.char_end;
         p.text = h.chunk.text;
         p.context = h.chunk.context;
+        p.section = h.chunk.section;
         p.score = h.score;
         passages.push_back(std::move(p));
       }

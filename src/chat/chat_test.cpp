@@ -91,6 +91,7 @@ TEST(PromptTest, RewriteCleanup) {
 
 TEST(CitationsTest, MapsMarkersAndRemovesThoseThatNameNoPassage) {
   std::vector<Passage> ps = {P(1, "a"), P(2, "b", "doc_2", 7)};
+  ps[1].section = "Item 2 › Leases";
   CitedAnswer c = ResolveCitations("Notice is 30 days [2]. Renewal is automatic [1][3]. See [1, 9]. Bogus [7].", ps);
   EXPECT_EQ(c.text, "Notice is 30 days [2]. Renewal is automatic [1]. See [1]. Bogus.");
   EXPECT_EQ(c.invalid, 3);
@@ -101,6 +102,7 @@ TEST(CitationsTest, MapsMarkersAndRemovesThoseThatNameNoPassage) {
   EXPECT_EQ(c.citations[1].document_id, "doc_2");
   EXPECT_EQ(c.citations[1].page_start, 7);
   EXPECT_EQ(c.citations[1].char_end, 100 + 1);
+  EXPECT_EQ(c.citations[1].section, "Item 2 › Leases");  // the passage's heading path travels with it
   CitedAnswer none = ResolveCitations("No markers [a] here [].", ps);
   EXPECT_EQ(none.text, "No markers [a] here [].");
   EXPECT_EQ(none.invalid, 0);

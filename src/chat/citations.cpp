@@ -32,7 +32,8 @@ size_t ParseMarker(const std::string& s, size_t at, std::vector<long>& numbers) 
 }  // namespace
 
 store::Citation CitationOf(const Passage& p) {
-  return store::Citation{p.n, p.chunk_id, p.document_id, p.document_name, p.page_start, p.page_end, p.char_start, p.char_end};
+  return store::Citation{p.n,          p.chunk_id,   p.document_id, p.document_name, p.page_start,
+                         p.page_end,   p.char_start, p.char_end,    p.section};
 }
 
 CitedAnswer ResolveCitations(const std::string& answer, const std::vector<Passage>& passages) {

@@ -37,6 +37,7 @@ struct Passage {
   int64_t char_end = 0;
   std::string text;
   std::string context;  // a split table's header row
+  std::string section;  // the heading path above the chunk
   double score = 0;
 };
 

@@ -36,6 +36,7 @@ std::string CutToTokens(const std::string& text, int64_t tokens) {
 
 std::string PassageBlock(const Passage& p) {
   std::string block = PassageLabel(p) + "\n";
+  if (!p.section.empty()) block += "(section: " + p.section + ")\n";
   if (!p.context.empty()) block += "(table columns: " + p.context + ")\n";
   block += p.text;
   return block;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iterator>
 
+#include "chunk/headings.hpp"
+
 namespace betterdev::chunk {
 
 Status ValidateOptions(const ChunkOptions& options) {
@@ -129,8 +131,9 @@ bool EndsSentence(const std::vector<char32_t>& cp, size_t i) {
   return i >= 2 && IsCloser(cp[i - 1]) && IsSentenceEnd(cp[i - 2]);
 }
 
-// A run of at least two consecutive lines holding " | " (how extractors write table rows);
-// byte offsets into the document text.
+// A run of at least two consecutive lines holding " | " (how extractors write table rows; a
+// row whose first or last cell is empty, trimmed, starts with "| " or ends with " |"); byte
+// offsets into the document text.
 struct Table {
   size_t start = 0;       // first row
   size_t header_end = 0;  // end of the first row (its "\n" not included)
@@ -148,7 +151,8 @@ std::vector<Table> FindTables(std::string_view text) {
   for (size_t line = 0; line < text.size();) {
     size_t eol = text.find('\n', line);
     if (eol == std::string_view::npos) eol = text.size();
-    if (text.substr(line, eol - line).find(" | ") != std::string_view::npos) {
+    const std::string_view row = text.substr(line, eol - line);
+    if (row.find(" | ") != std::string_view::npos || row.starts_with("| ") || row.ends_with(" |")) {
       if (rows == 0) current = {line, eol, eol};
       current.end = eol;
       ++rows;
@@ -209,8 +213,8 @@ size_t ChooseCut(const Window& w, size_t lo, size_t row_end) {
   return w.count;
 }
 
-Chunk MakeChunk(const DocumentText& doc, const std::vector<Table>& tables, const Window& w, size_t start_cp,
-                size_t end, int ordinal) {
+Chunk MakeChunk(const DocumentText& doc, const std::vector<Table>& tables, HeadingPath& path, const Window& w,
+                size_t start_cp, size_t end, int ordinal) {
   const size_t first = w.byte[0], last = w.byte[end];
   Chunk chunk;
   chunk.ordinal = ordinal;
@@ -220,6 +224,7 @@ Chunk MakeChunk(const DocumentText& doc, const std::vector<Table>& tables, const
   chunk.char_end = static_cast<int64_t>(start_cp + end);
   chunk.text = doc.text().substr(first, last - first);
   if (const Table* t = TableAfterHeader(tables, first)) chunk.context = doc.text().substr(t->start, t->header_end - t->start);
+  chunk.section = path.At(first, last);
   return chunk;
 }
 
@@ -243,6 +248,7 @@ std::vector<Chunk> ChunkText(const DocumentText& doc, const ChunkOptions& option
   const size_t min_cut = size - size / 3;
 
   const std::vector<Table> tables = FindTables(text);
+  HeadingPath path(FindHeadings(text), text);
   std::vector<Chunk> chunks;
   Window w;
   Position start = SkipSpaces(text, {});
@@ -262,7 +268,7 @@ std::vector<Chunk> ChunkText(const DocumentText& doc, const ChunkOptions& option
       end = ChooseCut(w, std::max(min_cut, must_pass + 1), row_end);
     }
     while (IsSpace(w.cp[end - 1])) --end;  // stops: every window starts with a non-space
-    chunks.push_back(MakeChunk(doc, tables, w, start.cp, end, static_cast<int>(chunks.size())));
+    chunks.push_back(MakeChunk(doc, tables, path, w, start.cp, end, static_cast<int>(chunks.size())));
 
     const Position unseen = SkipSpaces(text, {w.byte[end], start.cp + end});
     if (unseen.byte == text.size()) break;

@@ -54,6 +54,10 @@ struct Chunk {
   // split across chunks); "" otherwise. Not part of `text` or the offsets: retrieval shows and
   // embeds it with the chunk so the cells keep their column names.
   std::string context;
+  // The headings above the chunk's first character, outermost first, joined by " › "
+  // ("Item 1. Financial Statements › CONDENSED CONSOLIDATED BALANCE SHEETS"); "" when none.
+  // See headings.hpp. Not part of `text` or the offsets; indexed, embedded and cited with it.
+  std::string section;
 };
 
 // Each chunk's window is the `size` characters from its start. The chunk ends at the last
@@ -70,8 +74,9 @@ struct Chunk {
 // and every non-whitespace character lies in at least one chunk. Empty or whitespace-only text
 // gives no chunks. Time is linear in the text length for a fixed size.
 //
-// Tables: extractors write a table as lines of cells joined by " | "; two or more such lines in
-// a row are a table, its first line the header. A window that ends inside a table is cut at a
+// Tables: extractors write a table as lines of cells joined by " | " (a line whose first or
+// last cell is empty may start with "| " or end with " |" once trimmed); two or more such lines
+// in a row are a table, its first line the header. A window that ends inside a table is cut at a
 // row end (after a paragraph end in the last third, before sentence and space ends, and
 // anywhere past the previous chunk, so rows are kept whole); the next chunk then starts at the
 // next row without overlap and carries the header row as its `context`.

@@ -423,6 +423,17 @@ TEST(ChunkText, TablesAreCutAtRowEndsAndCarryTheirHeader) {
   EXPECT_EQ(ChunkText(OnePage(std::string(300, 'x') + " | y").doc, o).back().context, "");
 }
 
+TEST(ChunkText, ATableWhoseRowsStartOrEndWithAnEmptyCellIsStillATable) {
+  // A one-column statement as the PDF extractor writes it once lines are trimmed: the header
+  // row has no label ("| 2023"), a section row has no figure ("Land: |").
+  std::string text = "| 2023\nLand: |\n";
+  for (int i = 0; i < 30; ++i) text += "Building number " + std::to_string(i) + " | " + std::to_string(1000 + i) + "\n";
+  const TestDoc t = OnePage(text);
+  const std::vector<Chunk> chunks = ChunkText(t.doc, {120, 30});
+  ASSERT_GT(chunks.size(), 2u);
+  for (size_t i = 1; i < chunks.size(); ++i) EXPECT_EQ(chunks[i].context, "| 2023") << chunks[i].text;
+}
+
 TEST(ChunkText, RandomTablesKeepEveryInvariant) {
   std::mt19937 rng(7);
   for (int round = 0; round < 50; ++round) {

@@ -3,8 +3,9 @@
 // Layout mode: poppler's reading order (non_raw_non_physical_layout, what `pdftotext` does by
 // default). Measured on the sample PDFs it keeps multi-column text in column order (physical
 // layout interleaves the columns line by line), joins words hyphenated at line ends and marks
-// paragraphs with blank lines, which the chunker cuts at. Its cost: form-like pages (label,
-// value) come out as separate short paragraphs rather than one line per row.
+// paragraphs with blank lines, which the chunker cuts at. Its cost: tables and form-like pages
+// (label, value) come out column by column. A page where that shows (figures alone on their
+// lines) is read again in physical layout and its tables written row by row (pdf_layout.hpp).
 //
 // Scans: a page whose text layer is not usable (UsableText: empty, a few stray characters, or
 // mostly undecodable glyphs) is rendered to grayscale at OcrOptions::dpi (lower when the page
@@ -33,6 +34,7 @@
 
 #include "extract/formats.hpp"
 #include "extract/ocr.hpp"
+#include "extract/pdf_layout.hpp"
 #include "extract/text_decode.hpp"
 
 namespace betterdev::extract {
@@ -74,10 +76,21 @@ class MessageScope {
   std::string last_;
 };
 
+std::string LayoutText(const poppler::page& page, poppler::page::text_layout_enum layout) {
+  const poppler::byte_array utf8 = page.text(poppler::rectf(), layout).to_utf8();
+  return std::string(utf8.data(), utf8.size());
+}
+
+// Reading order, except on a page with tables, whose rows come from the physical layout
+// (pdf_layout.hpp). The second pass costs about as much as the first and is made only when
+// the reading order shows figures standing alone on their lines.
 std::string PageText(const poppler::page& page) {
-  const poppler::byte_array utf8 =
-      page.text(poppler::rectf(), poppler::page::non_raw_non_physical_layout).to_utf8();
-  return NormalizeExtractedText(std::string_view(utf8.data(), utf8.size()));
+  std::string text = LayoutText(page, poppler::page::non_raw_non_physical_layout);
+  if (MayHoldTable(text)) {
+    std::string with_tables = PageTextWithTables(LayoutText(page, poppler::page::physical_layout));
+    if (!with_tables.empty()) text = std::move(with_tables);
+  }
+  return NormalizeExtractedText(text);
 }
 
 // A text layer worth keeping: at least kMinUsableCharacters letters or digits, and few

@@ -66,10 +66,12 @@ void KeywordIndex::Compact() {
 }
 
 std::vector<Ranked> KeywordIndex::Score(std::span<const std::string> terms, std::span<const double> weights, int k,
-                                        const std::vector<bool>* among) const {
+                                        const Subset* among) const {
   if (k <= 0 || live_ == 0) return {};
-  const double n = static_cast<double>(live_);
-  const double average = live_length_ > 0 ? live_length_ / n : 1.0;
+  const double n = among != nullptr ? among->live : static_cast<double>(live_);
+  const double length = among != nullptr ? among->length : live_length_;
+  if (n <= 0) return {};
+  const double average = std::max(length / n, 1.0);  // as PostgreSQL's statement floors it
   const double k1 = options_.k1, b = options_.b;
   std::vector<double> score(key_of_.size(), 0.0);
   std::vector<bool> seen(key_of_.size(), false);
@@ -81,7 +83,10 @@ std::vector<Ranked> KeywordIndex::Score(std::span<const std::string> terms, std:
     if (id == term_ids_.end()) continue;
     const std::vector<Posting>& list = postings_[id->second];
     double df = static_cast<double>(list.size());
-    if (!all_alive) {
+    if (among != nullptr) {
+      df = 0;
+      for (const Posting& p : list) df += alive_[p.slot] && among->slots[p.slot] ? 1 : 0;
+    } else if (!all_alive) {
       df = 0;
       for (const Posting& p : list) df += alive_[p.slot] ? 1 : 0;
     }
@@ -90,7 +95,7 @@ std::vector<Ranked> KeywordIndex::Score(std::span<const std::string> terms, std:
     if (idf <= 0) idf = 1e-6;
     idf *= query_weight;
     for (const Posting& p : list) {
-      if (!alive_[p.slot] || (among != nullptr && !(*among)[p.slot])) continue;
+      if (!alive_[p.slot] || (among != nullptr && !among->slots[p.slot])) continue;
       const double w = p.weight;
       const double norm = k1 * (1 - b + b * length_[p.slot] / average);
       if (!seen[p.slot]) {
@@ -123,27 +128,30 @@ std::vector<Ranked> KeywordIndex::Search(std::span<const std::string> terms, int
   return Score(terms, {}, k, nullptr);
 }
 
-std::optional<std::vector<bool>> KeywordIndex::Among(std::span<const int64_t> keys) const {
-  std::vector<bool> among(key_of_.size(), false);
-  bool any = false;
+std::optional<KeywordIndex::Subset> KeywordIndex::Among(std::span<const int64_t> keys) const {
+  Subset among;
+  among.slots.assign(key_of_.size(), false);
   for (int64_t key : keys) {
     auto it = slot_of_.find(key);
-    if (it != slot_of_.end()) any = among[it->second] = true;
+    if (it == slot_of_.end() || among.slots[it->second]) continue;
+    among.slots[it->second] = true;
+    among.live += 1;
+    among.length += length_[it->second];
   }
-  if (!any) return std::nullopt;
+  if (among.live == 0) return std::nullopt;
   return among;
 }
 
 std::vector<Ranked> KeywordIndex::SearchAmong(std::span<const std::string> terms, int k,
                                               std::span<const int64_t> keys) const {
-  std::optional<std::vector<bool>> among = Among(keys);
+  std::optional<Subset> among = Among(keys);
   return among ? Score(terms, {}, k, &*among) : std::vector<Ranked>{};
 }
 
 std::vector<Ranked> KeywordIndex::SearchWeighted(const WeightedQuery& query, int k,
                                                  std::span<const int64_t> keys) const {
   if (keys.empty()) return Score(query.terms, query.weights, k, nullptr);
-  std::optional<std::vector<bool>> among = Among(keys);
+  std::optional<Subset> among = Among(keys);
   return among ? Score(query.terms, query.weights, k, &*among) : std::vector<Ranked>{};
 }
 

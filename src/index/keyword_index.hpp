@@ -52,7 +52,11 @@ class KeywordIndex {
 
   // The `k` best chunks holding any of `terms`, best first (score = BM25, higher is better).
   std::vector<Ranked> Search(std::span<const std::string> terms, int k) const;
-  // The same among `keys` only (unknown keys skipped); statistics stay those of the whole index.
+  // The same among `keys` only (unknown keys skipped), with the statistics of those chunks: N,
+  // df and the average length count them alone. A search within a few documents weighs a word
+  // by how rare it is there: a company's name, rare among all of a user's filings but on every
+  // page of that company's, must not pull its boilerplate pages (signatures, exhibit lists) to
+  // the top. (Measured on the SEC 10-Q questions: keyword figure recall@3 0.079 -> 0.148.)
   std::vector<Ranked> SearchAmong(std::span<const std::string> terms, int k, std::span<const int64_t> keys) const;
   // Both with each term's BM25 contribution multiplied by its weight (an expanded query, see
   // index/feedback.hpp); `keys` empty means every chunk.
@@ -69,9 +73,15 @@ class KeywordIndex {
     uint32_t slot;
     float weight;  // the term's frequency weighted by column
   };
+  // Some chunks and their statistics: which slots, how many live ones, their length in words.
+  struct Subset {
+    std::vector<bool> slots;
+    double live = 0;
+    double length = 0;
+  };
   std::vector<Ranked> Score(std::span<const std::string> terms, std::span<const double> weights, int k,
-                            const std::vector<bool>* among) const;
-  std::optional<std::vector<bool>> Among(std::span<const int64_t> keys) const;  // nullopt: none known
+                            const Subset* among) const;
+  std::optional<Subset> Among(std::span<const int64_t> keys) const;  // nullopt: none known
   void Compact();  // drops removed slots from every posting list
 
   Bm25Options options_;

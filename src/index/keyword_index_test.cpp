@@ -69,6 +69,29 @@ TEST_F(KeywordTest, RanksStemsScopesAndForgets) {
   EXPECT_EQ(index.size(), 3u);
 }
 
+TEST_F(KeywordTest, ASearchAmongSomeChunksWeighsWordsByTheirStatistics) {
+  // One company's filing (keys 1-4) names the company everywhere; other filings (10-29) do
+  // not. Among the company's chunks its name says nothing, so the chunk with the asked-for
+  // line item wins; over all chunks the name is rare and its boilerplate page wins.
+  KeywordIndex index;
+  Add(index, 1, "Acme Acme Acme signature page Acme Corporation");
+  Add(index, 2, "Acme total net sales 81,797 in the quarter");
+  Add(index, 3, "Acme exhibits and certifications of Acme");
+  Add(index, 4, "Acme risk factors");
+  for (int64_t k = 10; k < 30; ++k) Add(index, k, "other company total net sales " + std::to_string(k));
+  const std::vector<int64_t> filing{1, 2, 3, 4};
+  const auto within = index.SearchAmong(tokenizer->Query("Acme total net sales"), 10, filing);
+  ASSERT_EQ(within.size(), 4u);
+  EXPECT_EQ(within[0].key, 2);
+  // The statistics are the subset's: "acme" is in every one of its chunks (idf at its floor).
+  const auto name_only = index.SearchAmong(tokenizer->Query("Acme"), 10, filing);
+  ASSERT_EQ(name_only.size(), 4u);
+  EXPECT_LT(name_only[0].score, 1e-3);
+  const auto everywhere = index.Search(tokenizer->Query("Acme total net sales"), 10);
+  ASSERT_FALSE(everywhere.empty());
+  EXPECT_EQ(everywhere[0].key, 1);  // over all chunks, the name outweighs the common words
+}
+
 TEST_F(KeywordTest, WeightedTermsScaleTheirShareOfTheScore) {
   KeywordIndex index;
   Add(index, 1, "zinc trial");

@@ -60,6 +60,7 @@ std::optional<JobMessage> DecodeJobMessage(std::string_view line) {
       m.chunk.char_end = Count<int64_t>(j, "char_end");
       m.chunk.text = j.at("text").get<std::string>();
       if (j.contains("context")) m.chunk.context = j.at("context").get<std::string>();
+      if (j.contains("section")) m.chunk.section = j.at("section").get<std::string>();
     } else if (t == "done") {
       m.type = JobMessage::Type::kDone;
       m.pages = Count<int>(j, "pages");

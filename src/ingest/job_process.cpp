@@ -109,6 +109,10 @@ int Run(const ExtractJobSpec& spec, const extract::InputFile& input, Out& out) {
       line += ",\"context\":";
       AppendJsonString(line, c.context);
     }
+    if (!c.section.empty()) {
+      line += ",\"section\":";
+      AppendJsonString(line, c.section);
+    }
     line.push_back('}');
     out.Line(line, false);
   }

@@ -7,7 +7,7 @@
 //   {"t":"page","page":7,"pages":120}        a page was read (progress)
 //   {"t":"stage","stage":"chunking"}
 //   {"t":"chunk","ordinal":0,"page_start":1,"page_end":1,"char_start":0,"char_end":498,"text":"..."}
-//                                        (and "context":"..." when the chunk has one)
+//                                        (and "context":"...", "section":"..." when the chunk has them)
 //   {"t":"done","pages":120,"chars":250000,"chunks":640,"ocr_pages":3,"ocr_confidence":91}
 //                                        (OCR'd pages and their mean confidence, 0..100)
 //   {"t":"error","reason":"the PDF is encrypted and needs a password"}

@@ -23,7 +23,7 @@ Status Reembedder::Backfill(const store::VectorModel& model, embed::Embedder& em
   std::vector<std::string> texts;
   std::vector<int64_t> keys;
   for (const store::TextRow& r : *rows) {
-    texts.push_back(EmbeddingText(r.text, store::TitledContext(r.document_name, r.context)));
+    texts.push_back(EmbeddingText(r.text, store::TitledContext(r.document_name, r.section, r.context)));
     keys.push_back(r.chunk_key);
   }
   int64_t tokens = 0;

@@ -297,6 +297,7 @@ Worker::Outcome Worker::RunJobProcess(const queue::Job& job, const store::Docume
         case JobMessage::Type::kChunk:
           out.chunks.push_back({doc.id, m->chunk.ordinal, m->chunk.page_start, m->chunk.page_end, m->chunk.char_start,
                                 m->chunk.char_end, std::move(m->chunk.text), std::move(m->chunk.context)});
+          out.chunks.back().section = std::move(m->chunk.section);
           break;
         case JobMessage::Type::kDone:
           done = true;
@@ -379,7 +380,7 @@ Status Worker::EmbedChunks(const queue::Job& job, const store::Document& doc, Ou
     texts.clear();
     const size_t to = std::min(n, from + kEmbedBatch);
     for (size_t i = from; i < to; ++i) {
-      texts.push_back(EmbeddingText(out.chunks[i].text, store::TitledContext(doc.filename, out.chunks[i].context)));
+      texts.push_back(EmbeddingText(out.chunks[i].text, store::TitledContext(doc.filename, out.chunks[i].section, out.chunks[i].context)));
     }
     Result<std::vector<std::vector<float>>> vectors =
         EmbedWithCache(d_.embedder, d_.store.search(), texts, d_.clock.NowMillis(), out.embedding_tokens);

@@ -194,7 +194,7 @@ Status LocalRetriever::RefreshTexts(UserIndex& u) {
     prepared.reserve(rows->size());
     for (store::TextRow& r : *rows) {  // tokenized with no lock held
       prepared.push_back({r.chunk_key, std::move(r.document_id), r.ordinal, (*tokenizer_)->Document(r.text),
-                          (*tokenizer_)->Document(store::TitledContext(r.document_name, r.context))});
+                          (*tokenizer_)->Document(store::TitledContext(r.document_name, r.section, r.context))});
     }
     if (!prepared.empty()) c.text_key = prepared.back().key;
     c.unsaved_texts += static_cast<int64_t>(prepared.size());
@@ -496,7 +496,7 @@ Result<std::vector<index::Ranked>> LocalRetriever::ExpandedKeywords(const Reques
     const store::StoredChunk& chunk = *c->second;
     // The words the index holds for it: the text, and the context with its document's title.
     index::Terms words = (*tokenizer_)->Document(chunk.text);
-    index::Terms context = (*tokenizer_)->Document(store::TitledContext(chunk.title, chunk.context));
+    index::Terms context = (*tokenizer_)->Document(store::TitledContext(chunk.title, chunk.section, chunk.context));
     words.terms.insert(words.terms.end(), context.terms.begin(), context.terms.end());
     seeds.push_back(std::move(words));
     scores.push_back(r.score);

@@ -162,9 +162,10 @@ Result<std::vector<Hit>> SearchService::Search(const Request& request) {
     if (!leg.ok()) return leg.status();
     keyword = std::move(*leg);
   }
-  // Hybrid: both legs learn from the keyword leg's first answer (index/feedback.hpp).
+  // Hybrid: both legs learn from the keyword leg's first answer (index/feedback.hpp); the
+  // keyword query is expanded only over all of a user's documents (SearchConfig::hybrid_expansion).
   const std::vector<index::Ranked> first = request.mode == Mode::kHybrid ? keyword : std::vector<index::Ranked>{};
-  if (!first.empty() && config_.hybrid_expansion > 0) {
+  if (!first.empty() && config_.hybrid_expansion > 0 && request.document_ids.empty()) {
     const size_t seeds = std::min(first.size(), static_cast<size_t>(index::kFeedbackChunks));
     Result<std::vector<index::Ranked>> leg =
         retriever_->ExpandedKeywords(request, depth, std::span(first).first(seeds), config_.hybrid_expansion);

@@ -53,7 +53,7 @@ class SearchTestBase : public ::testing::Test {
   }
   // A ready document whose chunks carry vectors of `embedder` (as a worker stores them).
   std::string Ready(const std::string& user, const std::vector<std::string>& texts, embed::Embedder& embedder,
-                    const std::string& filename = "") {
+                    const std::string& filename = "", const std::string& section = "") {
     const std::string id = "doc_" + std::to_string(++documents);
     store::Document d;
     d.id = id;
@@ -68,6 +68,7 @@ class SearchTestBase : public ::testing::Test {
     std::vector<store::StoredChunk> chunks;
     for (size_t i = 0; i < texts.size(); ++i) {
       store::StoredChunk c{id, static_cast<int>(i), 1, 1, 0, static_cast<int64_t>(texts[i].size()), texts[i], ""};
+      c.section = section;
       c.vector.assign(e->Row(i).begin(), e->Row(i).end());
       chunks.push_back(std::move(c));
     }
@@ -655,25 +656,53 @@ TEST_F(PgvectorSearchTest, AScopeOfFewerVectorsThanExactBelowIsSearchedExactly) 
 
 TEST_F(PgvectorSearchTest, KeywordScoresAreTheInProcessIndexsBm25) {
   auto embedder = embed::NewLocalEmbedder(16);
-  Ready("alice", {"zinc and iron in the diet", "zinc zinc zinc", "iron deficiency anaemia in children",
-                  "a long note about sleep and diet and zinc and more words to make it longer than the rest"},
-        *embedder, "nutrition.pdf");
-  Ready("alice", {"iron ore prices"}, *embedder);
+  const std::string nutrition =
+      Ready("alice", {"zinc and iron in the diet", "zinc zinc zinc", "iron deficiency anaemia in children",
+                      "a long note about sleep and diet and zinc and more words to make it longer than the rest"},
+            *embedder, "nutrition.pdf");
+  const std::string ore =
+      Ready("alice", {"iron ore prices", "iron iron", "zinc ore"}, *embedder, "", "Commodities › Metal Markets");
   Ready("bob", {"zinc zinc zinc zinc"}, *embedder);  // another user's chunks count nowhere
   SearchConfig local_config = config;
   local_config.vector_store = "local";
   SearchService in_db(*db, *embedder, config);
   SearchService in_process(*db, *embedder, local_config);
-  for (const char* query : {"zinc", "iron diet", "zinc iron children", "nutrition zinc"}) {
-    auto got = in_db.Search({"alice", query, {}, 10, Mode::kKeyword});
-    auto want = in_process.Search({"alice", query, {}, 10, Mode::kKeyword});
-    ASSERT_TRUE(got.ok() && want.ok()) << query;
-    ASSERT_EQ(got->size(), want->size()) << query;
-    for (size_t i = 0; i < got->size(); ++i) {
-      EXPECT_EQ((*got)[i].chunk.key, (*want)[i].chunk.key) << query << " #" << i;
-      EXPECT_NEAR((*got)[i].score, (*want)[i].score, 0.02 * (*want)[i].score) << query << " #" << i;
+  // Over all of alice's chunks, and within some documents (whose own statistics then count).
+  for (const std::vector<std::string>& scope : {std::vector<std::string>{}, {nutrition}, {ore}, {nutrition, ore}}) {
+    for (const char* query : {"zinc", "iron diet", "zinc iron children", "nutrition zinc", "iron ore", "metal markets"}) {
+      auto got = in_db.Search({"alice", query, scope, 10, Mode::kKeyword});
+      auto want = in_process.Search({"alice", query, scope, 10, Mode::kKeyword});
+      ASSERT_TRUE(got.ok() && want.ok()) << query;
+      ASSERT_EQ(got->size(), want->size()) << query << " in " << scope.size() << " documents";
+      for (size_t i = 0; i < got->size(); ++i) {
+        EXPECT_EQ((*got)[i].chunk.key, (*want)[i].chunk.key) << query << " #" << i << " in " << scope.size();
+        EXPECT_NEAR((*got)[i].score, (*want)[i].score, 0.02 * (*want)[i].score) << query << " #" << i;
+      }
     }
   }
+  // Within one document, a word in every one of its chunks weighs nothing there.
+  auto iron = in_db.Search({"alice", "iron", {ore}, 10, Mode::kKeyword});
+  ASSERT_TRUE(iron.ok());
+  auto everywhere = in_db.Search({"alice", "iron", {}, 10, Mode::kKeyword});
+  ASSERT_TRUE(everywhere.ok() && !everywhere->empty() && !iron->empty());
+  EXPECT_LT(iron->front().score, everywhere->front().score);
+}
+
+TEST_F(SearchTest, AChunksSectionIsSearchedAndReturnedWithIt) {
+  auto embedder = embed::NewLocalEmbedder(32);
+  const std::string sheet = Ready("alice", {"Inventories | 7,351 | 4,946"}, *embedder, "",
+                                  "Item 1. Financial Statements › CONDENSED CONSOLIDATED BALANCE SHEETS");
+  Ready("alice", {"other words entirely", "more words about sheets of paper"}, *embedder);
+  SearchService s(*db, *embedder, config);
+  auto hits = s.Search({"alice", "balance sheets inventories", {}, 10, Mode::kKeyword});
+  ASSERT_TRUE(hits.ok()) << hits.status().message();
+  ASSERT_FALSE(hits->empty());
+  EXPECT_EQ((*hits)[0].chunk.document_id, sheet);
+  EXPECT_EQ((*hits)[0].chunk.section, "Item 1. Financial Statements › CONDENSED CONSOLIDATED BALANCE SHEETS");
+  auto by_heading = s.Search({"alice", "financial statements", {}, 10, Mode::kKeyword});
+  ASSERT_TRUE(by_heading.ok());
+  ASSERT_EQ(by_heading->size(), 1u);  // only the heading holds these words
+  EXPECT_EQ((*by_heading)[0].chunk.document_id, sheet);
 }
 
 TEST_F(SearchTest, OwnersOfNewChunksAreLoadedInTheBackgroundBeforeTheirFirstSearch) {

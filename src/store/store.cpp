@@ -89,11 +89,14 @@ std::string TitleOfFile(std::string_view filename) {
   return title;
 }
 
-std::string TitledContext(std::string_view filename, const std::string& context) {
-  std::string title = TitleOfFile(filename);
-  if (title.empty()) return context;
-  if (context.empty()) return title;
-  return title + "\n" + context;
+std::string TitledContext(std::string_view filename, const std::string& section, const std::string& context) {
+  std::string out = TitleOfFile(filename);
+  for (const std::string* part : {&section, &context}) {
+    if (part->empty()) continue;
+    if (!out.empty()) out.push_back('\n');
+    out += *part;
+  }
+  return out;
 }
 
 namespace {

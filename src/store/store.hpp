@@ -75,6 +75,7 @@ struct Citation {
   int page_end = 0;
   int64_t char_start = 0;
   int64_t char_end = 0;
+  std::string section;  // the cited chunk's heading path
   bool operator==(const Citation&) const = default;
 };
 
@@ -144,6 +145,7 @@ struct StoredChunk {
   int64_t key = 0;      // the store's integer key (set when read; ignored when written)
   std::string title;    // its document's title, the file name (set by ChunksByKey; ignored when written)
   std::vector<float> vector;  // its embedding, written with the chunk when not empty
+  std::string section;        // the heading path above it (chunk::Chunk::section)
 };
 
 // Which embedding model vectors belong to.
@@ -190,6 +192,7 @@ struct TextRow {
   std::string text;
   std::string context;
   std::string document_name;  // the uploaded file's name (its title, see TitleOfFile)
+  std::string section;        // the heading path above it
 };
 
 // Where a chunk sits in one version of a document (the job that made that version): how a
@@ -208,8 +211,9 @@ std::string ChunkId(const std::string& document_id, int ordinal);
 // 10q").
 std::string TitleOfFile(std::string_view filename);
 // What a chunk is indexed and embedded with as its context: its document's title (from the
-// file name), then its own context (a table's header row), one per line.
-std::string TitledContext(std::string_view filename, const std::string& context);
+// file name), the heading path above it, then its own context (a table's header row), one per
+// line, each left out when empty.
+std::string TitledContext(std::string_view filename, const std::string& section, const std::string& context);
 
 // A conversation's document ids as stored (in order, joined by ','; ids never hold one), and back.
 std::string JoinIds(const std::vector<std::string>& ids);

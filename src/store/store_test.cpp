@@ -520,11 +520,12 @@ class SearchStoreTest : public DocumentStoreTest {
  protected:
   // A ready document of `user` whose chunks hold `texts`.
   Document Ready(const std::string& user, const std::string& sha, const std::vector<std::string>& texts,
-                 const std::string& context = "") {
+                 const std::string& context = "", const std::string& section = "") {
     Document d = AddDocument(user, sha, "job_" + sha);
     std::vector<StoredChunk> chunks;
     for (size_t i = 0; i < texts.size(); ++i) {
       chunks.push_back({d.id, static_cast<int>(i), 1, 1, 0, static_cast<int64_t>(texts[i].size()), texts[i], context});
+      chunks.back().section = section;
     }
     EXPECT_TRUE(docs().CompleteWithChunks(d.id, d.job_id, 1, 1, 100, chunks, {}, 2).ok());
     return d;
@@ -534,7 +535,7 @@ class SearchStoreTest : public DocumentStoreTest {
 TEST_P(SearchStoreTest, TextsOfReadyChunksLoadPerUserInKeyOrderWithContext) {
   Document a1 = Ready(alice, "a1", {"Vitamin D deficiency in children", "Unrelated words about trains"});
   Document pending = AddDocument(alice, "p1", "job_p1");  // not ready: not loaded
-  Document b1 = Ready(bob, "b1", {"Zone NA | 12553"}, "Region | Sales");
+  Document b1 = Ready(bob, "b1", {"Zone NA | 12553"}, "Region | Sales", "Item 2. Results › Sales by Region");
   Document a2 = Ready(alice, "a2", {"After bob's"});
   auto all = store->search().TextsAfter(alice, 0, 100);
   ASSERT_TRUE(all.ok()) << all.status().message();
@@ -549,6 +550,8 @@ TEST_P(SearchStoreTest, TextsOfReadyChunksLoadPerUserInKeyOrderWithContext) {
   EXPECT_EQ((*bobs)[0].user_id, bob);
   EXPECT_EQ((*bobs)[0].document_id, b1.id);
   EXPECT_EQ((*bobs)[0].context, "Region | Sales");
+  EXPECT_EQ((*bobs)[0].section, "Item 2. Results › Sales by Region");
+  EXPECT_EQ((*all)[0].section, "");
   EXPECT_GT((*all)[2].chunk_key, (*bobs)[0].chunk_key);
   auto refs = store->search().ChunkRefs(alice);
   ASSERT_TRUE(refs.ok());
@@ -569,7 +572,16 @@ TEST_P(SearchStoreTest, TextsOfReadyChunksLoadPerUserInKeyOrderWithContext) {
   EXPECT_EQ((*chunks)[0].document_id, b1.id);
   EXPECT_EQ((*chunks)[0].key, (*bobs)[0].chunk_key);
   EXPECT_EQ((*chunks)[0].context, "Region | Sales");
+  EXPECT_EQ((*chunks)[0].section, "Item 2. Results › Sales by Region");
   EXPECT_EQ((*chunks)[0].title, b1.filename);
+  // As the API reads them: one chunk, and a document's page of chunks.
+  auto one = docs().GetChunk(bob, b1.id, 0);
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  EXPECT_EQ(one->section, "Item 2. Results › Sales by Region");
+  auto listed = docs().ListChunks(bob, b1.id, {});
+  ASSERT_TRUE(listed.ok()) << listed.status().message();
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0].section, "Item 2. Results › Sales by Region");
   EXPECT_FALSE(b1.filename.empty());
   // A deleted document's chunks are gone.
   ASSERT_TRUE(docs().Delete(alice, a1.id).ok());
@@ -741,9 +753,9 @@ TEST_F(PostgresStoreTest, ProcessesStartingAtOnceMigrateOnce) {
   for (const auto& r : reports) {
     ASSERT_TRUE(r.ok()) << r.status().message();
     applied += r->applied.size();
-    EXPECT_EQ(r->current_version, 3);
+    EXPECT_EQ(r->current_version, 4);
   }
-  EXPECT_EQ(applied, 3u) << "one process applied the schema's three versions; the others found them done";
+  EXPECT_EQ(applied, 4u) << "one process applied the schema's four versions; the others found them done";
 }
 
 // The keyword postings and each user's word statistics are kept by triggers on chunks: after

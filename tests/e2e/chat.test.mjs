@@ -48,6 +48,7 @@ describe('chat (extractive, offline)', () => {
       assert.equal(c.document_name, 'cessna-152.pdf');
       assert.ok(c.page_start >= 1 && c.page_end >= c.page_start && c.page_end <= 4);
       assert.ok(c.char_end > c.char_start);
+      assert.equal(typeof c.section, 'string');
     });
     assert.deepEqual(retrieval.skipped_documents, []);
 
@@ -70,7 +71,7 @@ describe('chat (extractive, offline)', () => {
     for (const c of done.citations) {
       const chunk = retrieval.chunks.find((x) => x.n === c.n);
       assert.ok(chunk, `citation [${c.n}] maps to no retrieved chunk`);
-      for (const k of ['chunk_id', 'document_id', 'document_name', 'page_start', 'page_end', 'char_start', 'char_end']) assert.equal(c[k], chunk[k], k);
+      for (const k of ['chunk_id', 'document_id', 'document_name', 'page_start', 'page_end', 'char_start', 'char_end', 'section']) assert.equal(c[k], chunk[k], k);
     }
     // The sentence about the firewall cites a passage on page 1, and that passage holds it.
     const sentence = done.content.match(/[^\]]*engine firewall[^[]*\[(\d+)\]/);

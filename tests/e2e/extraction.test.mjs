@@ -142,6 +142,42 @@ describe('extraction', () => {
     assert.equal(row, 'Zone LATAM | 6082 | 1202 | 1101 | | -101 | -4 | -21 | | -192');
   });
 
+  test('a PDF statement: rows whole under their column headings, every chunk under its heading path', async () => {
+    // Labels at the left margin, figures far to the right in aligned columns (spaces in Courier
+    // place them), as financial statements are set.
+    const row = (label, a, b) => `${label.padEnd(60)}${a.padStart(12)}${b.padStart(16)}`;
+    const statement = [
+      'PART I - FINANCIAL INFORMATION',
+      'Item 1. Financial Statements',
+      '',
+      'CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS',
+      '',
+      `${''.padEnd(72)}2023${''.padEnd(12)}2022`,
+      row('Products', '60,584', '63,355'),
+      row('Services', '21,213', '19,604'),
+      row('Total net sales', '81,797', '82,959'),
+      row('Research and development', '7,442', '6,797'),
+      '',
+      'Net sales grew in every region this quarter, as the table above shows for each period.',
+    ];
+    const { token } = await registerAndLogin(url);
+    const up = await uploadOk(url, token, makePdf([statement], { fontSize: 7, leading: 10, font: 'Courier' }), 'statement.pdf');
+    const doc = await waitReady(url, token, up.document_id, { server });
+    const chunks = await allChunks(url, token, doc.id);
+    const lines = chunks.flatMap((c) => c.text.split('\n'));
+    assert.ok(lines.includes('Total net sales | 81,797 | 82,959'), lines.join('\n'));
+    assert.ok(lines.includes('Research and development | 7,442 | 6,797'), lines.join('\n'));
+    const path = 'PART I - FINANCIAL INFORMATION › Item 1. Financial Statements › CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS';
+    const withRows = chunks.find((c) => c.text.includes('Total net sales |'));
+    assert.equal(withRows.section, path);
+    // The heading path is searched: its words find the chunk, which comes back with it.
+    const res = await api(url, 'POST', '/v1/search', { token, body: { query: 'statements of operations', mode: 'keyword' } });
+    assert.equal(res.status, 200, res.text);
+    assert.ok(res.json.data.length >= 1, res.text);
+    assert.equal(res.json.data[0].document_id, doc.id);
+    assert.ok(res.json.data[0].section.startsWith('PART I - FINANCIAL INFORMATION'), res.text);
+  });
+
   test('the hostile set ends failed with reasons, attempts 1, while another user\'s document becomes ready', async () => {
     const attacker = await registerAndLogin(url);
     const victim = await registerAndLogin(url);

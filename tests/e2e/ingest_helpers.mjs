@@ -54,7 +54,7 @@ export const DOCUMENT_KEYS = [
   'updated_at',
 ];
 export const UPLOAD_KEYS = ['content_type', 'deduplicated', 'document_id', 'filename', 'job_id', 'sha256', 'size_bytes', 'status'];
-export const CHUNK_KEYS = ['char_end', 'char_start', 'context', 'document_id', 'id', 'ordinal', 'page_end', 'page_start', 'text'];
+export const CHUNK_KEYS = ['char_end', 'char_start', 'context', 'document_id', 'id', 'ordinal', 'page_end', 'page_start', 'section', 'text'];
 
 // POST /v1/documents with the raw bytes. `filename` goes percent-encoded into X-Filename.
 export function uploadRaw(url, token, bytes, filename, { query = '', headers = {} } = {}) {

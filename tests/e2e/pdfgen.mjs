@@ -10,13 +10,14 @@ function pdfString(s) {
   return `(${s.replace(/[\\()]/g, (c) => `\\${c}`)})`;
 }
 
-// Builds a PDF from pages, each an array of text lines. Returns a Buffer.
+// Builds a PDF from pages, each an array of text lines. Returns a Buffer. `font`: a standard 14
+// font's name ("Courier" sets columns padded with spaces in line, as a table's).
 //
 // `formOps` > 0 adds busy work that carries no text: every page draws one shared form XObject
 // of that many tiny line strokes. A reader still interprets every operator on every page, so
 // the time to read the document grows with pages * formOps while its size and text do not
 // (used to make documents that take a known time to process).
-export function makePdf(pages, { fontSize = 11, leading = 14, title, formOps = 0 } = {}) {
+export function makePdf(pages, { fontSize = 11, leading = 14, title, formOps = 0, font = 'Helvetica' } = {}) {
   if (!Array.isArray(pages) || pages.length === 0) throw new Error('pdfgen: at least one page');
   // Object numbers: 1 catalog, 2 page tree, 3 font, 4 info, 5 the form (may be unused); then per
   // page a page and its content stream.
@@ -25,7 +26,7 @@ export function makePdf(pages, { fontSize = 11, leading = 14, title, formOps = 0
   const contentObj = (i) => 7 + 2 * i;
   objects[1] = '<< /Type /Catalog /Pages 2 0 R >>';
   objects[2] = `<< /Type /Pages /Count ${pages.length} /Kids [${pages.map((_, i) => `${pageObj(i)} 0 R`).join(' ')}] >>`;
-  objects[3] = '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>';
+  objects[3] = `<< /Type /Font /Subtype /Type1 /BaseFont /${font} /Encoding /WinAnsiEncoding >>`;
   objects[4] = `<< /Producer (betterdev e2e pdfgen)${title ? ` /Title ${pdfString(title)}` : ''} >>`;
   const form = [];
   for (let k = 0; k < formOps; k++) form.push(`${k % 500} ${k % 700} m ${(k * 7) % 600} ${(k * 3) % 780} l S`);

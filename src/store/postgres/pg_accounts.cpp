@@ -235,13 +235,13 @@ Message ReadMessage(const Rows& r, int i) {
 Status LoadCitations(Connection& c, std::vector<Message>& messages) {
   for (Message& m : messages) {
     if (m.role != MessageRole::kAssistant) continue;
-    PG_ROWS(r, c.Exec("SELECT n, chunk_id, document_id, document_name, page_start, page_end, char_start, char_end "
-                      "FROM message_citations WHERE message_id = $1 ORDER BY n",
+    PG_ROWS(r, c.Exec("SELECT n, chunk_id, document_id, document_name, page_start, page_end, char_start, char_end, "
+                      "section FROM message_citations WHERE message_id = $1 ORDER BY n",
                       Params().Add(m.id)));
     for (int i = 0; i < r.size(); ++i)
       m.citations.push_back(Citation{static_cast<int>(r.Int(i, 0)), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
                                      static_cast<int>(r.Int(i, 4)), static_cast<int>(r.Int(i, 5)), r.Int(i, 6),
-                                     r.Int(i, 7)});
+                                     r.Int(i, 7), r.Text(i, 8)});
   }
   return Status::Ok();
 }
@@ -277,7 +277,8 @@ class Messages final : public MessageRepository {
               .status());
       for (const Citation& ci : m.citations) {
         BD_RETURN_IF_ERROR(c.Exec("INSERT INTO message_citations(message_id, n, chunk_id, document_id, document_name, "
-                                  "page_start, page_end, char_start, char_end) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                  "page_start, page_end, char_start, char_end, section) "
+                                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                                   Params()
                                       .Add(m.id)
                                       .Add(ci.n)
@@ -287,7 +288,8 @@ class Messages final : public MessageRepository {
                                       .Add(ci.page_start)
                                       .Add(ci.page_end)
                                       .Add(ci.char_start)
-                                      .Add(ci.char_end))
+                                      .Add(ci.char_end)
+                                      .Add(ci.section))
                                .status());
       }
       if (m.usage.prompt_tokens != 0 || m.usage.completion_tokens != 0 || m.usage.cost_usd != 0) {

@@ -66,9 +66,12 @@ std::vector<Document> ReadDocuments(const Rows& r) {
 }
 
 
+// Columns: ordinal, page_start, page_end, char_start, char_end, text, context, id, section.
 StoredChunk ReadChunk(const std::string& document_id, const Rows& r, int i) {
-  return StoredChunk{document_id, static_cast<int>(r.Int(i, 0)), static_cast<int>(r.Int(i, 1)),
-                     static_cast<int>(r.Int(i, 2)), r.Int(i, 3), r.Int(i, 4), r.Text(i, 5), r.Text(i, 6), r.Int(i, 7)};
+  StoredChunk c{document_id, static_cast<int>(r.Int(i, 0)), static_cast<int>(r.Int(i, 1)),
+                static_cast<int>(r.Int(i, 2)), r.Int(i, 3), r.Int(i, 4), r.Text(i, 5), r.Text(i, 6), r.Int(i, 7)};
+  c.section = r.Text(i, 8);
+  return c;
 }
 
 // Writes a document's chunks (keys in ordinal order), each with its words for full-text search
@@ -79,7 +82,7 @@ Status InsertChunks(Connection& c, const std::string& document_id, const std::st
   constexpr size_t kBatch = 256;
   for (size_t at = 0; at < chunks.size(); at += kBatch) {
     std::vector<int64_t> ordinal, page_start, page_end, char_start, char_end;
-    std::vector<std::string> text, context, titled;
+    std::vector<std::string> text, context, section, titled;
     for (size_t i = at; i < std::min(chunks.size(), at + kBatch); ++i) {
       const StoredChunk& ch = chunks[i];
       ordinal.push_back(ch.ordinal);
@@ -89,15 +92,16 @@ Status InsertChunks(Connection& c, const std::string& document_id, const std::st
       char_end.push_back(ch.char_end);
       text.push_back(ch.text);
       context.push_back(ch.context);
-      titled.push_back(TitledContext(filename, ch.context));
+      section.push_back(ch.section);
+      titled.push_back(TitledContext(filename, ch.section, ch.context));
     }
     PG_ROWS(keys, c.Exec("INSERT INTO chunks(document_id, user_id, ordinal, page_start, page_end, char_start, char_end, "
-                         "text, context, words, word_count) "
+                         "text, context, section, words, word_count) "
                          "SELECT $1, $2, t.ordinal, t.page_start, t.page_end, t.char_start, t.char_end, t.text, t.context, "
-                         "w.words, coalesce((SELECT max(p) FROM unnest(w.words) u, unnest(u.positions) p), 0) "
+                         "t.section, w.words, coalesce((SELECT max(p) FROM unnest(w.words) u, unnest(u.positions) p), 0) "
                          "FROM unnest($3::int[], $4::int[], $5::int[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], "
-                         "$10::text[]) WITH ORDINALITY AS t(ordinal, page_start, page_end, char_start, char_end, text, "
-                         "context, titled, n) CROSS JOIN LATERAL (SELECT setweight(to_tsvector('english', t.titled), 'A') "
+                         "$10::text[], $11::text[]) WITH ORDINALITY AS t(ordinal, page_start, page_end, char_start, char_end, "
+                         "text, context, titled, section, n) CROSS JOIN LATERAL (SELECT setweight(to_tsvector('english', t.titled), 'A') "
                          "|| to_tsvector('english', t.text) AS words) w ORDER BY t.n RETURNING id, ordinal",
                          Params()
                              .Add(document_id)
@@ -109,7 +113,8 @@ Status InsertChunks(Connection& c, const std::string& document_id, const std::st
                              .AddArray(char_end)
                              .AddArray(text)
                              .AddArray(context)
-                             .AddArray(titled)));
+                             .AddArray(titled)
+                             .AddArray(section)));
     std::unordered_map<int64_t, int64_t> key_of;  // ordinal -> key
     for (int r = 0; r < keys.size(); ++r) key_of[keys.Int(r, 1)] = keys.Int(r, 0);
     std::vector<int64_t> vector_keys;
@@ -367,8 +372,8 @@ class Documents final : public DocumentRepository {
 
   Result<StoredChunk> GetChunk(const std::string& user_id, const std::string& document_id, int ordinal) override {
     return WithRetry(pool_, [&](Connection& c) -> Result<StoredChunk> {
-      PG_ROWS(r, c.Exec("SELECT c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, c.text, c.context, c.id "
-                        "FROM chunks c JOIN documents d ON d.id = c.document_id "
+      PG_ROWS(r, c.Exec("SELECT c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, c.text, c.context, c.id, "
+                        "c.section FROM chunks c JOIN documents d ON d.id = c.document_id "
                         "WHERE d.user_id = $1 AND d.id = $2 AND c.ordinal = $3",
                         Params().Add(user_id).Add(document_id).Add(ordinal)));
       if (r.empty()) return Status::NotFound("no such chunk");
@@ -381,7 +386,7 @@ class Documents final : public DocumentRepository {
     return WithRetry(pool_, [&](Connection& c) -> Result<Page<StoredChunk>> {
       PG_ROWS(owned, c.Exec("SELECT 1 FROM documents WHERE user_id = $1 AND id = $2", Params().Add(user_id).Add(document_id)));
       if (owned.empty()) return Status::NotFound("no such document");
-      PG_ROWS(r, c.Exec("SELECT ordinal, page_start, page_end, char_start, char_end, text, context, id FROM chunks "
+      PG_ROWS(r, c.Exec("SELECT ordinal, page_start, page_end, char_start, char_end, text, context, id, section FROM chunks "
                         "WHERE document_id = $1 AND ordinal > $2 ORDER BY ordinal LIMIT $3",
                         Params().Add(document_id).Add(OrdinalAfter(page.after_id)).Add(int64_t{page.limit} + 1)));
       return ReadPage<StoredChunk>(r, page.limit,

@@ -248,6 +248,12 @@ INSERT INTO user_word_stats SELECT user_id, count(*), sum(word_count) FROM chunk
 -- Candidates no longer come from the words' GIN index.
 DROP INDEX chunks_words;
 )sql"},
+      {4, "chunk and citation sections", R"sql(
+-- The heading path above a chunk (chunk::Chunk::section); chunks stored before it have none.
+ALTER TABLE chunks ADD COLUMN section TEXT NOT NULL DEFAULT '';
+-- The cited chunk's heading path, kept with the answer's citation.
+ALTER TABLE message_citations ADD COLUMN section TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }

@@ -80,17 +80,23 @@ Result<std::vector<ScoredChunk>> SearchKeywords(Pool& pool, const SearchScope& s
   if (words.empty()) return std::vector<ScoredChunk>{};
   return WithRetry(pool, [&](Connection& c) -> Result<std::vector<ScoredChunk>> {
     // From the postings (chunk_terms, an index-only scan per word) and the user's statistics
-    // row; document frequencies counted there. Words are summed in one order (their bytes), so
+    // row; document frequencies counted there. Within some documents, the statistics are
+    // theirs (chunk count and length from their chunks, frequencies from their postings), as
+    // the in-process index computes them (index/keyword_index.hpp). Words are summed in one order (their bytes), so
     // scores are the same whatever order the query names them in. Candidates best first, each
     // document checked (ready, in scope) until `limit` pass. Every step materialised: a generic
     // plan must not rescan anything per row.
     PG_ROWS(r, c.Exec("WITH q AS MATERIALIZED (SELECT w AS lexeme, max(coalesce(x, 1.0)) AS qw "
                       "  FROM unnest($2::text[], $3::float8[]) AS t(w, x) WHERE w IS NOT NULL GROUP BY w), "
                       "s AS MATERIALIZED (SELECT chunks::float8 AS n, greatest(words::numeric / chunks::numeric, 1)::float8 AS avgdl "
-                      "  FROM user_word_stats WHERE user_id = $1 AND chunks > 0), "
+                      "  FROM user_word_stats WHERE user_id = $1 AND chunks > 0 AND cardinality($4::text[]) = 0 "
+                      "  UNION ALL SELECT count(*)::float8, greatest(sum(word_count)::numeric / count(*)::numeric, 1)::float8 "
+                      "  FROM chunks WHERE cardinality($4::text[]) > 0 AND document_id = ANY($4::text[]) AND user_id = $1 "
+                      "  HAVING count(*) > 0), "
                       "w AS MATERIALIZED (SELECT q.lexeme, q.qw * greatest(ln((s.n - d.df + 0.5) / (d.df + 0.5)), 1e-6) AS idf, s.avgdl "
                       "  FROM q CROSS JOIN s CROSS JOIN LATERAL (SELECT count(*)::float8 AS df FROM chunk_terms t "
-                      "    WHERE t.user_id = $1 AND t.lexeme = q.lexeme) d WHERE d.df > 0), "
+                      "    WHERE t.user_id = $1 AND t.lexeme = q.lexeme "
+                      "      AND (cardinality($4::text[]) = 0 OR t.document_id = ANY($4::text[]))) d WHERE d.df > 0), "
                       "scored AS MATERIALIZED (SELECT t.chunk_id AS id, t.document_id, "
                       "  sum(w.idf * t.f::float8 * 2.2::float8 / (t.f::float8 + 1.2::float8 * (0.25::float8 + 0.75::float8 * "
                       "    t.word_count / w.avgdl))) AS score "

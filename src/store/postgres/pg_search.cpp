@@ -11,7 +11,7 @@ std::vector<TextRow> ReadTextRows(const Rows& r) {
   std::vector<TextRow> rows;
   for (int i = 0; i < r.size(); ++i)
     rows.push_back({r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), static_cast<int>(r.Int(i, 3)), r.Text(i, 4), r.Text(i, 5),
-                    r.Text(i, 6)});
+                    r.Text(i, 6), r.Text(i, 7)});
   return rows;
 }
 
@@ -22,7 +22,7 @@ class Search final : public SearchRepository {
   Result<std::vector<StoredChunk>> ChunksByKey(const std::vector<int64_t>& keys) override {
     return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<StoredChunk>> {
       PG_ROWS(r, c.Exec("SELECT c.document_id, c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, c.text, "
-                        "c.context, c.id, d.filename FROM chunks c JOIN documents d ON d.user_id = c.user_id AND "
+                        "c.context, c.id, d.filename, c.section FROM chunks c JOIN documents d ON d.user_id = c.user_id AND "
                         "d.id = c.document_id WHERE c.id = ANY($1::bigint[])",
                         Params().AddArray(keys)));
       std::vector<StoredChunk> chunks;
@@ -30,6 +30,7 @@ class Search final : public SearchRepository {
         chunks.push_back({r.Text(i, 0), static_cast<int>(r.Int(i, 1)), static_cast<int>(r.Int(i, 2)),
                           static_cast<int>(r.Int(i, 3)), r.Int(i, 4), r.Int(i, 5), r.Text(i, 6), r.Text(i, 7), r.Int(i, 8),
                           r.Text(i, 9)});
+        chunks.back().section = r.Text(i, 10);
       }
       return chunks;
     });
@@ -51,7 +52,7 @@ class Search final : public SearchRepository {
 
   Result<std::vector<TextRow>> TextsAfter(const std::string& user_id, int64_t after_key, int limit) override {
     return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<TextRow>> {
-      PG_ROWS(r, c.Exec("SELECT c.id, c.user_id, c.document_id, c.ordinal, c.text, c.context, d.filename FROM chunks c "
+      PG_ROWS(r, c.Exec("SELECT c.id, c.user_id, c.document_id, c.ordinal, c.text, c.context, d.filename, c.section FROM chunks c "
                         "JOIN documents d ON d.user_id = c.user_id AND d.id = c.document_id "
                         "WHERE c.user_id = $1 AND c.id > $2 AND d.status = 'ready' ORDER BY c.id LIMIT $3",
                         Params().Add(user_id).Add(after_key).Add(limit)));
@@ -129,7 +130,7 @@ class Search final : public SearchRepository {
 
   Result<std::vector<TextRow>> ChunksWithoutVectors(const VectorModel& model, int64_t after_key, int limit) override {
     return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<TextRow>> {
-      PG_ROWS(r, c.Exec("SELECT c.id, d.user_id, c.document_id, c.ordinal, c.text, c.context, d.filename FROM chunks c "
+      PG_ROWS(r, c.Exec("SELECT c.id, d.user_id, c.document_id, c.ordinal, c.text, c.context, d.filename, c.section FROM chunks c "
                         "JOIN documents d ON d.id = c.document_id WHERE c.id > $1 AND d.status = 'ready' "
                         "AND NOT EXISTS (SELECT 1 FROM chunk_vectors v WHERE v.chunk_id = c.id AND v.model = $2 "
                         "AND v.dimension = $3) ORDER BY c.id LIMIT $4",

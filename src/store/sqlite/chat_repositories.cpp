@@ -120,7 +120,7 @@ Status SqliteMessages::Append(const std::string& user_id, const Message& m) {
   for (const Citation& c : m.citations) {
     BD_RETURN_IF_ERROR(
         conn->Prepare("INSERT INTO message_citations(message_id, n, chunk_id, document_id, document_name, page_start, "
-                      "page_end, char_start, char_end) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                      "page_end, char_start, char_end, section) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .Bind(1, m.id)
             .Bind(2, int64_t{c.n})
             .Bind(3, c.chunk_id)
@@ -130,6 +130,7 @@ Status SqliteMessages::Append(const std::string& user_id, const Message& m) {
             .Bind(7, int64_t{c.page_end})
             .Bind(8, c.char_start)
             .Bind(9, c.char_end)
+            .Bind(10, c.section)
             .Run());
   }
   if (m.usage.prompt_tokens != 0 || m.usage.completion_tokens != 0 || m.usage.cost_usd != 0) {
@@ -172,7 +173,7 @@ Status LoadCitations(Connection& conn, std::vector<Message>& messages) {
   for (Message& m : messages) {
     if (m.role != MessageRole::kAssistant) continue;
     Statement q = conn.Prepare(
-        "SELECT n, chunk_id, document_id, document_name, page_start, page_end, char_start, char_end "
+        "SELECT n, chunk_id, document_id, document_name, page_start, page_end, char_start, char_end, section "
         "FROM message_citations WHERE message_id = ? ORDER BY n");
     q.Bind(1, m.id);
     for (;;) {
@@ -180,7 +181,8 @@ Status LoadCitations(Connection& conn, std::vector<Message>& messages) {
       if (!row.ok()) return row.status();
       if (!*row) break;
       m.citations.push_back(Citation{static_cast<int>(q.Int(0)), q.Text(1), q.Text(2), q.Text(3),
-                                     static_cast<int>(q.Int(4)), static_cast<int>(q.Int(5)), q.Int(6), q.Int(7)});
+                                     static_cast<int>(q.Int(4)), static_cast<int>(q.Int(5)), q.Int(6), q.Int(7),
+                                     q.Text(8)});
     }
   }
   return Status::Ok();

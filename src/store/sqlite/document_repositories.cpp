@@ -188,7 +188,7 @@ Status SqliteDocuments::CompleteWithChunks(const std::string& id, const std::str
   BD_RETURN_IF_ERROR(conn->Prepare("DELETE FROM chunks WHERE document_id = ?").Bind(1, id).Run());
   for (const StoredChunk& c : chunks) {
     BD_RETURN_IF_ERROR(conn->Prepare("INSERT INTO chunks(document_id, ordinal, page_start, page_end, char_start, "
-                                     "char_end, text, context, user_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                                     "char_end, text, context, section, user_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
                                      "(SELECT user_id FROM documents WHERE id = ?1))")
                            .Bind(1, id)
                            .Bind(2, int64_t{c.ordinal})
@@ -198,6 +198,7 @@ Status SqliteDocuments::CompleteWithChunks(const std::string& id, const std::str
                            .Bind(6, c.char_end)
                            .Bind(7, c.text)
                            .Bind(8, c.context)
+                           .Bind(9, c.section)
                            .Run());
     if (c.vector.empty()) continue;
     BD_RETURN_IF_ERROR(
@@ -331,14 +332,16 @@ Result<StoredChunk> SqliteDocuments::GetChunk(const std::string& user_id, const 
                                               int ordinal) {
   auto conn = pool_.Acquire();
   Statement q = conn->Prepare(
-      "SELECT c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, c.text, c.context, c.id FROM chunks c "
-      "JOIN documents d ON d.id = c.document_id WHERE d.user_id = ?1 AND d.id = ?2 AND c.ordinal = ?3");
+      "SELECT c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, c.text, c.context, c.id, c.section "
+      "FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.user_id = ?1 AND d.id = ?2 AND c.ordinal = ?3");
   q.Bind(1, user_id).Bind(2, document_id).Bind(3, int64_t{ordinal});
   Result<bool> row = q.Step();
   if (!row.ok()) return row.status();
   if (!*row) return Status::NotFound("no such chunk");
-  return StoredChunk{document_id, static_cast<int>(q.Int(0)), static_cast<int>(q.Int(1)), static_cast<int>(q.Int(2)),
-                     q.Int(3), q.Int(4), q.Text(5), q.Text(6), q.Int(7)};
+  StoredChunk c{document_id, static_cast<int>(q.Int(0)), static_cast<int>(q.Int(1)), static_cast<int>(q.Int(2)),
+                q.Int(3), q.Int(4), q.Text(5), q.Text(6), q.Int(7)};
+  c.section = q.Text(8);
+  return c;
 }
 
 Result<Page<StoredChunk>> SqliteDocuments::ListChunks(const std::string& user_id, const std::string& document_id,
@@ -352,12 +355,14 @@ Result<Page<StoredChunk>> SqliteDocuments::ListChunks(const std::string& user_id
     if (!*row) return Status::NotFound("no such document");
   }
   Statement q = conn->Prepare(
-      "SELECT ordinal, page_start, page_end, char_start, char_end, text, context, id FROM chunks "
+      "SELECT ordinal, page_start, page_end, char_start, char_end, text, context, id, section FROM chunks "
       "WHERE document_id = ?1 AND ordinal > ?2 ORDER BY ordinal LIMIT ?3");
   q.Bind(1, document_id).Bind(2, OrdinalAfter(page.after_id)).Bind(3, int64_t{page.limit} + 1);
   return ReadPage<StoredChunk>(q, page.limit, [&document_id](const Statement& r) {
-    return StoredChunk{document_id, static_cast<int>(r.Int(0)), static_cast<int>(r.Int(1)),
-                       static_cast<int>(r.Int(2)), r.Int(3), r.Int(4), r.Text(5), r.Text(6), r.Int(7)};
+    StoredChunk c{document_id, static_cast<int>(r.Int(0)), static_cast<int>(r.Int(1)),
+                  static_cast<int>(r.Int(2)), r.Int(3), r.Int(4), r.Text(5), r.Text(6), r.Int(7)};
+    c.section = r.Text(8);
+    return c;
   });
 }
 

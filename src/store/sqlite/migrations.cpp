@@ -250,6 +250,14 @@ CREATE TABLE blob_garbage (
   since_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+      {14, "chunk sections", R"sql(
+-- The heading path above a chunk (chunk::Chunk::section); chunks stored before it have none.
+ALTER TABLE chunks ADD COLUMN section TEXT NOT NULL DEFAULT '';
+)sql"},
+      {15, "citation sections", R"sql(
+-- The cited chunk's heading path, kept with the answer's citation.
+ALTER TABLE message_citations ADD COLUMN section TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }

@@ -15,7 +15,7 @@ std::vector<float> FloatsOf(std::string_view blob) {
 
 // A ready chunk's text with its owner: the columns both text queries select, read back.
 constexpr const char* kTextRowColumns =
-    "SELECT c.id, d.user_id, c.document_id, c.ordinal, c.text, c.context, d.filename FROM chunks c "
+    "SELECT c.id, d.user_id, c.document_id, c.ordinal, c.text, c.context, d.filename, c.section FROM chunks c "
     "JOIN documents d ON d.id = c.document_id WHERE c.id > ?1 AND d.status = 'ready' ";
 
 Result<std::vector<TextRow>> ReadTextRows(Statement& q) {
@@ -24,7 +24,8 @@ Result<std::vector<TextRow>> ReadTextRows(Statement& q) {
     Result<bool> row = q.Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    rows.push_back({q.Int(0), q.Text(1), q.Text(2), static_cast<int>(q.Int(3)), q.Text(4), q.Text(5), q.Text(6)});
+    rows.push_back({q.Int(0), q.Text(1), q.Text(2), static_cast<int>(q.Int(3)), q.Text(4), q.Text(5), q.Text(6),
+                    q.Text(7)});
   }
   return rows;
 }
@@ -37,13 +38,15 @@ Result<std::vector<StoredChunk>> SqliteSearch::ChunksByKey(const std::vector<int
   for (int64_t key : keys) {
     Statement q = conn->Prepare(
         "SELECT c.document_id, c.ordinal, c.page_start, c.page_end, c.char_start, c.char_end, c.text, c.context, "
-        "d.filename FROM chunks c JOIN documents d ON d.user_id = c.user_id AND d.id = c.document_id WHERE c.id = ?");
+        "d.filename, c.section FROM chunks c JOIN documents d ON d.user_id = c.user_id AND d.id = c.document_id "
+        "WHERE c.id = ?");
     q.Bind(1, key);
     Result<bool> row = q.Step();
     if (!row.ok()) return row.status();
     if (!*row) continue;
     chunks.push_back({q.Text(0), static_cast<int>(q.Int(1)), static_cast<int>(q.Int(2)), static_cast<int>(q.Int(3)),
                       q.Int(4), q.Int(5), q.Text(6), q.Text(7), key, q.Text(8)});
+    chunks.back().section = q.Text(9);
   }
   return chunks;
 }
@@ -100,7 +103,7 @@ Result<std::vector<VectorRow>> SqliteSearch::VectorsAfter(const VectorModel& mod
 Result<std::vector<TextRow>> SqliteSearch::TextsAfter(const std::string& user_id, int64_t after_key, int limit) {
   auto conn = pool_.Acquire();
   Statement q = conn->Prepare(
-      "SELECT c.id, c.user_id, c.document_id, c.ordinal, c.text, c.context, d.filename FROM chunks c "
+      "SELECT c.id, c.user_id, c.document_id, c.ordinal, c.text, c.context, d.filename, c.section FROM chunks c "
       "JOIN documents d ON d.user_id = c.user_id AND d.id = c.document_id "
       "WHERE c.user_id = ?1 AND c.id > ?2 AND d.status = 'ready' ORDER BY c.id LIMIT ?3");
   q.Bind(1, user_id).Bind(2, after_key).Bind(3, int64_t{limit});

@@ -1,0 +1,150 @@
+#include "chunk/headings.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "chunk/chunker.hpp"
+
+namespace betterdev::chunk {
+namespace {
+
+std::vector<std::string> Texts(const std::vector<Heading>& headings) {
+  std::vector<std::string> out;
+  for (const Heading& h : headings) out.push_back(std::to_string(h.level) + " " + h.text);
+  return out;
+}
+
+// The shape of a 10-Q filing's text as the PDF extractor gives it.
+const char* kFiling =
+    "PART I — FINANCIAL INFORMATION\n"
+    "Item 1.\n"
+    "Financial Statements\n"
+    "\n"
+    "Apple Inc.\n"
+    "\n"
+    "CONDENSED CONSOLIDATED BALANCE SHEETS (Unaudited)\n"
+    "(In millions)\n"
+    "\n"
+    "| July 1, 2023 | September 24, 2022\n"
+    "Inventories | 7,351 | 4,946\n"
+    "Total current assets | 122,659 | 135,405\n"
+    "\n"
+    "Apple Inc. | Q3 2023 Form 10-Q | 3\n"
+    "\n"
+    "Note 3 – Financial Instruments\n"
+    "\n"
+    "Cash, Cash Equivalents and Marketable Securities\n"
+    "The following tables show the Company's cash, cash equivalents and marketable securities.\n"
+    "\n"
+    "PART I — FINANCIAL INFORMATION\n"
+    "\n"
+    "More of note 3 on the next page, which the running part heading must not close.\n"
+    "\n"
+    "Item 2.\n"
+    "\n"
+    "Management's Discussion and Analysis of Financial Condition and Results of Operations\n"
+    "\n"
+    "Gross Margin\n"
+    "\n"
+    "Products and Services gross margin and gross margin percentage for the quarter were as follows.\n"
+    "\n"
+    "PART II — OTHER INFORMATION\n"
+    "\n"
+    "Item 1A.\n"
+    "\n"
+    "Risk Factors\n"
+    "\n"
+    "The Company's business can be affected by many factors, set out in the annual report.\n";
+
+TEST(Headings, TheShapesOfAFilingsHeadings) {
+  const std::vector<Heading> h = FindHeadings(kFiling);
+  EXPECT_EQ(Texts(h), (std::vector<std::string>{
+                          "1 PART I — FINANCIAL INFORMATION",
+                          "2 Item 1. Financial Statements",
+                          "3 CONDENSED CONSOLIDATED BALANCE SHEETS (Unaudited)",
+                          "3 Note 3 – Financial Instruments",
+                          "4 Cash, Cash Equivalents and Marketable Securities",
+                          "2 Item 2. Management's Discussion and Analysis of Financial Condition and Results of Operations",
+                          "4 Gross Margin",
+                          "1 PART II — OTHER INFORMATION",
+                          "2 Item 1A. Risk Factors",
+                      }));
+}
+
+TEST(Headings, EveryChunkCarriesThePathAboveIt) {
+  DocumentText doc;
+  doc.AddPage(1, kFiling);
+  const std::vector<Chunk> chunks = ChunkText(doc, {120, 20});
+  auto section_of = [&](const std::string& words) {
+    for (const Chunk& c : chunks)
+      if (c.text.find(words) != std::string::npos) return c.section;
+    return std::string("(not found)");
+  };
+  const std::string part1 = "PART I — FINANCIAL INFORMATION";
+  EXPECT_EQ(section_of("Inventories | 7,351"),
+            part1 + " › Item 1. Financial Statements › CONDENSED CONSOLIDATED BALANCE SHEETS (Unaudited)");
+  EXPECT_EQ(section_of("More of note 3"), part1 + " › Item 1. Financial Statements › Note 3 – Financial Instruments › "
+                                                  "Cash, Cash Equivalents and Marketable Securities");
+  EXPECT_EQ(section_of("gross margin percentage"),
+            part1 + " › Item 2. Management's Discussion and Analysis of Financial Condition and Results of Operations"
+                    " › Gross Margin");
+  // A chunk starting with headings is under them all (up to "Apple Inc.", which is text).
+  EXPECT_EQ(chunks.front().section, part1 + " › Item 1. Financial Statements");
+}
+
+TEST(Headings, MarkdownLevelsAndWhatIsNotAHeading) {
+  const std::string text =
+      "# Guide\n\nIntro text.\n\n## Install\n\nRun it.\n\n### On Debian\n\napt-get install.\n\n## Use\n\n"
+      "Products\nServices\nTotal net sales\n\n"      // labels of a table read column by column
+      "This Sentence Ends With A Period.\n\n"          // prose in title case
+      "Net sales:\n\n"                                 // a label
+      "Table of Contents\n\nx\n\nTable of Contents\n\ny\n\nTable of Contents\n\nz\n\nTable of Contents\n\n"
+      "Region | Sales\nEMEA | 10\n";                   // a table row
+  EXPECT_EQ(Texts(FindHeadings(text)),
+            (std::vector<std::string>{"1 Guide", "2 Install", "3 On Debian", "2 Use"}));
+  HeadingPath path(FindHeadings(text), text);
+  EXPECT_EQ(path.At(0, text.size()), "Guide");  // "# Guide" then its text
+  EXPECT_EQ(path.At(text.find("apt-get"), text.size()), "Guide › Install › On Debian");
+  EXPECT_EQ(path.At(text.find("Products"), text.size()), "Guide › Use");
+  EXPECT_EQ(path.At(text.size(), text.size()), "Guide › Use");
+}
+
+TEST(Headings, AChunkStartingWithHeadingsOpensOnlyDeeperOnesWithinIt) {
+  // A table of contents read line by line: the first chunk is under "Item 1.", not "Item 3."
+  const std::string toc = "Item 1.\n\nItem 2.\n\nItem 3.\n\nBody text of the first item, long enough to read.\n";
+  EXPECT_EQ(Texts(FindHeadings(toc)), (std::vector<std::string>{"2 Item 1.", "2 Item 2.", "2 Item 3."}));
+  HeadingPath path(FindHeadings(toc), toc);
+  EXPECT_EQ(path.At(0, toc.size()), "Item 1.");
+  // Nor past the chunk's end: "# A" then "## B" right after, but the chunk ends before "## B".
+  const std::string md = "# A\n\n## B\n\ntext";
+  HeadingPath short_chunk(FindHeadings(md), md);
+  EXPECT_EQ(short_chunk.At(0, 3), "A");
+  // An item's title is never the next part or item.
+  EXPECT_EQ(Texts(FindHeadings("Item 4.\nPART II\n\nItem 1.\nLegal Proceedings\n")),
+            (std::vector<std::string>{"2 Item 4.", "1 PART II", "2 Item 1. Legal Proceedings"}));
+  // A table row is never a heading, whatever its case, also with an empty first or last cell.
+  EXPECT_TRUE(FindHeadings("NET SALES: |\n| 2023 | 2022\nTOTAL | 100\n").empty());
+}
+
+TEST(Headings, AFormsValuesAreNotHeadings) {
+  // An accident report's form: values in title case or capitals, one per line.
+  const std::string form =
+      "Aircraft Damage:\n\nSubstantial\n1 None\n\nKADM\n\nLycoming\nELT: Installed\n\n"
+      "Analysis\n\nThe airplane landed when the wind switched from a crosswind to a tailwind.\n";
+  EXPECT_EQ(Texts(FindHeadings(form)), (std::vector<std::string>{"4 Analysis"}));
+}
+
+TEST(Headings, NoHeadingsNoPath) {
+  EXPECT_TRUE(FindHeadings("").empty());
+  EXPECT_TRUE(FindHeadings("just some prose, and more of it.\nsecond line of prose here.\n").empty());
+  DocumentText doc;
+  doc.AddPage(1, "just some prose, and more of it.");
+  const std::vector<Chunk> chunks = ChunkText(doc, {500, 100});
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].section, "");
+}
+
+}  // namespace
+}  // namespace betterdev::chunk
