@@ -6,6 +6,7 @@
 const path = require('node:path');
 const deps = path.resolve(__dirname, '../../../../deps/bullmq/node_modules');
 const { Queue, QueueEvents, Worker } = require(path.join(deps, 'bullmq'));
+const IORedis = require(path.join(deps, 'ioredis'));
 
 const [port, action, arg] = process.argv.slice(2);
 const connection = { host: '127.0.0.1', port: Number(port), maxRetriesPerRequest: null };
@@ -36,8 +37,12 @@ async function main() {
       }
       case 'wait': {
         // What a producer does to learn the outcome: QueueEvents and waitUntilFinished; the
-        // progress events seen on the way are part of the answer.
-        const events = new QueueEvents(name, { connection });
+        // progress events seen on the way are part of the answer. QueueEvents reads the events
+        // stream from '$' once its first blocking read is sent, later than waitUntilReady: it
+        // starts instead from the stream's last entry now, so no event after "listening" is missed.
+        const redis = new IORedis(connection);
+        const last = await redis.xrevrange(`bull:${name}:events`, '+', '-', 'COUNT', 1).finally(() => redis.quit());
+        const events = new QueueEvents(name, { connection, lastEventId: last.length ? last[0][0] : '0-0' });
         const progress = [];
         events.on('progress', ({ jobId, data }) => { if (jobId === a.id) progress.push(data); });
         await events.waitUntilReady();
