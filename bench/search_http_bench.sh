@@ -83,7 +83,7 @@ if [ "${VECTOR_STORE:-local}" = pgvector ]; then
   exit 0
 fi
 # Hybrid's variants side by side, each on a warm restart over the same data: as configured
-# (query expansion), as before it (the vector query moved toward the keyword leg's best chunks
+# (query expansion, the second stage), without the second stage, as before expansion (the vector query moved toward the keyword leg's best chunks
 # instead), and with neither.
 RSS=$(( $(awk '/VmRSS/ {print $2}' /proc/$PID/status) / 1024 ))
 variant() {  # label flags...
@@ -103,6 +103,7 @@ variant() {  # label flags...
   fi
 }
 variant "hybrid after a restart"
+variant "hybrid, no second stage" --hybrid-rescore-depth 0
 variant "hybrid, vector feedback instead of expansion" --hybrid-expansion 0 --hybrid-feedback 10 --hybrid-vector-weight 1
 variant "hybrid, neither" --hybrid-expansion 0 --hybrid-feedback 0
 echo

@@ -118,6 +118,10 @@ void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& 
       "Hybrid search: the keyword query gains this many terms from its own best chunks "
       "(pseudo-relevance feedback; 0: off)")
       ->check(CLI::Range(0, 100));
+  Opt(app, envs, "--hybrid-rescore-depth", s.rescore_depth, "BETTERDEV_HYBRID_RESCORE_DEPTH",
+      "Hybrid search: this many of the best candidates are scored again with their text (proximity of the "
+      "question's words; figures for a question asking for an amount; 0: off)")
+      ->check(CLI::Range(0, 1000));
   Opt(app, envs, "--search-threads", s.threads, "BETTERDEV_SEARCH_THREADS",
       "Threads searches run on (apart from password hashing and uploads)")
       ->check(CLI::Range(1, 64));
@@ -374,6 +378,13 @@ Invocation ParseCommandLine(int argc, char** argv) {
   eval->add_option("--original-weight", inv.eval.original_weight, "Hybrid: the query's own terms' share after expansion");
   eval->add_option("--feedback", inv.eval.feedback, "Hybrid: keyword hits the vector query moves toward (0: off)")
       ->check(CLI::Range(0, 100));
+  eval->add_option("--rescore-depth", inv.eval.rescore_depth,
+                   "Hybrid (search service): candidates scored again with their text (0: off; default: the server's)")
+      ->check(CLI::Range(0, 1000));
+  eval->add_option("--rescore-weights", inv.eval.rescore_weights,
+                   "Hybrid (search service): weights of proximity and figures (default: the server's)")
+      ->expected(2)
+      ->delimiter(',');
   eval->add_option("--rrf-k", inv.eval.rrf_k, "Hybrid: reciprocal rank fusion constant");
   eval->add_option("--fusion", inv.eval.fusion, "Hybrid: rrf (reciprocal rank fusion) or score (normalised scores)")
       ->check(CLI::IsMember({"rrf", "score"}));

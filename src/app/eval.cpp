@@ -189,12 +189,8 @@ Status ServiceEval(const EvalOptions& options, const Config& config, store::Stor
                    const std::string& user_id, const std::vector<std::pair<std::string, std::string>>& queries,
                    const Qrels& qrels, const Corpus& corpus) {
   BD_RETURN_IF_ERROR(store.search().SetActiveModel({embedder.model().id, embedder.model().dimension}, 0));
-  SearchConfig sc = config.search;
+  SearchConfig sc = EvalSearchConfig(options, config);
   sc.vector_store = options.service;
-  sc.keyword_weight = options.keyword_weight;
-  sc.vector_weight = options.vector_weight;
-  sc.hybrid_expansion = options.expansion_terms;
-  sc.hybrid_feedback = options.feedback;
   sc.vector_encoding = options.vector_encoding;
   sc.follow_ms = 0;
   search::SearchService service(store, embedder, sc);
@@ -224,6 +220,20 @@ Status ServiceEval(const EvalOptions& options, const Config& config, store::Stor
 }
 
 }  // namespace
+
+SearchConfig EvalSearchConfig(const EvalOptions& options, const Config& config) {
+  SearchConfig sc = config.search;
+  sc.keyword_weight = options.keyword_weight;
+  sc.vector_weight = options.vector_weight;
+  sc.hybrid_expansion = options.expansion_terms;
+  sc.hybrid_feedback = options.feedback;
+  if (options.rescore_depth >= 0) sc.rescore_depth = options.rescore_depth;
+  if (options.rescore_weights.size() == 2) {
+    sc.rescore_proximity = options.rescore_weights[0];
+    sc.rescore_figures = options.rescore_weights[1];
+  }
+  return sc;
+}
 
 int RunEval(const EvalOptions& options_in, const Config& config) {
   if (!options_in.qa_dir.empty()) {

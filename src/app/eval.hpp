@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/config.hpp"
 
@@ -20,6 +21,10 @@ struct EvalOptions {
   int feedback = 0;              // keyword hits the hybrid vector query moves toward (0: off)
   int expansion_terms = 10;      // terms the hybrid keyword query gains from its best hits (0: off)
   double original_weight = 0.3;  // the query's own terms' share of the expanded query
+  // Hybrid's second stage (through the search service): depth and the weights of proximity
+  // and figures (SearchConfig::rescore_*); -1 / empty: the server's.
+  int rescore_depth = -1;
+  std::vector<double> rescore_weights;
   double rrf_k = 60;
   std::string fusion = "score";  // "score" (normalised score fusion) or "rrf"
   bool title_context = true;     // each chunk carries the document's title as its context
@@ -35,5 +40,7 @@ struct EvalOptions {
 // RunQaEval instead.
 int RunEval(const EvalOptions& options, const Config& config);
 int RunQaEval(const EvalOptions& options, const Config& config);
+// The search settings of `config` with the eval's hybrid options over them.
+SearchConfig EvalSearchConfig(const EvalOptions& options, const Config& config);
 
 }  // namespace betterdev::app

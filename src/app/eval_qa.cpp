@@ -368,12 +368,7 @@ int RunQaEval(const EvalOptions& options, const Config& config_in) {
   const double ingest_seconds = Seconds(t_ingest);
 
   // The hybrid settings of the command line (their defaults are the server's).
-  SearchConfig search_config = config.search;
-  search_config.keyword_weight = options.keyword_weight;
-  search_config.vector_weight = options.vector_weight;
-  search_config.hybrid_expansion = options.expansion_terms;
-  search_config.hybrid_feedback = options.feedback;
-  search::SearchService search(**store, *embedder, search_config);
+  search::SearchService search(**store, *embedder, EvalSearchConfig(options, config));
   auto tokenizer = index::Tokenizer::Open();
   if (!tokenizer.ok()) {
     std::cerr << "error: " << tokenizer.status().message() << "\n";

@@ -7,6 +7,7 @@
 #include "index/feedback.hpp"
 #include "search/local_retriever.hpp"
 #include "search/mirror_retriever.hpp"
+#include "search/question.hpp"
 #include "search/store_retriever.hpp"
 
 namespace betterdev::search {
@@ -23,6 +24,11 @@ std::string_view ModeName(Mode mode) {
 SearchService::SearchService(store::Store& store, embed::Embedder& embedder, const SearchConfig& config,
                              embed::EmbedderFactory other_models, Logger* log, store::VectorMirror* mirror)
     : store_(store), embedder_(embedder), config_(config), other_models_(std::move(other_models)) {
+  if (config_.rescore_depth > 0) {
+    Result<std::unique_ptr<index::Tokenizer>> tokenizer = index::Tokenizer::Open();
+    if (tokenizer.ok()) rescorer_ = std::make_unique<Rescorer>(std::move(*tokenizer));
+    else if (log != nullptr) log->Warn("search: no second stage: " + tokenizer.status().message());
+  }
   ModelSource model = [this]() -> Result<embed::EmbeddingModel> {
     Result<QueryModel> q = SyncModel();
     if (!q.ok()) return q.status();
@@ -144,10 +150,12 @@ Result<std::vector<Hit>> SearchService::Materialize(const Request& request, cons
   return hits;
 }
 
-Result<std::vector<Hit>> SearchService::Search(const Request& request) {
-  if (request.query.find_first_not_of(" \t\r\n") == std::string::npos) {
+Result<std::vector<Hit>> SearchService::Search(const Request& asked) {
+  if (asked.query.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Status::InvalidArgument("query must not be empty");
   }
+  Request request = asked;
+  request.query = SearchableQuestion(asked.query);  // not its instructions on the answer's form
   if (request.k < 1 || request.k > kMaxK) return Status::InvalidArgument("k must be between 1 and 1000");
   for (const std::string& id : request.document_ids) {
     Result<store::Document> d = store_.documents().Get(request.user_id, id);
@@ -184,8 +192,31 @@ Result<std::vector<Hit>> SearchService::Search(const Request& request) {
     case Mode::kVector: return Materialize(request, vector);
     case Mode::kHybrid: break;
   }
-  return Materialize(request, index::NormalizedScoreFusion({keyword, vector},
-                                                           {config_.keyword_weight, config_.vector_weight}));
+  const std::vector<index::Ranked> fused =
+      index::NormalizedScoreFusion({keyword, vector}, {config_.keyword_weight, config_.vector_weight});
+  if (!rescorer_) return Materialize(request, fused);
+  Request deeper = request;
+  deeper.k = std::max(request.k, config_.rescore_depth);
+  Result<std::vector<Hit>> hits = Materialize(deeper, fused);
+  if (!hits.ok()) return hits;
+  Rescore(request.query, *hits);
+  if (hits->size() > static_cast<size_t>(request.k)) hits->resize(static_cast<size_t>(request.k));
+  return hits;
+}
+
+void SearchService::Rescore(const std::string& query, std::vector<Hit>& hits) const {
+  const size_t n = std::min(hits.size(), static_cast<size_t>(config_.rescore_depth));
+  std::vector<RescoreCandidate> candidates(n);
+  for (size_t i = 0; i < n; ++i) candidates[i] = {hits[i].score, hits[i].chunk.text};
+  const std::vector<double> scores =
+      rescorer_->Scores(query, candidates, {config_.rescore_proximity, config_.rescore_figures});
+  // Hits past the depth keep their order below, on the same scale (their share of the best).
+  double best = 0;
+  for (size_t i = 0; i < n; ++i) best = std::max(best, hits[i].score);
+  for (size_t i = n; i < hits.size(); ++i) hits[i].score = best > 0 ? hits[i].score / best : 0;
+  for (size_t i = 0; i < n; ++i) hits[i].score = scores[i];
+  std::stable_sort(hits.begin(), hits.begin() + static_cast<ptrdiff_t>(n),
+                   [](const Hit& a, const Hit& b) { return a.score > b.score; });
 }
 
 }  // namespace betterdev::search

@@ -25,6 +25,7 @@
 #include "core/status.hpp"
 #include "embed/embedder.hpp"
 #include "index/fusion.hpp"
+#include "search/rescore.hpp"
 #include "search/retriever.hpp"
 #include "store/store.hpp"
 #include "store/vector_mirror.hpp"
@@ -34,7 +35,7 @@ namespace betterdev::search {
 struct Hit {
   store::StoredChunk chunk;
   std::string document_name;  // the uploaded file's name
-  double score = 0;           // mode-dependent: BM25, cosine, or fused (0..keyword+vector weight)
+  double score = 0;           // mode-dependent: BM25, cosine, or hybrid's (search/rescore.hpp)
 };
 
 constexpr int kMaxK = 1000;
@@ -82,6 +83,8 @@ class SearchService {
   Result<std::vector<index::Ranked>> VectorLeg(const Request& request, int depth,
                                                std::span<const index::Ranked> feedback);
   Result<std::vector<Hit>> Materialize(const Request& request, const std::vector<index::Ranked>& ranked);
+  // Hybrid's second stage over the best config_.rescore_depth hits (search/rescore.hpp).
+  void Rescore(const std::string& query, std::vector<Hit>& hits) const;
 
   store::Store& store_;
   embed::Embedder& embedder_;
@@ -90,6 +93,8 @@ class SearchService {
 
   std::mutex model_mu_;
   QueryModel query_model_;  // guarded by model_mu_
+
+  std::unique_ptr<Rescorer> rescorer_;  // null when rescoring is off
 
   std::unique_ptr<Retriever> retriever_;  // last: its background work may call SyncModel
 };

@@ -471,6 +471,7 @@ TEST_P(AnySearchTest, HybridMovesTheVectorQueryTowardTheKeywordLegsBestChunks) {
   };
   // Only `a` holds the word; `b` says the rest of what `a` says, `c` nothing of it.
   config.hybrid_expansion = 0;  // the vector leg's feedback alone
+  config.rescore_depth = 0;      // the first stage's scores
   config.vector_weight = 1.0;
   config.hybrid_feedback = 0;
   SearchService plain(*db, *embedder, config);
@@ -502,6 +503,7 @@ TEST_P(AnySearchTest, HybridExpandsTheKeywordQueryWithItsBestChunksWords) {
   }
   const std::string other = Ready("bob", {"persistent diarrhea supplementation"}, *embedder);
   config.vector_weight = 0;  // the keyword leg alone decides the scores
+  config.rescore_depth = 0;  // (the first stage's)
   config.hybrid_expansion = 0;
   SearchService plain(*db, *embedder, config);
   config.hybrid_expansion = 10;
@@ -703,6 +705,39 @@ TEST_F(SearchTest, AChunksSectionIsSearchedAndReturnedWithIt) {
   ASSERT_TRUE(by_heading.ok());
   ASSERT_EQ(by_heading->size(), 1u);  // only the heading holds these words
   EXPECT_EQ((*by_heading)[0].chunk.document_id, sheet);
+}
+
+TEST_P(AnySearchTest, HybridScoresItsBestCandidatesAgainWithTheirText) {
+  auto embedder = embed::NewLocalEmbedder(64);
+  // The first stage prefers the prose that repeats the words; the statement's row holds them
+  // together, among its figures.
+  const std::string prose = Ready("alice", {"Net sales rose. The total of our customers grew and sales of services "
+                                            "were higher, so net sales in total were a record; net sales, sales, "
+                                            "total, total net."}, *embedder);
+  const std::string row = Ready("alice", {"Total net sales | 82,959 | 81,797 | 304,182 | 303,185 | Cost of sales | "
+                                          "47,081 | 45,672 | Gross margin | 35,878 | 36,125 | Operating income | 22,998"},
+                                *embedder);
+  for (const char* filler : {"bus depot opening hours", "ferry ticket prices", "tram network map"}) {
+    Ready("alice", {filler}, *embedder);
+  }
+  const std::string question = "What were total net sales?";
+  config.rescore_depth = 0;
+  SearchService first(*db, *embedder, config);
+  ASSERT_EQ(Found(first, "alice", question, Mode::kHybrid).at(0), prose);  // what the first stage alone answers
+  config.rescore_depth = 50;
+  SearchService second(*db, *embedder, config);
+  auto hits = second.Search({"alice", question, {}, 10, Mode::kHybrid});
+  ASSERT_TRUE(hits.ok()) << hits.status().message();
+  ASSERT_GE(hits->size(), 2u);
+  EXPECT_EQ((*hits)[0].chunk.document_id, row);
+  EXPECT_EQ((*hits)[1].chunk.document_id, prose);
+  for (size_t i = 1; i < hits->size(); ++i) EXPECT_GE((*hits)[i - 1].score, (*hits)[i].score);
+  // k below the depth: the same first hit, and the keyword mode is BM25's own order.
+  auto one = second.Search({"alice", question, {}, 1, Mode::kHybrid});
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].chunk.document_id, row);
+  EXPECT_EQ(Found(second, "alice", question, Mode::kKeyword).at(0), Found(first, "alice", question, Mode::kKeyword).at(0));
 }
 
 TEST_F(SearchTest, OwnersOfNewChunksAreLoadedInTheBackgroundBeforeTheirFirstSearch) {

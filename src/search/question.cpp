@@ -1,0 +1,131 @@
+#include "search/question.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
+namespace betterdev::search {
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool StartsWith(const std::string& s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
+
+bool IsInstruction(std::string_view sentence) {
+  size_t at = 0;
+  while (at < sentence.size() && !std::isalpha(static_cast<unsigned char>(sentence[at]))) ++at;
+  const std::string s = Lower(sentence.substr(at));
+  for (std::string_view verb : {"please ", "round ", "answer ", "express ", "respond ", "format ", "cite "}) {
+    if (StartsWith(s, verb)) return true;
+  }
+  for (std::string_view phrase : {"list this", "list them", "list it ", "list each", "give your answer",
+                                  "provide your answer", "show your work", "be concise", "be brief", "keep it "}) {
+    if (StartsWith(s, phrase)) return true;
+  }
+  return false;
+}
+
+// The word of `s` starting at `at` (letters), lower-cased; `at` moves past it and the spaces
+// after it.
+std::string NextWord(const std::string& s, size_t& at) {
+  std::string word;
+  while (at < s.size() && std::isalpha(static_cast<unsigned char>(s[at]))) {
+    word.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(s[at]))));
+    ++at;
+  }
+  while (at < s.size() && std::isspace(static_cast<unsigned char>(s[at]))) ++at;
+  return word;
+}
+
+// Where a clause "round(ed) [your|the answer(s)] to {the nearest X | X decimal place(s) | X
+// significant digits/figures}" starting at `at` ends (after a closing parenthesis), or npos.
+size_t RoundingClauseEnd(const std::string& s, size_t at) {
+  std::string w = NextWord(s, at);
+  if (w != "round" && w != "rounded") return std::string::npos;
+  w = NextWord(s, at);
+  if (w == "your" || w == "the") {
+    const std::string answer = NextWord(s, at);
+    if (answer != "answer" && answer != "answers") return std::string::npos;
+    w = NextWord(s, at);
+  }
+  if (w != "to") return std::string::npos;
+  size_t end = at;
+  if (NextWord(s, at) == "the") {
+    if (NextWord(s, at) != "nearest") return std::string::npos;
+    while (at < s.size() && !std::isspace(static_cast<unsigned char>(s[at])) && s[at] != ')' && s[at] != ',' &&
+           s[at] != '.' && s[at] != '?' && s[at] != ';')
+      ++at;  // "tenth", "$1,000" is not a word of letters
+    end = at;
+  } else {
+    at = end;  // back to the count: "two", "2"
+    while (at < s.size() && std::isalnum(static_cast<unsigned char>(s[at]))) ++at;
+    while (at < s.size() && std::isspace(static_cast<unsigned char>(s[at]))) ++at;
+    const std::string unit = NextWord(s, at);
+    if (unit == "decimal") {
+      const std::string places = NextWord(s, at);
+      if (places != "place" && places != "places") return std::string::npos;
+    } else if (unit == "significant") {
+      const std::string digits = NextWord(s, at);
+      if (digits != "digits" && digits != "figures") return std::string::npos;
+    } else {
+      return std::string::npos;
+    }
+    end = at;
+    while (end > 0 && std::isspace(static_cast<unsigned char>(s[end - 1]))) --end;
+  }
+  if (end < s.size() && s[end] == ')') ++end;
+  return end;
+}
+
+// `s` without its rounding clauses, each with the space and one ',' ';' or '(' before it.
+std::string WithoutRounding(const std::string& s) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    const bool word_start = std::isalpha(static_cast<unsigned char>(s[i])) &&
+                            (i == 0 || !std::isalnum(static_cast<unsigned char>(s[i - 1])));
+    const size_t end = word_start ? RoundingClauseEnd(s, i) : std::string::npos;
+    if (end == std::string::npos) {
+      out.push_back(s[i++]);
+      continue;
+    }
+    while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.pop_back();
+    if (!out.empty() && (out.back() == ',' || out.back() == ';' || out.back() == '(')) out.pop_back();
+    while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.pop_back();
+    i = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string SearchableQuestion(std::string_view question) {
+  // Sentences end at '.', '?' or '!' before a space or the end ("10-Q", "$1.5" stay whole).
+  std::vector<std::string_view> sentences;
+  size_t start = 0;
+  for (size_t i = 0; i < question.size(); ++i) {
+    const char c = question[i];
+    if ((c == '.' || c == '?' || c == '!') &&
+        (i + 1 == question.size() || std::isspace(static_cast<unsigned char>(question[i + 1])))) {
+      sentences.push_back(question.substr(start, i + 1 - start));
+      start = i + 1;
+    }
+  }
+  if (start < question.size()) sentences.push_back(question.substr(start));
+  std::string kept;
+  for (std::string_view s : sentences) {
+    if (!IsInstruction(s)) kept.append(s);
+  }
+  if (kept.find_first_not_of(" \t\r\n") == std::string::npos) return std::string(question);
+  std::string out = WithoutRounding(kept);
+  if (out.find_first_not_of(" \t\r\n") == std::string::npos) return std::string(question);
+  const size_t first = out.find_first_not_of(" \t\r\n");
+  const size_t last = out.find_last_not_of(" \t\r\n");
+  return out.substr(first, last - first + 1);
+}
+
+}  // namespace betterdev::search

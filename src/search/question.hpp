@@ -1,0 +1,19 @@
+// What of a question to search for: a question may carry instructions on the form of its
+// answer ("Round your answer to two decimal places.", "Please provide a breakdown for each
+// reporting period.") whose words are not what the answer's chunks hold; they are left out of
+// the search (the chat model still reads the whole question).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace betterdev::search {
+
+// `question` without its sentences and clauses about the answer's form: a sentence opening with
+// "Please", "Round", "Answer", "Express", "Respond", "Format", "Cite", "List this/them/it/each",
+// "Give/Provide your answer", "Show your work", "Be concise/brief", "Keep it", and a clause
+// "round(ed) (your answer) to ... decimal places / the nearest ...". A question that is nothing
+// but such instructions is returned whole.
+std::string SearchableQuestion(std::string_view question);
+
+}  // namespace betterdev::search
