@@ -83,7 +83,7 @@ struct SearchConfig {
   // are scored again with their text in hand: the first stage's share of the best, plus these
   // weights times the share of the question's words found close together and (for a question
   // asking for an amount) how much of the chunk is figures. Chosen on the SEC 10-Q questions'
-  // development half (hybrid figure recall@3 0.152 -> 0.253; docs/benchmarks.md).
+  // development half (hybrid figure recall@3 0.152 -> 0.293; docs/benchmarks.md).
   int rescore_depth = 100;
   double rescore_proximity = 0.5;
   double rescore_figures = 2.0;

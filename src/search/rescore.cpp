@@ -8,8 +8,8 @@
 namespace betterdev::search {
 namespace {
 
-// Words within this many terms of one another count as together (a table row, a clause).
-constexpr size_t kWindow = 24;
+// Words within this many words of one another count as together (a table row, a clause).
+constexpr size_t kWindow = 32;
 
 // A chunk whose terms are a third figures or more counts as all figures (a table's rows).
 constexpr double kFigureShareForAll = 1.0 / 3;
@@ -21,7 +21,8 @@ constexpr std::string_view kAmountWords =
     "expenditure spending spent expenses cost costs price figure figures earnings debt dividend "
     "inventory inventories profit";
 
-bool IsFigure(const std::string& term) { return !term.empty() && std::isdigit(static_cast<unsigned char>(term[0])); }
+// Bytes of a word: ASCII letters and digits, and any byte of a multi-byte UTF-8 character.
+bool IsWordByte(char c) { return std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80; }
 
 }  // namespace
 
@@ -46,23 +47,63 @@ std::vector<double> Rescorer::Scores(std::string_view query, std::span<const Res
   std::unordered_map<std::string, size_t> slot;
   for (size_t q = 0; q < words.size(); ++q) slot.emplace(words[q], q);
 
-  // Each candidate's matches (position in its terms, which query word) and share of figures.
+  // Each candidate's matches (position among its words, which query word) and share of figures.
+  // Words are read quickly (runs of ASCII letters and digits, and of other bytes: UTF-8);
+  // only a word that may stem to a query word goes through the tokenizer, once per distinct word
+  // in this call: one that is not ASCII, or starts with a query word's stem but its last letter
+  // (Porter changes only a word's end, at most its last kept letter: "filing" -> "file",
+  // "inventory" -> "inventori"), or its first three. Stopwords count as positions here.
+  std::vector<std::string> prefixes;
+  for (const std::string& w : words) prefixes.push_back(w.substr(0, std::max<size_t>(3, w.size()) - (w.size() > 3)));
+  auto may_match = [&](const std::string& word) {
+    for (const std::string& p : prefixes)
+      if (word.compare(0, p.size(), p) == 0) return true;
+    return false;
+  };
+  std::unordered_map<std::string, std::vector<size_t>> slots_of;  // word -> the query words it holds
+  auto slots = [&](const std::string& word) -> const std::vector<size_t>& {
+    auto [it, fresh] = slots_of.try_emplace(word);
+    if (fresh) {
+      for (const std::string& t : tokenizer_->Document(word).terms) {
+        auto w = slot.find(t);
+        if (w != slot.end()) it->second.push_back(w->second);
+      }
+    }
+    return it->second;
+  };
   std::vector<std::vector<std::pair<size_t, size_t>>> matches(candidates.size());
   std::vector<double> figure_share(candidates.size(), 0);
   std::vector<size_t> df(words.size(), 0);
   std::vector<bool> any(words.size());
+  std::string word;
   for (size_t i = 0; i < candidates.size(); ++i) {
     std::fill(any.begin(), any.end(), false);
-    const std::vector<std::string> text = tokenizer_->Document(candidates[i].text).terms;
-    size_t figures = 0;
-    for (size_t p = 0; p < text.size(); ++p) {
-      if (IsFigure(text[p])) ++figures;
-      auto w = slot.find(text[p]);
-      if (w == slot.end()) continue;
-      matches[i].emplace_back(p, w->second);
-      any[w->second] = true;
+    const std::string_view text = candidates[i].text;
+    size_t position = 0, figures = 0;
+    for (size_t at = 0; at < text.size();) {
+      if (!IsWordByte(text[at])) {
+        ++at;
+        continue;
+      }
+      word.clear();
+      bool ascii = true;
+      for (; at < text.size() && IsWordByte(text[at]); ++at) {
+        const unsigned char c = static_cast<unsigned char>(text[at]);
+        ascii = ascii && c < 0x80;
+        word.push_back(static_cast<char>(std::tolower(c)));
+      }
+      const size_t p = position++;
+      if (std::isdigit(static_cast<unsigned char>(word[0]))) {
+        ++figures;
+        continue;
+      }
+      if (ascii && !may_match(word)) continue;
+      for (size_t q : slots(word)) {
+        matches[i].emplace_back(p, q);
+        any[q] = true;
+      }
     }
-    figure_share[i] = text.empty() ? 0 : static_cast<double>(figures) / static_cast<double>(text.size());
+    figure_share[i] = position == 0 ? 0 : static_cast<double>(figures) / static_cast<double>(position);
     for (size_t q = 0; q < words.size(); ++q) df[q] += any[q] ? 1 : 0;
   }
   // A word's weight: its rarity among the candidates (BM25's idf); a word none of them holds

@@ -49,6 +49,18 @@ TEST_F(RescoreTest, RareWordsWeighMore) {
   EXPECT_DOUBLE_EQ(s[0], s[2]);
 }
 
+TEST_F(RescoreTest, WordsAreMatchedAsKeywordSearchMatchesThem) {
+  // Stemmed ("filings" ~ "filed", "inventories" ~ "inventory"), folded ("Café" ~ "cafe") and
+  // split at a typographic apostrophe ("Company’s").
+  const std::vector<RescoreCandidate> c = {
+      {1.0, "The Company\u2019s inventories were filed with the Caf\u00e9 accounts"},
+      {1.0, "nothing here"},
+  };
+  const std::vector<double> s = rescorer->Scores("company inventory filings cafe", c, {1, 0});
+  EXPECT_DOUBLE_EQ(s[0], 2.0);  // every word of the question, close together
+  EXPECT_DOUBLE_EQ(s[1], 1.0);
+}
+
 TEST_F(RescoreTest, FiguresCountOnlyForAQuestionAskingForAnAmount) {
   EXPECT_TRUE(rescorer->AsksForAmount("What was Apple's gross margin in the latest quarter?"));
   EXPECT_TRUE(rescorer->AsksForAmount("How much did NVIDIA spend on research?"));

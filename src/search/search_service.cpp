@@ -192,31 +192,40 @@ Result<std::vector<Hit>> SearchService::Search(const Request& asked) {
     case Mode::kVector: return Materialize(request, vector);
     case Mode::kHybrid: break;
   }
-  const std::vector<index::Ranked> fused =
+  std::vector<index::Ranked> fused =
       index::NormalizedScoreFusion({keyword, vector}, {config_.keyword_weight, config_.vector_weight});
-  if (!rescorer_) return Materialize(request, fused);
-  Request deeper = request;
-  deeper.k = std::max(request.k, config_.rescore_depth);
-  Result<std::vector<Hit>> hits = Materialize(deeper, fused);
-  if (!hits.ok()) return hits;
-  Rescore(request.query, *hits);
-  if (hits->size() > static_cast<size_t>(request.k)) hits->resize(static_cast<size_t>(request.k));
-  return hits;
+  if (rescorer_) {
+    Status rescored = Rescore(request.query, fused);
+    if (!rescored.ok()) return rescored;
+  }
+  return Materialize(request, fused);
 }
 
-void SearchService::Rescore(const std::string& query, std::vector<Hit>& hits) const {
-  const size_t n = std::min(hits.size(), static_cast<size_t>(config_.rescore_depth));
+Status SearchService::Rescore(const std::string& query, std::vector<index::Ranked>& ranked) const {
+  const size_t n = std::min(ranked.size(), static_cast<size_t>(config_.rescore_depth));
+  std::vector<int64_t> keys(n);
+  for (size_t i = 0; i < n; ++i) keys[i] = ranked[i].key;
+  Result<std::vector<store::StoredChunk>> chunks = store_.search().ChunksByKey(keys);
+  if (!chunks.ok()) return chunks.status();
+  std::unordered_map<int64_t, const store::StoredChunk*> by_key;
+  for (const store::StoredChunk& c : *chunks) by_key[c.key] = &c;
+  // A chunk gone since the index took it is scored on its first-stage share alone (Materialize
+  // drops it and tells the retriever).
   std::vector<RescoreCandidate> candidates(n);
-  for (size_t i = 0; i < n; ++i) candidates[i] = {hits[i].score, hits[i].chunk.text};
+  for (size_t i = 0; i < n; ++i) {
+    auto c = by_key.find(ranked[i].key);
+    candidates[i] = {ranked[i].score, c == by_key.end() ? std::string_view() : std::string_view(c->second->text)};
+  }
   const std::vector<double> scores =
       rescorer_->Scores(query, candidates, {config_.rescore_proximity, config_.rescore_figures});
-  // Hits past the depth keep their order below, on the same scale (their share of the best).
+  // Candidates past the depth keep their order below, on the same scale (their share of the best).
   double best = 0;
-  for (size_t i = 0; i < n; ++i) best = std::max(best, hits[i].score);
-  for (size_t i = n; i < hits.size(); ++i) hits[i].score = best > 0 ? hits[i].score / best : 0;
-  for (size_t i = 0; i < n; ++i) hits[i].score = scores[i];
-  std::stable_sort(hits.begin(), hits.begin() + static_cast<ptrdiff_t>(n),
-                   [](const Hit& a, const Hit& b) { return a.score > b.score; });
+  for (size_t i = 0; i < n; ++i) best = std::max(best, ranked[i].score);
+  for (size_t i = n; i < ranked.size(); ++i) ranked[i].score = best > 0 ? ranked[i].score / best : 0;
+  for (size_t i = 0; i < n; ++i) ranked[i].score = scores[i];
+  std::stable_sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(n),
+                   [](const index::Ranked& a, const index::Ranked& b) { return a.score > b.score; });
+  return Status::Ok();
 }
 
 }  // namespace betterdev::search

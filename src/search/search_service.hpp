@@ -83,8 +83,9 @@ class SearchService {
   Result<std::vector<index::Ranked>> VectorLeg(const Request& request, int depth,
                                                std::span<const index::Ranked> feedback);
   Result<std::vector<Hit>> Materialize(const Request& request, const std::vector<index::Ranked>& ranked);
-  // Hybrid's second stage over the best config_.rescore_depth hits (search/rescore.hpp).
-  void Rescore(const std::string& query, std::vector<Hit>& hits) const;
+  // Hybrid's second stage (search/rescore.hpp): the best config_.rescore_depth of `ranked`
+  // scored again with their text, read from the store, and put in their new order.
+  Status Rescore(const std::string& query, std::vector<index::Ranked>& ranked) const;
 
   store::Store& store_;
   embed::Embedder& embedder_;
