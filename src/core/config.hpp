@@ -79,11 +79,12 @@ struct SearchConfig {
   double vector_weight = 0.2;
   int hybrid_expansion = 10;
   int hybrid_feedback = 0;
-  // Hybrid's second stage (search/rescore.hpp): its best `rescore_depth` candidates (0: none)
-  // are scored again with their text in hand: the first stage's share of the best, plus these
-  // weights times the share of the question's words found close together and (for a question
-  // asking for an amount) how much of the chunk is figures. Chosen on the SEC 10-Q questions'
-  // development half (hybrid figure recall@3 0.152 -> 0.293; docs/benchmarks.md).
+  // Hybrid's second stage (search/rescore.hpp): its best `rescore_depth` candidates (0: none;
+  // each leg then answers at least that many) are scored again with their text in hand: the
+  // first stage's share of the best, plus these weights times the share of the question's
+  // words found close together and (for a question asking for an amount) how much of the
+  // chunk is figures. Chosen on the SEC 10-Q questions' development half (hybrid figure
+  // recall@3 / @10 0.152 / 0.228 -> 0.290 / 0.489; docs/benchmarks.md).
   int rescore_depth = 100;
   double rescore_proximity = 0.5;
   double rescore_figures = 2.0;

@@ -163,7 +163,8 @@ Result<std::vector<Hit>> SearchService::Search(const Request& asked) {
   }
   // Each leg looks deeper than k: hits of deleted documents are dropped later, fusion needs
   // candidates the other leg ranks low, and documents need several chunks each.
-  const int depth = request.group_by_document ? std::max(request.k * 10, 100) : std::max(request.k * 5, 50);
+  int depth = request.group_by_document ? std::max(request.k * 10, 100) : std::max(request.k * 5, 50);
+  if (request.mode == Mode::kHybrid && rescorer_) depth = std::max(depth, config_.rescore_depth);  // its pool
   std::vector<index::Ranked> keyword;
   if (request.mode != Mode::kVector) {
     Result<std::vector<index::Ranked>> leg = retriever_->Keywords(request, depth);
