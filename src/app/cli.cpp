@@ -384,7 +384,8 @@ Invocation ParseCommandLine(int argc, char** argv) {
   eval->add_option("--rescore-weights", inv.eval.rescore_weights,
                    "Hybrid (search service): weights of proximity and figures (default: the server's)")
       ->expected(2)
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
   eval->add_option("--rrf-k", inv.eval.rrf_k, "Hybrid: reciprocal rank fusion constant");
   eval->add_option("--fusion", inv.eval.fusion, "Hybrid: rrf (reciprocal rank fusion) or score (normalised scores)")
       ->check(CLI::IsMember({"rrf", "score"}));

@@ -15,9 +15,11 @@ std::string Lower(std::string_view s) {
 
 bool StartsWith(const std::string& s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
 
+// A sentence that opens (with a capital) with an instruction on the answer's form.
 bool IsInstruction(std::string_view sentence) {
   size_t at = 0;
   while (at < sentence.size() && !std::isalpha(static_cast<unsigned char>(sentence[at]))) ++at;
+  if (at == sentence.size() || !std::isupper(static_cast<unsigned char>(sentence[at]))) return false;
   const std::string s = Lower(sentence.substr(at));
   for (std::string_view verb : {"please ", "round ", "answer ", "express ", "respond ", "format ", "cite "}) {
     if (StartsWith(s, verb)) return true;
@@ -56,9 +58,13 @@ size_t RoundingClauseEnd(const std::string& s, size_t at) {
   size_t end = at;
   if (NextWord(s, at) == "the") {
     if (NextWord(s, at) != "nearest") return std::string::npos;
-    while (at < s.size() && !std::isspace(static_cast<unsigned char>(s[at])) && s[at] != ')' && s[at] != ',' &&
-           s[at] != '.' && s[at] != '?' && s[at] != ';')
-      ++at;  // "tenth", "$1,000" is not a word of letters
+    // "tenth", "$1,000", "0.1": up to a space, ')', ';', '?', or ',' / '.' not before a digit.
+    auto ends = [&](size_t k) {
+      const char c = s[k];
+      if (std::isspace(static_cast<unsigned char>(c)) || c == ')' || c == ';' || c == '?' || c == '!') return true;
+      return (c == ',' || c == '.') && !(k + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[k + 1])));
+    };
+    while (at < s.size() && !ends(at)) ++at;
     end = at;
   } else {
     at = end;  // back to the count: "two", "2"
@@ -104,25 +110,36 @@ std::string WithoutRounding(const std::string& s) {
 }  // namespace
 
 std::string SearchableQuestion(std::string_view question) {
-  // Sentences end at '.', '?' or '!' before a space or the end ("10-Q", "$1.5" stay whole).
+  // Sentences end at '.', '?' or '!' before a space or the end ("10-Q", "$1.5" stay whole), not
+  // at an initial's period ("U.S. sales").
   std::vector<std::string_view> sentences;
   size_t start = 0;
   for (size_t i = 0; i < question.size(); ++i) {
     const char c = question[i];
-    if ((c == '.' || c == '?' || c == '!') &&
-        (i + 1 == question.size() || std::isspace(static_cast<unsigned char>(question[i + 1])))) {
-      sentences.push_back(question.substr(start, i + 1 - start));
-      start = i + 1;
-    }
+    if (c != '.' && c != '?' && c != '!') continue;
+    if (i + 1 < question.size() && !std::isspace(static_cast<unsigned char>(question[i + 1]))) continue;
+    const bool initial = c == '.' && i > 0 && std::isalpha(static_cast<unsigned char>(question[i - 1])) &&
+                         (i == 1 || !std::isalnum(static_cast<unsigned char>(question[i - 2])));
+    if (initial) continue;
+    sentences.push_back(question.substr(start, i + 1 - start));
+    start = i + 1;
   }
   if (start < question.size()) sentences.push_back(question.substr(start));
+  // Instructions are left out only beside a question: a request made as an instruction
+  // ("Please give the total net sales.") is what to search.
+  bool asks = false;
+  for (std::string_view s : sentences) {
+    const size_t end = s.find_last_not_of(" \t\r\n");
+    asks = asks || (!IsInstruction(s) && end != std::string_view::npos && s[end] == '?');
+  }
   std::string kept;
   for (std::string_view s : sentences) {
-    if (!IsInstruction(s)) kept.append(s);
+    if (!asks || !IsInstruction(s)) kept.append(s);
   }
-  if (kept.find_first_not_of(" \t\r\n") == std::string::npos) return std::string(question);
-  std::string out = WithoutRounding(kept);
-  if (out.find_first_not_of(" \t\r\n") == std::string::npos) return std::string(question);
+  const std::string out = WithoutRounding(kept);
+  if (std::none_of(out.begin(), out.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); })) {
+    return std::string(question);
+  }
   const size_t first = out.find_first_not_of(" \t\r\n");
   const size_t last = out.find_last_not_of(" \t\r\n");
   return out.substr(first, last - first + 1);

@@ -9,11 +9,12 @@
 
 namespace betterdev::search {
 
-// `question` without its sentences and clauses about the answer's form: a sentence opening with
-// "Please", "Round", "Answer", "Express", "Respond", "Format", "Cite", "List this/them/it/each",
-// "Give/Provide your answer", "Show your work", "Be concise/brief", "Keep it", and a clause
-// "round(ed) (your answer) to ... decimal places / the nearest ...". A question that is nothing
-// but such instructions is returned whole.
+// `question` without its sentences and clauses about the answer's form: beside a sentence that
+// asks (ends with '?'), a sentence opening with "Please", "Round", "Answer", "Express",
+// "Respond", "Format", "Cite", "List this/them/it/each", "Give/Provide your answer", "Show your
+// work", "Be concise/brief", "Keep it"; and anywhere a clause "round(ed) (your answer) to ...
+// decimal places / significant digits / the nearest ...". What is left must hold a letter or
+// digit; else the question is returned whole.
 std::string SearchableQuestion(std::string_view question);
 
 }  // namespace betterdev::search

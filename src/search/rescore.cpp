@@ -52,9 +52,9 @@ std::vector<double> Rescorer::Scores(std::string_view query, std::span<const Res
   // only a word that may stem to a query word goes through the tokenizer, once per distinct word
   // in this call: one that is not ASCII, or starts with a query word's stem but its last letter
   // (Porter changes only a word's end, at most its last kept letter: "filing" -> "file",
-  // "inventory" -> "inventori"), or its first three. Stopwords count as positions here.
+  // "inventory" -> "inventori", "days" -> "dai"). Stopwords count as positions here.
   std::vector<std::string> prefixes;
-  for (const std::string& w : words) prefixes.push_back(w.substr(0, std::max<size_t>(3, w.size()) - (w.size() > 3)));
+  for (const std::string& w : words) prefixes.push_back(w.size() > 1 ? w.substr(0, w.size() - 1) : w);
   auto may_match = [&](const std::string& word) {
     for (const std::string& p : prefixes)
       if (word.compare(0, p.size(), p) == 0) return true;

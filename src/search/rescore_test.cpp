@@ -89,9 +89,22 @@ TEST(QuestionTest, InstructionsOnTheAnswersFormAreNotSearched) {
   // Kept: questions that only look like it, and a question made of instructions alone.
   EXPECT_EQ(SearchableQuestion("How did Apple's Q3 2023 10-Q report net sales of $81.8 billion?"),
             "How did Apple's Q3 2023 10-Q report net sales of $81.8 billion?");
-  EXPECT_EQ(SearchableQuestion("Summarize the risk factors. Answer in one paragraph."), "Summarize the risk factors.");
   EXPECT_EQ(SearchableQuestion("Please summarize the risk factors."), "Please summarize the risk factors.");
   EXPECT_EQ(SearchableQuestion("Answers to the round table questions"), "Answers to the round table questions");
+  // A request made as an instruction is the question: instructions go only beside a question.
+  EXPECT_EQ(SearchableQuestion("I uploaded Apple's 10-Q. Please give the total net sales for Q3."),
+            "I uploaded Apple's 10-Q. Please give the total net sales for Q3.");
+  EXPECT_EQ(SearchableQuestion("Summarize the risk factors. Answer in one paragraph."),
+            "Summarize the risk factors. Answer in one paragraph.");
+  // An initial's period ends no sentence; a lower-case word opens no instruction.
+  EXPECT_EQ(SearchableQuestion("How did sales in the U.S. respond to tariffs?"),
+            "How did sales in the U.S. respond to tariffs?");
+  // Figures in a rounding clause go with it.
+  EXPECT_EQ(SearchableQuestion("What was revenue (rounded to the nearest $1,000)?"), "What was revenue?");
+  EXPECT_EQ(SearchableQuestion("What is the ratio (round to the nearest 0.1)?"), "What is the ratio?");
+  EXPECT_EQ(SearchableQuestion("What is the margin, rounded to 2 decimal places?"), "What is the margin?");
+  // Nothing left but punctuation: the question whole.
+  EXPECT_EQ(SearchableQuestion("Rounded to the nearest million."), "Rounded to the nearest million.");
 }
 
 }  // namespace

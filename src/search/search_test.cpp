@@ -740,6 +740,41 @@ TEST_P(AnySearchTest, HybridScoresItsBestCandidatesAgainWithTheirText) {
   EXPECT_EQ(Found(second, "alice", question, Mode::kKeyword).at(0), Found(first, "alice", question, Mode::kKeyword).at(0));
 }
 
+TEST_P(AnySearchTest, InstructionsOnTheAnswersFormAreNotSearched) {
+  auto embedder = embed::NewLocalEmbedder(64);
+  const std::string zinc = Ready("alice", {"zinc supplementation in children"}, *embedder);
+  const std::string form = Ready("alice", {"answers are rounded to two decimal places"}, *embedder);
+  Ready("alice", {"ferry ticket prices"}, *embedder);
+  SearchService s(*db, *embedder, config);
+  const std::string question = "What does zinc do? Round your answer to two decimal places.";
+  for (Mode mode : {Mode::kKeyword, Mode::kHybrid}) {
+    std::vector<std::string> found = Found(s, "alice", question, mode);
+    ASSERT_FALSE(found.empty());
+    EXPECT_EQ(found[0], zinc);
+    if (mode == Mode::kKeyword) {
+      EXPECT_EQ(found, std::vector<std::string>{zinc});  // the form's words: not searched
+    }
+  }
+  EXPECT_EQ(Found(s, "alice", "Round your answer to two decimal places.", Mode::kKeyword).at(0), form);  // alone: whole
+}
+
+TEST_P(AnySearchTest, HitsPastTheSecondStagesDepthFollowOnTheSameScale) {
+  auto embedder = embed::NewLocalEmbedder(64);
+  for (int i = 0; i < 6; ++i) {
+    std::string text = "zinc";
+    for (int j = 0; j < i; ++j) text += " and other words";
+    Ready("alice", {text + " | " + std::to_string(100 + i) + " | " + std::to_string(200 + i)}, *embedder);
+  }
+  config.rescore_depth = 2;
+  SearchService s(*db, *embedder, config);
+  auto hits = s.Search({"alice", "what was the total zinc", {}, 10, Mode::kHybrid});
+  ASSERT_TRUE(hits.ok()) << hits.status().message();
+  ASSERT_EQ(hits->size(), 6u);
+  for (size_t i = 1; i < hits->size(); ++i) EXPECT_GE((*hits)[i - 1].score, (*hits)[i].score) << i;
+  EXPECT_LE((*hits)[2].score, 1.0);  // past the depth: shares of the best first-stage score
+  EXPECT_GT((*hits)[0].score, 1.0);  // within it: the share plus the features
+}
+
 TEST_F(SearchTest, OwnersOfNewChunksAreLoadedInTheBackgroundBeforeTheirFirstSearch) {
   auto embedder = embed::NewLocalEmbedder(32);
   Ready("bob", Notes("cardiology", 5), *embedder);  // before the start: loaded at bob's first search
