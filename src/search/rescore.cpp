@@ -30,10 +30,10 @@ Rescorer::Rescorer(std::shared_ptr<const index::Tokenizer> tokenizer) : tokenize
   for (std::string& t : tokenizer_->Document(kAmountWords).terms) amount_.insert(std::move(t));
 }
 
-bool Rescorer::AsksForAmount(std::string_view query) const {
-  for (const std::string& t : tokenizer_->Query(query))
-    if (amount_.count(t) != 0) return true;
-  return false;
+bool Rescorer::AsksForAmount(std::string_view query) const { return AnyAmountWord(tokenizer_->Query(query)); }
+
+bool Rescorer::AnyAmountWord(const std::vector<std::string>& words) const {
+  return std::any_of(words.begin(), words.end(), [&](const std::string& t) { return amount_.count(t) != 0; });
 }
 
 std::vector<double> Rescorer::Scores(std::string_view query, std::span<const RescoreCandidate> candidates,
@@ -117,7 +117,7 @@ std::vector<double> Rescorer::Scores(std::string_view query, std::span<const Res
     idf[q] = std::log(1 + (n - d + 0.5) / (d + 0.5));
     all += idf[q];
   }
-  const bool amount = weights.figures > 0 && AsksForAmount(query);
+  const bool amount = weights.figures > 0 && AnyAmountWord(words);
   std::vector<size_t> count(words.size(), 0);
   for (size_t i = 0; i < candidates.size(); ++i) {
     // The best window: two pointers over the matches, each window shorter than kWindow terms.

@@ -47,6 +47,8 @@ class Rescorer {
   bool AsksForAmount(std::string_view query) const;
 
  private:
+  bool AnyAmountWord(const std::vector<std::string>& words) const;  // words: the query's terms
+
   std::shared_ptr<const index::Tokenizer> tokenizer_;
   std::unordered_set<std::string> amount_;  // stems of words that ask for an amount
 };
