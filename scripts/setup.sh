@@ -11,6 +11,8 @@ DEB_PACKAGES=(
   libboost1.74-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev libcli11-dev libssl-dev libpoppler-cpp-dev poppler-utils libmagic-dev libzip-dev libpugixml-dev zlib1g-dev
   libtesseract-dev libleptonica-dev tesseract-ocr-eng tesseract-ocr-osd libgumbo-dev libuchardet-dev
   libhnswlib-dev
+  # poppler's own API (PDFDoc, Outline): the bookmarks' pages, which poppler-cpp's toc does not give
+  libpoppler-private-dev
   # the job process's system-call filter (sandbox/)
   libseccomp-dev
   # the Redis job queue (BullMQ's protocol): the client library, and the server its tests run

@@ -29,6 +29,14 @@ int DocumentText::PageAt(size_t byte_offset) const {
   return after == starts_.begin() ? 0 : std::prev(after)->second;
 }
 
+std::pair<size_t, size_t> DocumentText::PageBytes(int page_number) const {
+  auto at = std::lower_bound(starts_.begin(), starts_.end(), page_number,
+                             [](const auto& start, int page) { return start.second < page; });
+  if (at == starts_.end()) return {text_.size(), text_.size()};
+  const size_t end = std::next(at) == starts_.end() ? text_.size() : std::next(at)->first - 2;  // before "\n\n"
+  return {at->first, end};
+}
+
 namespace {
 
 constexpr char32_t kBadByte = 0xFFFD;
@@ -248,7 +256,7 @@ std::vector<Chunk> ChunkText(const DocumentText& doc, const ChunkOptions& option
   const size_t min_cut = size - size / 3;
 
   const std::vector<Table> tables = FindTables(text);
-  HeadingPath path(FindHeadings(text), text);
+  HeadingPath path(doc.outline().size() >= 2 ? OutlineHeadings(doc) : FindHeadings(text), text);
   std::vector<Chunk> chunks;
   Window w;
   Position start = SkipSpaces(text, {});

@@ -29,6 +29,13 @@ Status ValidateOptions(const ChunkOptions& options);
 // The extracted text of a whole document: pages appended in order, each page's text
 // separated from the next by "\n\n". Page numbers start at 1 and need not be contiguous
 // (a page without text is simply absent: AddPage ignores empty text).
+// One entry of a document's own outline (a PDF's bookmarks).
+struct OutlineEntry {
+  int level = 1;  // 1 outermost
+  int page = 0;   // the page it opens
+  std::string title;
+};
+
 class DocumentText {
  public:
   void AddPage(int page_number, std::string_view text);
@@ -37,10 +44,19 @@ class DocumentText {
   // "\n\n" separator belongs to the page before it. 0 when there are no pages.
   int PageAt(size_t byte_offset) const;
   size_t page_count() const { return starts_.size(); }
+  // Bytes [first, second) of the first page numbered `page_number` or later that has text;
+  // (size, size) of the text when there is none.
+  std::pair<size_t, size_t> PageBytes(int page_number) const;
+
+  // The document's outline in its own order, when the file has one (see headings.hpp: with
+  // two entries or more it gives the chunks' heading paths).
+  void AddOutlineEntry(OutlineEntry entry) { outline_.push_back(std::move(entry)); }
+  const std::vector<OutlineEntry>& outline() const { return outline_; }
 
  private:
   std::string text_;
   std::vector<std::pair<size_t, int>> starts_;  // (byte offset where the page starts, page number)
+  std::vector<OutlineEntry> outline_;
 };
 
 struct Chunk {

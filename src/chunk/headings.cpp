@@ -202,6 +202,51 @@ std::vector<Heading> FindHeadings(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// ASCII letters (lower case) and digits, and every byte of a non-ASCII character: what two
+// spellings of a title share ("Statements of Cash Flows" / "STATEMENTS OF CASH FLOWS:").
+std::string TitleKey(std::string_view s) {
+  std::string key;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) != 0) key.push_back(static_cast<char>(std::tolower(c)));
+    else if (c >= 0x80) key.push_back(static_cast<char>(c));
+  }
+  return key;
+}
+
+}  // namespace
+
+std::vector<Heading> OutlineHeadings(const DocumentText& doc) {
+  const std::string_view text = doc.text();
+  std::vector<Heading> out;
+  size_t from = 0;  // where the entry before opened (its line's end when it was found)
+  for (const OutlineEntry& e : doc.outline()) {
+    auto [first, last] = doc.PageBytes(e.page);
+    if (last < from || first >= text.size()) continue;
+    first = std::max(first, from);
+    const std::string key = TitleKey(e.title);
+    Heading h{first, first, std::max(e.level, 1), e.title};
+    for (size_t line = first; !key.empty() && line < last;) {
+      size_t end = text.find('\n', line);
+      if (end == std::string_view::npos || end > last) end = last;
+      const std::string_view l = text.substr(line, end - line);
+      if (l.find(" | ") == std::string_view::npos) {
+        const std::string lkey = TitleKey(l);
+        if (lkey.size() <= key.size() * 2 + 40 && lkey.find(key) != std::string::npos) {
+          h.byte = line;
+          h.end = end;
+          break;
+        }
+      }
+      line = end + 1;
+    }
+    from = h.end;
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
 void HeadingPath::Open(const Heading& h) {
   while (!open_.empty() && open_.back()->level >= h.level) open_.pop_back();
   open_.push_back(&h);

@@ -15,7 +15,10 @@
 // heading equal to the one already open at its level (a running "PART I" on every page)
 // changes nothing. A heading closes those of its level and deeper.
 //
-// Pure; linear in the text.
+// A document with its own outline (a PDF's bookmarks, two entries or more) takes its headings
+// from there instead (OutlineHeadings): the author's structure, with the author's titles.
+//
+// Pure; linear in the text (OutlineHeadings: in the text of the pages its entries open).
 #pragma once
 
 #include <cstddef>
@@ -23,6 +26,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "chunk/chunker.hpp"
 
 namespace betterdev::chunk {
 
@@ -35,6 +40,13 @@ struct Heading {
 
 // The text's headings in order.
 std::vector<Heading> FindHeadings(std::string_view text);
+
+// The headings of `doc`'s outline, in its order, at its levels, with its titles. Each opens on
+// its page: at the first line there (after the entry before it, when that is on the same
+// page) that holds the title's letters and digits (case aside) and not much more (a line of
+// prose or a table row is not a title), else at the page's start. An entry whose page ends
+// before the entry above it is placed is left out (headings stay in text order).
+std::vector<Heading> OutlineHeadings(const DocumentText& doc);
 
 // The heading path of what starts at a place: the headings at or before it, outermost first,
 // and when headings open there, each deeper than the one before it ("Item 1." then a

@@ -146,5 +146,83 @@ TEST(Headings, NoHeadingsNoPath) {
   EXPECT_EQ(chunks[0].section, "");
 }
 
+// ---- From the document's own outline --------------------------------------------------------
+
+// Three pages of a filing with its bookmarks (titles as their author wrote them, not as the
+// page prints them).
+DocumentText FilingWithOutline(std::vector<OutlineEntry> outline) {
+  DocumentText doc;
+  doc.AddPage(1, "Intel Corporation\n\nForm 10-Q for the quarter ended April 1, 2023.");
+  doc.AddPage(2,
+              "Consolidated Condensed Statements of Income (In Millions; Unaudited)\n\n"
+              "Net revenue | $ 11,715 | $ 18,353\n"
+              "Gross margin | 4,032 | 9,974\n\n"
+              "Consolidated Condensed Balance Sheets (In Millions; Unaudited)\n\n"
+              "Total current assets | 43,262 | 50,407");
+  doc.AddPage(4, "Revenue was down for the quarter, which we describe at length on this page, "
+                 "with balance sheet words in prose that are no title at all.");
+  for (OutlineEntry& e : outline) doc.AddOutlineEntry(std::move(e));
+  return doc;
+}
+
+TEST(OutlineHeadings, EachOpensAtItsTitlesLineOnItsPageElseAtThePagesStart) {
+  const DocumentText doc = FilingWithOutline({{1, 1, "Cover"},
+                                              {1, 2, "Financial Statements"},
+                                              {2, 2, "Statement of Income"},
+                                              {2, 2, "Balance Sheet"},
+                                              {1, 3, "MD&A"},      // page 3 has no text: page 4's start
+                                              {2, 4, "Revenue"}});  // its line is prose: page 4's start
+  const std::string text = doc.text();
+  const std::vector<Heading> h = OutlineHeadings(doc);
+  ASSERT_EQ(h.size(), 6u);
+  EXPECT_EQ(Texts(h), (std::vector<std::string>{"1 Cover", "1 Financial Statements", "2 Statement of Income",
+                                                "2 Balance Sheet", "1 MD&A", "2 Revenue"}));
+  EXPECT_EQ(h[0].byte, 0u);
+  EXPECT_EQ(h[1].byte, text.find("Consolidated Condensed Statements of Income"));  // page 2's start
+  EXPECT_EQ(h[2].byte, text.find("Consolidated Condensed Statements of Income"));
+  EXPECT_EQ(text.substr(h[3].byte, h[3].end - h[3].byte), "Consolidated Condensed Balance Sheets (In Millions; Unaudited)");
+  EXPECT_EQ(h[4].byte, text.find("Revenue was down"));
+  EXPECT_EQ(h[5].byte, h[4].byte);
+
+  const std::vector<Chunk> chunks = ChunkText(doc, {80, 10});
+  auto section_of = [&](const std::string& words) {
+    for (const Chunk& c : chunks)
+      if (c.text.find(words) != std::string::npos) return c.section;
+    return std::string("(not found)");
+  };
+  EXPECT_EQ(section_of("Form 10-Q"), "Cover");
+  EXPECT_EQ(section_of("Net revenue | $ 11,715"), "Financial Statements › Statement of Income");
+  EXPECT_EQ(section_of("Total current assets"), "Financial Statements › Balance Sheet");
+  EXPECT_EQ(section_of("no title at all"), "MD&A › Revenue");
+}
+
+TEST(OutlineHeadings, ATableRowIsNoTitleAndEntriesStayInTextOrder) {
+  // "Gross margin" names a row, not a title; "Balance Sheet" after page 4 points back.
+  const DocumentText doc = FilingWithOutline({{1, 2, "Gross Margin"}, {1, 4, "Later"}, {1, 2, "Balance Sheet"}});
+  const std::vector<Heading> h = OutlineHeadings(doc);
+  EXPECT_EQ(Texts(h), (std::vector<std::string>{"1 Gross Margin", "1 Later"}));
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[0].byte, doc.text().find("Consolidated Condensed Statements of Income"));
+}
+
+TEST(OutlineHeadings, OneBookmarkIsNoStructure) {
+  // A lone bookmark ("Cover") would name every chunk: the headings in the text are kept.
+  DocumentText doc;
+  doc.AddPage(1, kFiling);
+  doc.AddOutlineEntry({1, 1, "Cover"});
+  const std::vector<Chunk> chunks = ChunkText(doc, {120, 20});
+  EXPECT_EQ(chunks.front().section, "PART I — FINANCIAL INFORMATION › Item 1. Financial Statements");
+}
+
+TEST(DocumentText, PageBytesOfAPageOrTheNextWithText) {
+  DocumentText doc;
+  doc.AddPage(1, "one");
+  doc.AddPage(3, "three");
+  EXPECT_EQ(doc.PageBytes(1), (std::pair<size_t, size_t>{0, 3}));
+  EXPECT_EQ(doc.PageBytes(2), (std::pair<size_t, size_t>{5, 10}));
+  EXPECT_EQ(doc.PageBytes(3), (std::pair<size_t, size_t>{5, 10}));
+  EXPECT_EQ(doc.PageBytes(4), (std::pair<size_t, size_t>{10, 10}));
+}
+
 }  // namespace
 }  // namespace betterdev::chunk

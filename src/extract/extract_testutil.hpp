@@ -83,7 +83,12 @@ class CollectingSink : public PageSink {
     for (const Page& p : pages) all += p.text + "\n\n";
     return all;
   }
+  void OnOutlineEntry(int level, int page_number, std::string_view title) override {
+    EXPECT_TRUE(pages.empty()) << "an outline entry after a page";
+    outline.push_back({level, page_number, std::string(title)});
+  }
   std::vector<Page> pages;
+  std::vector<Page> outline;  // {level, page, title}
   int fail_at_page = 0;
 };
 

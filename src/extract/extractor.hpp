@@ -62,6 +62,15 @@ class PageSink {
     (void)page_number;
     (void)mean_confidence;
   }
+  // One entry of the document's own outline (a PDF's bookmarks), sent in the outline's order
+  // (depth first) before the first page: `level` 1 outermost, the page it opens (1-based, a
+  // page of this document), its title (UTF-8, one line, not empty). Formats without an
+  // outline send none.
+  virtual void OnOutlineEntry(int level, int page_number, std::string_view title) {
+    (void)level;
+    (void)page_number;
+    (void)title;
+  }
 };
 
 class Extractor {

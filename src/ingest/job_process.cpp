@@ -41,6 +41,9 @@ class Collect final : public extract::PageSink {
  public:
   Collect(chunk::DocumentText& doc, Out& out) : doc_(doc), out_(out) {}
   void OnOcr(int, int mean_confidence) override { ocr_confidence_ = mean_confidence; }
+  void OnOutlineEntry(int level, int page_number, std::string_view title) override {
+    doc_.AddOutlineEntry({level, page_number, std::string(title)});
+  }
   Status OnPage(int page_number, int page_count, std::string_view text) override {
     if (ocr_confidence_ >= 0) {  // weighted by the page's text: a near-empty page says little
       ++ocr_pages_;

@@ -180,6 +180,21 @@ describe('extraction', () => {
     assert.ok(res.json.data[0].section.startsWith('PART I - FINANCIAL INFORMATION'), res.text);
   });
 
+  test('a filing with bookmarks: heading paths are its outline, read in the sandboxed worker', async () => {
+    // Intel's 10-Q has an outline (bookmarks with the pages they open); its titles are the
+    // author's ("Balance Sheet"), not the page's ("Consolidated Condensed Balance Sheets").
+    const { token } = await registerAndLogin(url);
+    const file = fs.readFileSync(path.join(DATA, 'qa/docugami-sec-10-q/docs/2023 Q1 INTC.pdf'));
+    const up = await uploadOk(url, token, file, 'intel.pdf');
+    const doc = await waitReady(url, token, up.document_id, { server, timeoutMs: 120000 });
+    const chunks = await allChunks(url, token, doc.id);
+    const onPage = (page) => chunks.filter((c) => c.page_start === page).map((c) => c.section);
+    assert.ok(onPage(8).includes('Financial Statements › Balance Sheet'), onPage(8).join('\n'));
+    assert.ok(onPage(13).includes('Financial Statements › Notes to Consolidated Condensed Financial Statements › ' +
+      'Other Financial Statement Details › Inventories'), onPage(13).join('\n'));
+    assert.deepEqual([...new Set(onPage(43))], ['Signatures']);
+  });
+
   test('the hostile set ends failed with reasons, attempts 1, while another user\'s document becomes ready', async () => {
     const attacker = await registerAndLogin(url);
     const victim = await registerAndLogin(url);
