@@ -180,6 +180,21 @@ Result<std::unique_ptr<store::VectorMirror>> OpenVectorMirror(const SearchConfig
   return pinecone::NewPineconeMirror(std::move(o));
 }
 
+// Whether the process may start with this mirror: not when it cannot hold the model's vectors
+// or refuses the key (said on stderr). One that cannot be reached now is only logged: documents
+// wait for it and search answers from keywords until it is back.
+bool MirrorFits(store::VectorMirror* mirror, const embed::EmbeddingModel& model, Logger& log) {
+  if (mirror == nullptr) return true;
+  const Status s = mirror->CheckFits({model.id, model.dimension});
+  if (s.ok()) return true;
+  if (s.code() == StatusCode::kUnavailable) {
+    log.Warn("could not check the vector store at start", {{"store", mirror->name()}, {"error", s.message()}});
+    return true;
+  }
+  std::cerr << "error: " << s.message() << "\n";
+  return false;
+}
+
 // The embedder the configuration names; the API (for queries) and the workers (for chunks)
 // make the same model. A query waits for it, so the API's gives up sooner (2 attempts, 10 s).
 // `client`: the process's shared outbound HTTP client (null: the embedder makes its own).
@@ -325,6 +340,7 @@ int Worker(const Invocation& inv) {
     std::cerr << "error: " << mirror.status().message() << "\n";
     return 1;
   }
+  if (!MirrorFits(mirror->get(), embedder->model(), log)) return 1;
   const ingest::WorkerDeps deps{*backends->store, *backends->blobs, *backends->queue, *events, clock, log, *embedder,
                                 c.search.embedding_price,
                                 [] { return ingest::JobServer::Start({ingest::SelfExe(), "job-server"}, JobServerEnvironment()); },
@@ -480,6 +496,7 @@ int Serve(const Config& c, bool with_workers) {
     std::cerr << "error: " << mirror.status().message() << "\n";
     return 1;
   }
+  if (!MirrorFits(mirror->get(), embedder->model(), log)) return 1;
   search::SearchService search(store, *embedder, search_config, OtherModels(c.search, true, outbound), &log,
                                mirror->get());
   // After a change of embedding model: every chunk re-embedded in the background (with the

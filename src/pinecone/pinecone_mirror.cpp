@@ -144,6 +144,26 @@ class PineconeMirror final : public store::VectorMirror {
 
   Status Ping() override { return Call("/describe_index_stats", Json::object(), 1).status(); }
 
+  Status CheckFits(const store::VectorModel& model) override {
+    Result<Json> stats = Call("/describe_index_stats", Json::object(), 2);
+    if (!stats.ok()) return stats.status();
+    const Json& dimension = stats->contains("dimension") ? (*stats)["dimension"] : Json();
+    if (model.dimension > 0 && dimension.is_number_integer() && dimension.get<int64_t>() != model.dimension) {
+      return Status::InvalidArgument("the Pinecone index has " + std::to_string(dimension.get<int64_t>()) +
+                                     " dimensions; the embedding model " + model.id + " gives " +
+                                     std::to_string(model.dimension) + ": use an index of " +
+                                     std::to_string(model.dimension) + " dimensions with the cosine metric");
+    }
+    // Scores are similarities fused with the keyword leg's: euclidean distances would rank
+    // backwards, dot products of vectors that are not unit length would not be comparable.
+    const Json& metric = stats->contains("metric") ? (*stats)["metric"] : Json();
+    if (metric.is_string() && metric.get<std::string>() != "cosine") {
+      return Status::InvalidArgument("the Pinecone index compares vectors by " + metric.get<std::string>() +
+                                     "; betterdev needs an index with the cosine metric");
+    }
+    return Status::Ok();
+  }
+
  private:
   // POSTs `body`; the answer's JSON on 200. Retries 429, 5xx and no answer up to `attempts`.
   // With `missing_is_ok`, 404 (a namespace that does not exist yet) counts as done. With

@@ -205,6 +205,36 @@ TEST_F(PineconeTest, RefusalsAreNotRetried) {
   EXPECT_TRUE(mirror_->Ping().ok());
 }
 
+TEST_F(PineconeTest, TheIndexIsCheckedAgainstTheModelAtStart) {
+  EXPECT_TRUE(mirror_->CheckFits(kModel).ok());
+  const Status other = mirror_->CheckFits({kModel.id, kModel.dimension + 1});
+  EXPECT_EQ(other.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(other.message().find("the Pinecone index has " + std::to_string(kModel.dimension) + " dimensions; the embedding model " +
+                                 kModel.id + " gives " + std::to_string(kModel.dimension + 1)),
+            std::string::npos)
+      << other.message();
+
+  PineconeTestServer euclidean(kModel.dimension, "euclidean");
+  auto m = NewPineconeMirror(euclidean.options());
+  ASSERT_TRUE(m.ok());
+  const Status metric = (*m)->CheckFits(kModel);
+  EXPECT_EQ(metric.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(metric.message().find("compares vectors by euclidean; betterdev needs an index with the cosine metric"),
+            std::string::npos)
+      << metric.message();
+
+  PineconeOptions o = server_.options();
+  o.api_key = "wrong";
+  auto bad = NewPineconeMirror(o);
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ((*bad)->CheckFits(kModel).code(), StatusCode::kPermissionDenied);
+  o = server_.options();
+  o.index_host = "http://127.0.0.1:1";
+  auto gone = NewPineconeMirror(o);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ((*gone)->CheckFits(kModel).code(), StatusCode::kUnavailable);
+}
+
 TEST_F(PineconeTest, AnUnreachableIndexIsUnavailable) {
   PineconeOptions o = server_.options();
   o.index_host = "http://127.0.0.1:1";

@@ -18,8 +18,9 @@ class PineconeTestServer {
  public:
   static constexpr char kApiKey[] = "pinecone-test-key";
 
-  explicit PineconeTestServer(int dimension) {
-    child_.Start({"node", BETTERDEV_PINECONE_STANDIN, "--dimension", std::to_string(dimension), "--api-key", kApiKey});
+  explicit PineconeTestServer(int dimension, const std::string& metric = "cosine") {
+    child_.Start({"node", BETTERDEV_PINECONE_STANDIN, "--dimension", std::to_string(dimension), "--api-key", kApiKey,
+                  "--metric", metric});
     nlohmann::json j = nlohmann::json::parse(child_.line(), nullptr, false);
     if (j.is_object() && j.contains("port")) port_ = j["port"].get<int>();
   }

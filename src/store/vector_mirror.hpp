@@ -54,6 +54,10 @@ class VectorMirror {
   virtual Status DropModelsExcept(const VectorModel& model) = 0;
   // Unavailable when the mirror cannot be reached.
   virtual Status Ping() = 0;
+  // Whether the mirror can hold `model`'s vectors, asked once at start: InvalidArgument naming
+  // what does not fit (Pinecone: an index of another dimension, or not compared by cosine);
+  // PermissionDenied for a key it refuses; Unavailable when it cannot be reached.
+  virtual Status CheckFits(const VectorModel& model) = 0;
 };
 
 }  // namespace betterdev::store

@@ -102,3 +102,20 @@ test('--vector-store pinecone needs a key and an index host', async () => {
   assert.match(r.stderr, /--pinecone-api-key/);
   assert.match(r.stderr, /--pinecone-index-host/);
 });
+
+test('an index that cannot hold the model\'s vectors stops the start with what to change', async () => {
+  for (const [options, message] of [
+    [{ dimension: 32 }, /the Pinecone index has 32 dimensions; the embedding model \S+ gives 64: use an index of 64 dimensions/],
+    [{ dimension: 64, metric: 'euclidean' }, /compares vectors by euclidean; betterdev needs an index with the cosine metric/],
+  ]) {
+    const stand = await startPineconeStandIn({ apiKey: KEY, ...options });
+    try {
+      const r = await runBinary(['serve', '--port', '0', '--data-dir', tempDir(), '--workers', '1', '--embedding-dimensions', '64',
+        '--vector-store', 'pinecone', '--pinecone-index-host', stand.host], { env: { BETTERDEV_PINECONE_API_KEY: KEY }, timeoutMs: 30000 });
+      assert.notEqual(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stderr, message);
+    } finally {
+      await stand.close();
+    }
+  }
+});

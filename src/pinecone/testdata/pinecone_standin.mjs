@@ -11,7 +11,8 @@
 // /_standin/log lists the requests in order ({method, path, namespace, vectors, topK, filter,
 // apiVersion}, or {method, path, fault} for one answered by a fault).
 //
-// As a program: node pinecone_standin.mjs [--dimension N] [--api-key K]; prints {"port":N}.
+// As a program: node pinecone_standin.mjs [--dimension N] [--api-key K] [--metric cosine|dotproduct|euclidean];
+// prints {"port":N}.
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 
@@ -67,7 +68,7 @@ export function matches(metadata, filter) {
   return true;
 }
 
-export async function startPineconeStandIn({ dimension = 8, apiKey = 'pinecone-test-key', port = 0 } = {}) {
+export async function startPineconeStandIn({ dimension = 8, apiKey = 'pinecone-test-key', port = 0, metric = 'cosine' } = {}) {
   const namespaces = new Map(); // name -> Map(id -> {id, values, metadata})
   const stand = { log: [], faults: [], dimension, apiKey, namespaces };
   const error = (res, status, code, message) => {
@@ -156,7 +157,7 @@ export async function startPineconeStandIn({ dimension = 8, apiKey = 'pinecone-t
         out[ns] = { vectorCount: store.size };
         total += store.size;
       }
-      return ok(res, { namespaces: out, dimension, indexFullness: 0, totalVectorCount: total, metric: 'cosine' });
+      return ok(res, { namespaces: out, dimension, indexFullness: 0, totalVectorCount: total, metric, vectorType: 'dense' });
     },
     'GET /vectors/fetch': (_body, res, entry, url) => {
       const ns = url.searchParams.get('namespace') ?? '';
@@ -227,7 +228,9 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1] : fallback;
   };
-  const stand = await startPineconeStandIn({ dimension: Number(arg('--dimension', '8')), apiKey: arg('--api-key', 'pinecone-test-key') });
+  const stand = await startPineconeStandIn({
+    dimension: Number(arg('--dimension', '8')), apiKey: arg('--api-key', 'pinecone-test-key'), metric: arg('--metric', 'cosine'),
+  });
   process.stdout.write(JSON.stringify({ port: stand.port }) + '\n');
   process.on('SIGTERM', () => process.exit(0));
 }
