@@ -112,8 +112,37 @@ start_postgres() {  # PostgreSQL 15 (+ pgvector, scripts/setup.sh) on loopback w
   PG_PID=$!
   for _ in $(seq 1 200); do "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.05; done
 }
-stop_postgres() { kill -INT "$PG_PID" 2>/dev/null || true; wait "$PG_PID" 2>/dev/null || true; rm -rf "$PGDIR"; }
+stop_postgres() {  # the server itself (under root, PG_PID is runuser, which does not pass SIGINT on)
+  local server
+  server=$(head -1 "$PGDIR/data/postmaster.pid" 2>/dev/null || true)
+  [ -n "$server" ] && kill -INT "$server" 2>/dev/null || true
+  kill -INT "$PG_PID" 2>/dev/null || true
+  wait "$PG_PID" 2>/dev/null || true
+  rm -rf "$PGDIR"
+}
 pg_database() {  # name: creates it; prints its URL
   "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U betterdev "$1"
   echo "postgresql://betterdev@127.0.0.1:$PG_PORT/$1"
+}
+
+wrk_search() {  # mode [connections = 4]: "requests/s | p50 | p99" of POST /v1/search (k=10) at $URL as
+  # $TOKEN for $DURATION seconds, NFCorpus test queries in turn ($WORK/queries.lua); the first
+  # search (it loads the index) before measuring; non-2xx answers and socket errors noted after p99
+  local mode=$1 conns=${2:-4} out
+  cat "$WORK/queries.lua" >"$WORK/search.lua"
+  cat >>"$WORK/search.lua" <<LUA
+local i = 0
+request = function()
+  i = i % #queries + 1
+  return wrk.format("POST", "/v1/search", {["Authorization"] = "Bearer $TOKEN", ["Content-Type"] = "application/json"},
+    '{"query":"' .. queries[i] .. '","mode":"$mode","k":10}')
+end
+LUA
+  curl -fs -XPOST "$URL/v1/search" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d "{\"query\":\"warm up\",\"mode\":\"$mode\"}" >/dev/null
+  out=$(wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 30s --latency -s "$WORK/search.lua" "$URL")
+  echo -n "$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out")"
+  grep -q "Non-2xx" <<<"$out" && echo -n " ($(grep Non-2xx <<<"$out" | sed 's/^ *//'))"
+  grep -q "Socket errors" <<<"$out" && echo -n " ($(grep 'Socket errors' <<<"$out" | sed 's/^ *//'))"
+  echo
 }

@@ -48,24 +48,7 @@ echo
 echo "| mode (wrk -t1 -c4, ${DURATION} s, k=10) | requests/s | p50 | p99 |"
 echo "|---|---|---|---|"
 measure() {  # mode label [connections]
-  local MODE=$1 CONNS=${3:-4}
-  cat "$WORK/queries.lua" >"$WORK/search.lua"
-  cat >>"$WORK/search.lua" <<LUA
-local i = 0
-request = function()
-  i = i % #queries + 1
-  return wrk.format("POST", "/v1/search", {["Authorization"] = "Bearer $TOKEN", ["Content-Type"] = "application/json"},
-    '{"query":"' .. queries[i] .. '","mode":"$MODE","k":10}')
-end
-LUA
-  # The first search loads the index: do it before measuring.
-  curl -fs -XPOST "$URL/v1/search" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    -d "{\"query\":\"warm up\",\"mode\":\"$MODE\"}" >/dev/null
-  out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 30s --latency -s "$WORK/search.lua" "$URL")
-  echo "| $2 | $(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out") | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") |"
-  grep -q "Non-2xx" <<<"$out" && echo "(non-2xx answers: $(grep Non-2xx <<<"$out"))"
-  grep -q "Socket errors" <<<"$out" && echo "($(grep 'Socket errors' <<<"$out"))"
-  return 0
+  echo "| $2 | $(wrk_search "$1" "${3:-4}") |"
 }
 for MODE in keyword vector hybrid; do measure $MODE $MODE; done
 if [ "${VECTOR_STORE:-local}" = pgvector ]; then

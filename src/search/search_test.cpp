@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cinttypes>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -576,14 +577,24 @@ TEST_F(PgvectorSearchTest, EachModelGetsAnHnswIndexAndAFilteredSearchStillAnswer
   ASSERT_TRUE(db->search().SetActiveModel({embedder->model().id, 32}, 1).ok());
   config.ef_search = 10;  // the index alone would see 10 candidates, nearly all of them bob's
   config.exact_below = 0;  // through the index however few vectors the scope holds
+  // The index a release before made (vector(32), named without the "h"): replaced.
+  uint64_t fnv = 1469598103934665603ULL;
+  for (unsigned char ch : embedder->model().id) fnv = (fnv ^ ch) * 1099511628211ULL;
+  char legacy[64];
+  std::snprintf(legacy, sizeof legacy, "chunk_vectors_hnsw_32_%016" PRIx64, fnv);
+  auto conn = Connect();
+  ASSERT_TRUE(conn.ok()) << conn.status().message();
+  ASSERT_TRUE((*conn)->Script(std::string("CREATE INDEX ") + legacy + " ON chunk_vectors USING hnsw ((embedding::vector(32)) "
+                              "vector_cosine_ops) WHERE model = '" + embedder->model().id + "' AND dimension = 32").ok());
   SearchService s(*db, *embedder, config);
   ASSERT_TRUE(s.Preload().ok());
   s.WaitForBackgroundWork();
-  auto conn = Connect();
-  ASSERT_TRUE(conn.ok()) << conn.status().message();
+  auto old_index = (*conn)->Exec("SELECT count(*) FROM pg_indexes WHERE indexname = $1", store::pg::Params().Add(legacy));
+  ASSERT_TRUE(old_index.ok()) << old_index.status().message();
+  EXPECT_EQ(old_index->Int(0, 0), 0) << "the vector(32) index of a release before is dropped";
   auto index = (*conn)->Exec("SELECT count(*) FROM pg_indexes i JOIN pg_index x ON x.indexrelid = "
-                             "to_regclass(i.indexname) WHERE i.indexname LIKE 'chunk_vectors_hnsw_32_%' AND "
-                             "x.indisvalid AND i.indexdef LIKE '%hnsw%vector(32)%vector_cosine_ops%'");
+                             "to_regclass(i.indexname) WHERE i.indexname LIKE 'chunk_vectors_hnsw_h32_%' AND "
+                             "x.indisvalid AND i.indexdef LIKE '%hnsw%halfvec(32)%halfvec_cosine_ops%'");
   ASSERT_TRUE(index.ok()) << index.status().message();
   EXPECT_EQ(index->Int(0, 0), 1) << "one valid HNSW index for the model";
   // Only the HNSW index can order rows now: searches go through it, filtered by owner.

@@ -3,9 +3,12 @@
 // triggers; migration 3), and pgvector's HNSW with filtered iterative scans.
 //
 // Vectors of every model share one table (a `vector` column without a dimension); each model
-// gets its own partial HNSW index over `embedding::vector(d)` (halfvec(d) above 2,000
-// dimensions, pgvector's limit for vector; none above 4,000), so models never mix and a model
-// change builds the new model's index beside the old one. A query names the same expression
+// gets its own partial HNSW index over `embedding::halfvec(d)` (none above 4,000 dimensions,
+// pgvector's limit), so models never mix and a model change builds the new model's index beside
+// the old one. halfvec (2 bytes a value): 60% of a vector(d) index at the same recall@10
+// (docs/benchmarks.md, 256 and 1,024 dimensions); scores are computed in full precision all
+// the same. An index of vector(d), as releases before made up to 2,000 dimensions, is dropped
+// once the halfvec one is built; until then the model's searches scan. A query names the same expression
 // and predicate, the model as a literal, so the planner can match the partial index.
 #include <algorithm>
 #include <cinttypes>
@@ -39,16 +42,17 @@ struct VectorShape {
 
 VectorShape ShapeOf(int dimension) {
   const std::string d = std::to_string(dimension);
-  if (dimension <= 2000) return {"vector(" + d + ")", "vector_cosine_ops"};
   if (dimension <= 4000) return {"halfvec(" + d + ")", "halfvec_cosine_ops"};
   return {"vector(" + d + ")", ""};
 }
 
-std::string IndexName(const VectorModel& model) {
+// "chunk_vectors_hnsw_h<d>_<hash of the model's id>"; `legacy`: the name releases before gave
+// the model's index (without the "h": vector(d) up to 2,000 dimensions, halfvec(d) above).
+std::string IndexName(const VectorModel& model, bool legacy = false) {
   uint64_t h = 1469598103934665603ULL;  // FNV-1a of the model's id
   for (unsigned char ch : model.id) h = (h ^ ch) * 1099511628211ULL;
   char buf[64];
-  std::snprintf(buf, sizeof buf, "chunk_vectors_hnsw_%d_%016" PRIx64, model.dimension, h);
+  std::snprintf(buf, sizeof buf, "chunk_vectors_hnsw_%s%d_%016" PRIx64, legacy ? "" : "h", model.dimension, h);
   return buf;
 }
 
@@ -163,10 +167,12 @@ Result<std::vector<ScoredChunk>> SearchVectors(Pool& pool, const VectorModel& mo
     return ModelPredicate(model) + " AND user_id = $1" +
            (by_document ? " AND document_id = ANY($" + std::to_string(documents) + "::text[])" : "");
   };
-  const std::string distance = "embedding::" + shape.type + " <=> $2::" + shape.type;
-  // Through the index: its expression and predicate, the model a literal.
+  const std::string full = "vector(" + std::to_string(model.dimension) + ")";
+  const std::string distance = "embedding::" + full + " <=> $2::" + full;  // full precision
+  const std::string indexed = "embedding::" + shape.type + " <=> $2::" + shape.type;
+  // Through the index: its expression and predicate, the model a literal; scored in full.
   const std::string approximate = "SELECT chunk_id, document_id, 1 - (" + distance + ") AS score FROM chunk_vectors WHERE " +
-                                  scoped(4) + " ORDER BY " + distance + " LIMIT $3";
+                                  scoped(4) + " ORDER BY " + indexed + " LIMIT $3";
   // Exact: the scope's rows read first (a materialised CTE never walks the HNSW index).
   const std::string exact = "WITH mine AS MATERIALIZED (SELECT chunk_id, document_id, embedding FROM chunk_vectors WHERE " +
                             scoped(4) + ") SELECT chunk_id, document_id, 1 - (" + distance +
@@ -238,6 +244,7 @@ Status BuildVectorIndex(Pool& pool, const VectorModel& model) {
     return built;
   };
   Status s = build();
+  if (s.ok()) s = c.Script("DROP INDEX CONCURRENTLY IF EXISTS " + IndexName(model, /*legacy=*/true));
   Status unlocked = c.Exec("SELECT pg_advisory_unlock(1650748, hashtext($1))", Params().Add(name)).status();
   return s.ok() ? unlocked : s;
 }
