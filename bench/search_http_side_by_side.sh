@@ -34,6 +34,7 @@ wait_graphs "$CHUNKS" 1  # above --exact-search-below the graph is built in the 
 LOCAL_URL=$URL
 LOCAL_TOKEN=$TOKEN
 
+: >"$WORK/pg-server.log"
 "$BIN" serve --port 0 --data-dir "$WORK/data-pg" --access-log false --workers 2 \
   --database-url "$(pg_database search)" >"$WORK/pg-server.log" 2>&1 &
 PG_SERVER=$!

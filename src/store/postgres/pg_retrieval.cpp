@@ -5,11 +5,12 @@
 // Vectors of every model share one table (a `vector` column without a dimension); each model
 // gets its own partial HNSW index over `embedding::halfvec(d)` (none above 4,000 dimensions,
 // pgvector's limit), so models never mix and a model change builds the new model's index beside
-// the old one. halfvec (2 bytes a value): 60% of a vector(d) index at the same recall@10
-// (docs/benchmarks.md, 256 and 1,024 dimensions); scores are computed in full precision all
-// the same. An index of vector(d), as releases before made up to 2,000 dimensions, is dropped
-// once the halfvec one is built; until then the model's searches scan. A query names the same expression
-// and predicate, the model as a literal, so the planner can match the partial index.
+// the old one. halfvec (2 bytes a value): 60% of a vector(d) index at 256 dimensions and a
+// third at 1,024, at the same recall@10 (docs/benchmarks.md); scores are computed in full
+// precision all the same. An index of vector(d), as releases before made up to 2,000
+// dimensions, is dropped once the halfvec one is built; until then the model's searches scan.
+// A query names the same expression and predicate, the model as a literal, so the planner can
+// match the partial index.
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
