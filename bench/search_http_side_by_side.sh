@@ -13,7 +13,12 @@ DURATION="${2:-10}"
 source bench/lib.sh
 bench_init
 PG_SERVER=""
-trap '[ -n "$PG_SERVER" ] && { kill "$PG_SERVER" 2>/dev/null; wait "$PG_SERVER" 2>/dev/null; }; stop_postgres; bench_cleanup' EXIT
+stop_all() {  # (set -e holds in a trap too: nothing here may fail)
+  if [ -n "$PG_SERVER" ]; then kill "$PG_SERVER" 2>/dev/null || true; wait "$PG_SERVER" 2>/dev/null || true; fi
+  stop_postgres || true
+  bench_cleanup || true
+}
+trap stop_all EXIT
 
 nfcorpus_files "$COPIES"
 machine_line
