@@ -8,7 +8,7 @@
 # VECTOR_STORE=pgvector runs the server on a PostgreSQL started here and searches inside it
 # (BM25 in SQL, pgvector HNSW), timed the same way; it measures the three modes, then vector
 # search from 200 connections at once (the database pool's behaviour: its size, 8 by default,
-# bounds the PostgreSQL connections; the rest wait their turn).
+# bounds the PostgreSQL connections; the rest wait their turn), then hybrid's variants as below.
 # Needs the release build, wrk, node, curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,7 +63,6 @@ if [ "${VECTOR_STORE:-local}" = pgvector ]; then
   wait "$SAMPLER" 2>/dev/null || true
   echo
   echo "PostgreSQL connections of the API meanwhile (most seen): $(cat "$WORK/most")"
-  exit 0
 fi
 # Hybrid's variants side by side, each on a warm restart over the same data: as configured
 # (query expansion, the second stage), without the second stage, as before expansion (the vector query moved toward the keyword leg's best chunks
@@ -73,13 +72,13 @@ variant() {  # label flags...
   local label=$1 bin=$BIN
   shift
   stop_server
-  restart_server "$@"
+  restart_server "${SERVER_ARGS[@]}" "$@"
   wait_healthy
   measure hybrid "$label"
   if [ -n "${BASELINE:-}" ]; then
     stop_server
     BIN=$BASELINE
-    restart_server "$@"
+    restart_server "${SERVER_ARGS[@]}" "$@"
     BIN=$bin
     wait_healthy
     measure hybrid "$label (baseline)"

@@ -701,6 +701,35 @@ TEST_F(PgvectorSearchTest, KeywordScoresAreTheInProcessIndexsBm25) {
   EXPECT_LT(iron->front().score, everywhere->front().score);
 }
 
+TEST_F(PgvectorSearchTest, WordFrequenciesCountNoFurtherThanTheBoundAsked) {
+  auto embedder = embed::NewLocalEmbedder(16);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 30; ++i) texts.push_back(i < 3 ? "zinc and iron, note " + std::to_string(i) : "iron note " + std::to_string(i));
+  Ready("alice", texts, *embedder);
+  Ready("bob", {"zinc zinc", "zinc again"}, *embedder);
+  auto words = db->search().QueryWords("zinc iron absent");
+  ASSERT_TRUE(words.ok()) << words.status().message();
+  ASSERT_EQ(words->size(), 3u);
+  std::map<std::string, int64_t> exact, bounded;
+  auto all = db->search().WordFrequencies("alice", *words, 0, 1.0);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ(all->second, 30);
+  // max(5, 0.1 x 30 chunks) = 5: a word in more chunks is counted as 6, one in fewer exactly.
+  auto cut = db->search().WordFrequencies("alice", *words, 5, 0.1);
+  ASSERT_TRUE(cut.ok()) << cut.status().message();
+  EXPECT_EQ(cut->second, 30);
+  for (size_t i = 0; i < words->size(); ++i) {
+    exact[(*words)[i]] = all->first[i];
+    bounded[(*words)[i]] = cut->first[i];
+  }
+  EXPECT_EQ(exact["zinc"], 3);
+  EXPECT_EQ(exact["iron"], 30);
+  EXPECT_EQ(exact["absent"], 0);
+  EXPECT_EQ(bounded["zinc"], 3);
+  EXPECT_EQ(bounded["iron"], 6);
+  EXPECT_EQ(bounded["absent"], 0);
+}
+
 TEST_F(SearchTest, AChunksSectionIsSearchedAndReturnedWithIt) {
   auto embedder = embed::NewLocalEmbedder(32);
   const std::string sheet = Ready("alice", {"Inventories | 7,351 | 4,946"}, *embedder, "",

@@ -90,7 +90,7 @@ Result<std::vector<index::Ranked>> StoreRetriever::ExpandedKeywords(const Reques
   for (const std::string& t : candidates.terms) {
     if (std::find(words->begin(), words->end(), t) == words->end()) asked.push_back(t);
   }
-  auto frequencies = store_.search().WordFrequencies(request.user_id, asked);
+  auto frequencies = store_.search().WordFrequencies(request.user_id, asked, 100, index::kExpansionMaxShare);
   if (!frequencies.ok()) return frequencies.status();
   const double most = std::max(100.0, index::kExpansionMaxShare * static_cast<double>(frequencies->second));
   std::unordered_map<std::string, int64_t> df;

@@ -113,7 +113,8 @@ Result<std::vector<std::pair<int64_t, std::vector<std::string>>>> SearchReposito
   return InProcessOnly();
 }
 Result<std::pair<std::vector<int64_t>, int64_t>> SearchRepository::WordFrequencies(const std::string&,
-                                                                                   const std::vector<std::string>&) {
+                                                                                   const std::vector<std::string>&,
+                                                                                   int64_t, double) {
   return InProcessOnly();
 }
 Result<std::vector<ScoredChunk>> SearchRepository::SearchVectors(const VectorModel&, const SearchScope&,

@@ -434,7 +434,9 @@ class SearchRepository {
   // weighed by weights[i] (empty: 1 each); N, document frequencies and the average length are
   // the user's own. IndexedWords: the words indexed for these chunks, one per occurrence
   // (context included; missing chunks left out). WordFrequencies: how many of the user's
-  // chunks hold each of `words`, and how many chunks the user has.
+  // chunks hold each of `words`, counted no further than one past max(floor, share × the
+  // chunks the user has) (a caller that only asks "at most that many?" reads no more
+  // postings than it needs; share 1: exact), and how many chunks the user has.
   virtual bool searches_inside() const { return false; }
   virtual Result<std::vector<std::string>> QueryWords(const std::string& query);
   virtual Result<std::vector<ScoredChunk>> SearchKeywords(const SearchScope& scope, const std::vector<std::string>& words,
@@ -442,7 +444,8 @@ class SearchRepository {
   virtual Result<std::vector<std::pair<int64_t, std::vector<std::string>>>> IndexedWords(
       const std::vector<int64_t>& keys);
   virtual Result<std::pair<std::vector<int64_t>, int64_t>> WordFrequencies(const std::string& user_id,
-                                                                           const std::vector<std::string>& words);
+                                                                           const std::vector<std::string>& words,
+                                                                           int64_t floor, double share);
   // Vector: cosine similarity (1 - cosine distance) to `query` among `model`'s vectors,
   // through the model's approximate index once BuildVectorIndex made one (looking at
   // `ef_search` candidates and further until `limit` pass the scope), exact before, and exact

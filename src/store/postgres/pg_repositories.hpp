@@ -28,7 +28,8 @@ Result<std::vector<ScoredChunk>> SearchKeywords(Pool& pool, const SearchScope& s
 Result<std::vector<std::pair<int64_t, std::vector<std::string>>>> IndexedWords(Pool& pool,
                                                                               const std::vector<int64_t>& keys);
 Result<std::pair<std::vector<int64_t>, int64_t>> WordFrequencies(Pool& pool, const std::string& user_id,
-                                                                 const std::vector<std::string>& words);
+                                                                 const std::vector<std::string>& words, int64_t floor,
+                                                                 double share);
 Result<std::vector<ScoredChunk>> SearchVectors(Pool& pool, const VectorModel& model, const SearchScope& scope,
                                                const std::vector<float>& query, int limit, int ef_search,
                                                int exact_below);

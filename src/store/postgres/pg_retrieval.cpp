@@ -142,12 +142,17 @@ Result<std::vector<std::pair<int64_t, std::vector<std::string>>>> IndexedWords(P
 }
 
 Result<std::pair<std::vector<int64_t>, int64_t>> WordFrequencies(Pool& pool, const std::string& user_id,
-                                                                 const std::vector<std::string>& words) {
+                                                                 const std::vector<std::string>& words, int64_t floor,
+                                                                 double share) {
   return WithRetry(pool, [&](Connection& c) -> Result<std::pair<std::vector<int64_t>, int64_t>> {
     PG_ROWS(n, c.Exec("SELECT coalesce((SELECT chunks FROM user_word_stats WHERE user_id = $1), 0)", Params().Add(user_id)));
-    PG_ROWS(r, c.Exec("SELECT (SELECT count(*) FROM chunk_terms c WHERE c.user_id = $1 AND c.lexeme = t.w) "
-                      "FROM unnest($2::text[]) WITH ORDINALITY AS t(w, i) ORDER BY i",
-                      Params().Add(user_id).AddArray(words)));
+    // Each count reads the word's postings (an index-only scan) no further than one past the
+    // bound: a common word's thousands are not counted to learn that it is common.
+    const int64_t chunks = n.empty() ? 0 : n.Int(0, 0);
+    const int64_t bound = share >= 1 ? chunks : std::max(floor, static_cast<int64_t>(share * static_cast<double>(chunks)));
+    PG_ROWS(r, c.Exec("SELECT (SELECT count(*) FROM (SELECT 1 FROM chunk_terms c WHERE c.user_id = $1 AND c.lexeme = t.w "
+                      "LIMIT $3) s) FROM unnest($2::text[]) WITH ORDINALITY AS t(w, i) ORDER BY i",
+                      Params().Add(user_id).AddArray(words).Add(bound + 1)));
     std::vector<int64_t> df;
     for (int i = 0; i < r.size(); ++i) df.push_back(r.Int(i, 0));
     return std::make_pair(std::move(df), n.Int(0, 0));

@@ -220,8 +220,9 @@ class Search final : public SearchRepository {
     return pg::IndexedWords(pool_, keys);
   }
   Result<std::pair<std::vector<int64_t>, int64_t>> WordFrequencies(const std::string& user_id,
-                                                                   const std::vector<std::string>& words) override {
-    return pg::WordFrequencies(pool_, user_id, words);
+                                                                   const std::vector<std::string>& words, int64_t floor,
+                                                                   double share) override {
+    return pg::WordFrequencies(pool_, user_id, words, floor, share);
   }
   Result<std::vector<ScoredChunk>> SearchVectors(const VectorModel& model, const SearchScope& scope,
                                                  const std::vector<float>& query, int limit, int ef_search,
