@@ -3,7 +3,8 @@
 // machines), share one PostgreSQL 15 with pgvector (the store), one Redis (jobs and events) and
 // one S3 server (the uploads), all real and started here on loopback. A user registered through
 // API 1 signs in on API 2; a PDF uploaded through API 1 is read by whichever worker takes it
-// and found by a search on API 2; deleting it on API 2 removes it everywhere. PostgreSQL
+// and found by a search on API 2; deleting it on API 2 removes it everywhere. A worker killed
+// mid-job leaves the job to the other, which reads the upload from S3 itself. PostgreSQL
 // stopped mid-run: readiness and uploads answer 503, and everything works again when it returns.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { ask, checkOrder, newConversation } from './chat_helpers.mjs';
 import { api, eventually, login, register, randomEmail, startServer, tempDir, withTimeout } from './helpers.mjs';
-import { PDF_004, allChunks, getDocument, uploadOk, uploadRaw, waitReady } from './ingest_helpers.mjs';
+import { PDF_004, allChunks, getDocument, slowMarkerPdf, uploadOk, uploadRaw, waitReady } from './ingest_helpers.mjs';
 import { startPostgres, startRedis, startS3, startWorker } from './scaleout_helpers.mjs';
 
 const BUCKET = 'betterdev-scaleout';
@@ -25,6 +26,8 @@ describe('api and worker processes on PostgreSQL, Redis and S3, sharing no direc
   let one;
   let two;
   let workers = [];
+  let workerArgs;
+  let workerEnv;
   before(async () => {
     [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
     s3dir = tempDir();
@@ -34,6 +37,8 @@ describe('api and worker processes on PostgreSQL, Redis and S3, sharing no direc
     const env = { BETTERDEV_S3_SECRET_KEY: 'S3RVER' };
     one = await startServer({ command: 'api', args, env });
     two = await startServer({ command: 'api', args, env });
+    workerArgs = args;
+    workerEnv = env;
     workers = [0, 1].map((i) => startWorker(path.join(tempDir(), 'data'), args, i, env));
     await Promise.all(workers.map((w) => w.ready()));
   });
@@ -86,6 +91,27 @@ describe('api and worker processes on PostgreSQL, Redis and S3, sharing no direc
     assert.equal((await api(two.url, 'DELETE', `/v1/documents/${up.document_id}`, { token })).status, 204);
     assert.equal((await api(one.url, 'GET', `/v1/documents/${up.document_id}`, { token })).status, 404);
     assert.ok((await s3.log()).includes(`DELETE /${BUCKET}/blobs/${up.sha256}`), 'the object went with the document');
+  });
+
+  test('a worker killed mid-job (kill -9): the other reads the upload from S3 itself and the document is ready', async () => {
+    const email = randomEmail('pgkill');
+    await register(one.url, email);
+    const token = await login(one.url, email);
+    const up = await uploadOk(one.url, token, await slowMarkerPdf(40, 6), 'slow.pdf');
+    const holder = await eventually(() => workers.find((w) => w.started(up.document_id)), { timeoutMs: 30000, what: 'a worker to start the job' });
+    holder.proc.kill('SIGKILL');
+    await holder.exited;
+    const doc = await waitReady(two.url, token, up.document_id, { timeoutMs: 120000 });
+    assert.equal(doc.attempts, 2, 'the second start finished it');
+    const other = workers.find((w) => w !== holder);
+    assert.equal(other.readyCount(up.document_id), 1, 'the other worker read it');
+    const gets = (await s3.log()).filter((l) => l.startsWith(`GET /${BUCKET}/blobs/${up.sha256}`));
+    assert.ok(gets.length >= 2, `each worker read the object from S3 (${gets.length} reads)`);
+    assert.equal((await allChunks(two.url, token, up.document_id)).length > 0, true);
+    // The killed worker's place is taken by a new one, with a data directory of its own.
+    const i = workers.indexOf(holder);
+    workers[i] = startWorker(path.join(tempDir(), 'data'), workerArgs, i, workerEnv);
+    await workers[i].ready();
   });
 
   test('PostgreSQL stopped mid-run: 503 while it is away, and everything works again when it returns', async () => {
