@@ -380,13 +380,8 @@ TEST(PdfExtractor, FourPagesInOrderEachWithItsNumber) {
 TEST(PdfExtractor, SectionHeadingsFromTheTexSourceOnTheirPages) {
   // \section{Foo|Bar|Baz} nine times; the table of contents on page 1 puts 4 of them on
   // page 2, 3 on page 3 and 2 on page 4. Each heading is a paragraph of its own.
-  const std::string tex = ReadBytes(kPdfSamples + "006-pdflatex-outline/pdflatex-outline.tex");
-  std::vector<std::string> headings;
-  const std::string command = "\\section{";
-  for (size_t at = tex.find(command); at != std::string::npos; at = tex.find(command, at + 1)) {
-    const size_t start = at + command.size();
-    headings.push_back(tex.substr(start, tex.find('}', start) - start));
-  }
+  const std::vector<std::string> headings =
+      TexArguments(ReadBytes(kPdfSamples + "006-pdflatex-outline/pdflatex-outline.tex"), "section");
   ASSERT_EQ(headings.size(), 9u);
 
   CollectingSink sink;

@@ -45,6 +45,18 @@ inline std::vector<std::string> Words(std::string_view s) {
   return words;
 }
 
+// The arguments of every `\command{...}` in a LaTeX source, in order ("section" gives the
+// section titles).
+inline std::vector<std::string> TexArguments(const std::string& tex, const std::string& command) {
+  std::vector<std::string> out;
+  const std::string open = "\\" + command + "{";
+  for (size_t at = tex.find(open); at != std::string::npos; at = tex.find(open, at + 1)) {
+    const size_t start = at + open.size();
+    out.push_back(tex.substr(start, tex.find('}', start) - start));
+  }
+  return out;
+}
+
 // A PDF of `objects` (numbered from 1; the first is the catalog), with its cross-reference table.
 inline std::string PdfOf(const std::vector<std::string>& objects) {
   std::string pdf = "%PDF-1.4\n";

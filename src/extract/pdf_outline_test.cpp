@@ -36,13 +36,8 @@ std::ostream& operator<<(std::ostream& os, const Entry& e) {
 TEST(PdfOutline, TheTexSourcesSectionsOnThePagesTheyOpen) {
   // hyperref bookmarks each \section; pages as the table of contents on page 1 prints them
   // (the extractor's test SectionHeadingsFromTheTexSourceOnTheirPages reads the same there).
-  const std::string tex = ReadBytes(kPdfSamples + "006-pdflatex-outline/pdflatex-outline.tex");
-  std::vector<std::string> sections;
-  const std::string command = "\\section{";
-  for (size_t at = tex.find(command); at != std::string::npos; at = tex.find(command, at + 1)) {
-    const size_t start = at + command.size();
-    sections.push_back(tex.substr(start, tex.find('}', start) - start));
-  }
+  const std::vector<std::string> sections =
+      TexArguments(ReadBytes(kPdfSamples + "006-pdflatex-outline/pdflatex-outline.tex"), "section");
   ASSERT_EQ(sections.size(), 9u);
   const int pages[] = {2, 2, 2, 2, 3, 3, 3, 4, 4};
   std::vector<Entry> expected;
