@@ -3,6 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <string_view>
 #include <thread>
 
 namespace betterdev::pinecone {
@@ -123,11 +126,19 @@ class PineconeMirror final : public store::VectorMirror {
 
   Status DeleteDocument(const std::string& user_id, const std::string& document_id,
                         const std::string& only_job) override {
-    Json filter = {{"document_id", {{"$eq", document_id}}}};
-    if (!only_job.empty()) filter = {{"$and", Json::array({filter, {{"job_id", {{"$eq", only_job}}}}})}};
-    Json body = {{"namespace", user_id}, {"filter", std::move(filter)}};
-    Result<Json> r = Call("/vectors/delete", body, o_.max_attempts, /*missing_is_ok=*/true);
-    return r.status();
+    // Ids start with "<document>#<job>#", so an index that refuses filters lists them instead.
+    const std::string prefix = document_id + "#" + (only_job.empty() ? "" : only_job + "#");
+    if (!no_filter_delete_.load()) {
+      Json filter = {{"document_id", {{"$eq", document_id}}}};
+      if (!only_job.empty()) filter = {{"$and", Json::array({filter, {{"job_id", {{"$eq", only_job}}}}})}};
+      Json body = {{"namespace", user_id}, {"filter", std::move(filter)}};
+      Result<Json> r = Call("/vectors/delete", body, o_.max_attempts, /*missing_is_ok=*/true);
+      if (!RefusesFilters(r.status())) return r.status();
+      no_filter_delete_.store(true);
+    }
+    Result<std::vector<std::string>> ids = ListIds(user_id, prefix);
+    if (!ids.ok()) return ids.status();
+    return DeleteIds(user_id, *ids);
   }
 
   Status DropModelsExcept(const store::VectorModel& model) override {
@@ -135,9 +146,18 @@ class PineconeMirror final : public store::VectorMirror {
     if (!stats.ok()) return stats.status();
     if (!stats->contains("namespaces") || !(*stats)["namespaces"].is_object()) return Status::Ok();
     Json other = {{"$or", Json::array({{{"model", {{"$ne", model.id}}}}, {{"dimension", {{"$ne", model.dimension}}}}})}};
+    const std::string suffix = "#" + model.id + "/" + std::to_string(model.dimension);
     for (const auto& [ns, _] : (*stats)["namespaces"].items()) {
-      Result<Json> r = Call("/vectors/delete", {{"namespace", ns}, {"filter", other}}, o_.max_attempts, true);
-      if (!r.ok()) return r.status();
+      if (!no_filter_delete_.load()) {
+        Result<Json> r = Call("/vectors/delete", {{"namespace", ns}, {"filter", other}}, o_.max_attempts, true);
+        if (r.ok()) continue;
+        if (!RefusesFilters(r.status())) return r.status();
+        no_filter_delete_.store(true);
+      }
+      Result<std::vector<std::string>> ids = ListIds(ns, "");
+      if (!ids.ok()) return ids.status();
+      std::erase_if(*ids, [&](const std::string& id) { return id.ends_with(suffix); });
+      BD_RETURN_IF_ERROR(DeleteIds(ns, *ids));
     }
     return Status::Ok();
   }
@@ -165,18 +185,73 @@ class PineconeMirror final : public store::VectorMirror {
   }
 
  private:
-  // POSTs `body`; the answer's JSON on 200. Retries 429, 5xx and no answer up to `attempts`.
+  // Serverless and starter indexes refuse deletes by metadata filter (400: "Serverless and
+  // Starter indexes do not support deleting with metadata filtering."): their vectors are then
+  // listed by id prefix and deleted by id. Learnt at the first refusal, for the process.
+  static bool RefusesFilters(const Status& s) {
+    return s.code() == StatusCode::kInvalidArgument && s.message().find("deleting with metadata filter") != std::string::npos;
+  }
+
+  static std::string Encoded(std::string_view s) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+      if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        out += {'%', kHex[c >> 4], kHex[c & 15]};
+      }
+    }
+    return out;
+  }
+
+  // Every id in namespace `ns` starting with `prefix` (GET /vectors/list, page by page).
+  Result<std::vector<std::string>> ListIds(const std::string& ns, const std::string& prefix) {
+    std::vector<std::string> ids;
+    std::string token;
+    do {
+      std::string path = "/vectors/list?namespace=" + Encoded(ns) + "&limit=100";
+      if (!prefix.empty()) path += "&prefix=" + Encoded(prefix);
+      if (!token.empty()) path += "&paginationToken=" + Encoded(token);
+      Result<Json> page = Call(path, Json(), o_.max_attempts, /*missing_is_ok=*/true, /*waiting=*/false, "GET");
+      if (!page.ok()) return page.status();
+      token.clear();
+      if (page->contains("vectors") && (*page)["vectors"].is_array()) {
+        for (const Json& v : (*page)["vectors"])
+          if (v.is_object() && v.contains("id") && v["id"].is_string()) ids.push_back(v["id"].get<std::string>());
+      }
+      if (page->contains("pagination") && (*page)["pagination"].is_object()) {
+        const Json& next = (*page)["pagination"];
+        if (next.contains("next") && next["next"].is_string()) token = next["next"].get<std::string>();
+      }
+    } while (!token.empty());
+    return ids;
+  }
+
+  Status DeleteIds(const std::string& ns, const std::vector<std::string>& ids) {
+    constexpr size_t kMaxIds = 1000;  // Pinecone's limit a delete
+    for (size_t at = 0; at < ids.size(); at += kMaxIds) {
+      Json batch = Json::array();
+      for (size_t i = at; i < std::min(ids.size(), at + kMaxIds); ++i) batch.push_back(ids[i]);
+      Result<Json> r = Call("/vectors/delete", {{"namespace", ns}, {"ids", std::move(batch)}}, o_.max_attempts, true);
+      if (!r.ok()) return r.status();
+    }
+    return Status::Ok();
+  }
+
+  // POSTs `body` (or GETs `path`, with `method` "GET"); the answer's JSON on 200. Retries 429, 5xx and no answer up to `attempts`.
   // With `missing_is_ok`, 404 (a namespace that does not exist yet) counts as done. With
   // `waiting` (someone waits for the answer), the query timeout and the plain backoff apply,
   // never a long Retry-After.
   Result<Json> Call(const std::string& path, const Json& body, int attempts, bool missing_is_ok = false,
-                    bool waiting = false) {
+                    bool waiting = false, const char* method = "POST") {
     httpclient::Request request;
+    request.method = method;
     request.url = base_ + path;
     request.headers = {{"Content-Type", "application/json"},
                        {"Api-Key", o_.api_key},
                        {"X-Pinecone-Api-Version", o_.api_version}};
-    request.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+    if (request.method != "GET") request.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
     request.connect_timeout_ms = o_.connect_timeout_ms;
     request.timeout_ms = waiting ? o_.query_timeout_ms : o_.request_timeout_ms;
     std::string last_problem;
@@ -207,6 +282,7 @@ class PineconeMirror final : public store::VectorMirror {
 
   PineconeOptions o_;
   std::string base_;
+  std::atomic<bool> no_filter_delete_{false};
 };
 
 }  // namespace

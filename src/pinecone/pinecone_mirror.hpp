@@ -1,5 +1,7 @@
 // The vector leg on Pinecone (store/vector_mirror.hpp) over its data-plane REST API: upsert with
-// metadata, query with a metadata filter, delete by filter, describe_index_stats (Ping).
+// metadata, query with a metadata filter, delete by filter (or, where an index refuses that, as
+// serverless indexes have, ids listed by prefix and deleted by id), describe_index_stats (Ping,
+// CheckFits).
 //
 // Layout in the index: one namespace per user (Pinecone's way of keeping tenants apart: a
 // query never reads another user's vectors, whatever the filter says); a vector's id is

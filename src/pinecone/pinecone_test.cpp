@@ -119,6 +119,52 @@ TEST_F(PineconeTest, VectorsOfAnotherModelNeverMix) {
   EXPECT_EQ(mirror_->Query(other, {"alice", {}}, q, 10)->size(), 1u);
 }
 
+TEST_F(PineconeTest, AnIndexRefusingFilterDeletesHasItsVectorsListedByPrefixAndDeletedById) {
+  PineconeTestServer serverless(kDim, "cosine", /*filter_deletes=*/false);
+  auto m = NewPineconeMirror(serverless.options());
+  ASSERT_TRUE(m.ok());
+  store::VectorMirror& mirror = **m;
+  Owned o;
+  for (int i = 0; i < 250; ++i) o.Add("alice", "d1", "j1", i, Axis(i));  // three pages of ids
+  for (int i = 0; i < 3; ++i) o.Add("alice", "d1", "j2", i, Axis(i));
+  o.Add("alice", "d10", "j1", 0, Axis(0));  // "d1#" is not its prefix
+  o.Add("alice", "d2", "j3", 0, Axis(0));
+  ASSERT_TRUE(mirror.Put(kModel, o.View()).ok());
+  std::vector<float> q = Axis(0);
+  auto count = [&](const std::vector<std::string>& docs, const store::VectorModel& model = kModel) {
+    auto hits = mirror.Query(model, {"alice", docs}, q, 1000);
+    EXPECT_TRUE(hits.ok()) << hits.status().message();
+    return hits.ok() ? hits->size() : size_t{0};
+  };
+  ASSERT_EQ(count({"d1"}), 253u);
+
+  ASSERT_TRUE(mirror.DeleteDocument("alice", "d1", "j1").ok());
+  auto left = mirror.Query(kModel, {"alice", {"d1"}}, q, 1000);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 3u);
+  for (const store::MirrorHit& h : *left) EXPECT_EQ(h.at.job_id, "j2");
+  ASSERT_TRUE(mirror.DeleteDocument("alice", "d1", "").ok());
+  EXPECT_EQ(count({"d1"}), 0u);
+  EXPECT_EQ(count({"d10", "d2"}), 2u);
+  // The refusal is learnt once: the second delete went straight to the listing.
+  int filtered = 0, listed = 0;
+  for (const Json& e : serverless.Log()) {
+    filtered += e.value("path", "") == "/vectors/delete" && e.contains("filter") && !e["filter"].is_null() ? 1 : 0;
+    listed += e.value("path", "") == "/vectors/list" ? 1 : 0;
+  }
+  EXPECT_EQ(filtered, 1);
+  EXPECT_GE(listed, 4);  // 3 pages for the first delete, 1 for the second
+
+  // A model change done: the other models' vectors, found by their ids' suffix.
+  const store::VectorModel other{"other-model", kDim};
+  Owned b;
+  b.Add("alice", "d2", "j3", 0, Axis(1));
+  ASSERT_TRUE(mirror.Put(other, b.View()).ok());
+  ASSERT_TRUE(mirror.DropModelsExcept(other).ok());
+  EXPECT_EQ(count({}, kModel), 0u);
+  EXPECT_EQ(count({}, other), 1u);
+}
+
 TEST_F(PineconeTest, UpsertsGoInBatches) {
   Owned o;
   for (int i = 0; i < 250; ++i) o.Add("alice", "d1", "j1", i, Axis(i));

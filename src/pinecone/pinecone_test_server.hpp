@@ -18,9 +18,10 @@ class PineconeTestServer {
  public:
   static constexpr char kApiKey[] = "pinecone-test-key";
 
-  explicit PineconeTestServer(int dimension, const std::string& metric = "cosine") {
+  // `filter_deletes` false: deletes by metadata filter are refused, as serverless indexes do.
+  explicit PineconeTestServer(int dimension, const std::string& metric = "cosine", bool filter_deletes = true) {
     child_.Start({"node", BETTERDEV_PINECONE_STANDIN, "--dimension", std::to_string(dimension), "--api-key", kApiKey,
-                  "--metric", metric});
+                  "--metric", metric, "--filter-deletes", filter_deletes ? "true" : "false"});
     nlohmann::json j = nlohmann::json::parse(child_.line(), nullptr, false);
     if (j.is_object() && j.contains("port")) port_ = j["port"].get<int>();
   }

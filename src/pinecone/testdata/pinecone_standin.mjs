@@ -11,7 +11,11 @@
 // /_standin/log lists the requests in order ({method, path, namespace, vectors, topK, filter,
 // apiVersion}, or {method, path, fault} for one answered by a fault).
 //
-// As a program: node pinecone_standin.mjs [--dimension N] [--api-key K] [--metric cosine|dotproduct|euclidean];
+// --filter-deletes false answers a delete by metadata filter as serverless and starter indexes
+// do (400), leaving GET /vectors/list (by id prefix, paginated) and deletes by id.
+//
+// As a program: node pinecone_standin.mjs [--dimension N] [--api-key K] [--metric cosine|dotproduct|euclidean]
+// [--filter-deletes true|false];
 // prints {"port":N}.
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -68,7 +72,9 @@ export function matches(metadata, filter) {
   return true;
 }
 
-export async function startPineconeStandIn({ dimension = 8, apiKey = 'pinecone-test-key', port = 0, metric = 'cosine' } = {}) {
+export async function startPineconeStandIn({
+  dimension = 8, apiKey = 'pinecone-test-key', port = 0, metric = 'cosine', filterDeletes = true,
+} = {}) {
   const namespaces = new Map(); // name -> Map(id -> {id, values, metadata})
   const stand = { log: [], faults: [], dimension, apiKey, namespaces };
   const error = (res, status, code, message) => {
@@ -139,6 +145,10 @@ export async function startPineconeStandIn({ dimension = 8, apiKey = 'pinecone-t
       if (!store) return error(res, 404, GRPC.NOT_FOUND, 'Namespace not found');
       const given = [body.ids !== undefined, Boolean(body.deleteAll), body.filter !== undefined].filter(Boolean).length;
       if (given !== 1) return error(res, 400, GRPC.INVALID_ARGUMENT, 'Exactly one of ids, deleteAll or filter must be given');
+      if (body.filter !== undefined && !filterDeletes) {
+        return error(res, 400, GRPC.INVALID_ARGUMENT, 'Serverless and Starter indexes do not support deleting with metadata filtering.');
+      }
+      if (body.ids && body.ids.length > 1000) return error(res, 400, GRPC.INVALID_ARGUMENT, 'Cannot delete more than 1000 ids at once');
       if (body.deleteAll) store.clear();
       else if (body.ids) for (const id of body.ids) store.delete(id);
       else {
@@ -158,6 +168,22 @@ export async function startPineconeStandIn({ dimension = 8, apiKey = 'pinecone-t
         total += store.size;
       }
       return ok(res, { namespaces: out, dimension, indexFullness: 0, totalVectorCount: total, metric, vectorType: 'dense' });
+    },
+    // Serverless indexes' listing: ids in id order, `limit` (default 100) a page, a token for the next.
+    'GET /vectors/list': (_body, res, entry, url) => {
+      const ns = url.searchParams.get('namespace') ?? '';
+      const prefix = url.searchParams.get('prefix') ?? '';
+      const limit = Number(url.searchParams.get('limit') ?? 100);
+      const after = url.searchParams.get('paginationToken');
+      entry.namespace = ns;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) return error(res, 400, GRPC.INVALID_ARGUMENT, 'limit must be between 1 and 100');
+      const store = namespaces.get(ns) ?? new Map();
+      const ids = [...store.keys()].filter((id) => id.startsWith(prefix)).sort();
+      const start = after ? ids.findIndex((id) => id > Buffer.from(after, 'base64').toString()) : 0;
+      const page = start < 0 ? [] : ids.slice(start, start + limit);
+      const out = { vectors: page.map((id) => ({ id })), namespace: ns, usage: { readUnits: 1 } };
+      if (start >= 0 && start + limit < ids.length) out.pagination = { next: Buffer.from(page[page.length - 1]).toString('base64') };
+      return ok(res, out);
     },
     'GET /vectors/fetch': (_body, res, entry, url) => {
       const ns = url.searchParams.get('namespace') ?? '';
@@ -230,6 +256,7 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   };
   const stand = await startPineconeStandIn({
     dimension: Number(arg('--dimension', '8')), apiKey: arg('--api-key', 'pinecone-test-key'), metric: arg('--metric', 'cosine'),
+    filterDeletes: arg('--filter-deletes', 'true') === 'true',
   });
   process.stdout.write(JSON.stringify({ port: stand.port }) + '\n');
   process.on('SIGTERM', () => process.exit(0));
