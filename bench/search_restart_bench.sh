@@ -16,21 +16,6 @@ source bench/lib.sh
 bench_init
 
 nfcorpus_files "$COPIES"
-wrk_search() {  # token mode connections seconds -> "requests/s p50 p99"
-  cat "$WORK/queries.lua" >"$WORK/search.lua"
-  cat >>"$WORK/search.lua" <<LUA
-local i = 0
-request = function()
-  i = i % #queries + 1
-  return wrk.format("POST", "/v1/search", {["Authorization"] = "Bearer $1", ["Content-Type"] = "application/json"},
-    '{"query":"' .. queries[i] .. '","mode":"$2","k":10}')
-end
-LUA
-  local out
-  out=$(wrk -t1 -c"$3" -d"$4s" --latency -s "$WORK/search.lua" "$URL")
-  grep -q "Non-2xx" <<<"$out" && echo "(non-2xx answers: $(grep Non-2xx <<<"$out"))" >&2
-  echo "$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out") $(awk '$1=="50%" {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out")"
-}
 search_ms() {  # token mode query -> milliseconds of one search (and its hit count on stderr)
   local t0 t1 n
   t0=$(now_ms)
@@ -78,28 +63,26 @@ echo
 echo "| hybrid search, wrk -t1 -c4 ${DURATION} s | requests/s | p50 | p99 |"
 echo "|---|---|---|---|"
 if [ "$(built)" = 0 ]; then
-  read -r r p50 p99 <<<"$(wrk_search "$SMALL" hybrid 4 "$DURATION")"
-  echo "| small user, while the big user's graph builds$([ "$(built)" = 0 ] || echo ' (it finished during the run)') | $r | $p50 | $p99 |"
+  m=$(TOKEN=$SMALL wrk_search hybrid)
+  echo "| small user, while the big user's graph builds$([ "$(built)" = 0 ] || echo ' (it finished during the run)') | $m |"
 fi
 if [ "$(built)" = 0 ]; then
-  read -r r p50 p99 <<<"$(wrk_search "$BIG" hybrid 4 "$DURATION")"
-  echo "| big user (exact scan of the vectors), while their graph builds$([ "$(built)" = 0 ] || echo ' (it finished during the run)') | $r | $p50 | $p99 |"
+  m=$(TOKEN=$BIG wrk_search hybrid)
+  echo "| big user (exact scan of the vectors), while their graph builds$([ "$(built)" = 0 ] || echo ' (it finished during the run)') | $m |"
 fi
 T2=$(now_ms)
 while [ "$(built)" = 0 ]; do sleep 0.5; done
 echo "(the big user's graph: built $(( ($(now_ms) - T1) / 1000 )) s after ingestion ended; $(grep '"search: vector index built"' "$WORK/out.log" | head -1 | grep -oE '"ms":[0-9]+'))"
-read -r r p50 p99 <<<"$(wrk_search "$SMALL" hybrid 4 "$DURATION")"
-echo "| small user, no build running | $r | $p50 | $p99 |"
-read -r r p50 p99 <<<"$(wrk_search "$BIG" hybrid 4 "$DURATION")"
-echo "| big user, their graph | $r | $p50 | $p99 |"
+echo "| small user, no build running | $(TOKEN=$SMALL wrk_search hybrid) |"
+echo "| big user, their graph | $(TOKEN=$BIG wrk_search hybrid) |"
 echo
 echo "Login (argon2id) latency, 40 in a row: idle $(logins 40); while 16 clients search (big user, hybrid): \\"
-wrk_search "$BIG" hybrid 16 "$((DURATION + 5))" >"$WORK/wrk16" &
+TOKEN=$BIG DURATION=$((DURATION + 5)) wrk_search hybrid 16 >"$WORK/wrk16" &
 WRK=$!
 sleep 2
 L=$(logins 40)
 wait $WRK
-echo "$L (searches meanwhile, requests/s p50 p99: $(cat "$WORK/wrk16"))"
+echo "$L (searches meanwhile, requests/s | p50 | p99: $(cat "$WORK/wrk16"))"
 echo
 echo "API resident memory: $(rss_mb) MB"
 stop_server

@@ -90,9 +90,11 @@ Result<std::vector<index::Ranked>> StoreRetriever::ExpandedKeywords(const Reques
   for (const std::string& t : candidates.terms) {
     if (std::find(words->begin(), words->end(), t) == words->end()) asked.push_back(t);
   }
-  auto frequencies = store_.search().WordFrequencies(request.user_id, asked, 100, index::kExpansionMaxShare);
+  constexpr int64_t kAlwaysAllowed = 100;  // chunks a word may be in whatever the share
+  auto frequencies = store_.search().WordFrequencies(request.user_id, asked, kAlwaysAllowed, index::kExpansionMaxShare);
   if (!frequencies.ok()) return frequencies.status();
-  const double most = std::max(100.0, index::kExpansionMaxShare * static_cast<double>(frequencies->second));
+  const double most = std::max(static_cast<double>(kAlwaysAllowed),
+                               index::kExpansionMaxShare * static_cast<double>(frequencies->second));
   std::unordered_map<std::string, int64_t> df;
   for (size_t i = 0; i < asked.size() && i < frequencies->first.size(); ++i) df[asked[i]] = frequencies->first[i];
   const index::WeightedQuery query =
