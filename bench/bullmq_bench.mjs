@@ -62,15 +62,32 @@ async function node(c, n, latency) {
   return { jobs: done, seconds: (Date.now() - start) / 1000, waits_ms: waits };
 }
 
+// Redis's own cost of a run: CPU seconds of the server and the commands it ran (scripts
+// included), from INFO before and after, so each side's load on the one Redis shows.
+const { default: Redis } = await import(path.join(root, 'deps/bullmq/node_modules/ioredis/built/index.js'));
+const admin = new Redis(port, '127.0.0.1');
+async function redisCounters() {
+  const cpu = await admin.info('cpu');
+  const stats = await admin.info('stats');
+  const num = (text, key) => Number((text.match(new RegExp(`^${key}:([0-9.]+)`, 'm')) || [0, 0])[1]);
+  return { cpu: num(cpu, 'used_cpu_sys') + num(cpu, 'used_cpu_user'), commands: num(stats, 'total_commands_processed') };
+}
+async function measured(run) {
+  const before = await redisCounters();
+  const result = await run();
+  const after = await redisCounters();
+  return { ...result, redisCpu: after.cpu - before.cpu, redisCommands: after.commands - before.commands };
+}
+
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 const rows = [];
 for (const c of [1, 8]) {
   for (let round = 0; round < 2; round++) {
     await fill(N);
-    const b = betterdev('drain', c, N);
+    const b = await measured(async () => betterdev('drain', c, N));
     await fill(N);
-    const n = await node(c, N);
-    rows.push({ c, round, betterdev: N / b.seconds, bullmq: N / n.seconds });
+    const n = await measured(() => node(c, N));
+    rows.push({ c, round, betterdev: N / b.seconds, bullmq: N / n.seconds, b, n });
   }
 }
 console.log(`jobs/s, ${N} no-op jobs per run, added by BullMQ's Queue.addBulk, alternating:`);
@@ -81,6 +98,17 @@ for (const c of [1, 8]) {
   const b = rs.reduce((s, r) => s + r.betterdev, 0) / rs.length;
   const n = rs.reduce((s, r) => s + r.bullmq, 0) / rs.length;
   console.log(`| ${c} | ${b.toFixed(0)} (${rs.map((r) => r.betterdev.toFixed(0)).join(', ')}) | ${n.toFixed(0)} (${rs.map((r) => r.bullmq.toFixed(0)).join(', ')}) | ${(b / n).toFixed(2)}× |`);
+}
+// Redis busy: its CPU seconds over the run's seconds (1.0 = one core, all Redis can give).
+console.log('\nRedis during the runs above (mean of the rounds): CPU busy, CPU µs and commands per job:');
+console.log('| concurrency | side | Redis CPU busy | Redis CPU µs/job | Redis commands/job |');
+console.log('|---|---|---|---|---|');
+for (const c of [1, 8]) {
+  const rs = rows.filter((r) => r.c === c);
+  for (const [side, key] of [['betterdev', 'b'], ['bullmq', 'n']]) {
+    const mean = (f) => rs.reduce((s, r) => s + f(r[key]), 0) / rs.length;
+    console.log(`| ${c} | ${side} | ${(100 * mean((x) => x.redisCpu / x.seconds)).toFixed(0)}% | ${mean((x) => 1e6 * x.redisCpu / N).toFixed(1)} | ${mean((x) => x.redisCommands / N).toFixed(2)} |`);
+  }
 }
 
 // Latency: one lane each, idle on the queue; 500 jobs added 10 ms apart.
@@ -111,4 +139,5 @@ console.log('|---|---|---|---|');
 console.log(`| betterdev | ${pct(bw, 0.5)} | ${pct(bw, 0.99)} | ${Math.max(...bw)} |`);
 console.log(`| bullmq | ${pct(nw, 0.5)} | ${pct(nw, 0.99)} | ${Math.max(...nw)} |`);
 await queue.close();
+admin.disconnect();
 process.exit(0);
