@@ -107,7 +107,60 @@ std::string WithoutRounding(const std::string& s) {
   return out;
 }
 
+struct LongForm {
+  std::string_view abbreviation;
+  std::string_view long_form;
+};
+
+// Abbreviations of accounting and finance that filings and reports spell out in their tables.
+constexpr LongForm kLongForms[] = {
+    {"R&D", "research and development"},
+    {"SG&A", "selling, general and administrative"},
+    {"G&A", "general and administrative"},
+    {"D&A", "depreciation and amortization"},
+    {"M&A", "mergers and acquisitions"},
+    {"PP&E", "property, plant and equipment"},
+    {"P&L", "profit and loss"},
+    {"EPS", "earnings per share"},
+    {"FX", "foreign exchange"},
+    {"COGS", "cost of goods sold"},
+    {"capex", "capital expenditures"},
+    {"Capex", "capital expenditures"},
+    {"CapEx", "capital expenditures"},
+    {"FCF", "free cash flow"},
+    {"EBIT", "earnings before interest and taxes"},
+    {"YoY", "year over year"},
+};
+
+// A character that can belong to an abbreviation's word ("R&D", "PP&E").
+bool InWord(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '&'; }
+
 }  // namespace
+
+std::string WithLongForms(std::string_view question) {
+  std::string out;
+  const std::string lower = Lower(question);
+  size_t i = 0;
+  while (i < question.size()) {
+    if (!InWord(question[i])) {
+      out.push_back(question[i++]);
+      continue;
+    }
+    size_t end = i;
+    while (end < question.size() && InWord(question[end])) ++end;
+    const std::string_view word = question.substr(i, end - i);
+    out.append(word);
+    for (const LongForm& f : kLongForms) {
+      if (word != f.abbreviation) continue;
+      // Already spelt out before or after it ("research and development (R&D)")?
+      const std::string long_form = Lower(f.long_form);
+      if (lower.find(long_form) == std::string::npos) out.append(" (").append(f.long_form).append(")");
+      break;
+    }
+    i = end;
+  }
+  return out;
+}
 
 std::string SearchableQuestion(std::string_view question) {
   // Sentences end at '.', '?' or '!' before a space or the end ("10-Q", "$1.5" stay whole), not

@@ -17,4 +17,11 @@ namespace betterdev::search {
 // digit; else the question is returned whole.
 std::string SearchableQuestion(std::string_view question);
 
+// `question` with the long form of each common business abbreviation it uses written beside it
+// ("R&D" -> "R&D (research and development)"): reports mostly spell their line items out, and
+// neither the keyword nor the vector leg can tell that "R&D" means them. Whole words only, case
+// as listed ("R&D", "SG&A", "EPS", "PP&E", "FX", "COGS", "capex", ...); an abbreviation already
+// followed by its long form is left as it is.
+std::string WithLongForms(std::string_view question);
+
 }  // namespace betterdev::search

@@ -107,5 +107,17 @@ TEST(QuestionTest, InstructionsOnTheAnswersFormAreNotSearched) {
   EXPECT_EQ(SearchableQuestion("Rounded to the nearest million."), "Rounded to the nearest million.");
 }
 
+TEST(QuestionTest, AbbreviationsGainTheirLongForms) {
+  EXPECT_EQ(WithLongForms("How has Apple's R&D expenditure changed?"),
+            "How has Apple's R&D (research and development) expenditure changed?");
+  EXPECT_EQ(WithLongForms("SG&A and EPS in Q3"),
+            "SG&A (selling, general and administrative) and EPS (earnings per share) in Q3");
+  EXPECT_EQ(WithLongForms("What was PP&E at year end?"), "What was PP&E (property, plant and equipment) at year end?");
+  // Whole words in their listed case only; nothing added where the long form is already there.
+  EXPECT_EQ(WithLongForms("SR&DX, fx and eps"), "SR&DX, fx and eps");
+  EXPECT_EQ(WithLongForms("research and development (R&D) costs"), "research and development (R&D) costs");
+  EXPECT_EQ(WithLongForms(""), "");
+}
+
 }  // namespace
 }  // namespace betterdev::search

@@ -155,7 +155,8 @@ Result<std::vector<Hit>> SearchService::Search(const Request& asked) {
     return Status::InvalidArgument("query must not be empty");
   }
   Request request = asked;
-  request.query = SearchableQuestion(asked.query);  // not its instructions on the answer's form
+  // Not its instructions on the answer's form; abbreviations with the words reports use.
+  request.query = WithLongForms(SearchableQuestion(asked.query));
   if (request.k < 1 || request.k > kMaxK) return Status::InvalidArgument("k must be between 1 and 1000");
   for (const std::string& id : request.document_ids) {
     Result<store::Document> d = store_.documents().Get(request.user_id, id);

@@ -798,6 +798,19 @@ TEST_P(AnySearchTest, InstructionsOnTheAnswersFormAreNotSearched) {
   EXPECT_EQ(Found(s, "alice", "Round your answer to two decimal places.", Mode::kKeyword).at(0), form);  // alone: whole
 }
 
+TEST_P(AnySearchTest, AbbreviationsAreSearchedWithTheWordsReportsUse) {
+  auto embedder = embed::NewLocalEmbedder(64);
+  const std::string spelt = Ready("alice", {"Research and development expenses | $1,875 | $1,618"}, *embedder);
+  Ready("alice", {"Marketing expenses | $912 | $845"}, *embedder);
+  Ready("alice", {"ferry ticket prices"}, *embedder);
+  SearchService s(*db, *embedder, config);
+  for (Mode mode : {Mode::kKeyword, Mode::kHybrid}) {
+    const std::vector<std::string> found = Found(s, "alice", "How did R&D spending change?", mode);
+    ASSERT_FALSE(found.empty());
+    EXPECT_EQ(found[0], spelt);
+  }
+}
+
 TEST_P(AnySearchTest, HitsPastTheSecondStagesDepthFollowOnTheSameScale) {
   auto embedder = embed::NewLocalEmbedder(64);
   for (int i = 0; i < 6; ++i) {
