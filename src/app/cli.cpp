@@ -141,6 +141,9 @@ void AddSearchOptions(CLI::App* app, std::set<std::string>& envs, SearchConfig& 
       "How often the store is checked for new chunks, whose owners' indexes then load or catch up in the "
       "background (0: only when they search)")
       ->check(CLI::Range(0, 3600000));
+  Opt(app, envs, "--mirror-retry-ms", s.mirror_retry_ms, "BETTERDEV_MIRROR_RETRY_MS",
+      "Pinecone: how often deleted documents' vectors it failed to drop are asked again")
+      ->check(CLI::Range(1000, 86400000));
   Opt(app, envs, "--vector-store", s.vector_store, "BETTERDEV_VECTOR_STORE",
       "Where search runs: local (indexes in each API process), pgvector (inside PostgreSQL: full-text BM25 and "
       "pgvector HNSW) or pinecone (vectors in a Pinecone index; keywords in PostgreSQL with --database-url, else "

@@ -103,6 +103,7 @@ struct SearchConfig {
   int ef_search = 100;  // pgvector: hnsw.ef_search, the candidates an HNSW search looks at
   std::string pinecone_api_key;
   std::string pinecone_index_host;  // the index's host ("my-index-abc.svc....pinecone.io") or a URL
+  int mirror_retry_ms = 60'000;  // deleted documents' vectors a vector store missed are asked again this often
 };
 
 // Chat: answers from the retrieved chunks.

@@ -1,14 +1,43 @@
 #include "search/mirror_retriever.hpp"
 
+#include <chrono>
 #include <future>
 
 #include "search/moved_query.hpp"
 
 namespace betterdev::search {
 
+namespace {
+
+constexpr int kRetriesPerRound = 100;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 MirrorRetriever::MirrorRetriever(store::Store& store, store::VectorMirror& mirror, std::unique_ptr<Retriever> keywords,
-                                 Logger* log)
-    : store_(store), mirror_(mirror), keywords_(std::move(keywords)), log_(log), background_(1) {}
+                                 Logger* log, std::chrono::milliseconds retry_interval)
+    : store_(store),
+      mirror_(mirror),
+      keywords_(std::move(keywords)),
+      log_(log),
+      retry_interval_(retry_interval),
+      background_(1) {}
+
+MirrorRetriever::~MirrorRetriever() {
+  retries_.reset();  // it posts to background_, which goes first
+}
+
+Status MirrorRetriever::Preload() {
+  if (!retries_ && retry_interval_.count() > 0) {
+    background_.Post([this] { RetryDeletes(); });  // deletes missed before this process started
+    retries_ = std::make_unique<Periodic>(retry_interval_, [this] { background_.Post([this] { RetryDeletes(); }); });
+  }
+  return keywords_->Preload();
+}
 
 Result<std::vector<index::Ranked>> MirrorRetriever::Vectors(const Request& request, const embed::EmbeddingModel& model,
                                                             std::span<const float> query, int depth,
@@ -32,14 +61,37 @@ Result<std::vector<index::Ranked>> MirrorRetriever::Vectors(const Request& reque
   return ranked;
 }
 
+Status MirrorRetriever::DropDocument(const std::string& user_id, const std::string& document_id) {
+  BD_RETURN_IF_ERROR(mirror_.DeleteDocument(user_id, document_id, ""));
+  return store_.search().RemoveMirrorDelete(user_id, document_id);
+}
+
 void MirrorRetriever::ForgetDocument(const std::string& user_id, const std::string& document_id) {
   keywords_->ForgetDocument(user_id, document_id);
+  if (Status s = store_.search().AddMirrorDelete(user_id, document_id, NowMs()); !s.ok() && log_ != nullptr) {
+    log_->Warn("search: cannot record a delete for the vector store (tried once, not again)",
+               {{"document_id", document_id}, {"detail", s.message()}});
+  }
   background_.Post([this, user_id, document_id] {
-    if (Status s = mirror_.DeleteDocument(user_id, document_id, ""); !s.ok() && log_ != nullptr) {
-      log_->Warn("search: the vector store kept a deleted document's vectors (never answered: they name no chunk)",
+    if (Status s = DropDocument(user_id, document_id); !s.ok() && log_ != nullptr) {
+      log_->Warn("search: the vector store kept a deleted document's vectors for now (never answered: they name no "
+                 "chunk; asked again later)",
                  {{"document_id", document_id}, {"detail", s.message()}});
     }
   });
+}
+
+void MirrorRetriever::RetryDeletes() {
+  Result<std::vector<std::pair<std::string, std::string>>> due = store_.search().MirrorDeletes(kRetriesPerRound);
+  if (!due.ok()) return;  // the store is away: next round
+  int dropped = 0;
+  for (const auto& [user_id, document_id] : *due) {
+    if (!DropDocument(user_id, document_id).ok()) break;  // still failing: next round
+    ++dropped;
+  }
+  if (dropped > 0 && log_ != nullptr) {
+    log_->Info("search: the vector store dropped vectors of deleted documents it had missed", {{"documents", dropped}});
+  }
 }
 
 void MirrorRetriever::WaitForBackgroundWork() {

@@ -4,13 +4,18 @@
 // chunks by document, job and ordinal; they become chunk keys through the store, which drops
 // those of deleted documents and of older versions of reprocessed ones. Hybrid's feedback
 // moves the query toward the keyword leg's best chunks with their vectors from the store.
-// Deleting a document here also asks the mirror to drop its vectors, in the background.
+// Deleting a document here also asks the mirror to drop its vectors, in the background: the
+// delete is recorded in the store first (SearchRepository::AddMirrorDelete) and the record
+// removed once the mirror answered, so deletes it missed (away, failing, this process stopped)
+// are asked again at Preload and every `retry_interval` by any process running a mirror.
 // Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "core/log.hpp"
+#include "core/periodic.hpp"
 #include "core/task_pool.hpp"
 #include "search/retriever.hpp"
 #include "store/store.hpp"
@@ -20,11 +25,12 @@ namespace betterdev::search {
 
 class MirrorRetriever final : public Retriever {
  public:
-  MirrorRetriever(store::Store& store, store::VectorMirror& mirror, std::unique_ptr<Retriever> keywords, Logger* log);
-  ~MirrorRetriever() override = default;
+  MirrorRetriever(store::Store& store, store::VectorMirror& mirror, std::unique_ptr<Retriever> keywords, Logger* log,
+                  std::chrono::milliseconds retry_interval);
+  ~MirrorRetriever() override;
 
   std::string_view name() const override { return mirror_.name(); }
-  Status Preload() override { return keywords_->Preload(); }
+  Status Preload() override;
   Result<std::vector<index::Ranked>> Keywords(const Request& request, int depth) override {
     return keywords_->Keywords(request, depth);
   }
@@ -47,10 +53,17 @@ class MirrorRetriever final : public Retriever {
   UserIndexStats stats(const std::string& user_id) override { return keywords_->stats(user_id); }
 
  private:
+  // Deletes the mirror missed, oldest first, until one fails again (background_ only).
+  void RetryDeletes();
+  // Asks the mirror to drop a document's vectors and, when it did, forgets the record.
+  Status DropDocument(const std::string& user_id, const std::string& document_id);
+
   store::Store& store_;
   store::VectorMirror& mirror_;
   std::unique_ptr<Retriever> keywords_;
   Logger* log_;
+  const std::chrono::milliseconds retry_interval_;
+  std::unique_ptr<Periodic> retries_;  // posts RetryDeletes; started by Preload
   TaskPool background_;  // the mirror's deletes; last member
 };
 

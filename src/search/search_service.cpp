@@ -40,7 +40,8 @@ SearchService::SearchService(store::Store& store, embed::Embedder& embedder, con
     std::unique_ptr<Retriever> keywords;
     if (store_.search().searches_inside()) keywords = std::make_unique<StoreRetriever>(store_, config_, none, log);
     else keywords = std::make_unique<LocalRetriever>(store_, config_, none, log);
-    retriever_ = std::make_unique<MirrorRetriever>(store_, *mirror, std::move(keywords), log);
+    retriever_ = std::make_unique<MirrorRetriever>(store_, *mirror, std::move(keywords), log,
+                                                   std::chrono::milliseconds(config_.mirror_retry_ms));
   } else if (config_.vector_store == "pgvector") {
     retriever_ = std::make_unique<StoreRetriever>(store_, config_, model, log);
   } else {

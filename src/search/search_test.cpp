@@ -1051,6 +1051,51 @@ TEST_P(PineconeSearchTest, AnOlderVersionsVectorsAreNeverAnsweredAndADeleteDrops
   EXPECT_TRUE(left->empty());
 }
 
+TEST_P(PineconeSearchTest, DeletesPineconeMissedAreAskedAgainUntilItDropsTheVectors) {
+  const std::string a1 = ReadyInPinecone("alice", {"asparagus soup with lemon"});
+  const std::string a2 = ReadyInPinecone("alice", {"bread and butter"});
+  const std::string a3 = ReadyInPinecone("alice", {"quantum chromodynamics"});
+  const store::VectorModel model{embedder->model().id, kDim};
+  std::vector<float> q(kDim, 0.1f);
+  auto vectors_of = [&](const std::string& document) {
+    auto hits = mirror->Query(model, {"alice", {document}}, q, 10);
+    EXPECT_TRUE(hits.ok());
+    return hits.ok() ? hits->size() : size_t{0};
+  };
+  // A process deleted a2 and stopped before Pinecone dropped its vectors: the record stays.
+  ASSERT_TRUE(db->documents().Delete("alice", a2).ok());
+  ASSERT_TRUE(db->search().AddMirrorDelete("alice", a2, 1).ok());
+  config.mirror_retry_ms = 100;
+  SearchService s(*db, *embedder, config, {}, &log, mirror.get());
+  ASSERT_TRUE(s.Preload().ok());  // asks again at start
+  s.WaitForBackgroundWork();
+  EXPECT_EQ(vectors_of(a2), 0u);
+  auto pending = db->search().MirrorDeletes(10);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE(pending->empty());
+
+  // Pinecone fails every try of a1's delete (five, with backoff): asked again a round later.
+  pinecone.Inject(R"([{"status":503},{"status":503},{"status":503},{"status":503},{"status":503}])");
+  ASSERT_TRUE(db->documents().Delete("alice", a1).ok());
+  s.ForgetDocument("alice", a1);
+  s.WaitForBackgroundWork();  // the first round failed: the faults are spent
+  for (int i = 0; i < 400 && vectors_of(a1) > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  EXPECT_EQ(vectors_of(a1), 0u);
+  s.WaitForBackgroundWork();
+  pending = db->search().MirrorDeletes(10);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE(pending->empty());
+  int failed = 0, after = 0;
+  for (const auto& e : pinecone.Log()) {
+    if (e.value("path", "") != "/vectors/delete") continue;
+    if (e.contains("fault")) ++failed;
+    else if (failed == 5) ++after;
+  }
+  EXPECT_EQ(failed, 5);
+  EXPECT_GE(after, 1);
+  EXPECT_EQ(vectors_of(a3), 1u);  // nobody else's
+}
+
 // The local embedder under another name: a second model of the same dimension (a Pinecone
 // index has one dimension).
 class Renamed final : public embed::Embedder {

@@ -258,6 +258,15 @@ ALTER TABLE chunks ADD COLUMN section TEXT NOT NULL DEFAULT '';
 -- The cited chunk's heading path, kept with the answer's citation.
 ALTER TABLE message_citations ADD COLUMN section TEXT NOT NULL DEFAULT '';
 )sql"},
+      {16, "mirror deletes", R"sql(
+-- Deleted documents whose vectors a vector mirror (Pinecone) must still drop; retried until it did.
+CREATE TABLE mirror_deletes (
+  user_id     TEXT NOT NULL,
+  document_id TEXT NOT NULL,
+  since_ms    INTEGER NOT NULL,
+  PRIMARY KEY (user_id, document_id)
+) WITHOUT ROWID;
+)sql"},
   };
   return kMigrations;
 }
