@@ -443,6 +443,7 @@ int Serve(const Config& c, bool with_workers) {
   chat::ConversationService conversations(store, clock, ids);
   ingest::IngestService ingest(store, *backends->blobs, *backends->queue, clock, ids, c.ingest, log);
   ingest.SetEventLog(backends->events.get());
+  ingest.SetVectorMirror(c.search.vector_store == "pinecone");
   auto housekeeping = [&auth, &blobs, &ingest, &log] {
     if (auto removed = auth.PurgeExpiredTokens(); !removed.ok())
       log.Warn("cannot remove expired access tokens", {{"error", removed.status().message()}});

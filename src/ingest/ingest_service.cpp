@@ -61,6 +61,13 @@ Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::B
     if (!reprocess) return AcceptedUpload{*existing, false};
     std::string job_id = ids_.New("job");
     BD_RETURN_IF_ERROR(docs.Requeue(user_id, existing->id, job_id, clock_.NowMillis()));
+    if (vector_mirror_ && !existing->job_id.empty()) {
+      if (Status s = store_.search().AddMirrorDelete({user_id, existing->id, existing->job_id}, clock_.NowMillis());
+          !s.ok()) {
+        log_.Warn("an older version's vectors stay in the vector store (never answered)",
+                  {{"document_id", existing->id}, {"error", s.message()}});
+      }
+    }
     // The answer shows the document as queued: read before the job exists, since a woken
     // worker may take it at once.
     Result<store::Document> requeued = docs.Get(user_id, existing->id);

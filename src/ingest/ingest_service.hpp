@@ -32,6 +32,10 @@ class IngestService {
   void OnEnqueued(std::function<void()> f) { on_enqueued_ = std::move(f); }
   // Where document.queued and document.deleted go (the real-time channels). Set before serving.
   void SetEventLog(realtime::EventLog* log) { events_ = log; }
+  // With a vector mirror (Pinecone), a reprocessed document's older version's vectors are
+  // recorded for the search service's mirror retries to drop (store::SearchRepository::
+  // AddMirrorDelete): they are never answered once the new job is the document's.
+  void SetVectorMirror(bool on) { vector_mirror_ = on; }
   // Unavailable when the job queue cannot answer.
   Status PingQueue();
   Status PingBlobs();
@@ -75,6 +79,7 @@ class IngestService {
   Logger& log_;
   std::function<void()> on_enqueued_;
   realtime::EventLog* events_ = nullptr;
+  bool vector_mirror_ = false;
   void PublishEvent(realtime::EventType type, const std::string& user_id, const std::string& document_id,
                     const std::string& reason = "");
   Result<bool> CollectBlob(const std::string& sha256);

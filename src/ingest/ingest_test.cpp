@@ -106,6 +106,50 @@ TEST(IngestService, ADocumentQueuedWithoutItsJobGetsItBack) {
   std::fclose(sink);
 }
 
+TEST(IngestService, WithAVectorMirrorAReprocessRecordsTheOlderVersionsVectorsForDeletion) {
+  testutil::TempDir dir;
+  testutil::FakeClock clock;
+  IdGenerator ids(clock);
+  auto store = store::OpenSqliteStore({dir.File("t.db")});
+  auto queue = queue::OpenSqliteQueue(dir.File("queue.db"), clock);
+  auto blobs = blob::OpenFsBlobStore(dir.File("blobs"));
+  ASSERT_TRUE(store.ok() && queue.ok() && blobs.ok());
+  std::FILE* sink = std::fopen("/dev/null", "w");
+  Logger log(sink);
+  IngestService ingest(**store, **blobs, **queue, clock, ids, IngestConfig{}, log);
+  store::User u{ids.New("usr"), "a@example.com", "hash", clock.NowMillis()};
+  ASSERT_TRUE((*store)->users().Create(u).ok());
+  auto upload = [&](bool reprocess) -> Result<AcceptedUpload> {
+    auto w = (*blobs)->Create();
+    if (!w.ok()) return w.status();
+    BD_RETURN_IF_ERROR((*w)->Write("the same bytes, uploaded again"));
+    BD_RETURN_IF_ERROR((*w)->Finish());
+    return ingest.Accept(u.id, **w, "a.txt", "text/plain", reprocess);
+  };
+  auto first = upload(false);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  const std::string v1 = first->document.job_id;
+  // Without a mirror nothing is recorded.
+  auto second = upload(true);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  const std::string v2 = second->document.job_id;
+  ASSERT_NE(v2, v1);
+  auto pending = (*store)->search().MirrorDeletes(10);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE(pending->empty());
+  // With one: the version a reprocess replaces, by its job.
+  ingest.SetVectorMirror(true);
+  auto third = upload(true);
+  ASSERT_TRUE(third.ok()) << third.status().message();
+  pending = (*store)->search().MirrorDeletes(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->at(0).user_id, u.id);
+  EXPECT_EQ(pending->at(0).document_id, first->document.id);
+  EXPECT_EQ(pending->at(0).job_id, v2);
+  std::fclose(sink);
+}
+
 TEST(CleanFilename, KeepsOnlyADisplayName) {
   EXPECT_EQ(CleanFilename("report.pdf"), "report.pdf");
   EXPECT_EQ(CleanFilename("../../etc/passwd"), "passwd");

@@ -460,7 +460,7 @@ void Worker::Finish(const queue::Job& job, const store::Document& doc, Outcome& 
           d_.log.Warn("the vector store kept a stale job's vectors", {{"document_id", doc.id}, {"error", dropped.message()}});
           // A deleted document's vectors all go: recorded for search's retries (mirror_retriever.hpp).
           if (docs.GetById(doc.id).status().code() == StatusCode::kNotFound) {
-            (void)d_.store.search().AddMirrorDelete(doc.user_id, doc.id, d_.clock.NowMillis());
+            (void)d_.store.search().AddMirrorDelete({doc.user_id, doc.id, ""}, d_.clock.NowMillis());
           }
         }
       }

@@ -61,19 +61,19 @@ Result<std::vector<index::Ranked>> MirrorRetriever::Vectors(const Request& reque
   return ranked;
 }
 
-Status MirrorRetriever::DropDocument(const std::string& user_id, const std::string& document_id) {
-  BD_RETURN_IF_ERROR(mirror_.DeleteDocument(user_id, document_id, ""));
-  return store_.search().RemoveMirrorDelete(user_id, document_id);
+Status MirrorRetriever::Drop(const store::MirrorDelete& d) {
+  BD_RETURN_IF_ERROR(mirror_.DeleteDocument(d.user_id, d.document_id, d.job_id));
+  return store_.search().RemoveMirrorDelete(d);
 }
 
 void MirrorRetriever::ForgetDocument(const std::string& user_id, const std::string& document_id) {
   keywords_->ForgetDocument(user_id, document_id);
-  if (Status s = store_.search().AddMirrorDelete(user_id, document_id, NowMs()); !s.ok() && log_ != nullptr) {
+  if (Status s = store_.search().AddMirrorDelete({user_id, document_id, ""}, NowMs()); !s.ok() && log_ != nullptr) {
     log_->Warn("search: cannot record a delete for the vector store (tried once, not again)",
                {{"document_id", document_id}, {"detail", s.message()}});
   }
   background_.Post([this, user_id, document_id] {
-    if (Status s = DropDocument(user_id, document_id); !s.ok() && log_ != nullptr) {
+    if (Status s = Drop({user_id, document_id, ""}); !s.ok() && log_ != nullptr) {
       log_->Warn("search: the vector store kept a deleted document's vectors for now (never answered: they name no "
                  "chunk; asked again later)",
                  {{"document_id", document_id}, {"detail", s.message()}});
@@ -82,15 +82,16 @@ void MirrorRetriever::ForgetDocument(const std::string& user_id, const std::stri
 }
 
 void MirrorRetriever::RetryDeletes() {
-  Result<std::vector<std::pair<std::string, std::string>>> due = store_.search().MirrorDeletes(kRetriesPerRound);
+  Result<std::vector<store::MirrorDelete>> due = store_.search().MirrorDeletes(kRetriesPerRound);
   if (!due.ok()) return;  // the store is away: next round
   int dropped = 0;
-  for (const auto& [user_id, document_id] : *due) {
-    if (!DropDocument(user_id, document_id).ok()) break;  // still failing: next round
+  for (const store::MirrorDelete& d : *due) {
+    if (!Drop(d).ok()) break;  // still failing: next round
     ++dropped;
   }
   if (dropped > 0 && log_ != nullptr) {
-    log_->Info("search: the vector store dropped vectors of deleted documents it had missed", {{"documents", dropped}});
+    log_->Info("search: the vector store dropped vectors of deleted documents and older versions",
+               {{"deletes", dropped}});
   }
 }
 

@@ -7,7 +7,8 @@
 // Deleting a document here also asks the mirror to drop its vectors, in the background: the
 // delete is recorded in the store first (SearchRepository::AddMirrorDelete) and the record
 // removed once the mirror answered, so deletes it missed (away, failing, this process stopped)
-// are asked again at Preload and every `retry_interval` by any process running a mirror.
+// are asked again at Preload and every `retry_interval` by any process running a mirror; so
+// are those others record (a reprocessed document's older version, by the ingest service).
 // Thread-safe.
 #pragma once
 
@@ -55,8 +56,8 @@ class MirrorRetriever final : public Retriever {
  private:
   // Deletes the mirror missed, oldest first, until one fails again (background_ only).
   void RetryDeletes();
-  // Asks the mirror to drop a document's vectors and, when it did, forgets the record.
-  Status DropDocument(const std::string& user_id, const std::string& document_id);
+  // Asks the mirror to drop these vectors and, when it did, forgets the record.
+  Status Drop(const store::MirrorDelete& d);
 
   store::Store& store_;
   store::VectorMirror& mirror_;

@@ -1064,12 +1064,22 @@ TEST_P(PineconeSearchTest, DeletesPineconeMissedAreAskedAgainUntilItDropsTheVect
   };
   // A process deleted a2 and stopped before Pinecone dropped its vectors: the record stays.
   ASSERT_TRUE(db->documents().Delete("alice", a2).ok());
-  ASSERT_TRUE(db->search().AddMirrorDelete("alice", a2, 1).ok());
+  ASSERT_TRUE(db->search().AddMirrorDelete({"alice", a2, ""}, 1).ok());
+  // a3 was reprocessed: its older version's vectors (job_old) are recorded, its current kept.
+  Put("alice", a3, "job_old", {"quantum chromodynamics, first edition"});
+  ASSERT_EQ(vectors_of(a3), 2u);
+  ASSERT_TRUE(db->search().AddMirrorDelete({"alice", a3, "job_old"}, 2).ok());
   config.mirror_retry_ms = 100;
   SearchService s(*db, *embedder, config, {}, &log, mirror.get());
   ASSERT_TRUE(s.Preload().ok());  // asks again at start
   s.WaitForBackgroundWork();
   EXPECT_EQ(vectors_of(a2), 0u);
+  {
+    auto current = mirror->Query(model, {"alice", {a3}}, q, 10);
+    ASSERT_TRUE(current.ok());
+    ASSERT_EQ(current->size(), 1u);
+    EXPECT_EQ(current->at(0).at.job_id, "job_" + a3);
+  }
   auto pending = db->search().MirrorDeletes(10);
   ASSERT_TRUE(pending.ok());
   EXPECT_TRUE(pending->empty());

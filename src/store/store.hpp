@@ -148,6 +148,13 @@ struct StoredChunk {
   std::string section;        // the heading path above it (chunk::Chunk::section)
 };
 
+// Vectors a vector mirror must drop (SearchRepository::AddMirrorDelete).
+struct MirrorDelete {
+  std::string user_id;
+  std::string document_id;
+  std::string job_id;  // empty: every job's
+};
+
 // Which embedding model vectors belong to.
 struct VectorModel {
   std::string id;
@@ -417,13 +424,14 @@ class SearchRepository {
   virtual Result<int64_t> LastVectorKey(const VectorModel& model) = 0;
   // Deletes every vector of any other model.
   virtual Status DropVectorsExcept(const VectorModel& model) = 0;
-  // Documents whose vectors a vector mirror (vector_mirror.hpp) must still drop: recorded
-  // before the mirror is asked, removed once it answered, so a delete the mirror missed (away,
+  // Vectors a vector mirror (vector_mirror.hpp) must still drop: a deleted document's (job_id
+  // empty) or one job's of a reprocessed document. Recorded before the mirror is asked (or for
+  // the mirror's retries to do), removed once it answered, so a delete the mirror missed (away,
   // failing, or the process stopped first) is retried by any process running one. Recording
   // one already there keeps its first time; MirrorDeletes answers the oldest first.
-  virtual Status AddMirrorDelete(const std::string& user_id, const std::string& document_id, int64_t now_ms) = 0;
-  virtual Result<std::vector<std::pair<std::string, std::string>>> MirrorDeletes(int limit) = 0;  // (user, document)
-  virtual Status RemoveMirrorDelete(const std::string& user_id, const std::string& document_id) = 0;
+  virtual Status AddMirrorDelete(const MirrorDelete& d, int64_t now_ms) = 0;
+  virtual Result<std::vector<MirrorDelete>> MirrorDeletes(int limit) = 0;
+  virtual Status RemoveMirrorDelete(const MirrorDelete& d) = 0;
   // The embedding cache: vectors of `model` by the SHA-256 (hex) of the text embedded. Cached
   // returns one entry per hash, empty where nothing is cached; Cache stores (replacing).
   virtual Result<std::vector<std::vector<float>>> Cached(const VectorModel& model,

@@ -179,30 +179,30 @@ class Search final : public SearchRepository {
     });
   }
 
-  Status AddMirrorDelete(const std::string& user_id, const std::string& document_id, int64_t now_ms) override {
+  Status AddMirrorDelete(const MirrorDelete& d, int64_t now_ms) override {
     return WithRetry(pool_, [&](Connection& c) -> Status {
-      return c.Exec("INSERT INTO mirror_deletes(user_id, document_id, since_ms) VALUES ($1, $2, $3) "
-                    "ON CONFLICT (user_id, document_id) DO NOTHING",
-                    Params().Add(user_id).Add(document_id).Add(now_ms))
+      return c.Exec("INSERT INTO mirror_deletes(user_id, document_id, job_id, since_ms) VALUES ($1, $2, $3, $4) "
+                    "ON CONFLICT (user_id, document_id, job_id) DO NOTHING",
+                    Params().Add(d.user_id).Add(d.document_id).Add(d.job_id).Add(now_ms))
           .status();
     });
   }
 
-  Result<std::vector<std::pair<std::string, std::string>>> MirrorDeletes(int limit) override {
-    using Out = std::vector<std::pair<std::string, std::string>>;
-    return WithRetry(pool_, [&](Connection& c) -> Result<Out> {
-      PG_ROWS(r, c.Exec("SELECT user_id, document_id FROM mirror_deletes ORDER BY since_ms, user_id, document_id LIMIT $1",
+  Result<std::vector<MirrorDelete>> MirrorDeletes(int limit) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<MirrorDelete>> {
+      PG_ROWS(r, c.Exec("SELECT user_id, document_id, job_id FROM mirror_deletes "
+                        "ORDER BY since_ms, user_id, document_id, job_id LIMIT $1",
                         Params().Add(limit)));
-      Out out;
-      for (int i = 0; i < r.size(); ++i) out.emplace_back(r.Text(i, 0), r.Text(i, 1));
+      std::vector<MirrorDelete> out;
+      for (int i = 0; i < r.size(); ++i) out.push_back({r.Text(i, 0), r.Text(i, 1), r.Text(i, 2)});
       return out;
     });
   }
 
-  Status RemoveMirrorDelete(const std::string& user_id, const std::string& document_id) override {
+  Status RemoveMirrorDelete(const MirrorDelete& d) override {
     return WithRetry(pool_, [&](Connection& c) -> Status {
-      return c.Exec("DELETE FROM mirror_deletes WHERE user_id = $1 AND document_id = $2",
-                    Params().Add(user_id).Add(document_id))
+      return c.Exec("DELETE FROM mirror_deletes WHERE user_id = $1 AND document_id = $2 AND job_id = $3",
+                    Params().Add(d.user_id).Add(d.document_id).Add(d.job_id))
           .status();
     });
   }

@@ -259,12 +259,14 @@ ALTER TABLE chunks ADD COLUMN section TEXT NOT NULL DEFAULT '';
 ALTER TABLE message_citations ADD COLUMN section TEXT NOT NULL DEFAULT '';
 )sql"},
       {16, "mirror deletes", R"sql(
--- Deleted documents whose vectors a vector mirror (Pinecone) must still drop; retried until it did.
+-- Vectors a vector mirror (Pinecone) must still drop, a deleted document's (job_id '') or an
+-- older version's of a reprocessed one; retried until it did.
 CREATE TABLE mirror_deletes (
   user_id     TEXT NOT NULL,
   document_id TEXT NOT NULL,
+  job_id      TEXT NOT NULL,
   since_ms    INTEGER NOT NULL,
-  PRIMARY KEY (user_id, document_id)
+  PRIMARY KEY (user_id, document_id, job_id)
 ) WITHOUT ROWID;
 )sql"},
   };

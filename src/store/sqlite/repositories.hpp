@@ -144,9 +144,9 @@ class SqliteSearch final : public SearchRepository {
                     const std::vector<std::vector<float>>& vectors) override;
   Result<int64_t> LastVectorKey(const VectorModel& model) override;
   Status DropVectorsExcept(const VectorModel& model) override;
-  Status AddMirrorDelete(const std::string& user_id, const std::string& document_id, int64_t now_ms) override;
-  Result<std::vector<std::pair<std::string, std::string>>> MirrorDeletes(int limit) override;
-  Status RemoveMirrorDelete(const std::string& user_id, const std::string& document_id) override;
+  Status AddMirrorDelete(const MirrorDelete& d, int64_t now_ms) override;
+  Result<std::vector<MirrorDelete>> MirrorDeletes(int limit) override;
+  Status RemoveMirrorDelete(const MirrorDelete& d) override;
   Result<std::vector<std::vector<float>>> Cached(const VectorModel& model,
                                                 const std::vector<std::string>& text_sha256) override;
   Status Cache(const VectorModel& model, const std::vector<std::string>& text_sha256,

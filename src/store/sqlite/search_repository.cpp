@@ -212,34 +212,37 @@ Status SqliteSearch::DropVectorsExcept(const VectorModel& model) {
       .Run();
 }
 
-Status SqliteSearch::AddMirrorDelete(const std::string& user_id, const std::string& document_id, int64_t now_ms) {
+Status SqliteSearch::AddMirrorDelete(const MirrorDelete& d, int64_t now_ms) {
   auto conn = pool_.Acquire();
-  return conn->Prepare("INSERT OR IGNORE INTO mirror_deletes(user_id, document_id, since_ms) VALUES (?, ?, ?)")
-      .Bind(1, user_id)
-      .Bind(2, document_id)
-      .Bind(3, now_ms)
+  return conn->Prepare("INSERT OR IGNORE INTO mirror_deletes(user_id, document_id, job_id, since_ms) VALUES (?, ?, ?, ?)")
+      .Bind(1, d.user_id)
+      .Bind(2, d.document_id)
+      .Bind(3, d.job_id)
+      .Bind(4, now_ms)
       .Run();
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> SqliteSearch::MirrorDeletes(int limit) {
+Result<std::vector<MirrorDelete>> SqliteSearch::MirrorDeletes(int limit) {
   auto conn = pool_.Acquire();
-  Statement q = conn->Prepare("SELECT user_id, document_id FROM mirror_deletes ORDER BY since_ms, user_id, document_id LIMIT ?");
+  Statement q = conn->Prepare(
+      "SELECT user_id, document_id, job_id FROM mirror_deletes ORDER BY since_ms, user_id, document_id, job_id LIMIT ?");
   q.Bind(1, int64_t{limit});
-  std::vector<std::pair<std::string, std::string>> out;
+  std::vector<MirrorDelete> out;
   for (;;) {
     Result<bool> row = q.Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    out.emplace_back(q.Text(0), q.Text(1));
+    out.push_back({q.Text(0), q.Text(1), q.Text(2)});
   }
   return out;
 }
 
-Status SqliteSearch::RemoveMirrorDelete(const std::string& user_id, const std::string& document_id) {
+Status SqliteSearch::RemoveMirrorDelete(const MirrorDelete& d) {
   auto conn = pool_.Acquire();
-  return conn->Prepare("DELETE FROM mirror_deletes WHERE user_id = ? AND document_id = ?")
-      .Bind(1, user_id)
-      .Bind(2, document_id)
+  return conn->Prepare("DELETE FROM mirror_deletes WHERE user_id = ? AND document_id = ? AND job_id = ?")
+      .Bind(1, d.user_id)
+      .Bind(2, d.document_id)
+      .Bind(3, d.job_id)
       .Run();
 }
 
