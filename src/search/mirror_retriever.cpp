@@ -1,8 +1,8 @@
 #include "search/mirror_retriever.hpp"
 
-#include <chrono>
 #include <future>
 
+#include "core/time.hpp"
 #include "search/moved_query.hpp"
 
 namespace betterdev::search {
@@ -10,11 +10,6 @@ namespace betterdev::search {
 namespace {
 
 constexpr int kRetriesPerRound = 100;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -68,7 +63,7 @@ Status MirrorRetriever::Drop(const store::MirrorDelete& d) {
 
 void MirrorRetriever::ForgetDocument(const std::string& user_id, const std::string& document_id) {
   keywords_->ForgetDocument(user_id, document_id);
-  if (Status s = store_.search().AddMirrorDelete({user_id, document_id, ""}, NowMs()); !s.ok() && log_ != nullptr) {
+  if (Status s = store_.search().AddMirrorDelete({user_id, document_id, ""}, SystemClock().NowMillis()); !s.ok() && log_ != nullptr) {
     log_->Warn("search: cannot record a delete for the vector store (tried once, not again)",
                {{"document_id", document_id}, {"detail", s.message()}});
   }
