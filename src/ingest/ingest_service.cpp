@@ -60,14 +60,7 @@ Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::B
   if (existing.ok()) {
     if (!reprocess) return AcceptedUpload{*existing, false};
     std::string job_id = ids_.New("job");
-    BD_RETURN_IF_ERROR(docs.Requeue(user_id, existing->id, job_id, clock_.NowMillis()));
-    if (vector_mirror_ && !existing->job_id.empty()) {
-      if (Status s = store_.search().AddMirrorDelete({user_id, existing->id, existing->job_id}, clock_.NowMillis());
-          !s.ok()) {
-        log_.Warn("an older version's vectors stay in the vector store (never answered)",
-                  {{"document_id", existing->id}, {"error", s.message()}});
-      }
-    }
+    BD_RETURN_IF_ERROR(docs.Requeue(user_id, existing->id, job_id, vector_mirror_, clock_.NowMillis()));
     // The answer shows the document as queued: read before the job exists, since a woken
     // worker may take it at once.
     Result<store::Document> requeued = docs.Get(user_id, existing->id);
@@ -113,7 +106,7 @@ Result<AcceptedUpload> IngestService::Accept(const std::string& user_id, blob::B
     return AcceptedUpload{std::move(*theirs), false};
   }
   if (Status s = Enqueue(d.job_id, d.id, user_id); !s.ok()) {
-    (void)docs.Delete(user_id, d.id);  // no document without its job
+    (void)docs.Delete(user_id, d.id, false, clock_.NowMillis());  // no document without its job
     return s;
   }
   return AcceptedUpload{std::move(d), true};
@@ -141,7 +134,7 @@ Result<store::Page<store::StoredChunk>> IngestService::Chunks(const std::string&
 }
 
 Status IngestService::Delete(const std::string& user_id, const std::string& id) {
-  auto doc = store_.documents().Delete(user_id, id);
+  auto doc = store_.documents().Delete(user_id, id, vector_mirror_, clock_.NowMillis());
   if (!doc.ok()) return doc.status();
   if (Status s = queue_.Cancel(doc->job_id); !s.ok())
     log_.Warn("cannot cancel the job of a deleted document", {{"job_id", doc->job_id}, {"error", s.message()}});

@@ -32,9 +32,10 @@ class IngestService {
   void OnEnqueued(std::function<void()> f) { on_enqueued_ = std::move(f); }
   // Where document.queued and document.deleted go (the real-time channels). Set before serving.
   void SetEventLog(realtime::EventLog* log) { events_ = log; }
-  // With a vector mirror (Pinecone), a reprocessed document's older version's vectors are
-  // recorded for the search service's mirror retries to drop (store::SearchRepository::
-  // AddMirrorDelete): they are never answered once the new job is the document's.
+  // With a vector mirror (Pinecone), a deleted document's vectors (in the delete's own
+  // transaction) and a reprocessed document's older version's vectors are recorded for the
+  // search service's mirror retries to drop (store::SearchRepository::MirrorDeletes): they
+  // are never answered once the document or its new job no longer names them.
   void SetVectorMirror(bool on) { vector_mirror_ = on; }
   // Unavailable when the job queue cannot answer.
   Status PingQueue();

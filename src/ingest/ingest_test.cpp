@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -106,7 +107,7 @@ TEST(IngestService, ADocumentQueuedWithoutItsJobGetsItBack) {
   std::fclose(sink);
 }
 
-TEST(IngestService, WithAVectorMirrorAReprocessRecordsTheOlderVersionsVectorsForDeletion) {
+TEST(IngestService, WithAVectorMirrorReprocessAndDeleteRecordTheVectorsToDrop) {
   testutil::TempDir dir;
   testutil::FakeClock clock;
   IdGenerator ids(clock);
@@ -147,6 +148,15 @@ TEST(IngestService, WithAVectorMirrorAReprocessRecordsTheOlderVersionsVectorsFor
   EXPECT_EQ(pending->at(0).user_id, u.id);
   EXPECT_EQ(pending->at(0).document_id, first->document.id);
   EXPECT_EQ(pending->at(0).job_id, v2);
+  // A delete records the whole document (an empty job), with the document's delete.
+  ASSERT_TRUE(ingest.Delete(u.id, first->document.id).ok());
+  pending = (*store)->search().MirrorDeletes(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 2u);
+  const bool whole = std::any_of(pending->begin(), pending->end(), [&](const store::MirrorDelete& m) {
+    return m.user_id == u.id && m.document_id == first->document.id && m.job_id.empty();
+  });
+  EXPECT_TRUE(whole);
   std::fclose(sink);
 }
 

@@ -5,10 +5,11 @@
 // those of deleted documents and of older versions of reprocessed ones. Hybrid's feedback
 // moves the query toward the keyword leg's best chunks with their vectors from the store.
 // Deleting a document here also asks the mirror to drop its vectors, in the background: the
-// delete is recorded in the store first (SearchRepository::AddMirrorDelete) and the record
-// removed once the mirror answered, so deletes it missed (away, failing, this process stopped)
-// are asked again at Preload and every `retry_interval` by any process running a mirror; so
-// are those others record (a reprocessed document's older version, by the ingest service).
+// delete is recorded in the store first (by the store's delete itself when the ingest service
+// knows of the mirror; again here, a no-op then) and the record removed once the mirror
+// answered, so deletes it missed (away, failing, this process stopped) are asked again at
+// Preload and every `retry_interval` by any process running a mirror; so are those others
+// record (a reprocessed document's older version, by the ingest service).
 // Thread-safe.
 #pragma once
 

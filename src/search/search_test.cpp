@@ -141,7 +141,7 @@ TEST_P(AnySearchTest, EachUserSearchesOnlyTheirOwnChunksInEveryMode) {
   }
   EXPECT_EQ(s.Search({"alice", "gluons", {b1}, 10, Mode::kHybrid}).status().code(), StatusCode::kNotFound);
   // A document deleted (even by another process: no ForgetDocument) is never returned.
-  ASSERT_TRUE(db->documents().Delete("alice", a2).ok());
+  ASSERT_TRUE(db->documents().Delete("alice", a2, false, 0).ok());
   EXPECT_EQ(Found(s, "alice", "gluons", Mode::kKeyword), std::vector<std::string>{a1});
   EXPECT_EQ(Found(s, "alice", "quarks", Mode::kKeyword), std::vector<std::string>{});
 }
@@ -153,7 +153,7 @@ TEST_P(AnySearchTest, AReprocessedDocumentLeavesNoStaleChunksInTheKeywordStatist
   SearchService s(*db, *embedder, config);
   ASSERT_FALSE(Found(s, "alice", "beta", Mode::kKeyword).empty());  // loaded
   // Reprocessed (as a worker does it, not through this service): new chunks replace the old.
-  ASSERT_TRUE(db->documents().Requeue("alice", a1, "job_again", 5).ok());
+  ASSERT_TRUE(db->documents().Requeue("alice", a1, "job_again", false, 5).ok());
   store::StoredChunk c{a1, 0, 1, 1, 0, 9, "beta only", ""};
   auto e = embedder->Embed(std::vector<std::string>{"beta only"});
   c.vector.assign(e->Row(0).begin(), e->Row(0).end());
@@ -296,7 +296,7 @@ TEST_F(SearchTest, GraphsAreBuiltInTheBackgroundSavedAndLoadedWarmAndABrokenFile
     const std::string a4 = Ready("alice", Notes("dermatology", 5), *embedder);
     EXPECT_EQ(Found(s, "alice", "dermatology", Mode::kVector).at(0), a4);
     EXPECT_EQ(s.stats("alice").tail_vectors, 5u);
-    ASSERT_TRUE(db->documents().Delete("alice", a2).ok());
+    ASSERT_TRUE(db->documents().Delete("alice", a2, false, 0).ok());
     for (Mode mode : {Mode::kKeyword, Mode::kVector, Mode::kHybrid}) {
       const auto found = Found(s, "alice", "oncology zinc trial", mode);
       EXPECT_EQ(std::count(found.begin(), found.end(), a2), 0) << ModeName(mode);
@@ -1012,7 +1012,7 @@ TEST_P(PineconeSearchTest, EachUserSearchesOnlyTheirOwnChunksInEveryMode) {
   }
   EXPECT_TRUE(scoped);
   // Deleted in another process (Pinecone still holds its vectors): never returned.
-  ASSERT_TRUE(db->documents().Delete("alice", a2).ok());
+  ASSERT_TRUE(db->documents().Delete("alice", a2, false, 0).ok());
   const auto left = Found(s, "alice", "gluons bind quarks", Mode::kVector);
   EXPECT_EQ(left.size(), 2u);  // a1's two chunks
   for (const std::string& d : left) EXPECT_EQ(d, a1);
@@ -1026,7 +1026,7 @@ TEST_P(PineconeSearchTest, AnOlderVersionsVectorsAreNeverAnsweredAndADeleteDrops
   ASSERT_FALSE(before->empty());
   const int64_t old_key = (*before)[0].chunk.key;
   // Reprocessed: the new version's vectors are put, then its chunks replace the old ones.
-  ASSERT_TRUE(db->documents().Requeue("alice", a1, "job_again", 5).ok());
+  ASSERT_TRUE(db->documents().Requeue("alice", a1, "job_again", false, 5).ok());
   Put("alice", a1, "job_again", {"asparagus soup, second edition"});
   store::StoredChunk c{a1, 0, 1, 1, 0, 9, "asparagus soup, second edition", ""};
   ASSERT_TRUE(db->documents().CompleteWithChunks(a1, "job_again", 1, 1, 9, {c}, {embedder->model().id, kDim}, 6).ok());
@@ -1038,7 +1038,7 @@ TEST_P(PineconeSearchTest, AnOlderVersionsVectorsAreNeverAnsweredAndADeleteDrops
   EXPECT_EQ(pinecone.Log().back().value("path", ""), "/query");
 
   // Deleted through this service: Pinecone is asked to drop the document's vectors.
-  ASSERT_TRUE(db->documents().Delete("alice", a1).ok());
+  ASSERT_TRUE(db->documents().Delete("alice", a1, false, 0).ok());
   s.ForgetDocument("alice", a1);
   s.WaitForBackgroundWork();
   bool deleted = false;
@@ -1063,7 +1063,7 @@ TEST_P(PineconeSearchTest, DeletesPineconeMissedAreAskedAgainUntilItDropsTheVect
     return hits.ok() ? hits->size() : size_t{0};
   };
   // A process deleted a2 and stopped before Pinecone dropped its vectors: the record stays.
-  ASSERT_TRUE(db->documents().Delete("alice", a2).ok());
+  ASSERT_TRUE(db->documents().Delete("alice", a2, false, 0).ok());
   ASSERT_TRUE(db->search().AddMirrorDelete({"alice", a2, ""}, 1).ok());
   // a3 was reprocessed: its older version's vectors (job_old) are recorded, its current kept.
   Put("alice", a3, "job_old", {"quantum chromodynamics, first edition"});
@@ -1086,7 +1086,7 @@ TEST_P(PineconeSearchTest, DeletesPineconeMissedAreAskedAgainUntilItDropsTheVect
 
   // Pinecone fails every try of a1's delete (five, with backoff): asked again a round later.
   pinecone.Inject(R"([{"status":503},{"status":503},{"status":503},{"status":503},{"status":503}])");
-  ASSERT_TRUE(db->documents().Delete("alice", a1).ok());
+  ASSERT_TRUE(db->documents().Delete("alice", a1, false, 0).ok());
   s.ForgetDocument("alice", a1);
   s.WaitForBackgroundWork();  // the first round failed: the faults are spent
   for (int i = 0; i < 400 && vectors_of(a1) > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));

@@ -318,8 +318,10 @@ class DocumentRepository {
   virtual Result<Page<Document>> List(const std::string& user_id, const PageRequest& page,
                                       std::optional<DocumentStatus> status) = 0;
   // Starts over with a new job: queued, progress and error cleared, chunks kept until replaced.
+  // With `mirror_delete` (a vector mirror holds its vectors), the same transaction records the
+  // job it replaces for SearchRepository::MirrorDeletes.
   virtual Status Requeue(const std::string& user_id, const std::string& id, const std::string& job_id,
-                         int64_t now) = 0;
+                         bool mirror_delete, int64_t now) = 0;
 
   // Worker-side changes, made by attempt `attempt` (1, 2, ...) of job `job_id`. Status only
   // moves forward within an attempt: queued -> processing -> ready | failed, or back to queued
@@ -346,8 +348,12 @@ class DocumentRepository {
                                    double cost_usd) = 0;
 
   // Removes the document and its chunks; returns the removed row (its job to cancel). When no
-  // other document (of any user) names its bytes, their digest becomes blob garbage.
-  virtual Result<Document> Delete(const std::string& user_id, const std::string& id) = 0;
+  // other document (of any user) names its bytes, their digest becomes blob garbage. With
+  // `mirror_delete` (a vector mirror holds its vectors), the same transaction records the
+  // document for SearchRepository::MirrorDeletes (since `now_ms`), so a process that stops
+  // right after the delete cannot leave its vectors behind.
+  virtual Result<Document> Delete(const std::string& user_id, const std::string& id, bool mirror_delete,
+                                  int64_t now_ms) = 0;
 
   // Blob lifetimes. Every process of a deployment shares the blob store, so whether a blob may
   // go is decided here, in write transactions, never by a lock inside one process:

@@ -332,7 +332,7 @@ TEST_P(DocumentStoreTest, AFailedDocumentStaysFailed) {
   EXPECT_EQ(docs().MarkAttemptFailed(d.id, "job_1", 3, "", false, 3).code(), StatusCode::kNotFound);
   EXPECT_EQ(docs().Get(alice, d.id)->status, DocumentStatus::kFailed);
   // Reprocessing starts over with a new job.
-  ASSERT_TRUE(docs().Requeue(alice, d.id, "job_2", 4).ok());
+  ASSERT_TRUE(docs().Requeue(alice, d.id, "job_2", false, 4).ok());
   ASSERT_TRUE(docs().MarkProcessing(d.id, "job_2", 1, 5).ok());
   ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_2", 1, 1, 10, Chunks(d.id, 2), {}, 6).ok());
   EXPECT_EQ(docs().Get(alice, d.id)->status, DocumentStatus::kReady);
@@ -340,7 +340,7 @@ TEST_P(DocumentStoreTest, AFailedDocumentStaysFailed) {
 
 TEST_P(DocumentStoreTest, AStaleJobCannotTouchTheDocument) {
   Document d = AddDocument(alice, "cc", "job_old");
-  ASSERT_TRUE(docs().Requeue(alice, d.id, "job_new", 5).ok());
+  ASSERT_TRUE(docs().Requeue(alice, d.id, "job_new", false, 5).ok());
   EXPECT_EQ(docs().MarkProcessing(d.id, "job_old", 1, 6).code(), StatusCode::kNotFound);
   EXPECT_EQ(docs().UpdateProgress(d.id, "job_old", 1, {"extracting", 10, 1, 2}, 6).code(), StatusCode::kNotFound);
   EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_old", 1, 1, 1, Chunks(d.id, 2), {}, 6).code(), StatusCode::kNotFound);
@@ -371,7 +371,7 @@ TEST_P(DocumentStoreTest, DeleteRemovesTheDocumentFromConversations) {
   Conversation c2 = AddConversation(alice, "two", {d.id});
   Conversation c3 = AddConversation(alice, "three", {d.id + "x", "doc_c"});
   Conversation other = AddConversation(bob, "bob's", {d.id});
-  ASSERT_TRUE(docs().Delete(alice, d.id).ok());
+  ASSERT_TRUE(docs().Delete(alice, d.id, false, 0).ok());
   EXPECT_EQ(store->conversations().Get(alice, c1.id)->document_ids, (std::vector<std::string>{"doc_a", "doc_b"}));
   EXPECT_TRUE(store->conversations().Get(alice, c2.id)->document_ids.empty());
   EXPECT_EQ(store->conversations().Get(alice, c3.id)->document_ids, (std::vector<std::string>{d.id + "x", "doc_c"}));
@@ -381,14 +381,41 @@ TEST_P(DocumentStoreTest, DeleteRemovesTheDocumentFromConversations) {
 TEST_P(DocumentStoreTest, DeleteRemovesChunksAndIsPerUser) {
   Document d = AddDocument(alice, "ee", "job_1");
   ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 1, 1, 10, Chunks(d.id, 3), {}, 2).ok());
-  EXPECT_EQ(docs().Delete(bob, d.id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().Delete(bob, d.id, false, 0).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(docs().ListChunks(bob, d.id, {10, std::nullopt}).status().code(), StatusCode::kNotFound);
-  auto removed = docs().Delete(alice, d.id);
+  auto removed = docs().Delete(alice, d.id, false, 0);
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(removed->sha256, "ee");
   EXPECT_EQ(*docs().BlobGarbage(10), std::vector<std::string>{"ee"});
   EXPECT_EQ(docs().Get(alice, d.id).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(docs().CompleteWithChunks(d.id, "job_1", 1, 1, 10, Chunks(d.id, 3), {}, 3).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store->search().MirrorDeletes(10)->empty()) << "no vector mirror, nothing recorded";
+}
+
+// With a vector mirror a reprocess records the job it replaces and a delete the whole document,
+// each in its own transaction: an unknown document records nothing; a record is kept once.
+TEST_P(DocumentStoreTest, RequeueAndDeleteForAVectorMirrorRecordTheVectorsToDropAtOnce) {
+  Document d = AddDocument(alice, "ef", "job_1");
+  ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_1", 1, 1, 10, Chunks(d.id, 2), {}, 2).ok());
+  EXPECT_EQ(docs().Requeue(bob, d.id, "job_2", true, 3).code(), StatusCode::kNotFound);
+  EXPECT_EQ(docs().Delete(bob, d.id, true, 3).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store->search().MirrorDeletes(10)->empty());
+  ASSERT_TRUE(docs().Requeue(alice, d.id, "job_2", true, 4).ok());
+  auto pending = store->search().MirrorDeletes(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->at(0).job_id, "job_1");
+  ASSERT_TRUE(store->search().RemoveMirrorDelete(pending->at(0)).ok());
+  ASSERT_TRUE(docs().Delete(alice, d.id, true, 5).ok());
+  pending = store->search().MirrorDeletes(10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->at(0).user_id, alice);
+  EXPECT_EQ(pending->at(0).document_id, d.id);
+  EXPECT_EQ(pending->at(0).job_id, "");
+  // The mirror retriever records it again before asking the mirror: still one record.
+  ASSERT_TRUE(store->search().AddMirrorDelete({alice, d.id, ""}, 6).ok());
+  EXPECT_EQ(store->search().MirrorDeletes(10)->size(), 1u);
 }
 
 // Blob lifetimes (store.hpp): removal is decided in the database, so it is safe across processes.
@@ -400,10 +427,10 @@ TEST_P(DocumentStoreTest, ABlobGoesWithTheLastDocumentNamingItAndOnlyThen) {
     ++removals;
     return Status::Ok();
   };
-  ASSERT_TRUE(docs().Delete(alice, a.id).ok());
+  ASSERT_TRUE(docs().Delete(alice, a.id, false, 0).ok());
   EXPECT_TRUE(docs().BlobGarbage(10)->empty()) << "bob's document still names the bytes";
   EXPECT_FALSE(*docs().CollectBlob("ff", clock.NowMillis(), remove));
-  ASSERT_TRUE(docs().Delete(bob, b.id).ok());
+  ASSERT_TRUE(docs().Delete(bob, b.id, false, 0).ok());
   EXPECT_TRUE(*docs().CollectBlob("ff", clock.NowMillis(), remove));
   EXPECT_EQ(removals, 1);
   EXPECT_TRUE(docs().BlobGarbage(10)->empty());
@@ -421,7 +448,7 @@ TEST_P(DocumentStoreTest, APinnedBlobStaysUntilThePinEndsAndANewDocumentKeepsIt)
   const int64_t now = clock.NowMillis();
   auto pin = docs().PinBlob("ab", now, now + 1000);  // an upload of the same bytes commits
   ASSERT_TRUE(pin.ok());
-  ASSERT_TRUE(docs().Delete(alice, a.id).ok());
+  ASSERT_TRUE(docs().Delete(alice, a.id, false, 0).ok());
   EXPECT_FALSE(*docs().CollectBlob("ab", now, remove));
   EXPECT_EQ(*docs().BlobGarbage(10), std::vector<std::string>{"ab"}) << "judged again when the pin ends";
   // The upload's document is created and its pin ends: the blob is in use.
@@ -434,7 +461,7 @@ TEST_P(DocumentStoreTest, APinnedBlobStaysUntilThePinEndsAndANewDocumentKeepsIt)
   auto first = docs().PinBlob("0e", now, now + 1000), second = docs().PinBlob("0e", now, now + 1000);
   ASSERT_TRUE(first.ok() && second.ok());
   ASSERT_TRUE(docs().UnpinBlob(*first).ok());
-  ASSERT_TRUE(docs().Delete(alice, e.id).ok());
+  ASSERT_TRUE(docs().Delete(alice, e.id, false, 0).ok());
   EXPECT_FALSE(*docs().CollectBlob("0e", now, remove));
   ASSERT_TRUE(docs().UnpinBlob(*second).ok());
   EXPECT_TRUE(*docs().CollectBlob("0e", now, remove));
@@ -443,7 +470,7 @@ TEST_P(DocumentStoreTest, APinnedBlobStaysUntilThePinEndsAndANewDocumentKeepsIt)
   // A pin whose upload never created its document: the blob goes once the pin has ended.
   Document c = AddDocument(alice, "cd", "job_3");
   ASSERT_TRUE(docs().PinBlob("cd", now, now + 1000).ok());  // (never unpinned)
-  ASSERT_TRUE(docs().Delete(alice, c.id).ok());
+  ASSERT_TRUE(docs().Delete(alice, c.id, false, 0).ok());
   EXPECT_FALSE(*docs().CollectBlob("cd", now + 999, remove));
   EXPECT_TRUE(*docs().CollectBlob("cd", now + 1001, remove));
   EXPECT_EQ(removals, 1);
@@ -451,7 +478,7 @@ TEST_P(DocumentStoreTest, APinnedBlobStaysUntilThePinEndsAndANewDocumentKeepsIt)
 
 TEST_P(DocumentStoreTest, ABlobWhoseRemovalFailsStaysGarbage) {
   Document a = AddDocument(alice, "ef", "job_1");
-  ASSERT_TRUE(docs().Delete(alice, a.id).ok());
+  ASSERT_TRUE(docs().Delete(alice, a.id, false, 0).ok());
   auto result = docs().CollectBlob("ef", clock.NowMillis(), [] { return Status::Internal("disk gone"); });
   EXPECT_EQ(result.status().code(), StatusCode::kInternal);
   EXPECT_EQ(*docs().BlobGarbage(10), std::vector<std::string>{"ef"});
@@ -463,7 +490,7 @@ TEST_P(DocumentStoreTest, ABlobWhoseRemovalFailsStaysGarbage) {
 // and commits its own copy after; it can never commit between the decision and the unlink.
 TEST_P(DocumentStoreTest, APinWaitsForARemovalInProgress) {
   Document a = AddDocument(alice, "0a", "job_1");
-  ASSERT_TRUE(docs().Delete(alice, a.id).ok());
+  ASSERT_TRUE(docs().Delete(alice, a.id, false, 0).ok());
   std::atomic<bool> removing{false}, pinned{false}, pinned_during_removal{false};
   std::thread uploader;
   auto collected = docs().CollectBlob("0a", clock.NowMillis(), [&] {
@@ -584,7 +611,7 @@ TEST_P(SearchStoreTest, TextsOfReadyChunksLoadPerUserInKeyOrderWithContext) {
   EXPECT_EQ(listed->items[0].section, "Item 2. Results › Sales by Region");
   EXPECT_FALSE(b1.filename.empty());
   // A deleted document's chunks are gone.
-  ASSERT_TRUE(docs().Delete(alice, a1.id).ok());
+  ASSERT_TRUE(docs().Delete(alice, a1.id, false, 0).ok());
   auto left = store->search().TextsAfter(alice, 0, 100);
   ASSERT_TRUE(left.ok());
   ASSERT_EQ(left->size(), 1u);
@@ -629,11 +656,11 @@ TEST_P(SearchStoreTest, VectorsAreStoredWithChunksAndLoadedByModelInKeyOrder) {
   EXPECT_EQ(store->search().VectorsAfter({"m", 2}, alice, (*rows)[0].chunk_key, 10)->size(), 1u);
   // Replaced chunks get new keys, never old ones: an index that saw key K misses nothing.
   const int64_t last = (*rows)[1].chunk_key;
-  ASSERT_TRUE(docs().Requeue(alice, d.id, "job_v2", 3).ok());  // reprocessed
+  ASSERT_TRUE(docs().Requeue(alice, d.id, "job_v2", false, 3).ok());  // reprocessed
   ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_v2", 1, 1, 7, chunks, {"m", 2}, 3).ok());
   auto again = store->search().VectorsAfter({"m", 2}, alice, last, 10);
   ASSERT_EQ(again->size(), 2u);
-  ASSERT_TRUE(docs().Delete(alice, d.id).ok());
+  ASSERT_TRUE(docs().Delete(alice, d.id, false, 0).ok());
   EXPECT_TRUE(store->search().VectorsAfter({"m", 2}, alice, 0, 10)->empty());  // cascaded
 }
 
@@ -679,11 +706,11 @@ TEST_P(SearchStoreTest, DeletedReprocessedAndUnreadyDocumentsAreNotLoaded) {
   Document gone = Ready(alice, "d1", {"quantum chromodynamics"});
   Document queued = AddDocument(alice, "d2", "job_d2");  // no chunks, not ready
   EXPECT_EQ(texts(), std::vector<std::string>{"quantum chromodynamics"});
-  ASSERT_TRUE(docs().Requeue(alice, gone.id, "job_again", 5).ok());  // processing again: not ready
+  ASSERT_TRUE(docs().Requeue(alice, gone.id, "job_again", false, 5).ok());  // processing again: not ready
   EXPECT_EQ(texts(), std::vector<std::string>{});
   ASSERT_TRUE(docs().CompleteWithChunks(gone.id, "job_again", 1, 1, 10, {{gone.id, 0, 1, 1, 0, 7, "gluons", ""}}, {}, 6).ok());
   EXPECT_EQ(texts(), std::vector<std::string>{"gluons"});  // old chunks replaced
-  ASSERT_TRUE(docs().Delete(alice, gone.id).ok());
+  ASSERT_TRUE(docs().Delete(alice, gone.id, false, 0).ok());
   EXPECT_EQ(texts(), std::vector<std::string>{});
   (void)queued;
 }
@@ -713,14 +740,14 @@ TEST_P(SearchStoreTest, ChunksNamedByDocumentJobAndOrdinalResolveOnlyInTheirCurr
   EXPECT_EQ((*rows)[0].vector, (std::vector<float>{0, 1}));
   EXPECT_TRUE(s.VectorsByKey({"other", 2}, {(*keys)[0]})->empty());
   // Reprocessing: while it runs nothing resolves; then only the new job's chunks.
-  ASSERT_TRUE(docs().Requeue(alice, d.id, "job_k2", 3).ok());
+  ASSERT_TRUE(docs().Requeue(alice, d.id, "job_k2", false, 3).ok());
   EXPECT_EQ(*s.KeysOfChunks(alice, {{d.id, "job_k1", 0}}), std::vector<int64_t>{0});
   ASSERT_TRUE(docs().CompleteWithChunks(d.id, "job_k2", 1, 1, 7, chunks, {"m", 2}, 3).ok());
   auto now = s.KeysOfChunks(alice, {{d.id, "job_k1", 0}, {d.id, "job_k2", 0}});
   ASSERT_TRUE(now.ok());
   EXPECT_EQ((*now)[0], 0);
   EXPECT_GT((*now)[1], (*keys)[0]);
-  ASSERT_TRUE(docs().Delete(alice, d.id).ok());
+  ASSERT_TRUE(docs().Delete(alice, d.id, false, 0).ok());
   EXPECT_EQ(*s.KeysOfChunks(alice, {{d.id, "job_k2", 0}}), std::vector<int64_t>{0});
 }
 
@@ -790,12 +817,12 @@ TEST_F(PostgresStoreTest, KeywordPostingsStayExactWhateverChangesTheChunks) {
         if (!store.documents().CompleteWithChunks(doc.id, doc.job_id, 1, 1, 10, chunks, {}, 2).ok()) ++failures;
         if (d % 3 == 1) {  // reprocessed: fewer chunks
           chunks.resize(2);
-          if (!store.documents().Requeue(user, doc.id, doc.job_id + "b", 3).ok() ||
+          if (!store.documents().Requeue(user, doc.id, doc.job_id + "b", false, 3).ok() ||
               !store.documents().CompleteWithChunks(doc.id, doc.job_id + "b", 1, 1, 10, chunks, {}, 4).ok()) {
             ++failures;
           }
         }
-        if (d % 3 == 2 && !store.documents().Delete(user, doc.id).ok()) ++failures;
+        if (d % 3 == 2 && !store.documents().Delete(user, doc.id, false, 0).ok()) ++failures;
       }
     });
   }

@@ -78,9 +78,10 @@ class FaultyDocuments final : public store::DocumentRepository {
     BD_FAULT("documents.List");
     return d_.List(user_id, page, status);
   }
-  Status Requeue(const std::string& user_id, const std::string& id, const std::string& job_id, int64_t now) override {
+  Status Requeue(const std::string& user_id, const std::string& id, const std::string& job_id, bool mirror_delete,
+                 int64_t now) override {
     BD_FAULT("documents.Requeue");
-    return d_.Requeue(user_id, id, job_id, now);
+    return d_.Requeue(user_id, id, job_id, mirror_delete, now);
   }
   Status MarkProcessing(const std::string& id, const std::string& job_id, int attempt, int64_t now) override {
     BD_FAULT("documents.MarkProcessing");
@@ -106,9 +107,10 @@ class FaultyDocuments final : public store::DocumentRepository {
     BD_FAULT("documents.AddEmbeddingUsage");
     return d_.AddEmbeddingUsage(id, job_id, tokens, cost);
   }
-  Result<store::Document> Delete(const std::string& user_id, const std::string& id) override {
+  Result<store::Document> Delete(const std::string& user_id, const std::string& id, bool mirror_delete,
+                                 int64_t now_ms) override {
     BD_FAULT("documents.Delete");
-    return d_.Delete(user_id, id);
+    return d_.Delete(user_id, id, mirror_delete, now_ms);
   }
   Result<std::string> PinBlob(const std::string& sha256, int64_t now_ms, int64_t until_ms) override {
     BD_FAULT("documents.PinBlob");

@@ -197,13 +197,29 @@ class Documents final : public DocumentRepository {
     });
   }
 
-  Status Requeue(const std::string& user_id, const std::string& id, const std::string& job_id, int64_t now) override {
+  Status Requeue(const std::string& user_id, const std::string& id, const std::string& job_id, bool mirror_delete,
+                 int64_t now) override {
     return WithRetry(pool_, [&](Connection& c) -> Status {
+      Transaction tx(c);
+      BD_RETURN_IF_ERROR(tx.begin_status());
+      if (mirror_delete) {
+        // The row locked first: a concurrent reprocess's job is the one this replaces.
+        PG_ROWS(old, c.Exec("SELECT job_id FROM documents WHERE user_id = $1 AND id = $2 FOR UPDATE",
+                            Params().Add(user_id).Add(id)));
+        if (old.size() == 0) return Status::NotFound("no such document");
+        if (const std::string before = old.Text(0, 0); !before.empty() && before != job_id) {
+          BD_RETURN_IF_ERROR(c.Exec("INSERT INTO mirror_deletes(user_id, document_id, job_id, since_ms) "
+                                    "VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, document_id, job_id) DO NOTHING",
+                                    Params().Add(user_id).Add(id).Add(before).Add(now))
+                                 .status());
+        }
+      }
       PG_ROWS(r, c.Exec("UPDATE documents SET status = 'queued', stage = '', progress = 0, page = 0, attempts = 0, "
                         "error = '', note = '', job_id = $1, updated_at = $2, finished_at = NULL "
                         "WHERE user_id = $3 AND id = $4",
                         Params().Add(job_id).Add(now).Add(user_id).Add(id)));
-      return r.affected() == 0 ? Status::NotFound("no such document") : Status::Ok();
+      if (r.affected() == 0) return Status::NotFound("no such document");
+      return tx.Commit();
     });
   }
 
@@ -278,7 +294,8 @@ class Documents final : public DocumentRepository {
     });
   }
 
-  Result<Document> Delete(const std::string& user_id, const std::string& id) override {
+  Result<Document> Delete(const std::string& user_id, const std::string& id, bool mirror_delete,
+                          int64_t now_ms) override {
     return WithRetry(pool_, [&](Connection& c) -> Result<Document> {
       Transaction tx(c);
       BD_RETURN_IF_ERROR(tx.begin_status());
@@ -291,6 +308,12 @@ class Documents final : public DocumentRepository {
                                 "WHERE NOT EXISTS (SELECT 1 FROM documents WHERE sha256 = $1) ON CONFLICT DO NOTHING",
                                 Params().Add(doc->sha256).Add(doc->updated_at))
                              .status());
+      if (mirror_delete) {
+        BD_RETURN_IF_ERROR(c.Exec("INSERT INTO mirror_deletes(user_id, document_id, job_id, since_ms) VALUES ($1, $2, '', "
+                                  "$3) ON CONFLICT (user_id, document_id, job_id) DO NOTHING",
+                                  Params().Add(user_id).Add(id).Add(now_ms))
+                               .status());
+      }
       // The user's conversations stop naming it.
       BD_RETURN_IF_ERROR(c.Exec("UPDATE conversations SET document_ids = trim(both ',' from replace(',' || document_ids "
                                 "|| ',', ',' || $2 || ',', ',')) WHERE user_id = $1 AND "

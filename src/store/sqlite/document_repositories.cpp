@@ -104,8 +104,20 @@ Result<Page<Document>> SqliteDocuments::List(const std::string& user_id, const P
 }
 
 Status SqliteDocuments::Requeue(const std::string& user_id, const std::string& id, const std::string& job_id,
-                                int64_t now) {
+                                bool mirror_delete, int64_t now) {
   auto conn = pool_.Acquire();
+  Transaction tx(*conn);
+  BD_RETURN_IF_ERROR(tx.begin_status());
+  if (mirror_delete) {
+    BD_RETURN_IF_ERROR(conn->Prepare("INSERT OR IGNORE INTO mirror_deletes(user_id, document_id, job_id, since_ms) "
+                                     "SELECT user_id, id, job_id, ?1 FROM documents WHERE user_id = ?2 AND id = ?3 "
+                                     "AND job_id <> '' AND job_id <> ?4")
+                           .Bind(1, now)
+                           .Bind(2, user_id)
+                           .Bind(3, id)
+                           .Bind(4, job_id)
+                           .Run());
+  }
   BD_RETURN_IF_ERROR(conn->Prepare("UPDATE documents SET status = 'queued', stage = '', progress = 0, page = 0, "
                                    "attempts = 0, error = '', note = '', job_id = ?1, updated_at = ?2, finished_at = NULL "
                                    "WHERE user_id = ?3 AND id = ?4")
@@ -114,7 +126,8 @@ Status SqliteDocuments::Requeue(const std::string& user_id, const std::string& i
                          .Bind(3, user_id)
                          .Bind(4, id)
                          .Run());
-  return conn->Changes() == 0 ? Status::NotFound("no such document") : Status::Ok();
+  if (conn->Changes() == 0) return Status::NotFound("no such document");
+  return tx.Commit();
 }
 
 Status SqliteDocuments::MarkProcessing(const std::string& id, const std::string& job_id, int attempt, int64_t now) {
@@ -223,7 +236,8 @@ Status SqliteDocuments::AddEmbeddingUsage(const std::string& id, const std::stri
       .Run();
 }
 
-Result<Document> SqliteDocuments::Delete(const std::string& user_id, const std::string& id) {
+Result<Document> SqliteDocuments::Delete(const std::string& user_id, const std::string& id, bool mirror_delete,
+                                         int64_t now_ms) {
   auto conn = pool_.Acquire();
   Transaction tx(*conn);
   BD_RETURN_IF_ERROR(tx.begin_status());
@@ -238,6 +252,14 @@ Result<Document> SqliteDocuments::Delete(const std::string& user_id, const std::
                          .Bind(1, doc->sha256)
                          .Bind(2, doc->updated_at)
                          .Run());
+  if (mirror_delete) {
+    BD_RETURN_IF_ERROR(conn->Prepare("INSERT OR IGNORE INTO mirror_deletes(user_id, document_id, job_id, since_ms) "
+                                     "VALUES (?, ?, '', ?)")
+                           .Bind(1, user_id)
+                           .Bind(2, id)
+                           .Bind(3, now_ms)
+                           .Run());
+  }
   // The user's conversations stop naming it: one range scan over their clustered rows.
   BD_RETURN_IF_ERROR(conn->Prepare("UPDATE conversations SET document_ids = trim(replace(',' || document_ids || ',', "
                                    "',' || ?2 || ',', ','), ',') WHERE user_id = ?1 AND "

@@ -100,7 +100,8 @@ class SqliteDocuments final : public DocumentRepository {
   Result<Document> FindBySha(const std::string& user_id, const std::string& sha256) override;
   Result<Page<Document>> List(const std::string& user_id, const PageRequest& page,
                               std::optional<DocumentStatus> status) override;
-  Status Requeue(const std::string& user_id, const std::string& id, const std::string& job_id, int64_t now) override;
+  Status Requeue(const std::string& user_id, const std::string& id, const std::string& job_id, bool mirror_delete,
+                 int64_t now) override;
   Status MarkProcessing(const std::string& id, const std::string& job_id, int attempt, int64_t now) override;
   Status UpdateProgress(const std::string& id, const std::string& job_id, int attempt, const DocumentProgress& p,
                         int64_t now) override;
@@ -110,7 +111,8 @@ class SqliteDocuments final : public DocumentRepository {
                             int64_t text_chars, const std::vector<StoredChunk>& chunks, const VectorModel& model,
                             int64_t now) override;
   Status AddEmbeddingUsage(const std::string& id, const std::string& job_id, int64_t tokens, double cost_usd) override;
-  Result<Document> Delete(const std::string& user_id, const std::string& id) override;
+  Result<Document> Delete(const std::string& user_id, const std::string& id, bool mirror_delete,
+                          int64_t now_ms) override;
   Result<std::string> PinBlob(const std::string& sha256, int64_t now_ms, int64_t until_ms) override;
   Status UnpinBlob(const std::string& pin_id) override;
   Result<bool> CollectBlob(const std::string& sha256, int64_t now_ms, const std::function<Status()>& remove) override;
