@@ -785,6 +785,41 @@ TEST_F(PostgresStoreTest, ProcessesStartingAtOnceMigrateOnce) {
   EXPECT_EQ(applied, 5u) << "one process applied the schema's five versions; the others found them done";
 }
 
+// Keyword search ranks the best matches first and checks their documents after: however many
+// chunks of a document being reprocessed outrank the rest, the ready document's match is found.
+TEST_F(PostgresStoreTest, KeywordSearchFindsReadyMatchesBelowManyOfADocumentNotReady) {
+  auto opened = OpenPostgresStore({url, 2});
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  Store& store = **opened;
+  const std::string user = ids.New("usr");
+  ASSERT_TRUE(store.users().Create({user, "many@example.com", "h", 1}).ok());
+  auto add = [&](const std::string& sha, int n, const std::string& text) {
+    Document doc;
+    doc.id = ids.New("doc");
+    doc.user_id = user;
+    doc.filename = sha + ".txt";
+    doc.content_type = "text/plain";
+    doc.sha256 = sha;
+    doc.job_id = "job_" + sha;
+    EXPECT_TRUE(store.documents().Create(doc).ok());
+    std::vector<StoredChunk> chunks;
+    for (int c = 0; c < n; ++c) chunks.push_back({doc.id, c, 1, 1, c, c + 1, text, ""});
+    EXPECT_TRUE(store.documents().CompleteWithChunks(doc.id, doc.job_id, 1, 1, 10, chunks, {}, 2).ok());
+    return doc;
+  };
+  const Document ready = add("ready", 1, "a long note that names the zebra once among many other words about animals");
+  const Document busy = add("busy", 150, "zebra zebra");
+  ASSERT_TRUE(store.documents().Requeue(user, busy.id, "job_again", false, 3).ok());  // chunks kept, not ready
+  auto words = store.search().QueryWords("zebra");
+  ASSERT_TRUE(words.ok());
+  for (int limit : {1, 3}) {
+    auto hits = store.search().SearchKeywords({user, {}}, *words, {}, limit);
+    ASSERT_TRUE(hits.ok()) << hits.status().message();
+    ASSERT_EQ(hits->size(), 1u) << "limit " << limit;
+    EXPECT_EQ(hits->at(0).document_id, ready.id);
+  }
+}
+
 // The keyword postings and each user's word statistics are kept by triggers on chunks: after
 // writers completing, reprocessing and deleting documents at once (and a user deleted), they
 // hold exactly what the chunks' words say, and nobody deadlocks.
