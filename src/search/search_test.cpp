@@ -622,7 +622,7 @@ TEST_F(PgvectorSearchTest, EachModelGetsAnHnswIndexAndAFilteredSearchStillAnswer
   EXPECT_GE(same, 8) << "recall@10 against exact search";
 }
 
-TEST_F(PgvectorSearchTest, AScopeOfFewerVectorsThanExactBelowIsSearchedExactly) {
+TEST_F(PgvectorSearchTest, ASmallScopeOrOneTheIndexWalkEndsShortOfIsSearchedExactly) {
   auto embedder = embed::NewLocalEmbedder(32);
   std::vector<std::string> many, few;
   for (int i = 0; i < 400; ++i) many.push_back("melatonin sleep note " + std::to_string(i));
@@ -655,14 +655,21 @@ TEST_F(PgvectorSearchTest, AScopeOfFewerVectorsThanExactBelowIsSearchedExactly) 
   in_process.vector_store = "local";
   in_process.exact_below = 100000;  // the in-process index scans everything: the exact ranking
   SearchService exact(*db, *embedder, in_process);
+  // Above exact_below, through the index: a walk that ends short is done again exactly.
+  SearchConfig index_first = config;
+  index_first.exact_below = 30;
+  SearchService walk_then_exact(**fresh, *embedder, index_first);
   for (const char* query : {"melatonin sleep", "alice entry 21", "sleep 133"}) {
-    auto got = s.Search({"alice", query, {}, 20, Mode::kVector});
     auto want = exact.Search({"alice", query, {}, 20, Mode::kVector});
-    ASSERT_TRUE(got.ok() && want.ok()) << query;
-    ASSERT_EQ(got->size(), 20u) << query;
+    ASSERT_TRUE(want.ok()) << query;
     ASSERT_EQ(want->size(), 20u) << query;
-    for (size_t i = 0; i < got->size(); ++i) {
-      EXPECT_NEAR((*got)[i].score, (*want)[i].score, 0.02) << query << " #" << i;  // (int8 in process)
+    for (SearchService* service : {&s, &walk_then_exact}) {
+      auto got = service->Search({"alice", query, {}, 20, Mode::kVector});
+      ASSERT_TRUE(got.ok()) << query;
+      ASSERT_EQ(got->size(), 20u) << query << (service == &s ? " (exact)" : " (index, then exact)");
+      for (size_t i = 0; i < got->size(); ++i) {
+        EXPECT_NEAR((*got)[i].score, (*want)[i].score, 0.02) << query << " #" << i;  // (int8 in process)
+      }
     }
   }
 }

@@ -472,7 +472,8 @@ class SearchRepository {
   // `ef_search` candidates and further until `limit` pass the scope), exact before, and exact
   // too when the scope holds fewer than `exact_below` vectors (a filtered approximate search
   // loses recall where the scope is a small share of the index; an exact one is cheap there;
-  // PostgreSQL bounds it further by the values an exact scan reads, see pg_retrieval.cpp).
+  // PostgreSQL bounds it further by the values an exact scan reads, and searches exactly after
+  // an index walk that ended short of `limit`, see pg_retrieval.cpp).
   virtual Result<std::vector<ScoredChunk>> SearchVectors(const VectorModel& model, const SearchScope& scope,
                                                          const std::vector<float>& query, int limit, int ef_search,
                                                          int exact_below = 0);

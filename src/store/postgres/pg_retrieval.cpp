@@ -15,6 +15,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <unordered_map>
+#include <utility>
 
 #include "store/postgres/pg_repositories.hpp"
 
@@ -109,13 +110,18 @@ Result<std::vector<ScoredChunk>> SearchKeywords(Pool& pool, const SearchScope& s
       "  FROM (SELECT * FROM w ORDER BY lexeme COLLATE \"C\") w JOIN chunk_terms t ON t.user_id = $1 AND t.lexeme = w.lexeme "
       "  WHERE cardinality($4::text[]) = 0 OR t.document_id = ANY($4::text[]) "
       "  GROUP BY t.chunk_id) "
-      "SELECT s.id, s.document_id, s.score FROM (SELECT b.id, b.score, c.document_id "
+      "SELECT p.id, p.document_id, p.score, m.n FROM (SELECT count(*) AS n FROM scored) m "
+      "LEFT JOIN LATERAL (SELECT s.id, s.document_id, s.score FROM (SELECT b.id, b.score, c.document_id "
       "  FROM (SELECT * FROM scored ORDER BY score DESC, id LIMIT $6) b JOIN chunks c ON c.id = b.id) s "
-      "WHERE (SELECT d.status = 'ready' AND (cardinality($4::text[]) = 0 OR d.id = ANY($4::text[])) "
-      "  FROM documents d WHERE d.user_id = $1 AND d.id = s.document_id) "
-      "ORDER BY s.score DESC, s.id LIMIT $5";
+      "  WHERE (SELECT d.status = 'ready' AND (cardinality($4::text[]) = 0 OR d.id = ANY($4::text[])) "
+      "    FROM documents d WHERE d.user_id = $1 AND d.id = s.document_id) "
+      "  ORDER BY s.score DESC, s.id LIMIT $5) p ON true "
+      "ORDER BY p.score DESC, p.id";
+  // The hits, and how many chunks matched (on every row; one row of nulls beside it when none
+  // passed).
+  using Ranked = std::pair<std::vector<ScoredChunk>, int64_t>;
   auto run = [&](std::optional<int64_t> cap) {
-    return WithRetry(pool, [&](Connection& c) -> Result<std::vector<ScoredChunk>> {
+    return WithRetry(pool, [&](Connection& c) -> Result<Ranked> {
       PG_ROWS(r, c.Exec(kSql, Params()
                                   .Add(scope.user_id)
                                   .AddArray(words)
@@ -123,14 +129,21 @@ Result<std::vector<ScoredChunk>> SearchKeywords(Pool& pool, const SearchScope& s
                                   .AddArray(scope.document_ids)
                                   .Add(limit)
                                   .Add(cap)));
-      return ReadScored(r);
+      Ranked out{{}, r.empty() ? 0 : r.Int(0, 3)};
+      for (int i = 0; i < r.size(); ++i) {
+        if (!r.IsNull(i, 0)) out.first.push_back({r.Int(i, 0), r.Text(i, 1), r.Double(i, 2)});
+      }
+      return out;
     });
   };
   // Matches of documents not ready (reprocessing) are few: the best 4 × limit + 100 nearly
-  // always hold `limit` that pass; when they do not, every match is ranked (LIMIT NULL).
-  Result<std::vector<ScoredChunk>> hits = run(int64_t{4} * limit + 100);
-  if (hits.ok() && static_cast<int>(hits->size()) < limit) return run(std::nullopt);
-  return hits;
+  // always hold `limit` that pass; when they were cut there and do not, every match is ranked
+  // (LIMIT NULL).
+  const int64_t cap = int64_t{4} * limit + 100;
+  Result<Ranked> hits = run(cap);
+  if (hits.ok() && static_cast<int>(hits->first.size()) < limit && hits->second > cap) hits = run(std::nullopt);
+  if (!hits.ok()) return hits.status();
+  return std::move(hits->first);
 }
 
 Result<std::vector<std::pair<int64_t, std::vector<std::string>>>> IndexedWords(Pool& pool,
@@ -228,6 +241,15 @@ Result<std::vector<ScoredChunk>> SearchVectors(Pool& pool, const VectorModel& mo
     }
     PG_ROWS(r, c.ExecOnce(small ? exact : approximate, params));
     std::vector<ScoredChunk> hits = ReadScored(r);
+    if (!small && exact_below > 0 && static_cast<int>(hits.size()) < limit) {
+      // The walk ended short: past hnsw.max_scan_tuples (20,000 by default) before `limit`
+      // rows passed, as where the scope is a small share of the model's vectors (5,000 of
+      // 500,000: about 200 of them seen). Exact then, however many the scope holds; a scope
+      // with fewer than `limit` gives the same rows.
+      BD_RETURN_IF_ERROR(c.Script("RESET enable_seqscan; RESET enable_sort"));
+      PG_ROWS(all, c.ExecOnce(exact, params));
+      hits = ReadScored(all);
+    }
     BD_RETURN_IF_ERROR(tx.Commit());
     std::stable_sort(hits.begin(), hits.end(), [](const ScoredChunk& a, const ScoredChunk& b) { return a.score > b.score; });
     return hits;
