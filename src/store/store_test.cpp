@@ -780,9 +780,9 @@ TEST_F(PostgresStoreTest, ProcessesStartingAtOnceMigrateOnce) {
   for (const auto& r : reports) {
     ASSERT_TRUE(r.ok()) << r.status().message();
     applied += r->applied.size();
-    EXPECT_EQ(r->current_version, 5);
+    EXPECT_EQ(r->current_version, 6);
   }
-  EXPECT_EQ(applied, 5u) << "one process applied the schema's five versions; the others found them done";
+  EXPECT_EQ(applied, 6u) << "one process applied the schema's six versions; the others found them done";
 }
 
 // Keyword search ranks the best matches first and checks their documents after: however many
@@ -909,9 +909,16 @@ TEST_F(PostgresStoreTest, TheChunkFeedSkipsNothingUnderConcurrentWriters) {
         doc.sha256 = std::to_string(w) + "-" + std::to_string(d);
         doc.job_id = "job_" + doc.id;
         if (!store.documents().Create(doc).ok()) ++failures;
+        // With vectors: written between drawing the keys and writing the chunks, they widen
+        // the window in which a writer with later keys could commit first.
         std::vector<StoredChunk> chunks;
-        for (int c = 0; c < kChunksEach; ++c) chunks.push_back({doc.id, c, 1, 1, c, c + 1, "text " + std::to_string(c)});
-        if (!store.documents().CompleteWithChunks(doc.id, doc.job_id, 1, 1, 10, chunks, {}, 2).ok()) ++failures;
+        for (int c = 0; c < kChunksEach; ++c) {
+          chunks.push_back({doc.id, c, 1, 1, c, c + 1, "text " + std::to_string(c)});
+          chunks.back().vector.assign(64, static_cast<float>(c + 1) / 64.0f);
+        }
+        if (!store.documents().CompleteWithChunks(doc.id, doc.job_id, 1, 1, 10, chunks, {"feed-model", 64}, 2).ok()) {
+          ++failures;
+        }
       }
     });
   }
@@ -942,6 +949,9 @@ TEST_F(PostgresStoreTest, TheChunkFeedSkipsNothingUnderConcurrentWriters) {
   auto all = store.search().ChunkRefs(user);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), seen.size());
+  auto vectors = store.search().VectorsAfter({"feed-model", 64}, user, 0, 100000);
+  ASSERT_TRUE(vectors.ok()) << vectors.status().message();
+  EXPECT_EQ(vectors->size(), seen.size()) << "every chunk's vector under its key";
 }
 
 TEST_F(PostgresStoreTest, ARestartedServerAnswersUnavailableThenEverythingWorksAgain) {

@@ -2,9 +2,10 @@
 //
 // Where SQLite's single writer made a decision safe, here a lock does: CollectBlob, PinBlob and
 // Delete take a transaction-scoped advisory lock on the digest (so a pin cannot slip between a
-// collection's decision and its removal), and CompleteWithChunks takes the chunk feed's lock
-// before it draws chunk keys (so keys become visible in order: a reader that saw key K has
-// seen every key below it, and "keys above the last one I saw" never skips one).
+// collection's decision and its removal), and CompleteWithChunks draws its chunk keys with a
+// ticket and writes its chunks only once every earlier ticket's writer has committed (so keys
+// become visible in order: a reader that saw key K has seen every key below it, and "keys
+// above the last one I saw" never skips one), its vectors before that wait.
 
 #include <unordered_map>
 
@@ -18,9 +19,9 @@ namespace {
   "user_id, id, filename, content_type, size_bytes, sha256, status, stage, progress, page, pages, chunk_count, " \
   "text_chars, attempts, error, job_id, created_at, updated_at, finished_at, embedding_tokens, embedding_cost_usd, note"
 
-// Advisory lock classes (two-key form: class, key) of this schema.
+// Advisory lock classes (two-key form: class, key) of this schema: 1650746 digests, 1650747
+// drawing chunk keys, 1650748 building an HNSW index, 1650749 chunk key tickets.
 constexpr const char* kLockDigest = "SELECT pg_advisory_xact_lock(1650746, hashtext($1))";
-constexpr const char* kLockChunkFeed = "SELECT pg_advisory_xact_lock(1650747, 0)";
 
 Document ReadDocument(const Rows& r, int i) {
   Document d;
@@ -74,57 +75,44 @@ StoredChunk ReadChunk(const std::string& document_id, const Rows& r, int i) {
   return c;
 }
 
-// Writes a document's chunks (keys in ordinal order), each with its words for full-text search
-// (the context's with the document's title weighted A, as the in-process index weighs them)
-// and its length in words, and the vectors they carry: a few statements per batch of chunks.
-Status InsertChunks(Connection& c, const std::string& document_id, const std::string& user_id,
-                    const std::string& filename, const std::vector<StoredChunk>& chunks, const VectorModel& model) {
+// Ahead of writing chunks: `n` keys (in order) and the ticket that orders this transaction
+// among writers (migration 6's draw_chunk_keys).
+Result<std::vector<int64_t>> DrawChunkKeys(Connection& c, size_t n) {
+  PG_ROWS(r, c.Exec("SELECT k FROM unnest(draw_chunk_keys($1)) WITH ORDINALITY AS t(k, i) ORDER BY i",
+                    Params().Add(static_cast<int64_t>(n))));
+  std::vector<int64_t> keys;
+  for (int i = 0; i < r.size(); ++i) keys.push_back(r.Int(i, 0));
+  if (keys.size() < n) return Status::Internal("drew fewer chunk keys than asked");
+  return keys;
+}
+
+// Until every writer that drew keys before this one (a ticket below ours: the first key, as
+// draw_chunk_keys takes it) has committed or rolled back. Tickets are compared in a window of
+// 2^30 below ours, so they may wrap past 2^31 - 1.
+Status WaitForEarlierWriters(Connection& c, int64_t first_key) {
+  return c.Exec("SELECT count(pg_advisory_xact_lock_shared(1650749, l.objid::bigint::integer)) FROM pg_locks l "
+                "WHERE l.locktype = 'advisory' AND l.classid = 1650749 AND l.objsubid = 2 AND l.mode = 'ExclusiveLock' "
+                "AND l.granted AND l.pid <> pg_backend_pid() "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND (($1::bigint % 2147483647) - l.objid::bigint + 2147483647) % 2147483647 BETWEEN 1 AND 1073741823",
+                Params().Add(first_key))
+      .status();
+}
+
+// Writes the vectors the chunks carry, chunks[i]'s under keys[i], before the chunks themselves
+// (the reference is checked at commit): a few statements per batch.
+Status InsertVectors(Connection& c, const std::string& document_id, const std::string& user_id,
+                     const std::vector<StoredChunk>& chunks, const std::vector<int64_t>& keys, const VectorModel& model) {
   constexpr size_t kBatch = 256;
+  size_t dimension = 0;
   for (size_t at = 0; at < chunks.size(); at += kBatch) {
-    std::vector<int64_t> ordinal, page_start, page_end, char_start, char_end;
-    std::vector<std::string> text, context, section, titled;
-    for (size_t i = at; i < std::min(chunks.size(), at + kBatch); ++i) {
-      const StoredChunk& ch = chunks[i];
-      ordinal.push_back(ch.ordinal);
-      page_start.push_back(ch.page_start);
-      page_end.push_back(ch.page_end);
-      char_start.push_back(ch.char_start);
-      char_end.push_back(ch.char_end);
-      text.push_back(ch.text);
-      context.push_back(ch.context);
-      section.push_back(ch.section);
-      titled.push_back(TitledContext(filename, ch.section, ch.context));
-    }
-    PG_ROWS(keys, c.Exec("INSERT INTO chunks(document_id, user_id, ordinal, page_start, page_end, char_start, char_end, "
-                         "text, context, section, words, word_count) "
-                         "SELECT $1, $2, t.ordinal, t.page_start, t.page_end, t.char_start, t.char_end, t.text, t.context, "
-                         "t.section, w.words, coalesce((SELECT max(p) FROM unnest(w.words) u, unnest(u.positions) p), 0) "
-                         "FROM unnest($3::int[], $4::int[], $5::int[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], "
-                         "$10::text[], $11::text[]) WITH ORDINALITY AS t(ordinal, page_start, page_end, char_start, char_end, "
-                         "text, context, titled, section, n) CROSS JOIN LATERAL (SELECT setweight(to_tsvector('english', t.titled), 'A') "
-                         "|| to_tsvector('english', t.text) AS words) w ORDER BY t.n RETURNING id, ordinal",
-                         Params()
-                             .Add(document_id)
-                             .Add(user_id)
-                             .AddArray(ordinal)
-                             .AddArray(page_start)
-                             .AddArray(page_end)
-                             .AddArray(char_start)
-                             .AddArray(char_end)
-                             .AddArray(text)
-                             .AddArray(context)
-                             .AddArray(titled)
-                             .AddArray(section)));
-    std::unordered_map<int64_t, int64_t> key_of;  // ordinal -> key
-    for (int r = 0; r < keys.size(); ++r) key_of[keys.Int(r, 1)] = keys.Int(r, 0);
     std::vector<int64_t> vector_keys;
     std::vector<std::string> vectors;
-    size_t dimension = 0;
     for (size_t i = at; i < std::min(chunks.size(), at + kBatch); ++i) {
       if (chunks[i].vector.empty()) continue;
       if (dimension == 0) dimension = chunks[i].vector.size();
       if (chunks[i].vector.size() != dimension) return Status::InvalidArgument("a document's vectors differ in size");
-      vector_keys.push_back(key_of[chunks[i].ordinal]);
+      vector_keys.push_back(keys[i]);
       vectors.push_back(Params::VectorText(chunks[i].vector));
     }
     if (vector_keys.empty()) continue;
@@ -137,6 +125,57 @@ Status InsertChunks(Connection& c, const std::string& document_id, const std::st
                                   .Add(user_id)
                                   .Add(document_id)
                                   .AddArray(vectors))
+                           .status());
+  }
+  return Status::Ok();
+}
+
+// Writes a document's chunks, chunks[i] under keys[i], each with its words for full-text
+// search (the context's with the document's title weighted A, as the in-process index weighs
+// them) and its length in words: one statement per batch of chunks.
+Status InsertChunks(Connection& c, const std::string& document_id, const std::string& user_id,
+                    const std::string& filename, const std::vector<StoredChunk>& chunks,
+                    const std::vector<int64_t>& keys) {
+  constexpr size_t kBatch = 256;
+  for (size_t at = 0; at < chunks.size(); at += kBatch) {
+    std::vector<int64_t> key, ordinal, page_start, page_end, char_start, char_end;
+    std::vector<std::string> text, context, section, titled;
+    for (size_t i = at; i < std::min(chunks.size(), at + kBatch); ++i) {
+      const StoredChunk& ch = chunks[i];
+      key.push_back(keys[i]);
+      ordinal.push_back(ch.ordinal);
+      page_start.push_back(ch.page_start);
+      page_end.push_back(ch.page_end);
+      char_start.push_back(ch.char_start);
+      char_end.push_back(ch.char_end);
+      text.push_back(ch.text);
+      context.push_back(ch.context);
+      section.push_back(ch.section);
+      titled.push_back(TitledContext(filename, ch.section, ch.context));
+    }
+    BD_RETURN_IF_ERROR(c.Exec("INSERT INTO chunks(id, document_id, user_id, ordinal, page_start, page_end, char_start, "
+                              "char_end, text, context, section, words, word_count) "
+                              "SELECT t.id, $1, $2, t.ordinal, t.page_start, t.page_end, t.char_start, t.char_end, t.text, "
+                              "t.context, t.section, w.words, "
+                              "coalesce((SELECT max(p) FROM unnest(w.words) u, unnest(u.positions) p), 0) "
+                              "FROM unnest($12::bigint[], $3::int[], $4::int[], $5::int[], $6::bigint[], $7::bigint[], "
+                              "$8::text[], $9::text[], $10::text[], $11::text[]) AS t(id, ordinal, page_start, page_end, "
+                              "char_start, char_end, text, context, titled, section) CROSS JOIN LATERAL "
+                              "(SELECT setweight(to_tsvector('english', t.titled), 'A') || to_tsvector('english', t.text) "
+                              "AS words) w",
+                              Params()
+                                  .Add(document_id)
+                                  .Add(user_id)
+                                  .AddArray(ordinal)
+                                  .AddArray(page_start)
+                                  .AddArray(page_end)
+                                  .AddArray(char_start)
+                                  .AddArray(char_end)
+                                  .AddArray(text)
+                                  .AddArray(context)
+                                  .AddArray(titled)
+                                  .AddArray(section)
+                                  .AddArray(key))
                            .status());
   }
   return Status::Ok();
@@ -275,12 +314,22 @@ class Documents final : public DocumentRepository {
                                .Add(attempt)));
       if (done.empty()) return Status::NotFound("the document is gone or belongs to another job");
       const std::string user_id = done.Text(0, 0);
-      // Replacing, not appending, makes a job that runs twice leave exactly one set of chunks.
-      // The feed lock first (held to commit: keys commit in order); the delete's trigger then
-      // takes the user's word statistics row, as an insert holding the lock does.
-      BD_RETURN_IF_ERROR(c.Exec(kLockChunkFeed).status());
+      // Keys and a ticket first, then the vectors (HNSW insertions: writers in parallel), then,
+      // once every writer that drew keys before has committed, the chunks: keys commit in
+      // order. Replacing, not appending, makes a job that runs twice leave exactly one set of
+      // chunks; the delete's and the insert's triggers take the user's word statistics row
+      // only after the wait, so no writer waits for a ticket while holding it.
+      std::vector<int64_t> keys;
+      if (!chunks.empty()) {
+        Result<std::vector<int64_t>> drawn = DrawChunkKeys(c, chunks.size());
+        if (!drawn.ok()) return drawn.status();
+        keys = std::move(*drawn);
+        BD_RETURN_IF_ERROR(c.Exec("SET CONSTRAINTS chunk_vectors_chunk_id_fkey DEFERRED").status());
+        BD_RETURN_IF_ERROR(InsertVectors(c, id, user_id, chunks, keys, model));
+        BD_RETURN_IF_ERROR(WaitForEarlierWriters(c, keys.front()));
+      }
       BD_RETURN_IF_ERROR(c.Exec("DELETE FROM chunks WHERE document_id = $1", Params().Add(id)).status());
-      BD_RETURN_IF_ERROR(InsertChunks(c, id, user_id, done.Text(0, 1), chunks, model));
+      BD_RETURN_IF_ERROR(InsertChunks(c, id, user_id, done.Text(0, 1), chunks, keys));
       return tx.Commit();
     });
   }

@@ -266,6 +266,30 @@ CREATE TABLE mirror_deletes (
 );
 CREATE INDEX mirror_deletes_oldest ON mirror_deletes(since_ms);
 )sql"},
+      {6, "chunk keys in commit order without one writer at a time", R"sql(
+-- A completing document draws its chunk keys first (draw_chunk_keys: under a lock held for
+-- those microseconds alone, with a ticket, the first key, held to commit), writes its vectors
+-- (the HNSW index's insertions: most of the cost, now in parallel), then waits for every
+-- earlier ticket to commit before writing its chunks. Keys still commit in order, so "keys
+-- above the last one I saw" never skips one; the vectors' reference to their chunk is checked
+-- at commit.
+ALTER TABLE chunk_vectors ALTER CONSTRAINT chunk_vectors_chunk_id_fkey DEFERRABLE INITIALLY IMMEDIATE;
+CREATE FUNCTION draw_chunk_keys(n integer) RETURNS bigint[] LANGUAGE plpgsql AS $$
+DECLARE
+  keys bigint[];
+BEGIN
+  PERFORM pg_advisory_lock(1650747, 1);
+  BEGIN
+    keys := ARRAY(SELECT nextval('chunk_keys') FROM generate_series(1, greatest(n, 1)));
+    PERFORM pg_advisory_xact_lock(1650749, (keys[1] % 2147483647)::integer);
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM pg_advisory_unlock(1650747, 1);
+    RAISE;
+  END;
+  PERFORM pg_advisory_unlock(1650747, 1);
+  RETURN keys;
+END $$;
+)sql"},
   };
   return kMigrations;
 }
