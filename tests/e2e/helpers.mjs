@@ -19,9 +19,16 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Servers still running when this test process exits (e.g. after an uncaught error) are killed
 // so that no betterdev outlives the test run.
+// Temporary directories (tempDir) are removed then too, whatever the test did with them.
 const liveProcesses = new Set();
+const tempDirs = [];
 process.on('exit', () => {
   for (const p of liveProcesses) p.kill('SIGKILL');
+  for (const d of tempDirs) {
+    try {
+      fs.rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+    } catch {}  // a process still writing there: left behind
+  }
 });
 
 // process.env without any BETTERDEV_* variable, plus `extra`.
@@ -32,7 +39,9 @@ export function cleanEnv(extra = {}) {
 }
 
 export function tempDir() {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'betterdev-e2e-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'betterdev-e2e-'));
+  tempDirs.push(dir);
+  return dir;
 }
 
 // Runs the binary to completion: {code, signal, stdout, stderr}.
