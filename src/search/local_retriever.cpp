@@ -100,11 +100,13 @@ void LocalRetriever::Follow() {
   DropIdleUsers();
   Result<int64_t> last = store_.search().LastChunkKey();
   if (!last.ok() || *last <= followed_through_) return;  // (a store that is away: the next pass tries again)
-  Result<std::vector<std::string>> owners = store_.search().ChunkOwnersAfter(followed_through_);
+  // Through the largest key read, not `last`: keys a writer drew and has yet to commit come
+  // in a later pass (they commit in key order).
+  Result<store::ChunkOwners> owners = store_.search().ChunkOwnersAfter(followed_through_);
   if (!owners.ok()) return;
-  followed_through_ = *last;
+  followed_through_ = owners->through_key;
   Result<embed::EmbeddingModel> q = model_();
-  for (const std::string& user : *owners) {
+  for (const std::string& user : owners->user_ids) {
     if (stopping_) return;
     std::shared_ptr<UserIndex> u = Acquire(user);  // an upload is activity: the idle clock restarts
     if (Status s = Refresh(*u, q.ok() ? &*q : nullptr); !s.ok()) {

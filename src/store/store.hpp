@@ -184,6 +184,12 @@ struct SearchScope {
   std::vector<std::string> document_ids;
 };
 
+// Who owns chunks above a key, and the largest of those keys.
+struct ChunkOwners {
+  std::vector<std::string> user_ids;  // ascending
+  int64_t through_key = 0;
+};
+
 // Which document a chunk key belongs to.
 struct ChunkRef {
   int64_t chunk_key = 0;
@@ -408,8 +414,10 @@ class SearchRepository {
   // The largest chunk key ever given out (0 before the first chunk): an index saved earlier
   // that claims more was not saved from this database.
   virtual Result<int64_t> LastChunkKey() = 0;
-  // The users who own a chunk with a key above `after_key` (whose indexes have news).
-  virtual Result<std::vector<std::string>> ChunkOwnersAfter(int64_t after_key) = 0;
+  // The users who own a chunk with a key above `after_key` (whose indexes have news), and the
+  // largest such key (`after_key` when there is none): a follower goes on from there, not from
+  // LastChunkKey, which may name keys a writer has drawn and not yet committed.
+  virtual Result<ChunkOwners> ChunkOwnersAfter(int64_t after_key) = 0;
   // The keys of these chunks of the user's ready documents, one per entry in order: 0 where
   // the document is gone, not the user's, not ready, or now holds another job's chunks.
   virtual Result<std::vector<int64_t>> KeysOfChunks(const std::string& user_id, const std::vector<ChunkAt>& chunks) = 0;

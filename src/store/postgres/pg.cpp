@@ -143,7 +143,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url, int
 
 Connection::~Connection() { PQfinish(conn_); }
 
-bool Connection::broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+bool Connection::broken() const { return discarded_ || PQstatus(conn_) != CONNECTION_OK; }
 
 bool Connection::stale() const {
   if (broken()) return true;

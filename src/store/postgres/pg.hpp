@@ -93,8 +93,11 @@ class Connection {
   Result<Rows> ExecOnce(const std::string& sql, const Params& params = {});
   // Runs a script (one or more statements, no parameters), not prepared.
   Status Script(const std::string& sql);
-  // The connection can no longer be used (the pool replaces it).
+  // The connection can no longer be used (the pool replaces it), or Discard was called.
   bool broken() const;
+  // Not to be lent again: the pool closes it when it comes back (a session may hold what a
+  // failed statement left behind).
+  void Discard() { discarded_ = true; }
   // Idle, and the server has closed it or said something (it was restarted, or ended the
   // session): not worth sending a statement on. Checked without a round trip.
   bool stale() const;
@@ -111,6 +114,7 @@ class Connection {
   pg_conn* conn_;
   std::unordered_map<const char*, std::string> prepared_;
   bool retry_safe_ = false;
+  bool discarded_ = false;
 };
 
 // Up to `size` connections; Acquire blocks while all are lent, and opens a connection when

@@ -78,8 +78,13 @@ StoredChunk ReadChunk(const std::string& document_id, const Rows& r, int i) {
 // Ahead of writing chunks: `n` keys (in order) and the ticket that orders this transaction
 // among writers (migration 6's draw_chunk_keys).
 Result<std::vector<int64_t>> DrawChunkKeys(Connection& c, size_t n) {
-  PG_ROWS(r, c.Exec("SELECT k FROM unnest(draw_chunk_keys($1)) WITH ORDINALITY AS t(k, i) ORDER BY i",
-                    Params().Add(static_cast<int64_t>(n))));
+  Result<Rows> drawn = c.Exec("SELECT k FROM unnest(draw_chunk_keys($1)) WITH ORDINALITY AS t(k, i) ORDER BY i",
+                              Params().Add(static_cast<int64_t>(n)));
+  if (!drawn.ok()) {
+    c.Discard();  // the function gives its session lock back on errors; closing makes sure
+    return drawn.status();
+  }
+  Rows& r = *drawn;
   std::vector<int64_t> keys;
   for (int i = 0; i < r.size(); ++i) keys.push_back(r.Int(i, 0));
   if (keys.size() < n) return Status::Internal("drew fewer chunk keys than asked");

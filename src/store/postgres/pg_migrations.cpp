@@ -272,22 +272,72 @@ CREATE INDEX mirror_deletes_oldest ON mirror_deletes(since_ms);
 -- (the HNSW index's insertions: most of the cost, now in parallel), then waits for every
 -- earlier ticket to commit before writing its chunks. Keys still commit in order, so "keys
 -- above the last one I saw" never skips one; the vectors' reference to their chunk is checked
--- at commit.
+-- at commit. Writers of releases before take (1650747, 0) exclusively from their first key
+-- to commit; these take it shared for as long, so the two kinds never overlap. Keys follow
+-- the order they are drawn in only with one sequence value cached at a time.
 ALTER TABLE chunk_vectors ALTER CONSTRAINT chunk_vectors_chunk_id_fkey DEFERRABLE INITIALLY IMMEDIATE;
+ALTER SEQUENCE chunk_keys CACHE 1;
 CREATE FUNCTION draw_chunk_keys(n integer) RETURNS bigint[] LANGUAGE plpgsql AS $$
 DECLARE
   keys bigint[];
 BEGIN
-  PERFORM pg_advisory_lock(1650747, 1);
+  PERFORM pg_advisory_xact_lock_shared(1650747, 0);
+  -- The session lock is taken and given back inside the block: an error or a cancel that
+  -- lands as it is granted (a lock or statement timeout) must not leave it held on a pooled
+  -- connection, where every other writer would wait for it for ever.
   BEGIN
+    PERFORM pg_advisory_lock(1650747, 1);
     keys := ARRAY(SELECT nextval('chunk_keys') FROM generate_series(1, greatest(n, 1)));
     PERFORM pg_advisory_xact_lock(1650749, (keys[1] % 2147483647)::integer);
-  EXCEPTION WHEN OTHERS OR query_canceled THEN
     PERFORM pg_advisory_unlock(1650747, 1);
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    IF EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'
+               AND classid = 1650747 AND objid = 1 AND objsubid = 2) THEN
+      PERFORM pg_advisory_unlock(1650747, 1);
+    END IF;
     RAISE;
   END;
-  PERFORM pg_advisory_unlock(1650747, 1);
   RETURN keys;
+END $$;
+REVOKE ALL ON FUNCTION draw_chunk_keys(integer) FROM PUBLIC;
+)sql"},
+      {7, "nothing for Supabase's Data API", R"sql(
+-- Supabase's Data API (PostgREST) publishes the schema `public` to its `anon` and
+-- `authenticated` roles, and its default privileges grant them every table, sequence and
+-- function the `postgres` role creates there: without this, anyone holding the project's
+-- public API key could read users, tokens and documents. Row-level security with no policy
+-- leaves those roles no row; the tables' owner, the role betterdev runs and migrates as, is
+-- not subject to it. Elsewhere nothing changes.
+ALTER TABLE schema_migrations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE access_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE documents ENABLE ROW LEVEL SECURITY;
+ALTER TABLE chunks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE chunk_vectors ENABLE ROW LEVEL SECURITY;
+ALTER TABLE chunk_terms ENABLE ROW LEVEL SECURITY;
+ALTER TABLE user_word_stats ENABLE ROW LEVEL SECURITY;
+ALTER TABLE embedding_cache ENABLE ROW LEVEL SECURITY;
+ALTER TABLE search_model ENABLE ROW LEVEL SECURITY;
+ALTER TABLE conversations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE messages ENABLE ROW LEVEL SECURITY;
+ALTER TABLE message_citations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE blob_garbage ENABLE ROW LEVEL SECURITY;
+ALTER TABLE blob_pins ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mirror_deletes ENABLE ROW LEVEL SECURITY;
+-- Functions have no rows to hide: whoever was granted draw_chunk_keys besides its owner loses it.
+DO $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT DISTINCT grantee FROM information_schema.routine_privileges
+           WHERE routine_schema = current_schema() AND routine_name = 'draw_chunk_keys' AND grantee <> current_user LOOP
+    IF r.grantee = 'PUBLIC' THEN
+      REVOKE ALL ON FUNCTION draw_chunk_keys(integer) FROM PUBLIC;
+    ELSE
+      EXECUTE format('REVOKE ALL ON FUNCTION draw_chunk_keys(integer) FROM %I', r.grantee);
+    END IF;
+  END LOOP;
 END $$;
 )sql"},
   };

@@ -79,12 +79,16 @@ class Search final : public SearchRepository {
     });
   }
 
-  Result<std::vector<std::string>> ChunkOwnersAfter(int64_t after_key) override {
-    return WithRetry(pool_, [&](Connection& c) -> Result<std::vector<std::string>> {
-      PG_ROWS(r, c.Exec("SELECT DISTINCT user_id FROM chunks WHERE id > $1 ORDER BY user_id", Params().Add(after_key)));
-      std::vector<std::string> users;
-      for (int i = 0; i < r.size(); ++i) users.push_back(r.Text(i, 0));
-      return users;
+  Result<ChunkOwners> ChunkOwnersAfter(int64_t after_key) override {
+    return WithRetry(pool_, [&](Connection& c) -> Result<ChunkOwners> {
+      PG_ROWS(r, c.Exec("SELECT user_id, max(id) FROM chunks WHERE id > $1 GROUP BY user_id ORDER BY user_id",
+                        Params().Add(after_key)));
+      ChunkOwners owners{{}, after_key};
+      for (int i = 0; i < r.size(); ++i) {
+        owners.user_ids.push_back(r.Text(i, 0));
+        owners.through_key = std::max(owners.through_key, r.Int(i, 1));
+      }
+      return owners;
     });
   }
 

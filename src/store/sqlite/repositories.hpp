@@ -138,7 +138,7 @@ class SqliteSearch final : public SearchRepository {
   Result<std::vector<TextRow>> TextsAfter(const std::string& user_id, int64_t after_key, int limit) override;
   Result<std::vector<ChunkRef>> ChunkRefs(const std::string& user_id) override;
   Result<int64_t> LastChunkKey() override;
-  Result<std::vector<std::string>> ChunkOwnersAfter(int64_t after_key) override;
+  Result<ChunkOwners> ChunkOwnersAfter(int64_t after_key) override;
   Result<std::optional<VectorModel>> ActiveModel() override;
   Status SetActiveModel(const VectorModel& model, int64_t now) override;
   Result<std::vector<TextRow>> ChunksWithoutVectors(const VectorModel& model, int64_t after_key, int limit) override;

@@ -126,18 +126,19 @@ Result<std::vector<ChunkRef>> SqliteSearch::ChunkRefs(const std::string& user_id
   return keys;
 }
 
-Result<std::vector<std::string>> SqliteSearch::ChunkOwnersAfter(int64_t after_key) {
-  std::vector<std::string> users;
+Result<ChunkOwners> SqliteSearch::ChunkOwnersAfter(int64_t after_key) {
+  ChunkOwners owners{{}, after_key};
   auto conn = pool_.Acquire();
-  Statement q = conn->Prepare("SELECT DISTINCT user_id FROM chunks WHERE id > ?1 ORDER BY user_id");
+  Statement q = conn->Prepare("SELECT user_id, max(id) FROM chunks WHERE id > ?1 GROUP BY user_id ORDER BY user_id");
   q.Bind(1, after_key);
   while (true) {
     Result<bool> row = q.Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    users.push_back(q.Text(0));
+    owners.user_ids.push_back(q.Text(0));
+    owners.through_key = std::max(owners.through_key, q.Int(1));
   }
-  return users;
+  return owners;
 }
 
 Result<int64_t> SqliteSearch::LastChunkKey() {
