@@ -14,17 +14,7 @@ OLD="${2:-}"
 source bench/lib.sh
 bench_init
 NEW=$BIN
-SAMPLER=""
-stop_all() {  # (set -e holds in a trap too: nothing here may fail)
-  if [ -n "$SAMPLER" ]; then kill "$SAMPLER" 2>/dev/null || true; fi
-  stop_postgres || true
-  bench_cleanup || true
-}
-trap stop_all EXIT
-
-nfcorpus_files "$COPIES"
-machine_line
-start_postgres
+nfcorpus_on_postgres "$COPIES"
 RUN=0
 run() {  # label binary [database]: uploads every file, prints a table row once all are ready
   local label=$1 db=${3:-} t0 secs chunks waits samples
@@ -38,7 +28,7 @@ run() {  # label binary [database]: uploads every file, prints a table row once 
         FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND datname = current_database() \
         AND backend_type = 'client backend'" >>"$WORK/samples" 2>/dev/null || true
     done) &
-    SAMPLER=$!
+    EXTRA_PID=$!
   else
     start_server --workers 2
   fi
@@ -49,10 +39,10 @@ run() {  # label binary [database]: uploads every file, prints a table row once 
   chunks=$(curl -fs "$URL/v1/documents?limit=1000" -H "Authorization: Bearer $TOKEN" |
     node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).data.reduce((n,d)=>n+d.chunk_count,0)))")
   waits=""
-  if [ -n "$SAMPLER" ]; then
-    kill "$SAMPLER" 2>/dev/null || true
-    wait "$SAMPLER" 2>/dev/null || true
-    SAMPLER=""
+  if [ -n "$EXTRA_PID" ]; then
+    kill "$EXTRA_PID" 2>/dev/null || true
+    wait "$EXTRA_PID" 2>/dev/null || true
+    EXTRA_PID=""
     samples=$(wc -l <"$WORK/samples")
     waits=$(grep -c '^Lock$' "$WORK/samples" || true)
     waits="$(( samples > 0 ? 100 * waits / samples : 0 ))% of $samples"

@@ -120,6 +120,19 @@ stop_postgres() {  # the server itself (under root, PG_PID is runuser, which doe
   wait "$PG_PID" 2>/dev/null || true
   rm -rf "$PGDIR"
 }
+nfcorpus_on_postgres() {  # copies: nfcorpus_files, the machine's line and PostgreSQL started;
+  # at exit, the process $EXTRA_PID (when set: another server, a sampler), PostgreSQL, $WORK
+  EXTRA_PID=""
+  trap 'stop_nfcorpus_on_postgres' EXIT
+  nfcorpus_files "$1"
+  machine_line
+  start_postgres
+}
+stop_nfcorpus_on_postgres() {  # (set -e holds in a trap too: nothing here may fail)
+  if [ -n "$EXTRA_PID" ]; then kill "$EXTRA_PID" 2>/dev/null || true; wait "$EXTRA_PID" 2>/dev/null || true; fi
+  stop_postgres || true
+  bench_cleanup || true
+}
 pg_database() {  # name: creates it; prints its URL
   "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U betterdev "$1"
   echo "postgresql://betterdev@127.0.0.1:$PG_PORT/$1"

@@ -12,17 +12,7 @@ COPIES="${1:-6}"
 DURATION="${2:-10}"
 source bench/lib.sh
 bench_init
-PG_SERVER=""
-stop_all() {  # (set -e holds in a trap too: nothing here may fail)
-  if [ -n "$PG_SERVER" ]; then kill "$PG_SERVER" 2>/dev/null || true; wait "$PG_SERVER" 2>/dev/null || true; fi
-  stop_postgres || true
-  bench_cleanup || true
-}
-trap stop_all EXIT
-
-nfcorpus_files "$COPIES"
-machine_line
-start_postgres
+nfcorpus_on_postgres "$COPIES"
 ingest() {  # label: every file uploaded to the server at $URL, until none is queued or processing
   local t0
   t0=$(now_ms)
@@ -42,7 +32,7 @@ LOCAL_TOKEN=$TOKEN
 : >"$WORK/pg-server.log"
 "$BIN" serve --port 0 --data-dir "$WORK/data-pg" --access-log false --workers 2 \
   --database-url "$(pg_database search)" >"$WORK/pg-server.log" 2>&1 &
-PG_SERVER=$!
+EXTRA_PID=$!
 wait_url "$WORK/pg-server.log" healthz
 TOKEN=$(new_user bench@example.com)
 ingest "PostgreSQL + pgvector"
@@ -69,4 +59,4 @@ for ROUND in 1 2; do
 done
 echo
 echo "Resident memory after the runs: API in-process $(( $(awk '/VmRSS/ {print $2}' /proc/$PID/status) / 1024 )) MB," \
-  "API on PostgreSQL $(( $(awk '/VmRSS/ {print $2}' /proc/$PG_SERVER/status) / 1024 )) MB"
+  "API on PostgreSQL $(( $(awk '/VmRSS/ {print $2}' /proc/$EXTRA_PID/status) / 1024 )) MB"
