@@ -984,22 +984,91 @@ TEST_F(PostgresStoreTest, RolesGrantedTheTablesByDefaultSeeNoRowAndDrawNoKey) {
   ASSERT_TRUE(opened.ok()) << opened.status().message();
   const std::string user = ids.New("usr");
   ASSERT_TRUE((*opened)->users().Create({user, "owner@example.com", "h", 1}).ok());
-  auto granted = (*admin)->Exec("SELECT has_table_privilege('anon', 'users', 'SELECT')");
+  // Default privileges at work (else this test shows nothing): a table made now is anon's.
+  ASSERT_TRUE((*admin)->Script("CREATE TABLE probe (x integer)").ok());
+  auto granted = (*admin)->Exec("SELECT has_table_privilege('anon', 'probe', 'SELECT'), "
+                                "has_table_privilege('anon', 'users', 'SELECT')");
   ASSERT_TRUE(granted.ok()) << granted.status().message();
-  ASSERT_TRUE(granted->Bool(0, 0)) << "anon holds the grants Supabase gives it (else this test shows nothing)";
+  ASSERT_TRUE(granted->Bool(0, 0)) << "anon is granted what is made in public";
+  EXPECT_FALSE(granted->Bool(0, 1)) << "but not betterdev's tables any more";
   std::string anon_url = url;
   anon_url.replace(anon_url.find("betterdev@"), 10, "anon@");
   auto anon = pg::Connection::Open(anon_url, 5);
   ASSERT_TRUE(anon.ok()) << anon.status().message();
+  ASSERT_TRUE((*anon)->Script("SET row_security = on").ok());  // as the Data API runs its queries
+  for (const char* sql : {"SELECT count(*) FROM users", "SELECT count(*) FROM documents",
+                          "INSERT INTO users(id, email, password_hash, created_at) VALUES ('x', 'x@x', 'h', 1)",
+                          "TRUNCATE users", "SELECT draw_chunk_keys(1)", "SELECT nextval('chunk_keys')"}) {
+    auto denied = (*anon)->ExecOnce(sql);
+    ASSERT_FALSE(denied.ok()) << sql;
+    EXPECT_NE(denied.status().message().find("permission denied"), std::string::npos) << denied.status().message();
+  }
+  // Granted the tables again (by hand, or by a tool): row-level security still leaves no row.
+  ASSERT_TRUE((*admin)->Script("GRANT SELECT, INSERT ON users, access_tokens, documents, chunks, schema_migrations TO "
+                               "anon").ok());
   for (const char* table : {"users", "access_tokens", "documents", "chunks", "schema_migrations"}) {
     auto rows = (*anon)->ExecOnce(std::string("SELECT count(*) FROM ") + table);
     ASSERT_TRUE(rows.ok()) << table << ": " << rows.status().message();
     EXPECT_EQ(rows->Int(0, 0), 0) << table;
   }
-  EXPECT_FALSE((*anon)->Exec("INSERT INTO users(id, email, password_hash, created_at) VALUES ('x', 'x@x', 'h', 1)").ok());
-  EXPECT_FALSE((*anon)->Exec("SELECT draw_chunk_keys(1)").ok());
-  auto mine = (*opened)->users().FindByEmail("owner@example.com");
-  ASSERT_TRUE(mine.ok()) << "the owner's own processes are not restricted";
+  auto insert = (*anon)->ExecOnce("INSERT INTO users(id, email, password_hash, created_at) VALUES ('x', 'x@x', 'h', 1)");
+  ASSERT_FALSE(insert.ok());
+  EXPECT_NE(insert.status().message().find("row-level security"), std::string::npos) << insert.status().message();
+  // As betterdev opens its connections (row_security off), such a role fails loudly instead
+  // of seeing empty tables.
+  ASSERT_TRUE((*anon)->Script("SET row_security = off").ok());
+  auto loud = (*anon)->ExecOnce("SELECT count(*) FROM users");
+  ASSERT_FALSE(loud.ok());
+  EXPECT_NE(loud.status().message().find("row-level security"), std::string::npos) << loud.status().message();
+  EXPECT_TRUE((*opened)->users().FindByEmail("owner@example.com").ok());
+}
+
+// The role betterdev runs as owns the tables and need not be a superuser (Supabase's
+// `postgres` is not): with row-level security on every table, its triggers, cascades and
+// reference checks still see every row.
+TEST_F(PostgresStoreTest, AnOwnerThatIsNoSuperuserMigratesAndWorksUnderRowLevelSecurity) {
+  auto admin = pg::Connection::Open(url, 5);
+  ASSERT_TRUE(admin.ok()) << admin.status().message();
+  ASSERT_TRUE((*admin)->Script("CREATE SCHEMA IF NOT EXISTS extensions; CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA "
+                               "extensions; DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app') THEN "
+                               "CREATE ROLE app LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$; "
+                               "GRANT USAGE, CREATE ON SCHEMA public TO app; GRANT USAGE ON SCHEMA extensions TO app")
+                  .ok());
+  std::string app_url = url;
+  app_url.replace(app_url.find("betterdev@"), 10, "app@");
+  auto opened = OpenPostgresStore({app_url, 4});  // migrates as app
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  Store& store = **opened;
+  auto owner = (*admin)->Exec("SELECT tableowner FROM pg_tables WHERE tablename = 'chunks'");
+  ASSERT_TRUE(owner.ok() && owner->size() == 1);
+  ASSERT_EQ(owner->Text(0, 0), "app");
+  const std::string user = ids.New("usr");
+  ASSERT_TRUE(store.users().Create({user, "app@example.com", "h", 1}).ok());
+  Document doc;
+  doc.id = ids.New("doc");
+  doc.user_id = user;
+  doc.filename = "notes.txt";
+  doc.content_type = "text/plain";
+  doc.sha256 = "s";
+  doc.job_id = "job_1";
+  ASSERT_TRUE(store.documents().Create(doc).ok());
+  std::vector<StoredChunk> chunks;
+  for (int c = 0; c < 3; ++c) {
+    chunks.push_back({doc.id, c, 1, 1, c, c + 1, c == 1 ? "zinc in the diet" : "iron ore"});
+    chunks.back().vector.assign(8, static_cast<float>(c + 1));
+  }
+  ASSERT_TRUE(store.documents().CompleteWithChunks(doc.id, doc.job_id, 1, 1, 10, chunks, {"m", 8}, 2).ok());
+  // The postings the insert trigger wrote answer a keyword search.
+  auto hits = store.search().SearchKeywords({user, {}}, {"zinc"}, {1.0}, 10);
+  ASSERT_TRUE(hits.ok()) << hits.status().message();
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].document_id, doc.id);
+  // A delete cascades to chunks, vectors and postings.
+  ASSERT_TRUE(store.documents().Delete(user, doc.id, false, 3).ok());
+  auto left = (*admin)->Exec("SELECT (SELECT count(*) FROM chunks) + (SELECT count(*) FROM chunk_vectors) + "
+                             "(SELECT count(*) FROM chunk_terms)");
+  ASSERT_TRUE(left.ok()) << left.status().message();
+  EXPECT_EQ(left->Int(0, 0), 0);
 }
 
 // Chunk keys are drawn under a session lock (draw_chunk_keys, migration 6). A lock or statement

@@ -325,20 +325,41 @@ ALTER TABLE message_citations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE blob_garbage ENABLE ROW LEVEL SECURITY;
 ALTER TABLE blob_pins ENABLE ROW LEVEL SECURITY;
 ALTER TABLE mirror_deletes ENABLE ROW LEVEL SECURITY;
--- Functions have no rows to hide: whoever was granted draw_chunk_keys besides its owner loses it.
+-- Functions have no rows to hide: whoever was granted draw_chunk_keys besides its owner loses
+-- it (read from the function's own ACL; grantee 0 is PUBLIC).
 DO $$
 DECLARE
   r record;
 BEGIN
-  FOR r IN SELECT DISTINCT grantee FROM information_schema.routine_privileges
-           WHERE routine_schema = current_schema() AND routine_name = 'draw_chunk_keys' AND grantee <> current_user LOOP
-    IF r.grantee = 'PUBLIC' THEN
+  FOR r IN SELECT DISTINCT a.grantee FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a
+           WHERE p.oid = 'draw_chunk_keys(integer)'::regprocedure AND a.grantee <> p.proowner LOOP
+    IF r.grantee = 0 THEN
       REVOKE ALL ON FUNCTION draw_chunk_keys(integer) FROM PUBLIC;
     ELSE
-      EXECUTE format('REVOKE ALL ON FUNCTION draw_chunk_keys(integer) FROM %I', r.grantee);
+      EXECUTE format('REVOKE ALL ON FUNCTION draw_chunk_keys(integer) FROM %I', r.grantee::regrole::text);
     END IF;
   END LOOP;
 END $$;
+-- Supabase's Data API roles lose the grants too (TRUNCATE and TRIGGER are not rows; the API's
+-- description of the schema stops listing the tables). Other roles' grants stay as given.
+DO $$
+DECLARE
+  api_role text;
+  t text;
+BEGIN
+  FOREACH api_role IN ARRAY ARRAY['anon', 'authenticated'] LOOP
+    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = api_role);
+    FOREACH t IN ARRAY ARRAY['schema_migrations', 'users', 'access_tokens', 'api_keys', 'documents', 'chunks',
+                             'chunk_vectors', 'chunk_terms', 'user_word_stats', 'embedding_cache', 'search_model',
+                             'conversations', 'messages', 'message_citations', 'blob_garbage', 'blob_pins',
+                             'mirror_deletes'] LOOP
+      EXECUTE format('REVOKE ALL ON TABLE %I FROM %I', t, api_role);
+    END LOOP;
+    EXECUTE format('REVOKE ALL ON SEQUENCE chunk_keys FROM %I', api_role);
+  END LOOP;
+END $$;
+-- A table or function a later migration adds needs the same (Supabase's default privileges
+-- grant it to those roles again).
 )sql"},
   };
   return kMigrations;
