@@ -768,6 +768,12 @@ class PostgresStoreTest : public ::testing::Test {
     ASSERT_TRUE(Postgres().running()) << "PostgreSQL did not start (postgresql-15: scripts/setup.sh)";
     url = Postgres().NewDatabase();
   }
+  // The test database's URL for another role (trust authentication: no password).
+  std::string UrlAs(const std::string& role) const {
+    std::string as = url;
+    as.replace(as.find("betterdev@"), 10, role + "@");
+    return as;
+  }
   std::string url;
   SystemClock clock;
   IdGenerator ids{clock};
@@ -991,9 +997,7 @@ TEST_F(PostgresStoreTest, RolesGrantedTheTablesByDefaultSeeNoRowAndDrawNoKey) {
   ASSERT_TRUE(granted.ok()) << granted.status().message();
   ASSERT_TRUE(granted->Bool(0, 0)) << "anon is granted what is made in public";
   EXPECT_FALSE(granted->Bool(0, 1)) << "but not betterdev's tables any more";
-  std::string anon_url = url;
-  anon_url.replace(anon_url.find("betterdev@"), 10, "anon@");
-  auto anon = pg::Connection::Open(anon_url, 5);
+  auto anon = pg::Connection::Open(UrlAs("anon"), 5);
   ASSERT_TRUE(anon.ok()) << anon.status().message();
   ASSERT_TRUE((*anon)->Script("SET row_security = on").ok());  // as the Data API runs its queries
   for (const char* sql : {"SELECT count(*) FROM users", "SELECT count(*) FROM documents",
@@ -1034,9 +1038,7 @@ TEST_F(PostgresStoreTest, AnOwnerThatIsNoSuperuserMigratesAndWorksUnderRowLevelS
                                "CREATE ROLE app LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$; "
                                "GRANT USAGE, CREATE ON SCHEMA public TO app; GRANT USAGE ON SCHEMA extensions TO app")
                   .ok());
-  std::string app_url = url;
-  app_url.replace(app_url.find("betterdev@"), 10, "app@");
-  auto opened = OpenPostgresStore({app_url, 4});  // migrates as app
+  auto opened = OpenPostgresStore({UrlAs("app"), 4});  // migrates as app
   ASSERT_TRUE(opened.ok()) << opened.status().message();
   Store& store = **opened;
   auto owner = (*admin)->Exec("SELECT tableowner FROM pg_tables WHERE tablename = 'chunks'");

@@ -7,8 +7,6 @@
 // become visible in order: a reader that saw key K has seen every key below it, and "keys
 // above the last one I saw" never skips one), its vectors before that wait.
 
-#include <unordered_map>
-
 #include "core/random.hpp"
 #include "store/postgres/pg_repositories.hpp"
 
